@@ -1,0 +1,132 @@
+"""funcnn: pure-functional, typed multilayer perceptrons in numpy, with hand-written backprop.
+
+Parameters are a pytree (a list of ``{"W", "b"}`` dicts), a model is a frozen
+:class:`MLP` spec, and everything is a pure function::
+
+    import numpy as np
+    import funcnn as fn
+
+    spec = fn.MLP((784, 128, 10), activation="relu")
+    params = fn.init(spec, np.random.default_rng(0), scheme="normal:0.02")
+    value, grads = fn.value_and_grad(spec, params, x, y)   # x (B, 784) float64, y (B,) int
+    params = fn.sgd_step(params, grads, lr=0.1)
+"""
+
+from funcnn.activations import (
+    ACTIVATIONS,
+    Activation,
+    get_activation,
+    identity,
+    identity_derivative,
+    leaky_relu,
+    leaky_relu_derivative,
+    relu,
+    relu_derivative,
+    sigmoid,
+    sigmoid_derivative,
+    softplus,
+    softplus_derivative,
+    tanh,
+    tanh_derivative,
+)
+from funcnn.errors import (
+    ArgumentTypeError,
+    DataFormatError,
+    FuncnnError,
+    InvalidArgumentError,
+    NonFiniteError,
+)
+from funcnn.initializers import SCHEMES, InitScheme, get_scheme, init, normal
+from funcnn.layers import dense, dense_vjp
+from funcnn.losses import (
+    LOSSES,
+    Loss,
+    binary_cross_entropy,
+    binary_cross_entropy_grad,
+    get_loss,
+    mse,
+    mse_grad,
+    softmax_binary_cross_entropy,
+    softmax_binary_cross_entropy_grad,
+    softmax_cross_entropy,
+    softmax_cross_entropy_grad,
+    softmax_then_cross_entropy,
+    softmax_then_cross_entropy_grad,
+)
+from funcnn.network import apply, loss, value_and_grad
+from funcnn.optimizers import sgd_step
+from funcnn.pytree import (
+    TreeDef,
+    ravel,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
+from funcnn.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
+from funcnn.spec import MLP
+from funcnn.typing import Layer, Params
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "MLP",
+    "SCHEMES",
+    "Activation",
+    "ArgumentTypeError",
+    "DataFormatError",
+    "FuncnnError",
+    "InitScheme",
+    "InvalidArgumentError",
+    "Layer",
+    "Loss",
+    "NonFiniteError",
+    "Params",
+    "TreeDef",
+    "apply",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "dense",
+    "dense_vjp",
+    "get_activation",
+    "get_loss",
+    "get_scheme",
+    "identity",
+    "identity_derivative",
+    "init",
+    "leaky_relu",
+    "leaky_relu_derivative",
+    "log_softmax",
+    "loss",
+    "mse",
+    "mse_grad",
+    "normal",
+    "ravel",
+    "relu",
+    "relu_derivative",
+    "sgd_step",
+    "sigmoid",
+    "sigmoid_derivative",
+    "softmax",
+    "softmax_binary_cross_entropy",
+    "softmax_binary_cross_entropy_grad",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_grad",
+    "softmax_jacobian",
+    "softmax_then_cross_entropy",
+    "softmax_then_cross_entropy_grad",
+    "softmax_vjp",
+    "softplus",
+    "softplus_derivative",
+    "tanh",
+    "tanh_derivative",
+    "tree_flatten",
+    "tree_leaves",
+    "tree_map",
+    "tree_structure",
+    "tree_unflatten",
+    "value_and_grad",
+]

@@ -1,0 +1,234 @@
+"""The network as pure functions: apply, loss and value_and_grad with hand-written backprop.
+
+Forward: ``a_0 = x``; for each layer ``z_l = a_{l-1} W_l + b_l`` and, except after the
+last layer, ``a_l = act_l(z_l)``; the last ``z`` are the logits. Backward walks the layers
+in reverse with :func:`funcnn.layers.dense_vjp`, multiplying by ``act_l'(z_l)`` between
+layers. Public functions validate their arguments; the ``*_unchecked`` variants skip
+that for callers (the training loop) that validated once up front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from funcnn.activations import Activation, get_activation
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.layers import dense, dense_vjp
+from funcnn.losses import Loss, get_loss
+from funcnn.spec import MLP
+from funcnn.typing import Array, FloatArray, Params
+from funcnn.validation import check_finite, check_targets, ensure_array
+
+__all__ = [
+    "Trace",
+    "apply",
+    "apply_unchecked",
+    "backward",
+    "check_inputs",
+    "check_params",
+    "forward",
+    "loss",
+    "value_and_grad",
+    "value_and_grad_unchecked",
+]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What the forward pass keeps for backward: per layer its input and pre-activation.
+
+    ``inputs[l]`` is ``a_{l}`` (``inputs[0]`` is ``x``), ``pre[l]`` is ``z_{l+1}``;
+    ``pre[-1]`` are the logits.
+    """
+
+    inputs: tuple[FloatArray, ...]
+    pre: tuple[FloatArray, ...]
+
+    @property
+    def logits(self) -> FloatArray:
+        """The network's output, shape ``(B, n_out)``."""
+        return self.pre[-1]
+
+
+def _activations(spec: MLP) -> list[Activation]:
+    return [get_activation(name) for name in spec.hidden_activations]
+
+
+def check_params(spec: MLP, params: Any, name: str = "params") -> np.dtype[Any]:
+    """Check ``params`` matches ``spec`` in structure, shapes and dtype; return the dtype.
+
+    Every array must be float32 or float64, all of one dtype, and finite.
+    """
+    if not isinstance(spec, MLP):
+        raise ArgumentTypeError(f"spec: expected an MLP, got {type(spec).__name__}")
+    if not isinstance(params, list):
+        raise ArgumentTypeError(
+            f"{name}: expected a list of {{'W', 'b'}} dicts, got {type(params).__name__}"
+        )
+    if len(params) != spec.n_layers:
+        raise InvalidArgumentError(
+            f"{name}: spec {spec.sizes} has {spec.n_layers} layers, params has {len(params)}"
+        )
+    dtype: np.dtype[Any] | None = None
+    for index, (layer, (n_in, n_out)) in enumerate(zip(params, spec.layer_shapes, strict=True)):
+        if not isinstance(layer, dict) or set(layer) != {"W", "b"}:
+            keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
+            raise InvalidArgumentError(
+                f"{name}[{index}]: expected a dict with keys 'W' and 'b', got {keys}"
+            )
+        for key, shape in (("W", (n_in, n_out)), ("b", (n_out,))):
+            where = f"{name}[{index}][{key!r}]"
+            arr = layer[key]
+            if not isinstance(arr, np.ndarray):
+                raise ArgumentTypeError(
+                    f"{where}: expected a numpy array, got {type(arr).__name__}"
+                )
+            if arr.dtype not in (np.float32, np.float64):
+                raise ArgumentTypeError(f"{where}: expected float32 or float64, got {arr.dtype}")
+            if dtype is None:
+                dtype = arr.dtype
+            elif arr.dtype != dtype:
+                raise ArgumentTypeError(
+                    f"{where}: dtype {arr.dtype} differs from the first parameter's {dtype}; "
+                    "all params must share one dtype"
+                )
+            if arr.shape != shape:
+                raise InvalidArgumentError(
+                    f"{where}: expected shape {shape} for spec {spec.sizes}, got {arr.shape}"
+                )
+            check_finite(where, arr)
+    assert dtype is not None
+    return dtype
+
+
+def check_inputs(spec: MLP, x: Any, dtype: np.dtype[Any], name: str = "x") -> FloatArray:
+    """``x`` as a ``(B, n_in)`` array of ``dtype``; one ``(n_in,)`` sample becomes ``(1, n_in)``."""
+    arr = ensure_array(name, x)
+    if arr.dtype.kind != "f":
+        raise ArgumentTypeError(
+            f"{name}: expected a floating array of dtype {dtype} (params' dtype), got "
+            f"{arr.dtype}; convert it first, e.g. x.astype(np.{dtype}) / 255"
+        )
+    if arr.dtype != dtype:
+        raise ArgumentTypeError(
+            f"{name}: dtype {arr.dtype} does not match params' dtype {dtype}; "
+            f"cast one of them (no silent up- or down-cast)"
+        )
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != spec.n_in:
+        raise InvalidArgumentError(
+            f"{name}: expected shape (B, {spec.n_in}) or ({spec.n_in},), got {np.shape(x)}"
+        )
+    if arr.shape[0] == 0:
+        raise InvalidArgumentError(f"{name}: empty batch, expected at least one sample")
+    check_finite(name, arr)
+    result: FloatArray = arr
+    return result
+
+
+def forward(spec: MLP, params: Params, x: FloatArray) -> Trace:
+    """Run the network on validated ``x`` (B, n_in), keeping what backward needs."""
+    acts = _activations(spec)
+    inputs = [x]
+    pre: list[FloatArray] = []
+    a = x
+    for index, layer in enumerate(params):
+        z = dense(layer, a)
+        pre.append(z)
+        if index < len(acts):
+            a = acts[index].fn(z)
+            inputs.append(a)
+    return Trace(tuple(inputs), tuple(pre))
+
+
+def backward(spec: MLP, params: Params, trace: Trace, dlogits: FloatArray) -> Params:
+    """Gradients of a scalar with respect to every parameter, given ``d/dlogits``.
+
+    Returns a new params-shaped list; ``dlogits`` has the logits' shape.
+    """
+    acts = _activations(spec)
+    grads: Params = [{} for _ in params]
+    g = dlogits
+    for index in range(len(params) - 1, -1, -1):
+        layer_grads, g_in = dense_vjp(params[index], trace.inputs[index], g)
+        grads[index] = layer_grads
+        if index > 0:
+            act = acts[index - 1]
+            g = g_in * act.derivative(trace.pre[index - 1], trace.inputs[index])
+    return grads
+
+
+def apply_unchecked(spec: MLP, params: Params, x: FloatArray) -> FloatArray:
+    """Logits ``(B, n_out)`` for validated 2-D ``x``, without storing a trace."""
+    acts = _activations(spec)
+    a = x
+    for index, layer in enumerate(params):
+        a = dense(layer, a)
+        if index < len(acts):
+            a = acts[index].fn(a)
+    return a
+
+
+def apply(spec: MLP, params: Params, x: Array) -> FloatArray:
+    """The network's logits for ``x``.
+
+    ``x`` of shape ``(B, n_in)`` gives ``(B, n_out)``; one sample ``(n_in,)`` gives
+    ``(n_out,)``. ``x`` must have the params' dtype; the result has it too.
+    """
+    dtype = check_params(spec, params)
+    batch = check_inputs(spec, x, dtype)
+    logits = apply_unchecked(spec, params, batch)
+    return logits[0] if np.ndim(x) == 1 else logits
+
+
+def value_and_grad_unchecked(
+    spec: MLP, params: Params, x: FloatArray, y: Array, loss: Loss
+) -> tuple[float, Params]:
+    """:func:`value_and_grad` for arguments that already passed validation."""
+    trace = forward(spec, params, x)
+    value, dlogits = loss.value_and_grad(trace.logits, y)
+    return value, backward(spec, params, trace, dlogits)
+
+
+def _checked_batch(
+    spec: MLP, params: Any, x: Any, y: Any, loss: str | Loss
+) -> tuple[FloatArray, Array, Loss]:
+    dtype = check_params(spec, params)
+    batch = check_inputs(spec, x, dtype)
+    resolved = get_loss(loss)
+    y_arr = ensure_array("y", y)
+    single_target = y_arr.ndim == 0 or (y_arr.ndim == 1 and y_arr.dtype.kind == "f")
+    if np.ndim(x) == 1 and single_target:
+        # One sample: its label is a scalar, its targets a vector; give both a batch axis.
+        y_arr = y_arr[None, ...]
+    targets = check_targets(y_arr, batch.shape[0], spec.n_out, dtype, resolved.target_kind)
+    return batch, targets, resolved
+
+
+def loss(
+    spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss = "softmax_cross_entropy"
+) -> float:
+    """Mean loss over the batch of the network's outputs on ``x`` against ``y``.
+
+    ``y``: integer labels ``(B,)`` or float targets ``(B, n_out)`` of the params' dtype
+    (for one sample ``x`` of shape ``(n_in,)``: a scalar label or ``(n_out,)`` targets).
+    """
+    batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
+    logits = apply_unchecked(spec, params, batch)
+    return resolved.value_and_grad(logits, targets)[0]
+
+
+def value_and_grad(
+    spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss = "softmax_cross_entropy"
+) -> tuple[float, Params]:
+    """The mean loss and its gradient with respect to every parameter, by backprop.
+
+    Arguments as for :func:`loss`. The gradient has exactly the structure, shapes and
+    dtype of ``params``.
+    """
+    batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
+    return value_and_grad_unchecked(spec, params, batch, targets, resolved)

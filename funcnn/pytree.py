@@ -1,0 +1,171 @@
+"""Pytree utilities: map over, flatten and ravel nested lists, tuples and dicts of arrays.
+
+Semantics follow ``jax.tree_util``: containers are ``list``, ``tuple`` and ``dict``
+(dict children in sorted key order); everything else is a leaf. ``None`` is a leaf too,
+which keeps the rules short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.typing import Array
+
+__all__ = [
+    "TreeDef",
+    "ravel",
+    "tree_flatten",
+    "tree_leaves",
+    "tree_map",
+    "tree_structure",
+    "tree_unflatten",
+]
+
+
+@dataclass(frozen=True)
+class TreeDef:
+    """The structure of a pytree without its leaves; compare two with ``==``.
+
+    ``kind`` is ``"leaf"``, ``"list"``, ``"tuple"`` or ``"dict"``; ``keys`` holds the
+    sorted dict keys (empty otherwise); ``children`` the child structures in order.
+    """
+
+    kind: str
+    keys: tuple[Any, ...] = ()
+    children: tuple[TreeDef, ...] = ()
+
+    @property
+    def num_leaves(self) -> int:
+        """Number of leaves a tree of this structure holds."""
+        if self.kind == "leaf":
+            return 1
+        return sum(child.num_leaves for child in self.children)
+
+    def __str__(self) -> str:
+        if self.kind == "leaf":
+            return "*"
+        if self.kind == "dict":
+            inner = ", ".join(f"{k!r}: {c}" for k, c in zip(self.keys, self.children, strict=True))
+            return "{" + inner + "}"
+        inner = ", ".join(str(c) for c in self.children)
+        return f"[{inner}]" if self.kind == "list" else f"({inner})"
+
+
+_LEAF = TreeDef("leaf")
+
+
+def _sorted_keys(d: dict[Any, Any]) -> list[Any]:
+    try:
+        return sorted(d)
+    except TypeError as exc:
+        raise ArgumentTypeError(f"pytree dict keys must be sortable, got {list(d)!r}") from exc
+
+
+def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
+    """Return the leaves of ``tree`` in canonical order and its structure."""
+    leaves: list[Any] = []
+
+    def walk(node: Any) -> TreeDef:
+        if isinstance(node, dict):
+            keys = _sorted_keys(node)
+            return TreeDef("dict", tuple(keys), tuple(walk(node[k]) for k in keys))
+        if isinstance(node, list | tuple):
+            kind = "list" if isinstance(node, list) else "tuple"
+            return TreeDef(kind, (), tuple(walk(child) for child in node))
+        leaves.append(node)
+        return _LEAF
+
+    treedef = walk(tree)
+    return leaves, treedef
+
+
+def tree_unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Any:
+    """Rebuild a pytree of structure ``treedef`` from ``leaves`` (inverse of flatten)."""
+    if len(leaves) != treedef.num_leaves:
+        raise InvalidArgumentError(
+            f"leaves: expected {treedef.num_leaves} leaves for structure {treedef}, "
+            f"got {len(leaves)}"
+        )
+    position = iter(leaves)
+
+    def build(node: TreeDef) -> Any:
+        if node.kind == "leaf":
+            return next(position)
+        children = [build(child) for child in node.children]
+        if node.kind == "dict":
+            return dict(zip(node.keys, children, strict=True))
+        return children if node.kind == "list" else tuple(children)
+
+    return build(treedef)
+
+
+def tree_leaves(tree: Any) -> list[Any]:
+    """The leaves of ``tree`` in canonical order (dict keys sorted)."""
+    return tree_flatten(tree)[0]
+
+
+def tree_structure(tree: Any) -> TreeDef:
+    """The structure of ``tree``; two trees match when their structures are ``==``."""
+    return tree_flatten(tree)[1]
+
+
+def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    """Apply ``fn`` leaf-wise to ``tree`` and trees ``rest`` of the same structure.
+
+    Returns a new tree; nothing is mutated. Raises ``InvalidArgumentError`` when a tree
+    in ``rest`` has a different structure.
+    """
+    leaves, treedef = tree_flatten(tree)
+    other_leaves = []
+    for index, other in enumerate(rest):
+        more, other_def = tree_flatten(other)
+        if other_def != treedef:
+            raise InvalidArgumentError(
+                f"tree_map: tree {index + 1} has structure {other_def}, expected {treedef}"
+            )
+        other_leaves.append(more)
+    mapped = [fn(*args) for args in zip(leaves, *other_leaves, strict=True)]
+    return tree_unflatten(treedef, mapped)
+
+
+def ravel(tree: Any) -> tuple[Array, Callable[[Array], Any]]:
+    """Flatten a pytree of arrays into one 1-D vector, like ``jax.flatten_util.ravel_pytree``.
+
+    Returns ``(flat, unravel)``. ``flat`` has dtype ``np.result_type`` of the leaves (so a
+    float32 tree gives float32) and length the total leaf size. ``unravel(v)`` splits a
+    vector of that length back into the tree, restoring each leaf's shape and dtype;
+    ``unravel(ravel(p)[0])`` equals ``p`` bit for bit. ``unravel`` returns copies, never
+    views of ``v``.
+    """
+    leaves, treedef = tree_flatten(tree)
+    arrays = [np.asarray(leaf) for leaf in leaves]
+    shapes = [a.shape for a in arrays]
+    dtypes = [a.dtype for a in arrays]
+    sizes = [a.size for a in arrays]
+    total = int(sum(sizes))
+    dtype = np.result_type(*arrays) if arrays else np.dtype(np.float64)
+    flat = np.empty(total, dtype=dtype)
+    offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))).astype(int)
+    for a, start, stop in zip(arrays, offsets[:-1], offsets[1:], strict=True):
+        flat[start:stop] = a.ravel()
+
+    def unravel(vector: Array) -> Any:
+        v = np.asarray(vector)
+        if v.shape != (total,):
+            raise InvalidArgumentError(
+                f"unravel: expected a vector of shape ({total},), got shape {v.shape}"
+            )
+        pieces = [
+            v[start:stop].astype(dt, copy=True).reshape(shape)
+            for start, stop, dt, shape in zip(
+                offsets[:-1], offsets[1:], dtypes, shapes, strict=True
+            )
+        ]
+        return tree_unflatten(treedef, pieces)
+
+    return flat, unravel

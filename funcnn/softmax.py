@@ -1,0 +1,58 @@
+"""Softmax over the last axis: values, log-values, the full Jacobian and its VJP.
+
+The full Jacobian ``diag(s) - s s^T`` is what a from-scratch softmax layer
+backpropagates through; :func:`softmax_vjp` computes the same product ``J^T g`` in
+O(C) per sample instead of O(C^2). Both are kept so the verification suite can hold
+one against the other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funcnn.typing import FloatArray
+
+__all__ = ["log_softmax", "softmax", "softmax_jacobian", "softmax_vjp"]
+
+
+def softmax(z: FloatArray) -> FloatArray:
+    """``exp(z) / sum(exp(z))`` over the last axis, shape and dtype of ``z``.
+
+    Shifted by the row maximum first, so logits of any finite size are safe.
+    """
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    out: FloatArray = e / np.sum(e, axis=-1, keepdims=True)
+    return out
+
+
+def log_softmax(z: FloatArray) -> FloatArray:
+    """``log(softmax(z))`` over the last axis via log-sum-exp; finite for finite ``z``."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    out: FloatArray = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return out
+
+
+def softmax_jacobian(s: FloatArray) -> FloatArray:
+    """Full Jacobian ``d softmax / d z`` from softmax outputs ``s``.
+
+    ``s`` has shape ``(C,)`` or ``(B, C)``; the result has shape ``(C, C)`` or
+    ``(B, C, C)`` with ``J[..., i, j] = s_i (delta_ij - s_j)``: symmetric, rows summing
+    to 0.
+    """
+    outer = s[..., :, None] * s[..., None, :]
+    diag = np.zeros_like(outer)
+    idx = np.arange(s.shape[-1])
+    diag[..., idx, idx] = s
+    out: FloatArray = diag - outer
+    return out
+
+
+def softmax_vjp(s: FloatArray, g: FloatArray) -> FloatArray:
+    """Vector-Jacobian product ``J^T g`` of softmax, given outputs ``s`` and upstream ``g``.
+
+    ``s`` and ``g`` share shape ``(C,)`` or ``(B, C)``; returns that shape:
+    ``s * (g - sum(s * g))`` per sample, without forming the Jacobian.
+    """
+    out: FloatArray = s * (g - np.sum(s * g, axis=-1, keepdims=True))
+    return out

@@ -1,0 +1,142 @@
+"""Argument checks shared by the public functions.
+
+Every check raises one of funcnn's own errors with a message that names the argument,
+what was expected and what arrived. Nothing is broadcast, cast or clipped silently: a
+check either returns its argument (possibly as a view with a canonical shape) or raises.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.typing import Array, FloatArray
+
+__all__ = [
+    "check_finite",
+    "check_float_dtype",
+    "check_learning_rate",
+    "check_positive_int",
+    "check_targets",
+    "ensure_array",
+]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def ensure_array(name: str, value: Any) -> Array:
+    """``value`` as a numpy array; lists and scalars are converted, other objects rejected."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, list | tuple | int | float | np.generic):
+        return np.asarray(value)
+    raise ArgumentTypeError(f"{name}: expected a numpy array, got {type(value).__name__}")
+
+
+def check_float_dtype(name: str, dtype: Any) -> np.dtype[Any]:
+    """``dtype`` as a numpy dtype, which must be float32 or float64."""
+    try:
+        dt: np.dtype[Any] = np.dtype(dtype)
+    except TypeError as exc:
+        raise ArgumentTypeError(f"{name}: expected float32 or float64, got {dtype!r}") from exc
+    if dt not in _FLOAT_DTYPES:
+        raise ArgumentTypeError(f"{name}: expected float32 or float64, got {dt}")
+    return dt
+
+
+def check_finite(name: str, a: Array) -> None:
+    """Raise ``InvalidArgumentError`` if ``a`` holds NaN or infinity, naming the first."""
+    if a.size and not np.isfinite(a).all():
+        bad = np.argwhere(~np.isfinite(a))[0]
+        where = tuple(int(i) for i in bad)
+        raise InvalidArgumentError(
+            f"{name}: expected finite values, found {a[where]} at index {where}"
+        )
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """``value`` as an ``int`` > 0; bools, floats and non-positive values are rejected."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ArgumentTypeError(f"{name}: expected a positive integer, got {value!r}")
+    if value <= 0:
+        raise InvalidArgumentError(f"{name}: expected a positive integer, got {value}")
+    return int(value)
+
+
+def check_learning_rate(lr: Any, name: str = "lr") -> float:
+    """``lr`` as a finite float > 0."""
+    if isinstance(lr, bool) or not isinstance(lr, int | float | np.integer | np.floating):
+        raise ArgumentTypeError(f"{name}: expected a positive number, got {lr!r}")
+    value = float(lr)
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidArgumentError(f"{name}: expected a finite number > 0, got {value}")
+    return value
+
+
+def check_targets(
+    y: Any,
+    batch: int,
+    n_classes: int,
+    dtype: np.dtype[Any],
+    kind: str,
+    name: str = "y",
+) -> Array:
+    """Validate labels or targets for a batch of ``batch`` outputs of width ``n_classes``.
+
+    Integer labels of shape ``(batch,)`` must lie in ``[0, n_classes)`` (``{0, 1}`` when
+    ``n_classes == 1``) and are returned as int64. Float targets must have shape
+    ``(batch, n_classes)``, the outputs' ``dtype``, finite values, and fit ``kind``:
+    ``"distribution"`` (non-negative rows summing to 1, for cross-entropy),
+    ``"probability"`` (values in [0, 1], for binary cross-entropy) or ``"real"``.
+    """
+    arr = ensure_array(name, y)
+    if arr.dtype.kind in "iu":
+        if arr.shape != (batch,):
+            raise InvalidArgumentError(
+                f"{name}: integer labels must have shape ({batch},), got {arr.shape}"
+            )
+        upper = 2 if n_classes == 1 else n_classes
+        if arr.size and (arr.min() < 0 or arr.max() >= upper):
+            bad = arr[(arr < 0) | (arr >= upper)][0]
+            raise InvalidArgumentError(f"{name}: labels must lie in [0, {upper}), found {int(bad)}")
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "b":
+        raise ArgumentTypeError(f"{name}: expected integer labels or float targets, got bool")
+    if arr.dtype.kind != "f":
+        raise ArgumentTypeError(
+            f"{name}: expected integer labels or float targets, got dtype {arr.dtype}"
+        )
+    if arr.ndim == 1:
+        raise InvalidArgumentError(
+            f"{name}: float targets must have shape ({batch}, {n_classes}); got {arr.shape} "
+            "(class labels must be an integer array)"
+        )
+    if arr.shape != (batch, n_classes):
+        raise InvalidArgumentError(
+            f"{name}: targets must have shape ({batch}, {n_classes}), got {arr.shape}"
+        )
+    if arr.dtype != dtype:
+        raise ArgumentTypeError(f"{name}: targets must have dtype {dtype}, got {arr.dtype}")
+    check_finite(name, arr)
+    targets: FloatArray = arr
+    if kind == "distribution":
+        if (targets < 0).any():
+            raise InvalidArgumentError(f"{name}: target probabilities must be >= 0")
+        sums = targets.sum(axis=1)
+        tol = 1e-3 if dtype == np.float32 else 1e-6
+        bad_rows = np.flatnonzero(np.abs(sums - 1) > tol)
+        if bad_rows.size:
+            row = int(bad_rows[0])
+            raise InvalidArgumentError(
+                f"{name}: each target row must sum to 1 (one-hot or a distribution); "
+                f"row {row} sums to {float(sums[row])}"
+            )
+    elif kind == "probability":
+        if (targets < 0).any() or (targets > 1).any():
+            raise InvalidArgumentError(f"{name}: binary targets must lie in [0, 1]")
+    elif kind != "real":
+        raise InvalidArgumentError(f"kind: unknown target kind {kind!r}")
+    return targets
