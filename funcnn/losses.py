@@ -20,8 +20,9 @@ the batch** of a per-sample loss. Per-sample conventions:
   ``mean_c -(y_c log p_c + (1 - y_c) log(1 - p_c))`` with ``p`` clipped to
   ``[tiny, 1 - eps]``, backpropagated through the softmax VJP.
 
-Integer labels are one-hot encoded to width C; when ``C == 1`` they are the 0/1 target
-itself. Each loss is available by name through :func:`get_loss` and as plain functions
+Integer labels are one-hot encoded to width C; for the losses other than the two
+cross-entropies, when ``C == 1`` a label is the 0/1 target itself. Each loss is
+available by name through :func:`get_loss` and as plain functions
 ``name(z, y) -> float`` and ``name_grad(z, y) -> (B, C)`` that validate their inputs.
 """
 
@@ -58,16 +59,20 @@ __all__ = [
 LossValueAndGrad = Callable[[FloatArray, Array], tuple[float, FloatArray]]
 
 
-def _targets(z: FloatArray, y: Array) -> FloatArray:
-    """Dense float targets for validated ``y``: one-hot for labels, else ``y`` itself."""
+def _one_hot(z: FloatArray, y: Array) -> FloatArray:
+    """Dense float targets for validated ``y``: one-hot rows for labels, else ``y``."""
     if y.dtype.kind == "f":
         return y
-    batch, width = z.shape
-    if width == 1:
-        return y.astype(z.dtype).reshape(batch, 1)
     onehot = np.zeros_like(z)
-    onehot[np.arange(batch), y] = 1
+    onehot[np.arange(len(z)), y] = 1
     return onehot
+
+
+def _targets(z: FloatArray, y: Array) -> FloatArray:
+    """Like :func:`_one_hot`, except that with one output a label is the 0/1 target."""
+    if y.dtype.kind != "f" and z.shape[1] == 1:
+        return y.astype(z.dtype).reshape(-1, 1)
+    return _one_hot(z, y)
 
 
 def _softmax_cross_entropy(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
@@ -94,7 +99,7 @@ def _clipped_probabilities(z: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 def _softmax_then_cross_entropy(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
     batch = z.shape[0]
-    t = _targets(z, y)
+    t = _one_hot(z, y)
     s, p = _clipped_probabilities(z)
     value = -float(np.sum(t * np.log(p))) / batch
     dp = -t / p / batch

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from funcnn.activations import Activation, get_activation
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
@@ -173,7 +174,7 @@ def apply_unchecked(spec: MLP, params: Params, x: FloatArray) -> FloatArray:
     return a
 
 
-def apply(spec: MLP, params: Params, x: Array) -> FloatArray:
+def apply(spec: MLP, params: Params, x: ArrayLike) -> FloatArray:
     """The network's logits for ``x``.
 
     ``x`` of shape ``(B, n_in)`` gives ``(B, n_out)``; one sample ``(n_in,)`` gives
@@ -210,7 +211,11 @@ def _checked_batch(
 
 
 def loss(
-    spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss = "softmax_cross_entropy"
+    spec: MLP,
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
+    loss: str | Loss = "softmax_cross_entropy",
 ) -> float:
     """Mean loss over the batch of the network's outputs on ``x`` against ``y``.
 
@@ -223,7 +228,11 @@ def loss(
 
 
 def value_and_grad(
-    spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss = "softmax_cross_entropy"
+    spec: MLP,
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
+    loss: str | Loss = "softmax_cross_entropy",
 ) -> tuple[float, Params]:
     """The mean loss and its gradient with respect to every parameter, by backprop.
 

@@ -87,8 +87,9 @@ def check_targets(
     """Validate labels or targets for a batch of ``batch`` outputs of width ``n_classes``.
 
     Integer labels of shape ``(batch,)`` must lie in ``[0, n_classes)`` (``{0, 1}`` when
-    ``n_classes == 1``) and are returned as int64. Float targets must have shape
-    ``(batch, n_classes)``, the outputs' ``dtype``, finite values, and fit ``kind``:
+    ``n_classes == 1`` and ``kind`` is not ``"distribution"``) and are returned as int64.
+    Float targets must have shape ``(batch, n_classes)``, the outputs' ``dtype``, finite
+    values, and fit ``kind``:
     ``"distribution"`` (non-negative rows summing to 1, for cross-entropy),
     ``"probability"`` (values in [0, 1], for binary cross-entropy) or ``"real"``.
     """
@@ -98,7 +99,7 @@ def check_targets(
             raise InvalidArgumentError(
                 f"{name}: integer labels must have shape ({batch},), got {arr.shape}"
             )
-        upper = 2 if n_classes == 1 else n_classes
+        upper = 2 if n_classes == 1 and kind != "distribution" else n_classes
         if arr.size and (arr.min() < 0 or arr.max() >= upper):
             bad = arr[(arr < 0) | (arr >= upper)][0]
             raise InvalidArgumentError(f"{name}: labels must lie in [0, {upper}), found {int(bad)}")

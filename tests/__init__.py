@@ -1,0 +1,1 @@
+"""The funcnn test suite; its modules mirror the package's modules."""
