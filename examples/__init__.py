@@ -1,0 +1,1 @@
+"""Runnable reproductions of classic from-scratch MLP setups, built on the public API."""
