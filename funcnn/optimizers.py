@@ -1,13 +1,71 @@
-"""Parameter updates. :func:`sgd_step` is the explicit one-line path."""
+"""Parameter updates: :func:`sgd_step`, and optimizers as pure ``init`` / ``update`` pairs.
+
+:func:`sgd_step` is the explicit one-line path. The optimizers follow optax's shape,
+except that ``update`` returns the new parameters rather than an additive update::
+
+    opt = sgd(0.1, momentum=0.9, nesterov=True)      # or adam(1e-3), ...
+    state = opt.init(params)                          # pytree of arrays (checkpointable)
+    params, state = opt.update(grads, state, params)  # new arrays; inputs untouched
+
+With ``t`` the number of updates already applied (``state["count"]``), ``lr_t`` the
+learning-rate schedule at ``t`` (:mod:`funcnn.schedules`; a number means constant), ``g``
+the gradient and ``wd`` the weight decay, every optimizer computes a direction ``d`` and
+then
+
+    p <- p - lr_t * (d + wd * p)     for weight matrices (leaves with ndim >= 2)
+    p <- p - lr_t * d                for biases (1-D leaves): biases are never decayed
+
+Weight decay is **decoupled** (Loshchilov & Hutter's AdamW / SGDW): the decay term is
+added after the optimizer has processed the raw gradient, so it does not enter momentum
+or Adam's moment estimates. For plain SGD this equals L2 regularisation with coefficient
+``wd / 2``. The directions:
+
+- SGD: ``d = g``
+- SGD with momentum ``mu`` (PyTorch's convention, no dampening): ``v <- mu v + g`` with
+  ``v_0 = 0``; ``d = v``, or with Nesterov ``d = g + mu v`` (using the new ``v``)
+- Adam: ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``, with ``k = t + 1``:
+  ``d = (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps)``
+
+Arithmetic happens in the params' dtype (hyperparameters are Python floats, rounded to
+it). The state is a dict of arrays: ``"count"`` (0-d int64) plus ``"velocity"`` (SGD with
+momentum) or ``"mu"`` and ``"nu"`` (Adam), each shaped like ``params``.
+"""
 
 from __future__ import annotations
 
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import numpy as np
+
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.pytree import tree_leaves, tree_map, tree_structure
-from funcnn.typing import Params
+from funcnn.pytree import (
+    TreeDef,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
+from funcnn.schedules import Schedule, as_schedule, schedule_from_config
+from funcnn.typing import Array, Params
 from funcnn.validation import check_finite, check_learning_rate
 
-__all__ = ["sgd_step"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "OptState",
+    "Optimizer",
+    "adam",
+    "optimizer_from_config",
+    "sgd",
+    "sgd_step",
+]
+
+OptState: TypeAlias = dict[str, Any]
+"""An optimizer's state: ``{"count": 0-d int64 array, slot name: params-shaped pytree}``."""
 
 
 def sgd_step(params: Params, grads: Params, lr: float) -> Params:
@@ -17,22 +75,363 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     finite number > 0.
     """
     rate = check_learning_rate(lr)
-    if tree_structure(grads) != tree_structure(params):
-        raise InvalidArgumentError(
-            f"grads: structure {tree_structure(grads)} does not match params "
-            f"{tree_structure(params)}"
-        )
-    for index, (p, g) in enumerate(zip(tree_leaves(params), tree_leaves(grads), strict=True)):
-        if getattr(g, "shape", None) != getattr(p, "shape", None):
-            raise InvalidArgumentError(
-                f"grads: leaf {index} has shape {getattr(g, 'shape', None)}, params has "
-                f"{getattr(p, 'shape', None)}"
-            )
-        if getattr(g, "dtype", None) != getattr(p, "dtype", None):
-            raise ArgumentTypeError(
-                f"grads: leaf {index} has dtype {getattr(g, 'dtype', None)}, params has "
-                f"{getattr(p, 'dtype', None)}"
-            )
-        check_finite(f"grads leaf {index}", g)
+    _check_like("grads", grads, tree_leaves(params), tree_structure(params), finite=True)
     updated: Params = tree_map(lambda p, g: p - rate * g, params, grads)
     return updated
+
+
+def _check_like(
+    name: str, tree: Any, ref_leaves: list[Any], ref_def: TreeDef, *, finite: bool = False
+) -> list[Array]:
+    """The leaves of ``tree``, checked to match ``ref`` in structure, shapes and dtypes."""
+    leaves, treedef = tree_flatten(tree)
+    if treedef != ref_def:
+        raise InvalidArgumentError(f"{name}: structure {treedef} does not match params {ref_def}")
+    for index, (p, g) in enumerate(zip(ref_leaves, leaves, strict=True)):
+        if not isinstance(g, np.ndarray):
+            raise ArgumentTypeError(
+                f"{name}: leaf {index} is a {type(g).__name__}, expected a numpy array"
+            )
+        if g.shape != p.shape:
+            raise InvalidArgumentError(
+                f"{name}: leaf {index} has shape {g.shape}, params has {p.shape}"
+            )
+        if g.dtype != p.dtype:
+            raise ArgumentTypeError(
+                f"{name}: leaf {index} has dtype {g.dtype}, params has {p.dtype}"
+            )
+        if finite:
+            check_finite(f"{name} leaf {index}", g)
+    return leaves
+
+
+def _param_leaves(params: Any) -> tuple[list[Array], TreeDef]:
+    leaves, treedef = tree_flatten(params)
+    if not leaves:
+        raise InvalidArgumentError("params: expected at least one array, got an empty pytree")
+    for index, leaf in enumerate(leaves):
+        if not isinstance(leaf, np.ndarray):
+            raise ArgumentTypeError(
+                f"params: leaf {index} is a {type(leaf).__name__}, expected a numpy array"
+            )
+        if leaf.dtype not in (np.float32, np.float64):
+            raise ArgumentTypeError(
+                f"params: leaf {index} has dtype {leaf.dtype}, expected float32 or float64"
+            )
+    return leaves, treedef
+
+
+def _check_fraction(name: str, value: Any, *, allow_zero: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ArgumentTypeError(f"{name}: expected a number in [0, 1), got {value!r}")
+    number = float(value)
+    low_ok = number >= 0 if allow_zero else number > 0
+    if not (math.isfinite(number) and low_ok and number < 1):
+        interval = "[0, 1)" if allow_zero else "(0, 1)"
+        raise InvalidArgumentError(f"{name}: expected a number in {interval}, got {number}")
+    return number
+
+
+def _check_non_negative(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ArgumentTypeError(f"{name}: expected a finite number >= 0, got {value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and number >= 0):
+        raise InvalidArgumentError(f"{name}: expected a finite number >= 0, got {number}")
+    return number
+
+
+def _check_count(count: Any) -> int:
+    arr = np.asarray(count) if isinstance(count, np.ndarray | np.integer | int) else None
+    if arr is None or isinstance(count, bool) or arr.shape != () or arr.dtype.kind not in "iu":
+        raise ArgumentTypeError(
+            f"state['count']: expected a 0-d integer array, got {type(count).__name__} "
+            f"{getattr(count, 'shape', '')}"
+        )
+    value = int(arr)
+    if value < 0:
+        raise InvalidArgumentError(f"state['count']: expected a count >= 0, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Optimizer(ABC):
+    """Base class of funcnn's optimizers: pure ``init`` / ``update`` plus a config.
+
+    Subclasses define :meth:`slot_names` (their params-shaped state entries) and
+    ``_apply``, one in-place kernel that both the pure :meth:`update` and the training
+    loop's buffer-reusing fast path run, so the two give the same bits.
+    """
+
+    lr: float | Schedule = field(compare=False)
+    weight_decay: float = 0.0
+    # Optimizers compare by their schedule, so sgd(0.1) == sgd(Constant(0.1)).
+    schedule: Schedule = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schedule", as_schedule(self.lr))
+        object.__setattr__(
+            self, "weight_decay", _check_non_negative("weight_decay", self.weight_decay)
+        )
+
+    def slot_names(self) -> tuple[str, ...]:
+        """Names of the params-shaped entries of the state, besides ``"count"``."""
+        return ()
+
+    def init(self, params: Any) -> OptState:
+        """Fresh state for ``params`` (any pytree of float32/float64 arrays): count 0, zeros."""
+        leaves, treedef = _param_leaves(params)
+        state: OptState = {"count": np.array(0, dtype=np.int64)}
+        for slot in self.slot_names():
+            state[slot] = tree_unflatten(treedef, [np.zeros_like(p) for p in leaves])
+        return state
+
+    def update(self, grads: Any, state: OptState, params: Any) -> tuple[Any, OptState]:
+        """One step: ``(new_params, new_state)`` as new arrays; arguments are not modified.
+
+        ``grads`` and every slot of ``state`` must match ``params`` in structure, shapes
+        and dtypes; ``grads`` must be finite.
+        """
+        p_leaves, treedef = _param_leaves(params)
+        g_leaves = _check_like("grads", grads, p_leaves, treedef, finite=True)
+        count, slot_leaves = self.check_state(state, p_leaves, treedef)
+        # The kernel works in place: give it private copies.
+        scratch_g = [g.copy() for g in g_leaves]
+        new_slots = {name: [a.copy() for a in leaves] for name, leaves in slot_leaves.items()}
+        out = [np.empty_like(p) for p in p_leaves]
+        scratch = [np.empty_like(p) for p in p_leaves]
+        self._apply(p_leaves, scratch_g, new_slots, scratch, count, out)
+        new_state: OptState = {"count": np.array(count + 1, dtype=np.int64)}
+        for name, leaves in new_slots.items():
+            new_state[name] = tree_unflatten(treedef, leaves)
+        return tree_unflatten(treedef, out), new_state
+
+    def check_state(
+        self, state: Any, p_leaves: list[Array], treedef: TreeDef
+    ) -> tuple[int, dict[str, list[Array]]]:
+        """Validate ``state`` against params leaves; return the count and slot leaves."""
+        if not isinstance(state, dict):
+            raise ArgumentTypeError(
+                f"state: expected a dict from {type(self).__name__}.init, got "
+                f"{type(state).__name__}"
+            )
+        expected = {"count", *self.slot_names()}
+        if set(state) != expected:
+            raise InvalidArgumentError(
+                f"state: expected keys {sorted(expected)} for {type(self).__name__}, "
+                f"got {sorted(map(str, state))}"
+            )
+        count = _check_count(state["count"])
+        slot_leaves = {
+            name: _check_like(f"state[{name!r}]", state[name], p_leaves, treedef, finite=True)
+            for name in self.slot_names()
+        }
+        return count, slot_leaves
+
+    def learning_rate(self, step: int) -> float:
+        """The learning rate of update number ``step`` (0-based)."""
+        return self.schedule(step)
+
+    @abstractmethod
+    def to_config(self) -> dict[str, Any]:
+        """A JSON-serialisable description; :func:`optimizer_from_config` inverts it."""
+
+    @abstractmethod
+    def _apply(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        slots: dict[str, list[Array]],
+        scratch: list[Array],
+        count: int,
+        out: list[Array],
+    ) -> None:
+        """Write the updated params into ``out`` (which may alias ``params``).
+
+        Updates ``slots`` in place and may overwrite ``grads`` and ``scratch``; ``count``
+        is the number of updates applied before this one.
+        """
+
+    def _finish(
+        self, p: Array, d: Array, spare: Array, lr: float, out: Array, d_writable: bool
+    ) -> None:
+        """``out = p - lr * (d + wd * p)`` (no decay for 1-D leaves), leaving ``p`` intact.
+
+        ``spare`` is a scratch buffer distinct from ``d``; ``d`` is overwritten only when
+        ``d_writable``.
+        """
+        wd = self.weight_decay
+        if wd and p.ndim >= 2:
+            np.multiply(p, wd, out=spare)
+            spare += d
+            step = spare
+        elif d_writable:
+            step = d
+        else:
+            step = spare
+            np.multiply(d, lr, out=step)
+            np.subtract(p, step, out=out)
+            return
+        step *= lr
+        np.subtract(p, step, out=out)
+
+
+@dataclass(frozen=True)
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with momentum or Nesterov momentum.
+
+    ``lr``: a finite number > 0 or a :class:`~funcnn.schedules.Schedule`; ``momentum``
+    in ``[0, 1)``; ``nesterov`` needs ``momentum > 0``; ``weight_decay >= 0`` (decoupled,
+    weight matrices only). See the module docstring for the formulas.
+    """
+
+    momentum: float = 0.0
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "momentum", _check_fraction("momentum", self.momentum))
+        if not isinstance(self.nesterov, bool):
+            raise ArgumentTypeError(f"nesterov: expected a bool, got {self.nesterov!r}")
+        if self.nesterov and self.momentum == 0:
+            raise InvalidArgumentError("nesterov: Nesterov momentum needs momentum > 0")
+
+    def slot_names(self) -> tuple[str, ...]:
+        return ("velocity",) if self.momentum else ()
+
+    def _apply(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        slots: dict[str, list[Array]],
+        scratch: list[Array],
+        count: int,
+        out: list[Array],
+    ) -> None:
+        lr = self.schedule.value(count)
+        mu = self.momentum
+        for i, (p, g, s, o) in enumerate(zip(params, grads, scratch, out, strict=True)):
+            if not mu:
+                self._finish(p, g, s, lr, o, d_writable=True)
+                continue
+            v = slots["velocity"][i]
+            v *= mu
+            v += g
+            if self.nesterov:
+                np.multiply(v, mu, out=s)
+                g += s
+                self._finish(p, g, s, lr, o, d_writable=True)
+            else:
+                self._finish(p, v, g, lr, o, d_writable=False)
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "name": "sgd",
+            "lr": self.schedule.to_config(),
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "weight_decay": self.weight_decay,
+        }
+
+
+@dataclass(frozen=True)
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), with decoupled weight decay (AdamW) when ``weight_decay > 0``.
+
+    ``b1`` and ``b2`` in ``[0, 1)``, ``eps > 0``. See the module docstring for the formula.
+    """
+
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "b1", _check_fraction("b1", self.b1))
+        object.__setattr__(self, "b2", _check_fraction("b2", self.b2))
+        object.__setattr__(self, "eps", check_learning_rate(self.eps, "eps"))
+
+    def slot_names(self) -> tuple[str, ...]:
+        return ("mu", "nu")
+
+    def _apply(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        slots: dict[str, list[Array]],
+        scratch: list[Array],
+        count: int,
+        out: list[Array],
+    ) -> None:
+        lr = self.schedule.value(count)
+        b1, b2 = self.b1, self.b2
+        k = count + 1
+        c1 = 1.0 - b1**k
+        c2 = 1.0 - b2**k
+        for i, (p, g, s, o) in enumerate(zip(params, grads, scratch, out, strict=True)):
+            m, v = slots["mu"][i], slots["nu"][i]
+            m *= b1
+            np.multiply(g, 1.0 - b1, out=s)
+            m += s
+            v *= b2
+            np.multiply(g, g, out=s)
+            s *= 1.0 - b2
+            v += s
+            np.divide(v, c2, out=s)
+            np.sqrt(s, out=s)
+            s += self.eps
+            np.divide(m, c1, out=g)
+            g /= s
+            self._finish(p, g, s, lr, o, d_writable=True)
+
+    def to_config(self) -> dict[str, Any]:
+        return {
+            "name": "adam",
+            "lr": self.schedule.to_config(),
+            "b1": self.b1,
+            "b2": self.b2,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+
+def sgd(
+    lr: float | Schedule,
+    *,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+) -> SGD:
+    """Plain SGD, SGD with momentum, or with Nesterov momentum (see :class:`SGD`)."""
+    return SGD(lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov)
+
+
+def adam(
+    lr: float | Schedule = 1e-3,
+    *,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> Adam:
+    """Adam, or AdamW with ``weight_decay > 0`` (see :class:`Adam`)."""
+    return Adam(lr, weight_decay=weight_decay, b1=b1, b2=b2, eps=eps)
+
+
+def optimizer_from_config(config: Any) -> Optimizer:
+    """Rebuild an optimizer from :meth:`Optimizer.to_config` output."""
+    if not isinstance(config, dict):
+        raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")
+    args = dict(config)
+    name = args.pop("name", None)
+    kinds: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+    if name not in kinds:
+        raise InvalidArgumentError(
+            f"config: unknown optimizer {name!r}; expected one of {sorted(kinds)}"
+        )
+    lr = args.pop("lr", None)
+    schedule = schedule_from_config(lr) if isinstance(lr, dict) else lr
+    try:
+        return kinds[name](schedule, **args)
+    except TypeError as exc:
+        raise InvalidArgumentError(f"config: bad arguments for optimizer {name!r}: {exc}") from exc
