@@ -1,0 +1,333 @@
+"""Tests for funcnn.plots: each PNG is written atomically, is a real image of the documented
+pixel size, and bad input raises funcnn errors before anything is drawn."""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import funcnn as fn
+from funcnn import plots
+
+pytest.importorskip("matplotlib")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the PNG's IHDR chunk, after checking the signature."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    assert head[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", head[16:24])
+    return int(width), int(height)
+
+
+def assert_png(path: Path, returned: Path, size: tuple[int, int]) -> None:
+    from matplotlib.image import imread
+
+    assert returned == path and path.is_file()
+    assert png_size(path) == size
+    pixels = imread(path)
+    assert pixels.shape[:2] == (size[1], size[0])
+    # Something was drawn: not a blank canvas.
+    assert np.ptp(pixels[..., :3]) > 0
+    # No temporary file left next to it.
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.fixture
+def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twelve synthetic 28x28 uint8 'digits' (bars at the label's row) and labels."""
+    rng = np.random.default_rng(0)
+    y = np.arange(12) % 10
+    images = np.zeros((12, 28, 28), dtype=np.uint8)
+    images[np.arange(12), 2 + 2 * y, 4:24] = 255
+    pred = np.where(rng.random(12) < 0.7, y, (y + 1) % 10)
+    pred[0] = (y[0] + 3) % 10  # at least one misclassified
+    return images, y, pred
+
+
+def test_loss_curves_sizes(tmp_path: Path) -> None:
+    out = tmp_path / "loss.png"
+    returned = plots.plot_loss_curves(
+        out, epoch_train_loss=[2.3, 1.1, 0.7], epoch_test_loss=(2.0, 1.0, 0.8), title="run"
+    )
+    assert_png(out, returned, (800, 500))
+    both = tmp_path / "loss_batches.png"
+    returned = plots.plot_loss_curves(
+        str(both),
+        epoch_train_loss=np.array([2.3, 1.1]),
+        batch_losses=np.linspace(2.3, 0.5, 12),
+        batch_interval=5,
+    )
+    assert_png(both, returned, (1200, 500))
+    # Empty test losses and batch losses (what History holds without them) mean "none";
+    # one epoch is enough.
+    single = tmp_path / "sub" / "one.png"
+    returned = plots.plot_loss_curves(
+        single, epoch_train_loss=[0.5], epoch_test_loss=(), batch_losses=(), dpi=50
+    )
+    assert_png(single, returned, (400, 250))
+
+
+def test_accuracy_curves(tmp_path: Path) -> None:
+    out = tmp_path / "acc.png"
+    returned = plots.plot_accuracy_curves(
+        out, epoch_train_accuracy=[0.8, 0.9, 0.95], epoch_test_accuracy=[0.82, 0.88, 0.9]
+    )
+    assert_png(out, returned, (800, 500))
+
+
+def test_confusion_matrix(tmp_path: Path) -> None:
+    y = np.arange(50) % 10
+    pred = np.where(np.arange(50) % 7 == 0, (y + 1) % 10, y)
+    cm = fn.metrics.confusion_matrix(y, pred, 10)
+    out = tmp_path / "cm.png"
+    returned = plots.plot_confusion_matrix(out, cm, title="test set")
+    assert_png(out, returned, (800, 700))
+    named = tmp_path / "named.png"
+    returned = plots.plot_confusion_matrix(
+        named, cm[:3, :3] / cm[:3, :3].sum(), class_names=["cat", "dog", "bird"], dpi=40
+    )
+    assert_png(named, returned, (320, 280))
+    # Beyond 20 classes the cells are colour only; the size stays the same.
+    big = tmp_path / "big.png"
+    many = np.random.default_rng(0).integers(0, 50, size=(25, 25))
+    assert_png(big, plots.plot_confusion_matrix(big, many, dpi=30), (240, 210))
+
+
+def test_sample_grid(tmp_path: Path, digits: Any) -> None:
+    images, y, pred = digits
+    out = tmp_path / "grid.png"
+    # 12 images: 4 columns, 3 rows -> max(4, 1.25 * 4) x (1.5 * 3 + 0.5) inches.
+    returned = plots.plot_sample_grid(out, images, y, pred)
+    assert_png(out, returned, (500, 500))
+    # Flattened float images, and n smaller than the data: 5 images -> 3 x 2 grid.
+    few = tmp_path / "few.png"
+    flat = images.reshape(12, 784).astype(np.float32) / 255
+    returned = plots.plot_sample_grid(few, flat, y, pred, n=5)
+    assert_png(few, returned, (400, 350))
+
+
+def test_first_layer_weights(tmp_path: Path) -> None:
+    spec = fn.MLP((784, 20, 10))
+    params = fn.init(spec, np.random.default_rng(1))
+    W = params[0]["W"].copy()
+    W[:, 3] = 0.0  # an all-zero unit must not produce NaN or a warning
+    out = tmp_path / "w.png"
+    # 16 units: 4 x 4 grid -> (max(4, 4) + 1.25) x (4 + 0.5) inches.
+    returned = plots.plot_first_layer_weights(out, W, n=16)
+    assert_png(out, returned, (525, 450))
+    # n beyond the layer's width shows all 20 units: 5 columns, 4 rows.
+    every = tmp_path / "every.png"
+    returned = plots.plot_first_layer_weights(every, W, n=1000)
+    assert_png(every, returned, (625, 450))
+    np.testing.assert_array_equal(W[:, 3], 0.0)
+
+
+def test_overwrites_existing_file_and_leaves_it_on_bad_input(tmp_path: Path) -> None:
+    out = tmp_path / "acc.png"
+    out.write_bytes(b"old")
+    plots.plot_accuracy_curves(out, epoch_train_accuracy=[0.5], dpi=20)
+    assert png_size(out) == (160, 100)
+    before = out.read_bytes()
+    with pytest.raises(fn.InvalidArgumentError):
+        plots.plot_accuracy_curves(out, epoch_train_accuracy=[0.5, 1.5])
+    assert out.read_bytes() == before
+
+
+def test_leaves_matplotlib_global_state_alone(tmp_path: Path) -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    rc_before = dict(matplotlib.rcParams)
+    figures_before = plt.get_fignums()
+    plots.plot_accuracy_curves(tmp_path / "a.png", epoch_train_accuracy=[0.5], dpi=20)
+    assert dict(matplotlib.rcParams) == rc_before
+    # Nothing registered with pyplot: no figure left open for the caller to close.
+    assert plt.get_fignums() == figures_before
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: plots.plot_loss_curves(p, epoch_train_loss=[1.0]),
+        lambda p: plots.plot_accuracy_curves(p, epoch_train_accuracy=[0.5]),
+        lambda p: plots.plot_confusion_matrix(p, np.eye(2, dtype=np.int64)),
+        lambda p: plots.plot_sample_grid(p, np.zeros((1, 28, 28)), [0], [0]),
+        lambda p: plots.plot_first_layer_weights(p, np.ones((784, 2))),
+    ],
+)
+def test_missing_matplotlib_gives_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: Any
+) -> None:
+    # None entries in sys.modules make every matplotlib import fail, as if not installed.
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(ImportError, match=r"pip install 'funcnn\[plot\]'") as info:
+        call(tmp_path / "x.png")
+    assert isinstance(info.value, plots.PlotDependencyError)
+    assert isinstance(info.value, fn.FuncnnError)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[]),
+            fn.InvalidArgumentError,
+            "epoch_train_loss: empty",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[[1.0]]),
+            fn.InvalidArgumentError,
+            "epoch_train_loss: expected a 1-D",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[1.0], epoch_test_loss=[1.0, 2.0]),
+            fn.InvalidArgumentError,
+            "epoch_test_loss: expected 1 values",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[np.nan]),
+            fn.InvalidArgumentError,
+            "epoch_train_loss: expected finite",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[1.0], batch_losses=[1.0]),
+            fn.InvalidArgumentError,
+            "batch_interval: required",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(
+                p, epoch_train_loss=[1.0], batch_losses=[1.0], batch_interval=0
+            ),
+            fn.InvalidArgumentError,
+            "batch_interval",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=["a"]),
+            fn.ArgumentTypeError,
+            "epoch_train_loss",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[1.0], title=3),  # type: ignore[arg-type]
+            fn.ArgumentTypeError,
+            "title",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[1.0], dpi=0),
+            fn.InvalidArgumentError,
+            "dpi",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p.with_suffix(".jpg"), epoch_train_loss=[1.0]),
+            fn.InvalidArgumentError,
+            "path: expected a file name ending in .png",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p.parent, epoch_train_loss=[1.0]),
+            fn.InvalidArgumentError,
+            "path",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(3, epoch_train_loss=[1.0]),  # type: ignore[arg-type]
+            fn.ArgumentTypeError,
+            "path",
+        ),
+        (
+            lambda p: plots.plot_accuracy_curves(p, epoch_train_accuracy=[0.5, 1.2]),
+            fn.InvalidArgumentError,
+            r"epoch_train_accuracy: expected fractions in \[0, 1\]",
+        ),
+        (
+            lambda p: plots.plot_confusion_matrix(p, np.ones((2, 3), dtype=np.int64)),
+            fn.InvalidArgumentError,
+            "cm: expected a square",
+        ),
+        (
+            lambda p: plots.plot_confusion_matrix(p, -np.eye(2, dtype=np.int64)),
+            fn.InvalidArgumentError,
+            "cm: expected non-negative",
+        ),
+        (
+            lambda p: plots.plot_confusion_matrix(p, np.eye(2, dtype=bool)),
+            fn.ArgumentTypeError,
+            "cm",
+        ),
+        (
+            lambda p: plots.plot_confusion_matrix(p, np.eye(2, dtype=np.int64), ["a"]),
+            fn.InvalidArgumentError,
+            "class_names: expected 2 names",
+        ),
+        (
+            lambda p: plots.plot_sample_grid(p, np.zeros((3, 28, 28)), [0, 1], [0, 1, 2]),
+            fn.InvalidArgumentError,
+            "y_true: expected 3 labels",
+        ),
+        (
+            lambda p: plots.plot_sample_grid(p, np.zeros((3, 28, 28)), [0, 1, 2], [0, 1]),
+            fn.InvalidArgumentError,
+            "y_pred: expected 3 labels",
+        ),
+        (
+            lambda p: plots.plot_sample_grid(p, np.zeros((3, 780)), [0, 1, 2], [0, 1, 2]),
+            fn.InvalidArgumentError,
+            "images: 780 values per image is not a square",
+        ),
+        (
+            lambda p: plots.plot_sample_grid(p, np.zeros((3, 2, 28, 28)), [0, 1, 2], [0, 1, 2]),
+            fn.InvalidArgumentError,
+            "images: expected shape",
+        ),
+        (
+            lambda p: plots.plot_sample_grid(p, np.zeros((1, 28, 28)), [0.0], [0]),
+            fn.ArgumentTypeError,
+            "y_true",
+        ),
+        (
+            lambda p: plots.plot_sample_grid(p, np.zeros((1, 28, 28)), [0], [0], n=0),
+            fn.InvalidArgumentError,
+            "n",
+        ),
+        (
+            lambda p: plots.plot_first_layer_weights(p, np.zeros((100, 0))),
+            fn.InvalidArgumentError,
+            r"W: expected a 2-D \(n_in, H\)",
+        ),
+        (
+            lambda p: plots.plot_first_layer_weights(p, np.zeros((10, 4))),
+            fn.InvalidArgumentError,
+            "W: 10 values per image is not a square",
+        ),
+        (
+            lambda p: plots.plot_first_layer_weights(p, np.zeros((784,))),
+            fn.InvalidArgumentError,
+            "W: expected a 2-D",
+        ),
+        (
+            lambda p: plots.plot_first_layer_weights(p, np.zeros((784, 3), dtype=np.int64)),
+            fn.ArgumentTypeError,
+            "W",
+        ),
+        (
+            lambda p: plots.plot_first_layer_weights(p, np.full((4, 2), np.inf)),
+            fn.InvalidArgumentError,
+            "W: expected finite",
+        ),
+    ],
+)
+def test_bad_input_raises_funcnn_errors(
+    tmp_path: Path, call: Any, error: type[Exception], match: str
+) -> None:
+    target = tmp_path / "bad.png"
+    with pytest.raises(error, match=match):
+        call(target)
+    assert list(tmp_path.iterdir()) == []
