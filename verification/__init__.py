@@ -1,0 +1,71 @@
+"""verification: every analytic gradient proven against scipy finite differences.
+
+A gradient-check engine on top of ``scipy.differentiate`` and the catalogue of checks
+that covers every gradient funcnn computes. Run it as ``python -m verification`` (or
+``funcnn-verify``); use it on any implementation::
+
+    from verification import check_gradients
+    report = check_gradients(loss_fn, grad_fn, params)     # any pytree of arrays
+    print(report.table()); assert report.passed
+
+    from verification import check_network                  # a funcnn MLP, fast path
+    report = check_network(spec, params, x, y, "softmax_cross_entropy", mode="full")
+
+Modules: :mod:`~verification.engine` (the checks), :mod:`~verification.numeric`
+(scipy derivatives with error estimates), :mod:`~verification.perturbed` (losses at
+many perturbed parameter vectors at once), :mod:`~verification.kinks`,
+:mod:`~verification.tolerances` and :mod:`~verification.error_model` (the pass
+condition), :mod:`~verification.report` (results as data), :mod:`~verification.invariants`,
+:mod:`~verification.conformance`, :mod:`~verification.catalogue`,
+:mod:`~verification.golden`.
+"""
+
+from verification.catalogue import (
+    ARCHITECTURES,
+    Check,
+    catalogue,
+    check_activation,
+    check_cross_entropy,
+    check_dense,
+    check_losses,
+    check_network_case,
+    check_softmax,
+    run_checks,
+)
+from verification.conformance import check_conformance, textbook_value_and_grad
+from verification.engine import Settings, check_gradients, check_network
+from verification.error_model import gradient_error_bound
+from verification.golden import export_golden, load_golden, verify_golden
+from verification.invariants import check_invariants, check_softmax_jacobian_invariants
+from verification.report import VERDICTS, CheckRow, Report
+from verification.tolerances import K_ERROR, MODEL_SAFETY, Tolerance
+
+__all__ = [
+    "ARCHITECTURES",
+    "K_ERROR",
+    "MODEL_SAFETY",
+    "VERDICTS",
+    "Check",
+    "CheckRow",
+    "Report",
+    "Settings",
+    "Tolerance",
+    "catalogue",
+    "check_activation",
+    "check_conformance",
+    "check_cross_entropy",
+    "check_dense",
+    "check_gradients",
+    "check_invariants",
+    "check_losses",
+    "check_network",
+    "check_network_case",
+    "check_softmax",
+    "check_softmax_jacobian_invariants",
+    "export_golden",
+    "gradient_error_bound",
+    "load_golden",
+    "run_checks",
+    "textbook_value_and_grad",
+    "verify_golden",
+]

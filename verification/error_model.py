@@ -1,0 +1,214 @@
+"""A first-order running error bound for an MLP gradient computed in float32 or float64.
+
+A float32 gradient differs from the exact gradient of the same function by rounding,
+and by very different amounts per entry: an entry that sums large terms of both signs,
+or passes through a saturated sigmoid (``a(1 - a)`` with ``a`` one ulp below 1), keeps
+only a few correct digits, while its neighbours keep seven. A single relative tolerance
+either fails such entries on correct code or lets real errors through elsewhere. This
+module bounds the rounding error of *each entry* instead, by the standard running
+error analysis of a sum of products (Higham, *Accuracy and Stability of Numerical
+Algorithms*, 2nd ed., sections 3.1 and 3.5: ``|fl(x . y) - x . y| <= gamma_n |x| . |y|``
+with ``gamma_n ~= n u``), carried through the forward and backward passes:
+
+- forward, each layer: ``EZ = u (n_in + 1) (|a| |W| + |b|) + EA |W|``; after the
+  activation ``EA = L EZ + 2 u |a|`` with ``L`` the activation's slope bound on
+  ``[z - EZ, z + EZ]`` (1 across a relu kink);
+- the loss gradient at the logits: the rounding of its formula plus its sensitivity to
+  the logits' error ``EZ`` (per loss, see :func:`loss_gradient_error`);
+- backward, each layer: the weight gradient ``a^T g`` gets ``u (B + 1) |a|^T |g| +
+  EA^T |g| + |a|^T EG``; going down through ``W^T`` and the activation derivative adds
+  ``u (n_out + 1) |g| |W|^T``, and the derivative's own error ``|act''| EZ`` plus its
+  rounding (:func:`derivative_rounding`), or the full jump where ``|z| <= EZ`` could
+  flip a relu.
+
+``u`` is the unit roundoff ``eps / 2`` of the dtype the gradient was computed in; all
+bounds are evaluated in float64 at the same (exactly up-cast) parameters and inputs.
+The result is used as the per-entry absolute tolerance of float32 (and, negligibly
+small, float64) checks; see :mod:`verification.tolerances`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from funcnn.activations import get_activation
+from funcnn.losses import get_loss
+from funcnn.spec import MLP
+from funcnn.typing import Array, FloatArray, Params
+from verification.reference import dense_targets
+
+__all__ = [
+    "ACTIVATION_BOUNDS",
+    "derivative_rounding",
+    "gradient_error_bound",
+    "loss_gradient_error",
+]
+
+ACTIVATION_BOUNDS: dict[str, tuple[float, float, float]] = {
+    "sigmoid": (0.25, 1 / (6 * np.sqrt(3)), 0.0),
+    "tanh": (1.0, 4 / (3 * np.sqrt(3)), 0.0),
+    "softplus": (1.0, 0.25, 0.0),
+    "identity": (1.0, 0.0, 0.0),
+    "relu": (1.0, 0.0, 1.0),
+    "leaky_relu": (1.0, 0.0, 0.99),
+}
+"""Per activation: (sup |f'|, sup |f''|, size of the jump of f' at the kink)."""
+
+
+def derivative_rounding(name: str, a: FloatArray, d: FloatArray, u: float) -> FloatArray:
+    """Rounding error of evaluating activation ``name``'s derivative ``d`` from ``a``.
+
+    sigmoid ``a (1 - a)`` inherits the rounding of ``a`` (up to ``u |a|``, which is what
+    makes it inexact where ``a`` is within an ulp of 1); tanh ``1 - a**2`` likewise with
+    ``2 u a**2``; softplus' derivative is a sigmoid; the others are exact up to the
+    final rounding. Each term carries a factor 3 for the operations involved.
+    """
+    if name == "sigmoid":
+        out: FloatArray = 3 * u * (np.abs(a) + d)
+    elif name == "tanh":
+        out = 3 * u * (a * a + d)
+    elif name == "softplus":
+        out = 3 * u * d
+    else:
+        out = u * d
+    return out
+
+
+def _softmax(z: FloatArray) -> FloatArray:
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    out: FloatArray = e / np.sum(e, axis=-1, keepdims=True)
+    return out
+
+
+def loss_gradient_error(
+    name: str, z: FloatArray, ez: FloatArray, t: FloatArray, u: float, tiny: float
+) -> tuple[FloatArray, FloatArray]:
+    """``(|dL/dz|, bound on its computed error)`` for logits ``z`` known to within ``ez``.
+
+    ``t`` are dense float64 targets; shapes (B, C); ``u`` and ``tiny`` the unit roundoff
+    and smallest normal number of the dtype the gradient was computed in. Per loss, the
+    error is the rounding of the gradient's formula (relative ``u`` per operation on the
+    magnitudes that enter it, e.g. ``p`` and ``t`` for ``p - t``), the change of the
+    exact gradient when the logits move by ``ez`` (through the loss's second
+    derivative), and underflow: a probability below ``tiny`` is known only to within
+    ``tiny``, and where the dtype clips a probability (at ``tiny`` or ``1 - eps``) the
+    whole clipped term is counted as error, since float64 does not clip there.
+    """
+    batch, width = z.shape
+    e_max = np.max(ez, axis=1, keepdims=True)
+    spread = np.abs(z - np.max(z, axis=1, keepdims=True))
+    n = batch * width
+    if name in ("softmax_cross_entropy", "softmax_then_cross_entropy",
+                "softmax_binary_cross_entropy"):
+        s = _softmax(z)
+        # p = exp(log_softmax): relative error ~ u (|z - max| + log C + 4) from rounding,
+        # 2 max(ez) from the logits (softmax's log-Jacobian rows sum to <= 2), and
+        # tiny / p once p is subnormal in the dtype.
+        floor = np.finfo(np.float64).tiny
+        rel_s = u * (spread + np.log(width) + 4) + 2 * e_max + tiny / np.maximum(s, floor)
+    if name in ("softmax_cross_entropy", "softmax_then_cross_entropy"):
+        total = np.sum(t, axis=1, keepdims=True)
+        grad = (s * total - t) / batch
+        ops = width + 2 if name == "softmax_then_cross_entropy" else 2
+        err = (s * np.minimum(rel_s, 1) * total + u * ops * (s * total + np.abs(t))) / batch
+        if name == "softmax_then_cross_entropy":
+            # The explicit path forms J = diag(p) - p p^T and divides by p clipped at
+            # tiny. Where p_i or a product p_i p_j underflows, the term t_i / p_i J_ij
+            # it should carry (t_i for the diagonal, t_i p_j off it) is lost.
+            small = 2 * tiny
+            lost_diag = t * (s < small)
+            lost_outer = (s[:, :, None] * s[:, None, :] < small) * t[:, :, None]
+            err = err + (lost_diag + s * np.sum(lost_outer, axis=1)) / batch
+        return np.abs(grad), err + tiny * (total + 1) / batch
+    if name == "mse":
+        grad = 2 * (z - t) / n
+        err = 2 * (ez + 2 * u * (np.abs(z) + np.abs(t))) / n
+        return np.abs(grad), err + tiny / n
+    if name == "binary_cross_entropy":
+        sig = np.exp(-np.logaddexp(0.0, -z))
+        grad = (sig - t) / n
+        err = (0.25 * ez + 2 * u * (sig + np.abs(t)) + tiny) / n
+        return np.abs(grad), err
+    if name == "softmax_binary_cross_entropy":
+        info = np.finfo(np.float64)
+        p = np.clip(s, info.tiny, 1 - info.epsneg)
+        q = 1 - p
+        rel_p = np.minimum(rel_s, 1)
+        dp = (-t / p + (1 - t) / q) / n
+        mag_dp = (t / p + (1 - t) / q) / n
+        # 1 - p loses relative accuracy (rel_p p + 2u) / (1 - p) near p = 1; past the
+        # dtype's clip at 1 - eps that ratio exceeds 1 and the term is lost entirely.
+        err_dp = (t / p * (rel_s + 2 * u) + (1 - t) / q * ((rel_p * p + 2 * u) / q + 2 * u)) / n
+        inner = np.sum(s * dp, axis=1, keepdims=True)
+        grad = s * (dp - inner)
+        mag_inner = np.sum(s * mag_dp, axis=1, keepdims=True)
+        err_inner = np.sum(s * (err_dp + rel_p * mag_dp), axis=1, keepdims=True)
+        err = s * (err_dp + err_inner) + s * rel_p * (mag_dp + mag_inner)
+        err += u * (width + 3) * s * (mag_dp + mag_inner)
+        return np.abs(grad), err + tiny / n
+    raise ValueError(f"no error model for loss {name!r}")
+
+
+def gradient_error_bound(
+    spec: MLP, params: Params, x: Array, y: Any, loss: str, dtype: Any
+) -> list[dict[str, FloatArray]]:
+    """Per-entry bound on ``|computed gradient - exact gradient|`` in ``dtype``.
+
+    ``params`` and ``x`` are the values the gradient was computed from (any float
+    dtype; they are up-cast); ``y`` labels or targets. Returns a params-shaped list of
+    float64 ``{"W", "b"}`` arrays.
+    """
+    info = np.finfo(np.dtype(dtype))
+    u, tiny = float(info.eps) / 2, float(info.tiny)
+    name = get_loss(loss).name
+    Ws = [np.asarray(layer["W"], dtype=np.float64) for layer in params]
+    bs = [np.asarray(layer["b"], dtype=np.float64) for layer in params]
+    absW = [np.abs(W) for W in Ws]
+    acts = spec.hidden_activations
+    a: FloatArray = np.asarray(x, dtype=np.float64).reshape(-1, spec.n_in)
+    batch = a.shape[0]
+    ea = np.zeros_like(a)
+    inputs, errs_a, pres, errs_z = [a], [ea], [], []
+    for layer, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+        z = a @ W + b
+        ez = u * (W.shape[0] + 1) * (np.abs(a) @ absW[layer] + np.abs(b)) + ea @ absW[layer]
+        pres.append(z)
+        errs_z.append(ez)
+        if layer < len(acts):
+            act = get_activation(acts[layer])
+            sup1, _, jump = ACTIVATION_BOUNDS[acts[layer]]
+            a = act.fn(z)
+            slope = np.abs(act.derivative(z, a))
+            if jump:
+                slope = np.where(np.abs(z) <= ez, sup1, slope)
+            else:
+                slope = np.minimum(slope + ACTIVATION_BOUNDS[acts[layer]][1] * ez, sup1)
+            ea = slope * ez + 2 * u * np.abs(a) + tiny
+            inputs.append(a)
+            errs_a.append(ea)
+    t = dense_targets(y, batch, spec.n_out)
+    g, eg = loss_gradient_error(name, pres[-1], errs_z[-1], t, u, tiny)
+    bounds: list[dict[str, FloatArray]] = [{} for _ in params]
+    for layer in range(len(Ws) - 1, -1, -1):
+        a_in, ea_in = np.abs(inputs[layer]), errs_a[layer]
+        bounds[layer] = {
+            "W": u * (batch + 1) * (a_in.T @ g) + ea_in.T @ g + a_in.T @ eg,
+            "b": u * (batch + 1) * np.sum(g, axis=0) + np.sum(eg, axis=0),
+        }
+        if layer == 0:
+            break
+        g_in = g @ absW[layer].T
+        eg_in = u * (Ws[layer].shape[1] + 1) * g_in + eg @ absW[layer].T
+        name_act = acts[layer - 1]
+        act = get_activation(name_act)
+        z, ez = pres[layer - 1], errs_z[layer - 1]
+        a_act = inputs[layer]
+        d = np.abs(act.derivative(z, a_act))
+        _, sup2, jump = ACTIVATION_BOUNDS[name_act]
+        ed = sup2 * ez + derivative_rounding(name_act, a_act, d, u) + tiny
+        if jump:
+            ed = ed + jump * (np.abs(z) <= ez)
+        g, eg = g_in * d, eg_in * d + g_in * ed
+    return bounds
