@@ -4,11 +4,14 @@
 returns new parameters, a new optimizer state and a :class:`History`. The only thing it
 advances is the explicit ``rng`` (one ``rng.permutation`` per epoch, drawn when the
 epoch starts), exactly as :func:`funcnn.init` advances its generator. Internally it
-validates everything once, then runs a fused step on preallocated buffers: batches are
-gathered with ``np.take(..., out=)``, activations and gradients are written into reused
+validates everything once, then runs a fused step on private copies of the parameters
+and preallocated buffers: batches are gathered with ``ndarray.take(..., out=)`` (or are
+plain slices without shuffling), activations and gradients are written into reused
 arrays with ``out=``, and the optimizer's in-place kernel (the same one its pure
-``update`` runs) writes the new parameters into a second buffer, so the previous
-parameters survive each step for free and can be handed back if training diverges.
+``update`` runs) updates the private parameters. Plain SGD (no momentum, no weight
+decay) goes further: the learning rate is folded into the logits' gradient, so backprop
+yields ``lr * grad`` directly and each update is one subtraction. The result equals the
+written-out loop (``value_and_grad`` then ``update``) up to floating-point rounding.
 
 Resuming is exact: the state after ``k`` epochs is ``(params, opt_state, history)`` plus
 the rng's state at that epoch boundary (``rng.bit_generator.state``); calling ``fit``
@@ -33,7 +36,7 @@ from funcnn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, Activation
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.losses import Loss, get_loss
 from funcnn.network import apply_unchecked, check_inputs, check_params
-from funcnn.optimizers import Optimizer, OptState
+from funcnn.optimizers import SGD, Optimizer, OptState
 from funcnn.pytree import tree_flatten, tree_unflatten
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
@@ -410,13 +413,14 @@ class _Workspace:
             self._views[r] = cached
         return cached
 
-    def step(
+    def forward(
         self, W: list[FloatArray], b: list[FloatArray], x: FloatArray, y: Array, v: _Views
-    ) -> tuple[float, int]:
-        """Forward and backward on batch ``x``, ``y`` (``r`` rows, views ``v``).
+    ) -> tuple[float, int | None]:
+        """Forward pass and loss on batch ``x``, ``y`` (views ``v``); dL/dlogits into ``v.dz[-1]``.
 
-        Gradients land in ``gW`` and ``gb``. Returns ``(mean loss, number of correct
-        argmax predictions)``; the count is 0 when the fused loss is not in use.
+        Returns ``(mean loss, number of correct argmax predictions)``; the count is
+        ``None`` when the loss is not the fused one (the caller scores the logits, which
+        are then left intact in ``v.z[-1]``).
         """
         matmul = np.matmul
         n = self.n_layers
@@ -431,30 +435,55 @@ class _Workspace:
                 a = v.a[i]
                 if fwd is not None:
                     fwd(z, a)
-        g = v.dz[-1]
         if self.fused_ce:
-            value, correct = self._softmax_ce(v.z[-1], y, g, v)
-        else:
-            value, dz = self.loss.value_and_grad(v.z[-1], y)
-            np.copyto(g, dz)
-            correct = 0
-        r = x.shape[0]
+            return self._softmax_ce(v.z[-1], y, v.dz[-1], v)
+        value, dz = self.loss.value_and_grad(v.z[-1], y)
+        np.copyto(v.dz[-1], dz)
+        return value, None
+
+    def backward(
+        self, W: list[FloatArray], b: list[FloatArray], x: FloatArray, v: _Views, lr: float | None
+    ) -> None:
+        """Backpropagate ``v.dz[-1]`` after :meth:`forward` on the same batch.
+
+        With ``lr=None`` the gradients land in ``gW`` and ``gb``. With a number, this is
+        fused plain SGD: backprop is linear in the loss gradient, so scaling the (small)
+        logits gradient by ``lr`` first makes every layer's gradient come out already
+        multiplied by ``lr``, and each parameter needs one in-place subtraction
+        (``W -= gW``) instead of a multiply and a subtract. Each ``W`` is updated after
+        its last use.
+        """
+        matmul = np.matmul
         add_reduce = np.add.reduce
-        for i in range(n - 1, -1, -1):
+        acts = self.acts
+        r = x.shape[0]
+        g = v.dz[-1]
+        if lr is not None:
+            g *= lr
+        for i in range(self.n_layers - 1, -1, -1):
             a_in = x if i == 0 else v.a[i - 1]
+            gW = self.gW[i]
+            gb = self.gb[i]
             if r == 1:
                 # A (n_in, 1) @ (1, n_out) product is a plain outer product: the same
                 # bits, without BLAS's overhead for an inner dimension of 1.
-                np.multiply(a_in.T, g, out=self.gW[i])
+                np.multiply(a_in.T, g, out=gW)
             else:
-                matmul(a_in.T, g, out=self.gW[i])
-            add_reduce(g, axis=0, out=self.gb[i])
+                matmul(a_in.T, g, out=gW)
+            if lr is None:
+                add_reduce(g, axis=0, out=gb)
+            elif r == 1:
+                b[i] -= g[0]
+            else:
+                add_reduce(g, axis=0, out=gb)
+                b[i] -= gb
             if i > 0:
                 d = v.dz[i - 1]
                 matmul(g, W[i].T, out=d)
                 acts[i - 1][1](v.z[i - 1], v.a[i - 1], d, v.mask[i - 1])
                 g = d
-        return value, correct
+            if lr is not None:
+                W[i] -= gW
 
     @staticmethod
     def _softmax_ce(z: FloatArray, y: Array, p: FloatArray, v: _Views) -> tuple[float, int]:
@@ -471,6 +500,14 @@ class _Workspace:
         z -= m
         np.exp(z, out=p)
         np.add.reduce(p, axis=1, keepdims=True, out=s)
+        if r == 1:
+            # One sample (per-sample SGD): scalars are cheaper than array bookkeeping.
+            label = int(y[0])
+            z_label = float(z[0, label])
+            total = float(s[0, 0])
+            p /= total
+            p[0, label] -= 1
+            return math.log(total) - z_label, int(z_label == 0.0)
         flat = v.flat
         np.add(v.base, y, out=flat)
         zy = z.reshape(-1).take(flat)
@@ -631,9 +668,10 @@ def fit(
 
     If a batch's loss is NaN or infinite, or the parameters are not finite at the end of
     an epoch, raises :class:`TrainingDivergedError` (a ``NonFiniteError``) naming the
-    epoch and batch. Its ``params`` are the last good parameters: those the previous
-    batch was evaluated with (its loss was finite) if they are all finite, else the
-    parameters at the start of the epoch, or the initial ones if the first batch fails.
+    epoch and batch, before that batch updates anything. Its ``params`` are the last
+    good parameters: the ones the failing batch was evaluated with (the result of the
+    last completed update) when they are all finite, otherwise those at the start of the
+    failing epoch (the initial ones in the first epoch).
     """
     # ---- validate everything once
     dtype = check_params(spec, params)
@@ -737,6 +775,15 @@ def fit(
         )
 
     full_views = ws.views(batch)
+    W = cur[0::2]  # the layers' arrays, updated in place: these lists stay valid
+    bias = cur[1::2]
+    # Plain SGD (no momentum, no weight decay) is fused into backprop (see backward).
+    fused_sgd = (
+        optimizer.schedule
+        if isinstance(optimizer, SGD) and not optimizer.momentum and not optimizer.weight_decay
+        else None
+    )
+    correct = 0
     perf = time.perf_counter
     with np.errstate(all="ignore"):  # non-finite values are detected and reported below
         for epoch in range(first_epoch, last_epoch + 1):
@@ -757,15 +804,19 @@ def fit(
                 else:
                     xb = x[lo:hi]
                     yb = y[lo:hi]
-                value, correct = ws.step(cur[0::2], cur[1::2], xb, yb, views)
+                value, hits = ws.forward(W, bias, xb, yb, views)
                 if not math.isfinite(value):
                     raise diverged(epoch, bi + 1, f"the loss is {value}")
-                if labels is not None and not fused_ce:
-                    # Generic losses leave the logits intact: score them here.
+                if hits is not None:
+                    correct = hits
+                elif labels is not None:
                     truth = yb if yb.dtype.kind != "f" else np.argmax(yb, axis=1)
-                    predicted = np.argmax(views.z[-1], axis=1)
-                    correct = int(np.count_nonzero(predicted == truth))
-                apply_update(cur, grads, slots, scratch, count, cur)
+                    correct = int(np.count_nonzero(np.argmax(views.z[-1], axis=1) == truth))
+                if fused_sgd is not None:
+                    ws.backward(W, bias, xb, views, fused_sgd.value(count))
+                else:
+                    ws.backward(W, bias, xb, views, None)
+                    apply_update(cur, grads, slots, scratch, count, cur)
                 count += 1
                 global_step += 1
                 loss_sum += value * r
