@@ -1,0 +1,429 @@
+"""The benchmark runner: ``python -m benchmarks``, a table on stdout and optionally JSON.
+
+Usage::
+
+    python -m benchmarks                              # everything, OpenBLAS as set
+    python -m benchmarks --both-openblas-settings --json bench.json
+    python -m benchmarks --quick --only A,C           # a smoke run on a small slice
+
+Sections (``--only``, comma-separated, case-insensitive): ``load`` (MNIST load time),
+``alloc`` (fresh vs reused 400 KB gradient), ``blas`` (numpy's and scipy's OpenBLAS
+alternating in one loop, see :mod:`benchmarks.blas`), ``A``, ``B``, ``C`` (training comparisons,
+see :mod:`benchmarks.scenarios`), ``D`` (the verification suite's benchmark in
+``benchmarks/bench_verification.py``, when present), ``E`` (peak RSS of a training run,
+see :mod:`benchmarks.memory`). Every measured time is the median of ``--reps``
+repetitions (at least 5) and every target a ratio from the same run.
+
+``--both-openblas-settings`` runs the suite twice in fresh processes: once with the
+environment as it is and once with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed
+from that one command's environment (the issue's second setting), and reports both side
+by side. The variables are never changed anywhere else.
+
+``benchmarks/bench_verification.py`` (scenario D) is imported and its
+``run(quick: bool)`` called; it returns :class:`~benchmarks.harness.Row` objects or
+mappings in :meth:`Row.to_dict` form. A module without ``run`` is run as
+``python -m benchmarks.bench_verification --json PATH [--quick]`` and its JSON (a list
+of rows, or ``{"rows": [...]}``) read back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import (
+    OPENBLAS_TUNING_VARS,
+    ForeignLoad,
+    Row,
+    Target,
+    environment,
+    format_value,
+    median,
+    progress,
+)
+
+__all__ = ["SECTIONS", "format_table", "main", "run_suite"]
+
+SECTIONS = ("load", "alloc", "blas", "A", "B", "C", "D", "E")
+ROOT = Path(__file__).resolve().parents[1]
+MIN_REPS = 5
+NOISY = 0.1
+
+
+def _parse_only(text: str | None) -> list[str]:
+    if not text:
+        return list(SECTIONS)
+    by_lower = {name.lower(): name for name in SECTIONS}
+    chosen = []
+    for part in text.split(","):
+        name = by_lower.get(part.strip().lower())
+        if name is None:
+            raise SystemExit(f"--only: unknown section {part.strip()!r}; choose from {SECTIONS}")
+        chosen.append(name)
+    return [name for name in SECTIONS if name in chosen]
+
+
+def _load_rows(reps: int) -> list[Row]:
+    from benchmarks.data import load_seconds
+
+    samples: list[float] = []
+    for _ in range(reps):
+        result = load_seconds()
+        if isinstance(result, str):
+            return [
+                Row(
+                    "load",
+                    "load.mnist",
+                    "load_mnist() from the gz files",
+                    None,
+                    "s",
+                    Target("<", 0.5),
+                    f"failed: {result}",
+                )
+            ]
+        samples.append(result)
+    return [
+        Row(
+            "load",
+            "load.mnist",
+            "load_mnist() from the gz files",
+            median(samples),
+            "s",
+            Target("<", 0.5),
+            "uint8 arrays, structure and SHA-256 checks included",
+            tuple(samples),
+        )
+    ]
+
+
+def _as_rows(items: Iterable[Any]) -> list[Row]:
+    rows = []
+    for item in items:
+        if isinstance(item, Row):
+            rows.append(item)
+        elif isinstance(item, Mapping):
+            row = Row.from_dict(item)
+            if row.scenario == "?":
+                row = Row.from_dict({**item, "scenario": "D"})
+            rows.append(row)
+        else:
+            raise TypeError(f"bench_verification returned a {type(item).__name__}, not a row")
+    return rows
+
+
+def _verification_rows(quick: bool) -> list[Row]:
+    """Scenario D, delegated to ``benchmarks/bench_verification.py`` when it exists."""
+    if not (Path(__file__).with_name("bench_verification.py")).is_file():
+        return [
+            Row(
+                "D",
+                "D.absent",
+                "verification benchmark",
+                None,
+                "s",
+                note="benchmarks/bench_verification.py absent",
+            )
+        ]
+    try:
+        module = importlib.import_module("benchmarks.bench_verification")
+        run = getattr(module, "run", None)
+        if callable(run):
+            return _as_rows(run(quick=quick))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "d.json"
+            command = [sys.executable, "-m", "benchmarks.bench_verification", "--json", str(path)]
+            if quick:
+                command.append("--quick")
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+            if done.returncode != 0 or not path.is_file():
+                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                raise RuntimeError(f"exit {done.returncode}: {tail}")
+            data = json.loads(path.read_text())
+        items = data.get("rows", []) if isinstance(data, Mapping) else data
+        return _as_rows(items)
+    except Exception as exc:  # reported as a row: one broken section must not hide the others
+        return [
+            Row(
+                "D",
+                "D.error",
+                "verification benchmark",
+                None,
+                "s",
+                note=f"failed: {type(exc).__name__}: {exc}",
+            )
+        ]
+
+
+def run_suite(
+    sections: Sequence[str], reps: int, *, quick: bool, peers: bool, profile: bool
+) -> tuple[list[Row], list[str], dict[str, Any], dict[str, float | None]]:
+    """Run ``sections``; return the rows, the profiles (if asked), the data's description
+    and, per section, the share of the CPUs other processes used meanwhile."""
+    rows: list[Row] = []
+    profiles: list[str] = []
+    data_info: dict[str, Any] = {}
+    foreign: dict[str, float | None] = {}
+    data: Any = None
+    for section in sections:
+        meter = ForeignLoad()
+        if section == "load":
+            progress("load: timing load_mnist()")
+            rows += _load_rows(reps)
+        elif section == "alloc":
+            from benchmarks.alloc import run_alloc
+
+            progress("alloc: fresh vs reused 400 KB gradient")
+            rows += run_alloc(reps, steps=100 if quick else 2000)
+        elif section == "blas":
+            from benchmarks.blas import run_blas_mix
+
+            progress("blas: numpy's and scipy's OpenBLAS alternating in one loop")
+            rows += run_blas_mix(reps, steps=20 if quick else 200)
+        elif section in ("A", "B", "C"):
+            from benchmarks.data import load
+            from benchmarks.scenarios import SCENARIOS, profile_funcnn, run_scenario
+
+            if data is None:
+                data = load(limit=4096 if quick else None)
+                data_info = {"source": data.source, "n_train": int(data.x_train.shape[0])}
+            rows += run_scenario(SCENARIOS[section], data, reps, peers=peers, quick=quick)
+            if profile:
+                profiles.append(profile_funcnn(SCENARIOS[section], data, quick))
+        elif section == "D":
+            progress("D: verification benchmark")
+            rows += _verification_rows(quick)
+        elif section == "E":
+            from benchmarks.memory import run_memory
+
+            progress("E: peak RSS of a training run (subprocess)")
+            rows += run_memory(quick)
+        foreign[section] = meter.fraction()
+    return rows, profiles, data_info, foreign
+
+
+def _status_text(row: Row) -> str:
+    status = row.status
+    if status in ("pass", "miss") and row.margin is not None:
+        return f"{status} ({row.margin:.2f}x)"
+    return status
+
+
+def format_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The runs' rows side by side: value per run, target, status per run, note."""
+    labels = [str(run["label"]) for run in runs]
+    per_run = [[Row.from_dict(r) for r in run["rows"]] for run in runs]
+    keys: list[str] = []
+    for rows in per_run:
+        keys += [row.key for row in rows if row.key not in keys]
+    lookup = [{row.key: row for row in rows} for rows in per_run]
+    header = ["", "measurement", "unit", *labels, "target", *(f"status ({lb})" for lb in labels)]
+    table = [header]
+    notes = []
+    for key in keys:
+        present = [rows.get(key) for rows in lookup]
+        first = next(row for row in present if row is not None)
+        target = first.target.describe(first.unit) if first.target else ""
+        values = [format_value(r.value, r.unit) if r else "" for r in present]
+        statuses = [_status_text(r) if r else "" for r in present]
+        table.append([first.scenario, first.label, first.unit, *values, target, *statuses])
+        if first.note and first.status == "skipped":
+            notes.append(f"  {first.key}: {first.note}")
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = []
+    for index, line in enumerate(table):
+        cells = [
+            cell.ljust(width) if i < 3 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    if notes:
+        lines += ["", "skipped:", *notes]
+    return "\n".join(lines)
+
+
+def _describe_environment(runs: Sequence[Mapping[str, Any]]) -> str:
+    lines = []
+    for run in runs:
+        env = run["environment"]
+        tuning = ", ".join(f"{k}={env['env'].get(k)}" for k in OPENBLAS_TUNING_VARS)
+        lines.append(
+            f"[{run['label']}] {env['cpu']} ({env['cpu_count']} CPUs), python {env['python']}, "
+            f"numpy {env['numpy']}, BLAS: {env['blas']}; {tuning}; load average at start "
+            f"{env['load_average_1_5_15']}; data: {run.get('data', {}).get('source', '-')}"
+        )
+        foreign = {k: v for k, v in run.get("foreign_cpu_load", {}).items() if v is not None}
+        if foreign:
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in foreign.items())
+            lines.append(f"[{run['label']}] CPU used by other processes meanwhile: {shares}")
+            if max(foreign.values()) > NOISY:
+                lines.append(
+                    f"WARNING [{run['label']}]: other processes kept over {NOISY:.0%} of the CPUs "
+                    "busy during a section; its timings are unreliable (re-run on a quiet machine)."
+                )
+    for run in runs:
+        blas = [
+            entry
+            for entry in run["environment"].get("threadpool_info", [])
+            if entry.get("user_api") == "blas"
+        ]
+        if len(blas) > 1:
+            names = ", ".join(
+                f"{Path(str(e.get('filepath'))).name} ({e.get('num_threads')} threads)"
+                for e in blas
+            )
+            lines.append(
+                f"NOTE [{run['label']}]: {len(blas)} BLAS libraries loaded: {names}. Mixing their "
+                "calls in one loop makes their thread pools compete (see the 'blas' rows)."
+            )
+    if runs and not runs[0]["environment"]["openblas_tuning_set"]:
+        lines.append(
+            "NOTE: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are not set in this environment, so "
+            "'as set' and 'unset' use the same OpenBLAS configuration (the difference between "
+            "the two runs is noise)."
+        )
+    return "\n".join(lines)
+
+
+def _single_run(args: argparse.Namespace, label: str) -> dict[str, Any]:
+    sections = _parse_only(args.only)
+    reps = args.reps if args.reps is not None else (5 if args.quick else 7)
+    if reps < MIN_REPS:
+        raise SystemExit(f"--reps: at least {MIN_REPS} repetitions (medians), got {reps}")
+    env = environment()
+    started = time.perf_counter()
+    rows, profiles, data, foreign = run_suite(
+        sections, reps, quick=args.quick, peers=not args.skip_peers, profile=args.profile
+    )
+    env_end = environment()
+    env["load_average_at_end"] = env_end["load_average_1_5_15"]
+    # threadpoolctl sees torch's / JAX's libraries only once they are imported.
+    env["threadpool_info"] = env_end["threadpool_info"]
+    return {
+        "label": label,
+        "environment": env,
+        "data": data,
+        "foreign_cpu_load": foreign,
+        "reps": reps,
+        "seconds": time.perf_counter() - started,
+        "rows": [row.to_dict() for row in rows],
+        "profiles": profiles,
+    }
+
+
+def _child_run(argv: Sequence[str], label: str, unset: bool) -> dict[str, Any]:
+    env = dict(os.environ)
+    if unset:
+        for name in OPENBLAS_TUNING_VARS:
+            env.pop(name, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "run.json"
+        command = [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            *argv,
+            "--json",
+            str(path),
+            "--no-table",
+            "--label",
+            label,
+        ]
+        progress(f"running the suite with OpenBLAS tuning variables {label}")
+        done = subprocess.run(command, cwd=ROOT, env=env, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"the '{label}' run failed with exit code {done.returncode}")
+        runs: list[dict[str, Any]] = json.loads(path.read_text())["runs"]
+        return runs[0]
+
+
+def _strip(argv: Sequence[str], flags: Sequence[str], with_value: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in flags:
+            continue
+        if name in with_value:
+            skip = "=" not in arg
+            continue
+        out.append(arg)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, run the suite, print the table, write the JSON."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small data slices and short loops: a smoke run, not a measurement",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--only", metavar="LIST", help=f"sections to run, from {','.join(SECTIONS)}"
+    )
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=None,
+        help=f"repetitions per measurement (default 7, --quick 5; >= {MIN_REPS})",
+    )
+    parser.add_argument(
+        "--skip-peers", action="store_true", help="do not import or time PyTorch and JAX"
+    )
+    parser.add_argument(
+        "--both-openblas-settings",
+        action="store_true",
+        help="run twice: environment as is, and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print a cProfile of one funcnn epoch per training scenario",
+    )
+    parser.add_argument("--label", default="as set", help=argparse.SUPPRESS)
+    parser.add_argument("--no-table", action="store_true", help=argparse.SUPPRESS)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(raw)
+
+    if args.both_openblas_settings:
+        passed = _strip(raw, ["--both-openblas-settings", "--no-table"], ["--json", "--label"])
+        runs = [_child_run(passed, "as set", unset=False), _child_run(passed, "unset", unset=True)]
+    else:
+        runs = [_single_run(args, args.label)]
+
+    result = {
+        "schema": 1,
+        "command": " ".join(["python -m benchmarks", *raw]),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": bool(args.quick),
+        "runs": runs,
+    }
+    if not args.no_table:
+        print(_describe_environment(runs))
+        print()
+        print(format_table(runs))
+        for run in runs:
+            for text in run.get("profiles", []):
+                print(f"\n[{run['label']}] {text}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return 0

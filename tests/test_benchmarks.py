@@ -1,0 +1,204 @@
+"""The benchmark suite: its references compute what funcnn computes, and the runner works.
+
+No timing is asserted here (timings are the suite's output, not a test): the references
+must take the same SGD step as funcnn, so that the suite compares equal work, and a
+``--quick`` run must produce every expected row in its JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import funcnn as fn
+from benchmarks.harness import Row, Target, interleaved_times, ratio_row
+from benchmarks.references.gemm_floor import GemmFloor, epoch_batches
+from benchmarks.references.numpy_mlp import NumpyMLP
+from benchmarks.references.per_sample_numpy import PerSampleMLP
+from benchmarks.run import format_table
+
+ROOT = Path(__file__).resolve().parents[1]
+LR = 0.1
+
+
+def _problem(
+    sizes: tuple[int, ...], activation: str, batch: int, dtype: Any = np.float64
+) -> tuple[fn.MLP, fn.Params, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    rng = np.random.default_rng(7)
+    spec = fn.MLP(sizes, activation=activation)
+    params = fn.init(spec, rng, "glorot_uniform", dtype=dtype)
+    x = rng.standard_normal((batch, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], batch)
+    return spec, params, x, y
+
+
+def _funcnn_step(
+    spec: fn.MLP, params: fn.Params, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]
+) -> tuple[float, fn.Params]:
+    value, grads = fn.value_and_grad(spec, params, x, y)
+    return value, fn.sgd_step(params, grads, LR)
+
+
+def _assert_same_params(got: list[tuple[Any, Any]], want: fn.Params, rtol: float) -> None:
+    for (W, b), layer in zip(got, want, strict=True):
+        np.testing.assert_allclose(W, layer["W"], rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(b, layer["b"], rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_numpy_reference_takes_funcnns_step(activation: str) -> None:
+    spec, params, x, y = _problem((6, 5, 4, 3), activation, 8)
+    model = NumpyMLP([(p["W"], p["b"]) for p in params], activation, LR)
+    loss = model.step(x, y)
+    want_loss, want = _funcnn_step(spec, params, x, y)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    _assert_same_params(model.params(), want, 1e-12)
+
+
+def test_per_sample_reference_takes_funcnns_step() -> None:
+    spec, params, x, y = _problem((6, 5, 4, 3), "sigmoid", 1)
+    model = PerSampleMLP([(p["W"], p["b"]) for p in params], "sigmoid", LR)
+    loss = model.step(x[0], int(y[0]))
+    want_loss, want = _funcnn_step(spec, params, x, y)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    _assert_same_params(model.params(), want, 1e-12)
+
+
+def test_gemm_floor_computes_the_step_products() -> None:
+    sizes = (7, 5, 4, 3)
+    floor = GemmFloor(sizes, 6, np.float64, np.random.default_rng(0))
+    a0, dz_last = floor.a[0][:4].copy(), floor.dz[-1][:4].copy()
+    floor.step(4)
+    np.testing.assert_allclose(floor.a[1][:4], a0 @ floor.W[0])
+    np.testing.assert_allclose(floor.gW[-1], floor.a[-2][:4].T @ dz_last)
+    np.testing.assert_allclose(floor.dz[-2][:4], dz_last @ floor.W[-1].T)
+    assert epoch_batches(10, 4) == [4, 4, 2]
+
+
+@pytest.mark.slow  # importing torch takes seconds
+def test_torch_reference_takes_funcnns_step() -> None:
+    torch = pytest.importorskip("torch")
+    from benchmarks.references.torch_mlp import TorchMLP
+
+    spec, params, x, y = _problem((6, 5, 4, 3), "tanh", 8, np.float32)
+    model = TorchMLP(torch, [(p["W"], p["b"]) for p in params], "tanh", LR)
+    tx, ty = model.tensors(x, y)
+    model.optimizer.zero_grad()
+    model.loss_fn(model.model(tx), ty).backward()
+    model.optimizer.step()
+    _, want = _funcnn_step(spec, params, x, y)
+    linears = [m for m in model.model if isinstance(m, torch.nn.Linear)]
+    got = [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linears]
+    _assert_same_params(got, want, 1e-5)
+
+
+@pytest.mark.slow  # importing jax and compiling take seconds
+def test_jax_reference_takes_funcnns_step() -> None:
+    pytest.importorskip("jax")
+    from benchmarks.references.jax_mlp import JaxMLP, load_jax
+
+    jax, _ = load_jax()
+    spec, params, x, y = _problem((6, 5, 4, 3), "relu", 8, np.float32)
+    model = JaxMLP(jax, [(p["W"], p["b"]) for p in params], "relu", LR, x, y, batch_size=8)
+    order = np.arange(8, dtype=np.int32)
+    new, _ = model.compiled[8](model.params, model.X, model.Y, order)
+    _, want = _funcnn_step(spec, params, x, y)
+    _assert_same_params([(np.asarray(W), np.asarray(b)) for W, b in new], want, 1e-5)
+
+
+def test_rows_derive_status_and_margin() -> None:
+    target = Target("<=", 2.0)
+    assert Row("A", "k", "l", 1.0, "ratio", target).status == "pass"
+    assert Row("A", "k", "l", 3.0, "ratio", target).margin == pytest.approx(1.5)
+    assert Row("A", "k", "l", 3.0, "ratio", target).status == "miss"
+    assert Row("A", "k", "l", 3.0, "ratio").status == "info"
+    assert Row("A", "k", "l", None, "ratio", target).status == "skipped"
+    assert Target("<", 0.5).met(0.5) is False
+    row = ratio_row("A", "k", "l", [2.0, 4.0, 6.0], [1.0, 2.0, 2.0], target)
+    assert row.value == pytest.approx(2.0)
+    assert row.extra["paired_median"] == pytest.approx(2.0)
+    assert ratio_row("A", "k", "l", [1.0], None, missing="absent").status == "skipped"
+    assert Row.from_dict(row.to_dict()) == row
+
+
+def test_interleaved_times_calls_every_case_in_turn() -> None:
+    calls: list[tuple[str, int]] = []
+    cases = {name: (lambda r, n=name: calls.append((n, r))) for name in "abc"}
+    times = interleaved_times(cases, reps=3, warmup=1, collect=False)
+    assert [c for c in calls if c[1] < 0] == [("a", -1), ("b", -1), ("c", -1)]
+    timed = [c for c in calls if c[1] >= 0]
+    assert timed[:3] == [("a", 0), ("b", 0), ("c", 0)]
+    assert timed[3:6] == [("b", 1), ("c", 1), ("a", 1)]
+    assert {name: len(t) for name, t in times.items()} == {"a": 3, "b": 3, "c": 3}
+
+
+def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "--quick",
+        "--skip-peers",
+        "--only",
+        "load,alloc,blas,A,C,E",
+        "--json",
+        str(out),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    (run,) = result["runs"]
+    rows = {row["key"]: row for row in run["rows"]}
+    expected = {
+        "load.mnist",
+        "blas.numpy_only",
+        "blas.mixed",
+        "alloc.fresh",
+        "alloc.reused",
+        "alloc.alloc_only",
+        "alloc.fresh/reused",
+        "A.funcnn",
+        "A.numpy",
+        "A.gemm",
+        "A.torch",
+        "A.jax",
+        "A.funcnn/numpy",
+        "A.funcnn/torch",
+        "A.funcnn/jax",
+        "A.funcnn/gemm",
+        "C.funcnn",
+        "C.homework",
+        "C.numpy",
+        "C.torch",
+        "C.funcnn/homework",
+        "C.funcnn/torch",
+        "E.peak_rss",
+    }
+    assert expected <= set(rows), expected - set(rows)
+    for key in ("A.funcnn", "A.numpy", "A.gemm", "C.funcnn", "C.homework", "E.peak_rss"):
+        assert rows[key]["value"] is not None and rows[key]["value"] > 0, rows[key]
+    for key in ("A.funcnn/numpy", "A.funcnn/gemm", "C.funcnn/homework", "E.peak_rss"):
+        assert rows[key]["status"] in ("pass", "miss"), rows[key]
+        assert rows[key]["target"] is not None
+    for key in ("A.torch", "A.jax", "C.funcnn/torch"):
+        assert rows[key]["status"] == "skipped" and "skip-peers" in rows[key]["note"]
+    assert len(rows["A.funcnn"]["samples"]) >= 5
+    assert "measurement" in done.stdout and "A.torch" in done.stdout
+    # The table renders the JSON's runs.
+    assert "funcnn / numpy reference" in format_table(result["runs"])
+
+
+def test_runner_rejects_unknown_sections_and_too_few_reps() -> None:
+    run = importlib.import_module("benchmarks.run")
+    with pytest.raises(SystemExit, match="unknown section"):
+        run.main(["--only", "A,Z"])
+    with pytest.raises(SystemExit, match="at least 5"):
+        run.main(["--reps", "3", "--only", "A"])
