@@ -251,9 +251,9 @@ def _data_flags(group: Any) -> None:
 
 
 def _load_data(
-    args: argparse.Namespace, dtype: np.dtype[Any], limit: int | None, quiet: bool
-) -> tuple[tuple[FloatArray, Array], tuple[FloatArray, Array], Array]:
-    """MNIST as ``((x_train, y_train), (x_test, y_test), test images uint8)``."""
+    args: argparse.Namespace, limit: int | None, quiet: bool
+) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
+    """MNIST as uint8 ``((x_train, y_train), (x_test, y_test))``, cut to ``limit`` samples."""
     from funcnn.mnist import load_mnist
 
     (x_train, y_train), (x_test, y_test) = load_mnist(
@@ -264,11 +264,7 @@ def _load_data(
             raise UsageError(f"--limit: {limit} exceeds the {len(x_train)} training samples")
         x_train, y_train = x_train[:limit], y_train[:limit]
         x_test, y_test = x_test[:limit], y_test[:limit]
-    return (
-        (_prepare(x_train, dtype), y_train.astype(np.int64)),
-        (_prepare(x_test, dtype), y_test.astype(np.int64)),
-        x_test,
-    )
+    return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
 
 
 def _prepare(images: Array, dtype: np.dtype[Any]) -> FloatArray:
@@ -426,9 +422,10 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     spec = _spec(config) if ckpt is None else ckpt.spec
     dtype = np.dtype(config["dtype"])
     quiet = bool(args.quiet)
-    (x_train, y_train), (x_test, y_test), test_images = _load_data(
-        args, dtype, config["limit"], quiet
-    )
+    (train_images, y_train), (test_images, y_test) = _load_data(args, config["limit"], quiet)
+    x_train = _prepare(train_images, dtype)
+    del train_images
+    x_test = _prepare(test_images, dtype)
     n = len(x_train)
     batch = config["batch_size"]
     if batch > n:
@@ -673,8 +670,9 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
         if isinstance(train_cfg, dict)
         else ("softmax_cross_entropy")
     )
-    (x_train, y_train), (x_test, y_test), _ = _load_data(args, dtype, args.limit, quiet=True)
-    x, y = (x_test, y_test) if args.split == "test" else (x_train, y_train)
+    train, test = _load_data(args, args.limit, quiet=True)
+    images, y = test if args.split == "test" else train
+    x = _prepare(images, dtype)
     predicted = np.argmax(apply(spec, ckpt.params, x), axis=1)
     value, _ = evaluate(spec, ckpt.params, x, y, loss=str(loss))
     acc = metrics.accuracy(y, predicted)
