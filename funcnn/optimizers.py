@@ -92,13 +92,14 @@ def _check_like(
             raise ArgumentTypeError(
                 f"{name}: leaf {index} is a {type(g).__name__}, expected a numpy array"
             )
-        if g.shape != p.shape:
+        p_shape, p_dtype = getattr(p, "shape", None), getattr(p, "dtype", None)
+        if g.shape != p_shape:
             raise InvalidArgumentError(
-                f"{name}: leaf {index} has shape {g.shape}, params has {p.shape}"
+                f"{name}: leaf {index} has shape {g.shape}, params has {p_shape}"
             )
-        if g.dtype != p.dtype:
+        if g.dtype != p_dtype:
             raise ArgumentTypeError(
-                f"{name}: leaf {index} has dtype {g.dtype}, params has {p.dtype}"
+                f"{name}: leaf {index} has dtype {g.dtype}, params has {p_dtype}"
             )
         if finite:
             check_finite(f"{name} leaf {index}", g)
