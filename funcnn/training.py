@@ -741,7 +741,7 @@ def fit(
     test_labels = None if yt is None else _labels_for_accuracy(yt, spec.n_out)
     fused_ce = resolved.name == "softmax_cross_entropy" and y.dtype.kind != "f" and spec.n_out > 1
 
-    # ---- private state: two parameter buffers, the optimizer's slots, scratch
+    # ---- private state: copies of the parameters and slots, scratch, batch buffers
     cur = [leaf.copy() for leaf in p_leaves]
     slots = {name: [a.copy() for a in leaves] for name, leaves in slot_leaves.items()}
     scratch = [np.empty_like(leaf) for leaf in p_leaves]
