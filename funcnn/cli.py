@@ -726,7 +726,10 @@ def _verify(args: Sequence[str]) -> int:
         module = importlib.import_module("verification.__main__")
     except ImportError as exc:
         raise UsageError(f"verify: the verification suite is not available ({exc})") from exc
-    result = module.main(list(args))
+    try:
+        result = module.main(list(args))
+    except SystemExit as exc:  # its argparse exits on --help and usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     return int(result or 0)
 
 

@@ -294,3 +294,10 @@ def test_help_and_verify_dispatch(
     monkeypatch.setitem(sys.modules, "verification.__main__", fake)
     assert _cli("verify", "--quick", "-x")[0] == 3
     assert calls == [["--quick", "-x"]]
+
+    def exits(args: list[str]) -> int:
+        raise SystemExit(0 if args == ["--help"] else 2)
+
+    fake.main = exits  # type: ignore[attr-defined]
+    assert _cli("verify", "--help")[0] == 0
+    assert _cli("verify", "--bogus")[0] == 2
