@@ -47,6 +47,7 @@ from verification.conformance import check_conformance, textbook_value_and_grad
 from verification.data import sample_batch
 from verification.engine import (
     check_gradients,
+    check_loss_gradient,
     check_network,
     check_problems,
     compare_derivative,
@@ -54,7 +55,7 @@ from verification.engine import (
 from verification.error_model import derivative_rounding, loss_gradient_error
 from verification.invariants import check_invariants, check_softmax_jacobian_invariants
 from verification.numeric import Derivative, stencil_rounding
-from verification.reference import dense_targets, noise_scale
+from verification.reference import dense_targets
 from verification.report import CheckRow, Report
 from verification.threads import single_threaded_blas
 from verification.tolerances import (
@@ -274,7 +275,8 @@ def check_softmax(
     rel = _softmax_rel_error(z64, u)[:, :, None]
     eye = np.eye(z.shape[1])
     mag = s64[:, :, None] * (eye + s64[:, None, :])
-    atol = MODEL_SAFETY * (2 * rel * mag + 2 * u * mag)
+    tiny = float(np.finfo(np.dtype(dtype)).tiny)
+    atol = MODEL_SAFETY * (2 * rel * mag + 2 * u * mag) + tiny
     rows = [compare_derivative(check, "softmax_jacobian", J.shape, J, numeric,
                                Tolerance(atol.reshape(-1), rtol_for(dtype)), dtype, seconds,
                                "J[b, i, j] = ds_i/dz_j vs scipy.differentiate.jacobian")]
@@ -296,7 +298,8 @@ def check_softmax(
     width = z.shape[1]
     sg = np.sum(s64 * np.abs(g64), axis=1, keepdims=True)
     mag_v = s64 * (np.abs(g64) + sg)
-    atol_v = MODEL_SAFETY * (2 * _softmax_rel_error(z64, u) * mag_v + u * (width + 3) * mag_v)
+    atol_v = (MODEL_SAFETY * (2 * _softmax_rel_error(z64, u) * mag_v + u * (width + 3) * mag_v)
+              + width * tiny)
     rows.append(compare_derivative(check, "softmax_vjp vs J^T g (scipy J)", analytic.shape,
                                    analytic, vjp_num,
                                    Tolerance(atol_v.reshape(-1), rtol_for(dtype)), dtype,
@@ -331,20 +334,20 @@ def _loss_logits(
 def _loss_row(
     check: str, tensor: str, loss: str, z: FloatArray, y: Array, dtype: Any,
     grad_fn: Callable[[FloatArray], FloatArray],
-    value_fn: Callable[[FloatArray, Array], float] | None = None,
 ) -> Report:
-    """A loss gradient in ``dtype`` against finite differences of the float64 loss."""
-    value = value_fn or (lambda zz, yy: float(getattr(funcnn_losses, loss)(zz, yy)))
-    y64 = y.astype(np.float64) if y.dtype.kind == "f" else y
+    """A loss gradient in ``dtype`` against finite differences of the float64 loss,
+    with the loss gradient's rounding model as ``atol``."""
     t = dense_targets(y, *z.shape)
     info = np.finfo(np.dtype(dtype))
     bound = loss_gradient_error(loss, z.astype(np.float64), np.zeros(z.shape), t,
                                 float(info.eps) / 2, float(info.tiny))[1]
-    report = check_gradients(
-        lambda zz: value(zz, y64), grad_fn, z, name=check, error_bound=bound,
-        noise_scale=noise_scale(loss, z.astype(np.float64), t),
+    report = check_loss_gradient(loss, z, y, grad_fn, name=check, tensor=tensor,
+                                 error_bound=bound)
+    rows = tuple(
+        replace(row, tensor=f"{tensor}: loss value") if row.tensor == "loss value" else row
+        for row in report.rows
     )
-    return _renamed(report, check, tensor)
+    return Report(rows, report.meta)
 
 
 def check_cross_entropy(

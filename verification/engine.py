@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.losses import get_loss
 from funcnn.network import check_params, value_and_grad
-from funcnn.pytree import tree_flatten, tree_leaves, tree_structure
+from funcnn.pytree import tree_flatten, tree_leaves, tree_structure, tree_unflatten
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, IntArray, Params
 from verification.error_model import gradient_error_bound
@@ -43,6 +44,7 @@ from verification.numeric import Derivative, OffsetFunction, derivatives, stenci
 from verification.perturbed import (
     Directions,
     GenericLoss,
+    LogitsLoss,
     NetworkLoss,
     PerturbedLoss,
     TensorInfo,
@@ -64,9 +66,11 @@ from verification.tolerances import (
 __all__ = [
     "BISECT_LEAF",
     "FULL_MODE_LIMIT",
+    "MOVE_SCALE",
     "RECHECK_FULL_LIMIT",
     "Settings",
     "check_gradients",
+    "check_loss_gradient",
     "check_network",
     "check_problems",
     "compare_derivative",
@@ -76,6 +80,9 @@ BoolArray = NDArray[np.bool_]
 
 FULL_MODE_LIMIT = 30_000
 """``mode="auto"`` uses full mode up to this many parameters, directional above."""
+
+MOVE_SCALE = 1e-4
+"""Relative size of the random move off a multiple kink (see :func:`_moved_params`)."""
 
 RECHECK_FULL_LIMIT = 8192
 """A failing directional block of at most this many entries is re-checked in full."""
@@ -208,7 +215,11 @@ def _compare(
 
 
 def _worst(cmp: _Comparison) -> int:
-    ratio = np.where(np.isfinite(cmp.bound) & (cmp.bound > 0), cmp.diff / cmp.bound, np.inf)
+    """The entry closest to failing: largest ``diff / bound`` (non-finite bounds first)."""
+    usable = np.isfinite(cmp.bound) & (cmp.bound > 0) & np.isfinite(cmp.diff)
+    ratio = np.full(cmp.diff.shape, np.inf)
+    np.divide(cmp.diff, cmp.bound, out=ratio, where=usable)
+    ratio = np.where(np.isfinite(cmp.bound) & (cmp.bound == 0) & (cmp.diff == 0), 0.0, ratio)
     ratio = np.where(np.isnan(cmp.diff), -1.0, ratio)
     return int(np.argmax(ratio)) if ratio.size else -1
 
@@ -259,6 +270,7 @@ def _row(
         numeric=float(d.value[worst]),
         n_failed=int(cmp.failed.sum()),
         n_inconclusive=int(cmp.undecided.sum()),
+        failed_at_kink=int((cmp.failed & kinks.at_kink[where]).sum()),
         kinks=int(kinks.flagged[where].sum()),
         kinks_resolved=int(kinks.resolved[where].sum()),
         subgradient=int(cmp.subgradient.sum()),
@@ -709,7 +721,18 @@ def _check_gradients(
     start = time.perf_counter()
     report = _run(name, evaluator, analytic, layout, tols, dtype, mode, probes, subset, seed,
                   settings, steps_all, {"loss_value": evaluator.value})
-    return Report(report.rows, {**report.meta, "seconds": time.perf_counter() - start})
+    rows = list(report.rows)
+    if pattern_fn is not None:
+
+        def rerun() -> list[CheckRow]:
+            moved = _moved_params(params, seed)
+            return list(_check_gradients(
+                loss_fn, grad_fn, moved, mode, probes, subset, seed, name, batched_loss, None,
+                error_bound, noise_scale, settings,
+            ).rows)
+
+        rows = _move_off_kinks(rows, rerun, seed)
+    return Report(tuple(rows), {**report.meta, "seconds": time.perf_counter() - start})
 
 
 def check_network(
@@ -751,26 +774,82 @@ def _check_network(
     dtype = check_params(spec, params)
     check = name or f"network {'-'.join(map(str, spec.sizes))} {loss} {dtype}"
     start = time.perf_counter()
-    grads = grad_fn(params) if grad_fn is not None else value_and_grad(spec, params, x, y, loss)[1]
-    analytic = _flat_analytic(grads, params, "grad_fn")
-    evaluator = NetworkLoss(spec, params, x, y, loss)
-    layout = evaluator.layout
-    mode = _resolve_mode(mode, evaluator.n, subset)
-    bounds = tree_leaves(gradient_error_bound(spec, params, x, y, loss, dtype))
-    flat_bounds = [np.asarray(b, dtype=np.float64).reshape(-1) for b in bounds]
 
-    def model_tol(bound: FloatArray) -> TolFactory:
-        return lambda local: Tolerance.for_model(dtype, bound[local])
+    def run(at: Params) -> tuple[list[CheckRow], NetworkLoss]:
+        grads = grad_fn(at) if grad_fn is not None else value_and_grad(spec, at, x, y, loss)[1]
+        analytic = _flat_analytic(grads, at, "grad_fn")
+        evaluator = NetworkLoss(spec, at, x, y, loss)
+        bounds = tree_leaves(gradient_error_bound(spec, at, x, y, loss, dtype))
+        tols = [_model_tol(dtype, np.asarray(b, dtype=np.float64).reshape(-1)) for b in bounds]
+        steps_all = settings.step_unit / evaluator.coordinate_scale()
+        resolved = _resolve_mode(mode, evaluator.n, subset)
+        report = _run(check, evaluator, analytic, evaluator.layout, tols, dtype, resolved,
+                      probes, subset, seed, settings, steps_all, {})
+        return list(report.rows), evaluator
 
-    tols = [model_tol(b) for b in flat_bounds]
-    steps_all = settings.step_unit / evaluator.coordinate_scale()
-    rows = [_consistency_row(check, spec, params, x, y, loss, evaluator, dtype)]
-    report = _run(check, evaluator, analytic, layout, tols, dtype, mode, probes, subset, seed,
-                  settings, steps_all, {"loss_value": evaluator.value})
+    rows, evaluator = run(params)
+    rows = _move_off_kinks(rows, lambda: run(_moved_params(params, seed))[0], seed)
+    first = _consistency_row(check, spec, params, x, y, loss, evaluator, dtype)
     return Report(
-        (*rows, *report.rows),
-        {**report.meta, "seconds": time.perf_counter() - start, "n_params": evaluator.n},
+        (first, *rows),
+        {"loss_value": evaluator.value, "seed": seed, "seconds": time.perf_counter() - start,
+         "n_params": evaluator.n},
     )
+
+
+def _model_tol(dtype: Any, bound: FloatArray) -> TolFactory:
+    return lambda local: Tolerance.for_model(dtype, bound[local])
+
+
+_KINK_STREAM = 0x6B696E6B
+"""Second word of the seed of the move off a kink ("kink" in ASCII)."""
+
+
+def _moved_params(params: Any, seed: int) -> Any:
+    """``params`` moved by ``N(0, (MOVE_SCALE max(1, |p|))**2)`` per entry, drawn from
+    ``default_rng([seed, _KINK_STREAM])``, in each leaf's dtype."""
+    rng = np.random.default_rng([seed, _KINK_STREAM])
+    leaves, treedef = tree_flatten(params)
+    moved = []
+    for leaf in leaves:
+        arr = np.asarray(leaf)
+        step = rng.standard_normal(arr.shape) * MOVE_SCALE * np.maximum(1.0, np.abs(arr))
+        moved.append((arr + step).astype(arr.dtype))
+    return tree_unflatten(treedef, moved)
+
+
+def _move_off_kinks(
+    rows: list[CheckRow], rerun: Callable[[], list[CheckRow]], seed: int
+) -> list[CheckRow]:
+    """Re-check, at a moved point, every tensor whose only failures sat on a kink.
+
+    With several kinks crossing at the point (e.g. a sample whose pre-activations are
+    all within 1e-12 of 0, so that the next layer's are too), the one-sided derivatives
+    along a coordinate bracket the outer pieces only, while the analytic value is the
+    gradient of a sliver around the point that no finite difference can resolve. Such
+    entries are not failed on the spot: the whole check is repeated at ``params`` moved
+    by :func:`_moved_params`, and the tensor's row there replaces the original, with the
+    move and its seed in the note.
+    """
+    stuck = [
+        i for i, row in enumerate(rows)
+        if row.verdict == "fail" and row.n_failed and row.failed_at_kink == row.n_failed
+    ]
+    if not stuck:
+        return rows
+    again = {row.tensor: row for row in rerun()}
+    out = list(rows)
+    for i in stuck:
+        old = rows[i]
+        new = again[old.tensor]
+        note = (
+            f"{old.failed_at_kink} entries on several kinks at once fell outside the "
+            f"one-sided derivatives; re-checked at params + N(0, ({MOVE_SCALE:g} "
+            f"max(1,|p|))^2), seed [{seed}, {_KINK_STREAM:#x}]: {new.verdict}"
+        )
+        out[i] = replace(new, moved=old.failed_at_kink, kinks=old.kinks + new.kinks,
+                         note=note + (f"; {new.note}" if new.note else ""))
+    return out
 
 
 def _consistency_row(
@@ -787,7 +866,7 @@ def _consistency_row(
     y64 = y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr
     reference = funcnn_loss(spec, p64, x64, y64, loss)  # type: ignore[arg-type]
     diff = abs(reference - evaluator.value)
-    bound = 64 * EPS64 * max(evaluator.noise_scale, abs(reference))
+    bound = 64 * EPS64 * max(evaluator.noise_scale, abs(reference), 1e-300)
     return CheckRow(
         check=check, tensor="loss value", shape=(), mode="exact", dtype="float64",
         verdict="pass" if diff <= bound else "fail", n_checked=1, max_abs_error=diff,
@@ -796,3 +875,61 @@ def _consistency_row(
         seconds=time.perf_counter() - start,
         note="evaluator vs funcnn.loss (a = funcnn, n = evaluator)",
     )
+
+
+def check_loss_gradient(
+    loss: str,
+    z: Array,
+    y: Array,
+    grad_fn: Callable[[FloatArray], FloatArray],
+    *,
+    name: str | None = None,
+    tensor: str = "dL/dz",
+    error_bound: FloatArray | None = None,
+    settings: Settings | None = None,
+) -> Report:
+    """A loss gradient in the logits, ``grad_fn(z)`` (B, C), against finite differences
+    of the loss in float64 (:class:`~verification.perturbed.LogitsLoss`, one row per
+    perturbation), in full mode.
+
+    ``z`` may be float32 (``grad_fn`` then runs in float32 and is held to float32
+    tolerances); ``error_bound`` (B, C) bounds its rounding per entry. The first row
+    confirms that the float64 reference reproduces ``funcnn``'s loss value.
+    """
+    from funcnn import losses as funcnn_losses
+
+    settings = settings or Settings()
+    with single_threaded_blas():
+        start = time.perf_counter()
+        z_arr = np.asarray(z)
+        dtype = z_arr.dtype
+        check = name or f"loss gradient {loss} {dtype}"
+        evaluator = LogitsLoss(loss, z_arr, y)
+        info = TensorInfo(tensor, tuple(z_arr.shape), 0)
+        analytic = [np.asarray(grad_fn(z_arr), dtype=np.float64).reshape(-1)]
+        if analytic[0].size != z_arr.size:
+            raise InvalidArgumentError(
+                f"grad_fn: returned {analytic[0].size} values for logits of shape {z_arr.shape}"
+            )
+        if error_bound is not None:
+            bound = np.asarray(error_bound, dtype=np.float64).reshape(-1)
+            tols: list[TolFactory] = [lambda local: Tolerance.for_model(dtype, bound[local])]
+        else:
+            scale = max(float(np.max(np.abs(analytic[0]), initial=0.0)), EPS64)
+            tols = [lambda local: Tolerance.for_scale(dtype, scale)]
+        steps_all = np.full(evaluator.n, settings.step_unit)
+        rows = _check_coordinates(check, evaluator, analytic, [info], tols, dtype,
+                                  [np.arange(evaluator.n)], "full", settings, steps_all)
+        y_arr = np.asarray(y)
+        y64 = y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr
+        reference = float(getattr(funcnn_losses, get_loss(loss).name)(
+            z_arr.astype(np.float64), y64))
+        diff = abs(reference - evaluator.value)
+        bound_v = 64 * EPS64 * max(evaluator.noise_scale, abs(reference), 1e-300)
+        consistency = CheckRow(
+            check=check, tensor="loss value", shape=(), mode="exact", dtype="float64",
+            verdict="pass" if diff <= bound_v else "fail", n_checked=1, max_abs_error=diff,
+            tolerance=bound_v, ratio=diff / bound_v, worst_index=(), analytic=reference,
+            numeric=evaluator.value, note="reference vs funcnn loss (a = funcnn, n = reference)",
+        )
+        return Report((consistency, *rows), {"seconds": time.perf_counter() - start})

@@ -16,7 +16,9 @@ with ``gamma_n ~= n u``), carried through the forward and backward passes:
 - the loss gradient at the logits: the rounding of its formula plus its sensitivity to
   the logits' error ``EZ`` (per loss, see :func:`loss_gradient_error`);
 - backward, each layer: the weight gradient ``a^T g`` gets ``u (B + 1) |a|^T |g| +
-  EA^T |g| + |a|^T EG``; going down through ``W^T`` and the activation derivative adds
+  EA^T (|g| + EG) + |a|^T EG`` (the product of errors is kept: where a relu may flip,
+  both are as large as the values); going down through ``W^T`` and the activation
+  derivative adds
   ``u (n_out + 1) |g| |W|^T``, and the derivative's own error ``|act''| EZ`` plus its
   rounding (:func:`derivative_rounding`), or the full jump where ``|z| <= EZ`` could
   flip a relu.
@@ -29,6 +31,7 @@ small, float64) checks; see :mod:`verification.tolerances`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -189,12 +192,31 @@ def gradient_error_bound(
             inputs.append(a)
             errs_a.append(ea)
     t = dense_targets(y, batch, spec.n_out)
-    g, eg = loss_gradient_error(name, pres[-1], errs_z[-1], t, u, tiny)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        g, eg = loss_gradient_error(name, pres[-1], errs_z[-1], t, u, tiny)
+    # Where the model overflows (probabilities clipped in both dtypes), nothing is
+    # guaranteed: an infinite bound makes the engine report the entry inconclusive.
+    eg = np.where(np.isnan(eg), np.inf, eg)
     bounds: list[dict[str, FloatArray]] = [{} for _ in params]
+    with np.errstate(over="ignore", invalid="ignore"):
+        _backward_bounds(Ws, absW, inputs, errs_a, pres, errs_z, acts, g, eg, u, tiny, batch,
+                         bounds)
+    return [{k: np.where(np.isnan(v), np.inf, v) for k, v in layer.items()} for layer in bounds]
+
+
+def _backward_bounds(
+    Ws: Sequence[FloatArray], absW: Sequence[FloatArray], inputs: Sequence[FloatArray],
+    errs_a: Sequence[FloatArray], pres: Sequence[FloatArray], errs_z: Sequence[FloatArray],
+    acts: tuple[str, ...], g: FloatArray, eg: FloatArray, u: float, tiny: float, batch: int,
+    bounds: list[dict[str, FloatArray]],
+) -> None:
+    """The backward half of :func:`gradient_error_bound`, filling ``bounds`` in place."""
     for layer in range(len(Ws) - 1, -1, -1):
         a_in, ea_in = np.abs(inputs[layer]), errs_a[layer]
         bounds[layer] = {
-            "W": u * (batch + 1) * (a_in.T @ g) + ea_in.T @ g + a_in.T @ eg,
+            # ea^T (g + eg): the product of two errors is first order where a relu
+            # flip makes both of them as large as the values themselves.
+            "W": u * (batch + 1) * (a_in.T @ g) + ea_in.T @ (g + eg) + a_in.T @ eg,
             "b": u * (batch + 1) * np.sum(g, axis=0) + np.sum(eg, axis=0),
         }
         if layer == 0:
@@ -210,5 +232,4 @@ def gradient_error_bound(
         ed = sup2 * ez + derivative_rounding(name_act, a_act, d, u) + tiny
         if jump:
             ed = ed + jump * (np.abs(z) <= ez)
-        g, eg = g_in * d, eg_in * d + g_in * ed
-    return bounds
+        g, eg = g_in * d, eg_in * (d + ed) + g_in * ed

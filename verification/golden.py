@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +130,17 @@ def golden_networks(quick: bool = False) -> list[tuple[str, str, str]]:
     return out
 
 
-def golden_arrays(seed: int = 0, quick: bool = False) -> dict[str, Array]:
-    """Every golden entry as ``{key: array}`` (see the module docstring for keys)."""
+def golden_arrays(
+    seed: int = 0,
+    quick: bool = False,
+    networks: Sequence[tuple[str, str, str]] | None = None,
+) -> dict[str, Array]:
+    """Every golden entry as ``{key: array}`` (see the module docstring for keys).
+
+    ``networks`` overrides :func:`golden_networks` with explicit (arch, activation,
+    loss) triples.
+    """
+    network_cases = golden_networks(quick) if networks is None else list(networks)
     arrays: dict[str, Array] = {"format": np.array(FORMAT), "seed": np.array(seed, np.int64)}
     cases: list[str] = []
 
@@ -197,19 +206,24 @@ def golden_arrays(seed: int = 0, quick: bool = False) -> dict[str, Array]:
                    f"{case}/db": grads["b"], f"{case}/dx": dx})
     for dtype in DTYPES:
         dn = str(np.dtype(dtype))
-        for arch, act_name, loss in golden_networks(quick):
+        for arch, act_name, loss in network_cases:
             case = f"network/{arch}/{act_name}/{loss}/{dn}"
             add(case, _network_entries(case, arch, act_name, loss, dtype, seed))
     arrays["cases"] = np.array(cases, dtype=str)
     return arrays
 
 
-def export_golden(path: str | Path, seed: int = 0, quick: bool = False) -> list[str]:
-    """Write :func:`golden_arrays` to ``path`` (a compressed ``.npz``); return the case ids."""
-    arrays = golden_arrays(seed, quick)
-    target = Path(path)
-    with target.open("wb") as handle:
-        np.savez_compressed(handle, allow_pickle=False, **arrays)
+def export_golden(
+    path: str | Path,
+    seed: int = 0,
+    quick: bool = False,
+    networks: Sequence[tuple[str, str, str]] | None = None,
+) -> list[str]:
+    """Write :func:`golden_arrays` to ``path`` (an uncompressed ``.npz``: the values are
+    random floats that compress by a few percent at best); return the case ids."""
+    arrays = golden_arrays(seed, quick, networks)
+    with Path(path).open("wb") as handle:
+        np.savez(handle, allow_pickle=False, **arrays)
     return [str(c) for c in arrays["cases"]]
 
 

@@ -43,7 +43,10 @@ class CheckRow:
     ``error_estimate`` and ``tolerance`` are at that entry too. ``ratio`` is ``|a - n| /
     tolerance`` there (<= 1 passes). ``kinks`` counts entries whose finite-difference
     stencil crossed a kink, ``kinks_resolved`` those that a smaller step moved away
-    from it, ``subgradient`` those accepted between one-sided derivatives.
+    from it, ``subgradient`` those accepted between one-sided derivatives,
+    ``failed_at_kink`` those left on a kink whose analytic value fell outside the
+    one-sided derivatives, and ``moved`` how many of those were then re-checked at a
+    point moved off the kinks (see :func:`verification.engine.check_network`).
     ``probes`` is the number of directions for directional mode (0 otherwise).
     """
 
@@ -68,6 +71,8 @@ class CheckRow:
     kinks: int = 0
     kinks_resolved: int = 0
     subgradient: int = 0
+    failed_at_kink: int = 0
+    moved: int = 0
     probes: int = 0
     seconds: float = 0.0
     note: str = ""
@@ -218,9 +223,10 @@ def _format(row: CheckRow, column: str) -> str:
     if column == "numeric":
         return f"n={_num(row.numeric)}"
     if column == "kinks":
-        if not row.kinks:
+        if not row.kinks and not row.moved:
             return "0"
-        return f"{row.kinks}({row.kinks_resolved}r,{row.subgradient}s)"
+        moved = f",{row.moved}m" if row.moved else ""
+        return f"{row.kinks}({row.kinks_resolved}r,{row.subgradient}s{moved})"
     if column == "time":
         return f"{row.seconds:.2f}s"
     if column == "verdict":

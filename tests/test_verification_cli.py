@@ -1,0 +1,83 @@
+"""Tests for the verification command line (python -m verification / funcnn-verify)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import verification.__main__ as cli
+from verification.catalogue import catalogue
+from verification.report import Report
+
+
+def test_quick_run_passes_in_a_subprocess() -> None:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "verification", "--quick", "--brief"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    progress = [line for line in lines if line.startswith("[")]
+    assert len(progress) == len(catalogue(quick=True))
+    assert "PASSED" in done.stdout and "network/784-32-32-10/sigmoid" in done.stdout
+    assert seconds < 60  # the CI budget is 30 s; this machine is shared
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    status = cli.main(argv, out=out)
+    return status, out.getvalue()
+
+
+def test_only_json_and_exit_status(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    status, text = _run(["--only", "activation/relu/*", "--only", "dense/float64",
+                         "--json", str(path), "--seed", "3"])
+    assert status == 0
+    assert text.count("\n[") == 3 and "subgradient" in text
+    doc = json.loads(path.read_text())
+    assert doc["passed"] and doc["meta"]["seed"] == 3
+    assert {row["check"] for row in doc["rows"]} == {
+        "activation/relu/float64", "activation/relu/float32", "dense/float64"
+    }
+    assert Report.from_json(path.read_text()).passed
+
+
+def test_failing_check_gives_exit_status_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import funcnn as fn
+    from funcnn import activations
+
+    broken = fn.Activation("tanh", fn.tanh, lambda z, a: 1 - a, ())
+    monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
+    status, text = _run(["--only", "activation/tanh/float64", "--brief"])
+    assert status == 1
+    assert "FAIL" in text and "<- derivative at [" in text
+
+
+def test_usage_errors_list_and_golden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _run(["--only", "no-such-check"])[0] == 2
+    with pytest.raises(SystemExit) as excinfo:
+        cli.main(["--seed", "x"])
+    assert excinfo.value.code == 2
+    status, text = _run(["--list", "--quick", "--only", "network/2-3-1/*"])
+    assert status == 0 and text.count("network/2-3-1/") == 20
+    written: dict[str, Any] = {}
+
+    def fake_export(path: Path, seed: int, quick: bool) -> list[str]:
+        written.update(path=path, seed=seed, quick=quick)
+        return ["a", "b"]
+
+    monkeypatch.setattr(cli, "export_golden", fake_export)
+    target = tmp_path / "golden.npz"
+    status, text = _run(["--only", "dense/float32", "--export-golden", str(target), "--quick"])
+    assert status == 0 and written == {"path": target, "seed": 0, "quick": True}
+    assert "2 cases" in text

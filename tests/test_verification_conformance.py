@@ -1,0 +1,58 @@
+"""Tests for verification.conformance: another implementation against funcnn and both
+against finite differences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import funcnn as fn
+from verification.conformance import check_conformance, textbook_value_and_grad
+
+
+def _problem(spec: fn.MLP, loss: str, dtype: Any) -> Any:
+    rng = np.random.default_rng(0)
+    params = fn.init(spec, rng, "glorot_normal", dtype=dtype)
+    x = rng.normal(size=(9, spec.n_in)).astype(dtype)
+    labels = rng.integers(0, spec.n_out, size=9)
+    onehot = np.eye(spec.n_out, dtype=dtype)[labels]
+    y = labels if loss in ("softmax_cross_entropy", "softmax_then_cross_entropy") else onehot
+    return params, x, y
+
+
+@pytest.mark.parametrize("activation", sorted(fn.ACTIVATIONS))
+@pytest.mark.parametrize("loss", sorted(fn.LOSSES))
+def test_textbook_implementation_conforms(activation: str, loss: str) -> None:
+    spec = fn.MLP((5, 6, 4), activation)
+    for dtype in (np.float64, np.float32):
+        params, x, y = _problem(spec, loss, dtype)
+        report = check_conformance(textbook_value_and_grad(spec, loss), spec, params, x, y,
+                                   loss)
+        assert report.passed, report.table()
+        checks = {row.check for row in report.rows}
+        assert checks == {"conformance", "conformance: other vs numeric",
+                          "conformance: funcnn vs numeric"}
+
+
+def test_a_wrong_implementation_is_named_and_funcnn_still_passes() -> None:
+    spec = fn.MLP((5, 6, 4), "sigmoid")
+    params, x, y = _problem(spec, "softmax_cross_entropy", np.float64)
+    good = textbook_value_and_grad(spec)
+
+    def wrong(p: Any, xx: Any, yy: Any) -> Any:
+        value, grads = good(p, xx, yy)
+        grads[1]["W"] = grads[1]["W"].copy()
+        grads[1]["W"][2, 3] *= -1
+        return value * 1.5, grads
+
+    report = check_conformance(wrong, spec, params, x, y, other_name="wrong")
+    failed = {(row.check, row.tensor) for row in report.failures}
+    assert failed == {
+        ("conformance", "loss value"),
+        ("conformance", "params[1]['W']"),
+        ("conformance: wrong vs numeric", "params[1]['W']"),
+    }
+    for row in report.failures[1:]:
+        assert row.worst_index == (2, 3)
