@@ -97,9 +97,8 @@ def test_train_resume_and_evaluate_end_to_end(tmp_path: Path) -> None:
     assert a.history.epoch_train_loss == b.history.epoch_train_loss
     assert a.history.batch_losses == b.history.batch_losses
 
-    evaluated = _run("evaluate", str(run / "checkpoint.npz"), "--limit", "600", cwd=tmp_path)
-    assert evaluated.returncode == 0, evaluated.stderr
-    text = evaluated.stdout
+    code, text = _cli("evaluate", str(run / "checkpoint.npz"), "--limit", "600")
+    assert code == 0
     assert f"test accuracy: {metrics['test_accuracy']:.2%} " in text
     assert "confusion matrix (rows: true digit, columns: predicted):" in text
     assert "precision" in text and "recall" in text and "macro avg" in text
