@@ -239,6 +239,8 @@ def save_checkpoint(
     target = Path(os.fspath(path))
     if not target.parent.is_dir():
         raise InvalidArgumentError(f"path: directory {str(target.parent)!r} does not exist")
+    if target.is_dir():
+        raise InvalidArgumentError(f"path: {str(target)!r} is a directory, expected a file name")
     check_params(spec, params)
     p_leaves, p_def = tree_flatten(params)
     meta: dict[str, Any] = {

@@ -18,7 +18,7 @@ import funcnn as fn
 from funcnn.checkpoint import Checkpoint, _seal, load_checkpoint, save_checkpoint
 from funcnn.optimizers import adam, sgd
 from funcnn.schedules import Cosine
-from funcnn.training import History, fit
+from funcnn.training import fit
 
 SPEC = fn.MLP((5, 7, 3), "sigmoid")
 
@@ -297,5 +297,6 @@ def test_bad_save_arguments(tmp_path: Path) -> None:
             save_checkpoint(tmp_path / "x.npz", **kwargs)
     with pytest.raises(fn.InvalidArgumentError, match="path: directory .* does not exist"):
         save_checkpoint(tmp_path / "no" / "x.npz", spec=SPEC, params=params)
+    with pytest.raises(fn.InvalidArgumentError, match="is a directory"):
+        save_checkpoint(tmp_path, spec=SPEC, params=params)
     assert not (tmp_path / "x.npz").exists()
-    assert History() == History()
