@@ -1,0 +1,209 @@
+"""Catalogue of bad inputs, verification suite: its public entry points.
+
+Same row format as ``test_bad_inputs_core`` (see ``_catalogue``). Problems are tiny, so
+the rows that get as far as a finite-difference check stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import funcnn as fn
+from tests.reliability._catalogue import Case, check, rows
+from verification import (
+    Settings,
+    check_activation,
+    check_conformance,
+    check_cross_entropy,
+    check_dense,
+    check_gradients,
+    check_invariants,
+    check_losses,
+    check_network,
+    check_network_case,
+    check_softmax_jacobian_invariants,
+    gradient_error_bound,
+    load_golden,
+    run_checks,
+    textbook_value_and_grad,
+    verify_golden,
+)
+
+IAE = fn.InvalidArgumentError
+ATE = fn.ArgumentTypeError
+DFE = fn.DataFormatError
+
+SPEC = fn.MLP((3, 4, 2), "tanh")
+P = fn.init(SPEC, np.random.default_rng(0))
+X = np.random.default_rng(1).normal(size=(4, 3))
+Y = np.array([0, 1, 1, 0])
+TREE = {"a": np.array([1.0, -2.0, 0.5])}
+
+
+def _loss(p: Any) -> float:
+    return float(np.sum(p["a"] ** 2))
+
+
+def _grad(p: Any) -> Any:
+    return {"a": 2 * p["a"]}
+
+
+def _gradient_cases() -> Iterator[Case]:
+    def cg(*args: Any, **kw: Any) -> Callable[[], object]:
+        a = args or (_loss, _grad, TREE)
+        return lambda: check_gradients(*a, **kw)
+
+    cases: list[tuple[str, Callable[[], object], type[BaseException], str, str, str | None]] = [
+        ("mode-unknown", cg(mode="sideways"), IAE, "mode",
+         r"expected one of \['full', 'subset', 'directional', 'auto'\]", None),
+        ("probes-2", cg(mode="directional", probes=2), IAE, "probes", r"expected an int >= 3",
+         None),
+        ("subset-missing", cg(mode="subset"), IAE, "subset", r"needs a subset", None),
+        ("subset-negative", cg(mode="subset", subset=-5), IAE, "subset",
+         r"expected a positive count", None),
+        ("subset-out-of-range", cg(mode="subset", subset=[10]), IAE, "subset",
+         r"flat indices must lie in \[0, 3\)", None),
+        ("grad-shape", cg(_loss, lambda p: {"a": np.ones(4)}, TREE), IAE, "grad_fn",
+         r"has shape \(4,\), expected \(3,\)", None),
+        ("grad-int", cg(_loss, lambda p: {"a": np.ones(3, int)}, TREE), ATE, "grad_fn",
+         r"has dtype int64", None),
+        ("grad-structure", cg(_loss, lambda p: [p["a"]], TREE), IAE, "grad_fn", r"structure",
+         None),
+        ("loss-nan", cg(lambda p: float("nan"), _grad, TREE), IAE, "loss_fn", r"returned nan",
+         None),
+        ("params-nan", cg(_loss, _grad, {"a": np.array([np.nan, 1.0])}), IAE, "loss_fn",
+         r"returned nan", None),
+        ("loss_fn-not-callable", cg(3, _grad, TREE), ATE, "loss_fn", r"expected",
+         "verification-args"),
+        ("grad_fn-None", cg(_loss, None, TREE), ATE, "grad_fn", r"expected", "verification-args"),
+        ("seed-negative", cg(seed=-1), IAE, "seed", r"expected", "verification-args"),
+        ("loss-returns-str", cg(lambda p: "low", _grad, TREE), ATE, "loss_fn", r"expected",
+         "verification-args"),
+        ("grad-nan", cg(_loss, lambda p: {"a": np.full(3, np.nan)}, TREE), IAE, "grad_fn",
+         r"expected finite", "verification-args"),
+        ("noise_scale-nan", cg(noise_scale=float("nan")), IAE, "noise_scale", r"expected",
+         "verification-args"),
+        ("settings-order", cg(settings=Settings(order=-1)), IAE, "order", r"expected",
+         "verification-args"),
+    ]
+    for fid, call, error, arg, expected, bug in cases:
+        yield Case(f"check_gradients/{fid}", call, error, arg, expected, bug)
+
+    def cn(spec: Any = SPEC, params: Any = P, x: Any = X, y: Any = Y, loss: str = "mse",
+           **kw: Any) -> Callable[[], object]:
+        return lambda: check_network(spec, params, x, y, loss, **kw)
+
+    net: list[tuple[str, Callable[[], object], type[BaseException], str, str, str | None]] = [
+        ("spec-str", cn(spec="3,4,2"), ATE, "spec", r"expected an MLP", None),
+        ("params-short", cn(params=P[:1]), IAE, "params", r"params has 1", None),
+        ("params-nan", cn(params=[P[0], {**P[1], "b": np.full(2, np.nan)}]), IAE,
+         "params[1]['b']", r"expected finite values", None),
+        ("x-wide", cn(x=np.ones((4, 5))), IAE, "x", r"expected shape \(B, 3\)", None),
+        ("x-empty", cn(x=X[:0], y=Y[:0]), IAE, "x", r"empty batch", None),
+        ("y-out-of-range", cn(y=Y + 2), IAE, "y", r"labels must lie in \[0, 2\)", None),
+        ("loss-unknown", cn(loss="hinge"), IAE, "loss", r"unknown loss 'hinge'", None),
+        ("mode-unknown", cn(mode="fast"), IAE, "mode", r"expected one of", None),
+        ("probes-1", cn(mode="directional", probes=1), IAE, "probes", r"expected an int >= 3",
+         None),
+        ("subset-unknown-tensor", cn(mode="subset", subset={"params[9]['W']": [0]}), IAE,
+         "subset", r"unknown tensors", None),
+        ("grad_fn-structure", cn(grad_fn=lambda p: p[:1]), IAE, "grad_fn", r"structure", None),
+    ]
+    for fid, call, error, arg, expected, bug in net:
+        yield Case(f"check_network/{fid}", call, error, arg, expected, bug)
+
+
+def _catalogue_cases() -> Iterator[Case]:
+    cases: list[tuple[str, Callable[[], object], type[BaseException], str, str, str | None]] = [
+        ("check_activation/unknown", lambda: check_activation("swish"), IAE, "activation",
+         r"unknown activation 'swish'", None),
+        ("check_activation/dtype-int", lambda: check_activation("relu", np.int32), ATE, "dtype",
+         r"expected float32 or float64", "verification-args"),
+        ("check_cross_entropy/targets", lambda: check_cross_entropy(np.float64, "soft"), IAE,
+         "targets", r"expected 'labels' or 'onehot', got 'soft'", None),
+        ("check_losses/dtype-float16", lambda: check_losses(np.float16), ATE, "dtype",
+         r"expected float32 or float64", "verification-args"),
+        ("check_dense/dtype-int", lambda: check_dense(np.int8), ATE, "dtype",
+         r"expected float32 or float64", "verification-args"),
+        ("check_network_case/arch-unknown", lambda: check_network_case("9-9", "relu", "mse"), IAE,
+         "arch", r"expected one of", "verification-args"),
+        ("run_checks/not-checks", lambda: run_checks([1, 2]), ATE, "checks", r"expected",  # type: ignore[list-item]
+         "verification-args"),
+        ("textbook_value_and_grad/loss", lambda: textbook_value_and_grad(SPEC, "hinge"), IAE,
+         "loss", r"unknown loss 'hinge'", None),
+        ("textbook_value_and_grad/spec-str", lambda: textbook_value_and_grad("3,4,2"), ATE,  # type: ignore[arg-type]
+         "spec", r"expected an MLP", "verification-args"),
+        ("gradient_error_bound/loss", lambda: gradient_error_bound(SPEC, P, X, Y, "hinge",
+                                                                   np.float64), IAE, "loss",
+         r"unknown loss 'hinge'", None),
+        ("gradient_error_bound/dtype-int", lambda: gradient_error_bound(SPEC, P, X, Y, "mse",
+                                                                        np.int32), ATE, "dtype",
+         r"expected float32 or float64", "verification-args"),
+        ("check_invariants/x-wide", lambda: check_invariants(SPEC, P, np.ones((2, 4)), Y[:2]),
+         IAE, "x", r"expected shape \(B, 3\)", None),
+        ("check_invariants/loss", lambda: check_invariants(SPEC, P, X, Y, "hinge"), IAE, "loss",
+         r"unknown loss 'hinge'", None),
+        ("check_conformance/loss",
+         lambda: check_conformance(textbook_value_and_grad(SPEC), SPEC, P, X, Y, "hinge"), IAE,
+         "loss", r"unknown loss 'hinge'", None),
+        ("check_softmax_jacobian_invariants/1d-ok-but-empty",
+         lambda: check_softmax_jacobian_invariants(np.zeros((2, 0))), IAE, "z", r"expected",
+         "primitives"),
+    ]
+    for fid, call, error, arg, expected, bug in cases:
+        yield Case(fid, call, error, arg, expected, bug)
+
+
+def _golden_cases(tmp: Path) -> Iterator[Case]:
+    (tmp / "junk.npz").write_bytes(b"PK\x03\x04junk")
+    np.savez(tmp / "objects.npz", format=np.array([{"a": 1}], dtype=object))
+    np.savez(tmp / "other.npz", format=np.array("something-else/1"))
+    cases: list[tuple[str, Callable[[], object], type[BaseException], str, str, str | None]] = [
+        ("load_golden/missing", lambda: load_golden(tmp / "missing.npz"), DFE,
+         str(tmp / "missing.npz"), r"cannot read it", None),
+        ("load_golden/junk", lambda: load_golden(tmp / "junk.npz"), DFE, str(tmp / "junk.npz"),
+         r"cannot read it", "golden-leak"),
+        ("load_golden/object-array", lambda: load_golden(tmp / "objects.npz"), DFE,
+         str(tmp / "objects.npz"), r"Object arrays cannot be loaded when allow_pickle=False",
+         None),
+        ("load_golden/other-format", lambda: load_golden(tmp / "other.npz"), DFE,
+         str(tmp / "other.npz"), r"expected 'funcnn-golden/1'", None),
+        ("verify_golden/other-format", lambda: verify_golden(tmp / "other.npz"), DFE,
+         str(tmp / "other.npz"), r"expected 'funcnn-golden/1'", None),
+    ]
+    for fid, call, error, arg, expected, bug in cases:
+        yield Case(fid, call, error, arg, expected, bug)
+
+
+CASES = [*_gradient_cases(), *_catalogue_cases()]
+
+
+@pytest.mark.parametrize("case", rows(CASES))
+def test_bad_input_is_rejected_clearly(case: Case) -> None:
+    check(case)
+
+
+def _golden_rows() -> list[Any]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        cases = list(_golden_cases(Path(scratch)))
+    return [
+        pytest.param(case.id, id=case.id, marks=param.marks)
+        for case, param in zip(cases, rows(cases), strict=True)
+    ]
+
+
+@pytest.fixture(scope="module")
+def golden_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Case]:
+    return {case.id: case for case in _golden_cases(tmp_path_factory.mktemp("golden"))}
+
+
+@pytest.mark.parametrize("case_id", _golden_rows())
+def test_bad_golden_file_is_rejected_clearly(case_id: str, golden_cases: dict[str, Case]) -> None:
+    check(golden_cases[case_id])
