@@ -85,7 +85,7 @@ def test_repeated_input_values_are_evaluated_once_and_correctly() -> None:
     y = rng.integers(0, 4, size=9)
     evaluator = NetworkLoss(spec, params, x, y, "softmax_cross_entropy")
     generic = GenericLoss(lambda p: fn.loss(spec, p, x, y), params)
-    assert evaluator._repeats[0]
+    assert evaluator._sparse_inputs(0)[3] is not None
     index = np.repeat(np.arange(evaluator.n), 2)
     t = np.tile([0.5, -0.5], evaluator.n)
     fast, fast_flags = evaluator.coordinates(index, t)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -294,7 +295,7 @@ def _check_coordinates(
     check: str, evaluator: PerturbedLoss, analytic: Sequence[FloatArray],
     layout: Sequence[TensorInfo], tols: Sequence[TolFactory],
     dtype: Any, selections: Sequence[IntArray], mode: str, settings: Settings,
-    steps_all: FloatArray, note: str = "",
+    steps_all: Callable[[], FloatArray], note: str = "",
 ) -> list[CheckRow]:
     """Full or subset mode: one scipy problem per selected coordinate, per tensor."""
     rows = []
@@ -303,7 +304,7 @@ def _check_coordinates(
         start = time.perf_counter()
         flat_index = info.offset + local
         fn = _coordinate_fn(evaluator, flat_index)
-        steps = steps_all[flat_index]
+        steps = steps_all()[flat_index]
         numeric = _numeric(fn, steps, evaluator.noise_scale, settings, rtol)
         a_sel = a_flat[local]
         scale = float(np.max(np.abs(numeric.derivative.value), initial=0.0))
@@ -322,15 +323,17 @@ def _check_coordinates(
 def _unit_directions(
     layout: Sequence[TensorInfo], tensors: Sequence[int], probes: int, rng: np.random.Generator
 ) -> Directions:
-    """``probes`` Gaussian unit vectors per tensor in ``tensors``."""
+    """``probes`` random unit vectors per tensor in ``tensors``: independent random signs
+    scaled by ``1 / sqrt(size)`` (Rademacher probes; every entry weighs the same, so no
+    entry can hide behind a small weight in every probe)."""
     which: list[int] = []
     values: list[FloatArray] = []
     for index in tensors:
-        for _ in range(probes):
-            v = rng.standard_normal(layout[index].size)
-            norm = float(np.linalg.norm(v))
-            which.append(index)
-            values.append(v / norm if norm > 0 else v)
+        size = layout[index].size
+        signs = rng.integers(0, 2, size=(probes, size), dtype=np.int8)
+        scaled = (2.0 * signs - 1.0) / np.sqrt(size)
+        which += [index] * probes
+        values += list(scaled)
     return Directions(tuple(which), tuple(values))
 
 
@@ -354,10 +357,12 @@ def _project(
     """``grad . v`` and ``sum |v| atol`` per direction."""
     proj = np.empty(len(dirs))
     atol = np.empty(len(dirs))
+    entry_atol: dict[int, Any] = {}
     for k, (index, v) in enumerate(zip(dirs.tensor, dirs.values, strict=True)):
         proj[k] = float(analytic[index] @ v)
-        entry_atol = tols[index](np.arange(v.size)).atol
-        atol[k] = float(np.sum(np.abs(v) * entry_atol))
+        if index not in entry_atol:
+            entry_atol[index] = tols[index](np.arange(v.size)).atol
+        atol[k] = float(np.abs(v) @ np.broadcast_to(entry_atol[index], v.shape))
     return proj, atol
 
 
@@ -365,7 +370,7 @@ def _check_directional(
     check: str, evaluator: PerturbedLoss, analytic: Sequence[FloatArray],
     layout: Sequence[TensorInfo], tols: Sequence[TolFactory],
     dtype: Any, probes: int, rng: np.random.Generator, settings: Settings,
-    steps_all: FloatArray,
+    steps_all: Callable[[], FloatArray],
 ) -> list[CheckRow]:
     """Directional mode: ``probes`` unit directions per tensor, failures localised."""
     start = time.perf_counter()
@@ -401,7 +406,7 @@ def _localise(
     check: str, evaluator: PerturbedLoss, analytic: Sequence[FloatArray],
     layout: Sequence[TensorInfo], tols: Sequence[TolFactory],
     dtype: Any, settings: Settings, index: int, v: FloatArray, probe_row: CheckRow,
-    steps_all: FloatArray,
+    steps_all: Callable[[], FloatArray],
 ) -> CheckRow:
     """Name the worst entry of a tensor whose directional probe failed.
 
@@ -615,7 +620,7 @@ def _flat_analytic(grads: Any, params: Any, name: str) -> list[FloatArray]:
 def _run(
     check: str, evaluator: PerturbedLoss, analytic: list[FloatArray], layout: Sequence[TensorInfo],
     tols: Sequence[TolFactory], dtype: Any, mode: str, probes: int,
-    subset: Any, seed: int, settings: Settings, steps_all: FloatArray,
+    subset: Any, seed: int, settings: Settings, steps_all: Callable[[], FloatArray],
     meta: dict[str, Any],
 ) -> Report:
     rng = np.random.default_rng(seed)
@@ -704,7 +709,7 @@ def _check_gradients(
     mode = _resolve_mode(mode, evaluator.n, subset)
     leaves64 = [np.asarray(x, dtype=np.float64).reshape(-1) for x in tree_leaves(params)]
     flat = np.concatenate(leaves64) if leaves64 else np.zeros(0)
-    steps_all = settings.step_unit * np.maximum(1.0, np.abs(flat))
+    steps_all = cache(lambda: settings.step_unit * np.maximum(1.0, np.abs(flat)))
     scales = [max(float(np.max(np.abs(a), initial=0.0)), EPS64) for a in analytic]
 
     def scale_tol(scale: float) -> TolFactory:
@@ -775,13 +780,19 @@ def _check_network(
     check = name or f"network {'-'.join(map(str, spec.sizes))} {loss} {dtype}"
     start = time.perf_counter()
 
+    values: list[float] = []
+
     def run(at: Params) -> tuple[list[CheckRow], NetworkLoss]:
-        grads = grad_fn(at) if grad_fn is not None else value_and_grad(spec, at, x, y, loss)[1]
+        if grad_fn is None:
+            value, grads = value_and_grad(spec, at, x, y, loss)
+            values.append(value)
+        else:
+            grads = grad_fn(at)
         analytic = _flat_analytic(grads, at, "grad_fn")
         evaluator = NetworkLoss(spec, at, x, y, loss)
         bounds = tree_leaves(gradient_error_bound(spec, at, x, y, loss, dtype))
         tols = [_model_tol(dtype, np.asarray(b, dtype=np.float64).reshape(-1)) for b in bounds]
-        steps_all = settings.step_unit / evaluator.coordinate_scale()
+        steps_all = cache(lambda: settings.step_unit / evaluator.coordinate_scale())
         resolved = _resolve_mode(mode, evaluator.n, subset)
         report = _run(check, evaluator, analytic, evaluator.layout, tols, dtype, resolved,
                       probes, subset, seed, settings, steps_all, {})
@@ -789,7 +800,9 @@ def _check_network(
 
     rows, evaluator = run(params)
     rows = _move_off_kinks(rows, lambda: run(_moved_params(params, seed))[0], seed)
-    first = _consistency_row(check, spec, params, x, y, loss, evaluator, dtype)
+    # funcnn's own float64 loss, unless the value above was computed in float32.
+    known = values[0] if values and dtype == np.float64 else None
+    first = _consistency_row(check, spec, params, x, y, loss, evaluator, dtype, known)
     return Report(
         (first, *rows),
         {"loss_value": evaluator.value, "seed": seed, "seconds": time.perf_counter() - start,
@@ -854,17 +867,21 @@ def _move_off_kinks(
 
 def _consistency_row(
     check: str, spec: MLP, params: Params, x: Array, y: Array, loss: str,
-    evaluator: NetworkLoss, dtype: Any,
+    evaluator: NetworkLoss, dtype: Any, known: float | None = None,
 ) -> CheckRow:
-    """The float64 evaluator must reproduce ``funcnn.loss`` at the float64 parameters."""
+    """The float64 evaluator must reproduce ``funcnn.loss`` at the float64 parameters
+    (``known``: that value, when already computed)."""
     from funcnn.network import loss as funcnn_loss
 
     start = time.perf_counter()
-    p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
-    x64 = np.asarray(x, dtype=np.float64)
-    y_arr = np.asarray(y)
-    y64 = y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr
-    reference = funcnn_loss(spec, p64, x64, y64, loss)  # type: ignore[arg-type]
+    if known is None:
+        p64 = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
+        x64 = np.asarray(x, dtype=np.float64)
+        y_arr = np.asarray(y)
+        y64 = y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr
+        reference = funcnn_loss(spec, p64, x64, y64, loss)  # type: ignore[arg-type]
+    else:
+        reference = known
     diff = abs(reference - evaluator.value)
     bound = 64 * EPS64 * max(evaluator.noise_scale, abs(reference), 1e-300)
     return CheckRow(
@@ -917,7 +934,7 @@ def check_loss_gradient(
         else:
             scale = max(float(np.max(np.abs(analytic[0]), initial=0.0)), EPS64)
             tols = [lambda local: Tolerance.for_scale(dtype, scale)]
-        steps_all = np.full(evaluator.n, settings.step_unit)
+        steps_all = cache(lambda: np.full(evaluator.n, settings.step_unit))
         rows = _check_coordinates(check, evaluator, analytic, [info], tols, dtype,
                                   [np.arange(evaluator.n)], "full", settings, steps_all)
         y_arr = np.asarray(y)

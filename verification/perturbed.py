@@ -23,7 +23,7 @@ the same function at the same (exactly up-cast) parameters and inputs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -122,6 +122,8 @@ class Directions:
 
     tensor: tuple[int, ...]
     values: tuple[FloatArray, ...]
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Evaluators keep per-direction quantities here (e.g. pre-activation slopes)."""
 
     def __len__(self) -> int:
         return len(self.tensor)
@@ -398,21 +400,9 @@ class NetworkLoss:
             if index < spec.n_layers - 1:
                 a.append(self._acts[index].fn(zl))
         self._a, self._z = a, z
-        # Per layer input a[l], its non-zero entries by column (CSR over units i): a
-        # weight W[i, j] moves only the samples with a[b, i] != 0.
-        self._csr: list[tuple[IntArray, IntArray, FloatArray]] = []
-        # Layers whose inputs repeat values within a sample (MNIST pixels are k/255):
-        # there W[i, j] and W[i', j] with equal a[b, i] t are the same move, evaluated once.
-        self._repeats: list[bool] = []
-        self._value_ids: list[IntArray] = []
-        for inputs in a:
-            cols, rows = np.nonzero(inputs.T)
-            indptr = np.concatenate(([0], np.cumsum(np.bincount(cols, minlength=inputs.shape[1]))))
-            values = inputs.T[cols, rows]
-            self._csr.append((indptr, rows, values))
-            distinct = sum(np.unique(row[row != 0]).size for row in inputs)
-            self._repeats.append(bool(distinct < 0.75 * rows.size))
-            self._value_ids.append(np.unique(values, return_inverse=True)[1].astype(np.int64))
+        # Built on first use by coordinates(): per layer input, its non-zero entries by
+        # column and whether its values repeat (see _sparse_inputs).
+        self._sparse: dict[int, tuple[IntArray, IntArray, FloatArray, IntArray | None]] = {}
         self._ell0 = per_sample_loss(self.loss_name, z[-1], self._t)
         self._value = float(np.mean(self._ell0))
         self._noise = noise_scale(self.loss_name, z[-1], self._t)
@@ -497,10 +487,11 @@ class NetworkLoss:
             else:
                 rows_i, cols = np.divmod(local, self._W[layer].shape[1])
                 p_idx, b_idx, pos = self._moved_samples(layer, rows_i)
-                dz = steps_k[p_idx] * self._csr[layer][2][pos]
-                if self._repeats[layer]:
+                _, _, entries, value_ids = self._sparse_inputs(layer)
+                dz = steps_k[p_idx] * entries[pos]
+                if value_ids is not None:
                     unique = _equal_moves(
-                        b_idx, cols[p_idx], steps_k, p_idx, self._value_ids[layer][pos],
+                        b_idx, cols[p_idx], steps_k, p_idx, value_ids[pos],
                         self._W[layer].shape[1],
                     )
             values[sel], flags[sel] = self._column_moves(
@@ -508,12 +499,38 @@ class NetworkLoss:
             )
         return values.reshape(shape), flags.reshape(shape)
 
+    def _sparse_inputs(
+        self, layer: int
+    ) -> tuple[IntArray, IntArray, FloatArray, IntArray | None]:
+        """Layer ``layer``'s input by column: ``(indptr, samples, values, value_ids)``.
+
+        A weight ``W[i, j]`` moves only the samples with ``a[b, i] != 0``: they are
+        ``samples[indptr[i]:indptr[i + 1]]`` with values ``values[...]``. ``value_ids``
+        numbers the distinct values when they repeat within samples (MNIST pixels are
+        ``k/255``), so that equal moves of different weights are evaluated once; it is
+        None when they hardly repeat.
+        """
+        if layer not in self._sparse:
+            inputs = self._a[layer]
+            cols, rows = np.nonzero(inputs.T)
+            counts = np.bincount(cols, minlength=inputs.shape[1])
+            indptr = np.concatenate(([0], np.cumsum(counts)))
+            values = inputs.T[cols, rows]
+            distinct = sum(np.unique(row[row != 0]).size for row in inputs)
+            ids = (
+                np.unique(values, return_inverse=True)[1].astype(np.int64).reshape(-1)
+                if distinct < 0.75 * rows.size
+                else None
+            )
+            self._sparse[layer] = (indptr, rows, values, ids)
+        return self._sparse[layer]
+
     def _moved_samples(
         self, layer: int, rows_i: IntArray
     ) -> tuple[IntArray, IntArray, IntArray]:
         """For weights in input rows ``rows_i``: (perturbation, sample, CSR position)
         of every sample with ``a[b, i] != 0``."""
-        indptr, samples, _ = self._csr[layer]
+        indptr, samples, _, _ = self._sparse_inputs(layer)
         counts = indptr[rows_i + 1] - indptr[rows_i]
         p_idx = np.repeat(np.arange(rows_i.size), counts)
         ends = np.cumsum(counts)
@@ -628,16 +645,27 @@ class NetworkLoss:
     # -- directions ------------------------------------------------------------------
 
     def _slopes(self, dirs: Directions, members: IntArray, layer: int) -> FloatArray:
-        """``d z_layer / d t`` (len(members), B, n_out) for directions in ``layer``."""
-        W = self._W[layer]
-        slopes = np.empty((members.size, self.batch, W.shape[1]))
-        for row, k in enumerate(members):
-            vals = dirs.values[int(k)]
-            if dirs.tensor[int(k)] % 2 == 0:
-                slopes[row] = self._a[layer] @ vals.reshape(W.shape)
-            else:
-                slopes[row] = vals[None, :]
-        return slopes
+        """``d z_layer / d t`` (len(members), B, n_out) for directions in ``layer``.
+
+        Computed once per direction set (cached on ``dirs``) with one batched product.
+        """
+        key = (id(self), layer)
+        if key not in dirs.cache:
+            all_members = np.flatnonzero(np.asarray(dirs.tensor) // 2 == layer)
+            W = self._W[layer]
+            slopes = np.empty((all_members.size, self.batch, W.shape[1]))
+            weights = [k for k in all_members if dirs.tensor[k] % 2 == 0]
+            biases = [k for k in all_members if dirs.tensor[k] % 2 == 1]
+            where = {int(k): row for row, k in enumerate(all_members)}
+            if weights:
+                stacked = np.stack([dirs.values[k].reshape(W.shape) for k in weights])
+                slopes[[where[int(k)] for k in weights]] = self._a[layer][None] @ stacked
+            for k in biases:
+                slopes[where[int(k)]] = dirs.values[k][None, :]
+            dirs.cache[key] = (where, slopes)
+        where, slopes = dirs.cache[key]
+        out: FloatArray = slopes[[where[int(k)] for k in members]]
+        return out
 
     def direction_scale(self, dirs: Directions) -> FloatArray:
         """Per direction, ``max |d z / d t|`` over the batch in the moved layer."""
@@ -660,24 +688,29 @@ class NetworkLoss:
         """
         k = np.asarray(k, dtype=np.int64).reshape(-1)
         t = np.asarray(t, dtype=np.float64).reshape(-1)
-        values = np.zeros(k.size)
         flags = np.zeros(k.size, dtype=bool)
         layers = np.asarray(dirs.tensor, dtype=np.int64)[k] // 2
-        last = self.spec.n_layers - 1
-        for layer in np.unique(layers):
-            layer = int(layer)
-            sel = np.flatnonzero(layers == layer)
-            members, local = np.unique(k[sel], return_inverse=True)
-            slopes = self._slopes(dirs, members, layer)
-            for start in range(0, sel.size, 64):
-                part = sel[start : start + 64]
-                z = self._z[layer][None] + t[part, None, None] * slopes[local[start : start + 64]]
-                for nxt in range(layer, last):
-                    if self._kinked[nxt]:
-                        flags[part] |= np.any((z > 0) != (self._z[nxt] > 0), axis=(1, 2))
-                    z = self._act(nxt, z) @ self._W[nxt + 1] + self._b[nxt + 1]
-                ell = per_sample_loss(self.loss_name, z, self._t[None])
-                values[part] = np.mean(ell - self._ell0, axis=-1)
+        # One pass up the network: the points of directions in layer l join the batch
+        # of moving points at layer l, so each layer costs one activation and one product.
+        order = np.argsort(layers, kind="stable")
+        z: FloatArray | None = None
+        for layer in range(self.spec.n_layers):
+            joining = order[layers[order] == layer]
+            if joining.size:
+                members, local = np.unique(k[joining], return_inverse=True)
+                slopes = self._slopes(dirs, members, layer)
+                fresh = self._z[layer][None] + t[joining, None, None] * slopes[local]
+                z = fresh if z is None else np.concatenate([z, fresh])
+            if z is None or layer == self.spec.n_layers - 1:
+                continue
+            if self._kinked[layer]:
+                done = z.shape[0]
+                flags[order[:done]] |= np.any((z > 0) != (self._z[layer] > 0), axis=(1, 2))
+            z = self._act(layer, z) @ self._W[layer + 1] + self._b[layer + 1]
+        assert z is not None
+        ell = per_sample_loss(self.loss_name, z, self._t[None])
+        values = np.empty(k.size)
+        values[order] = np.mean(ell - self._ell0, axis=-1)
         return values, flags
 
 

@@ -30,7 +30,7 @@ __all__ = ["PARALLEL_MIN", "WORKERS", "rowwise", "single_threaded_blas"]
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 """Threads of the pool (one per core, at most 4)."""
 
-PARALLEL_MIN = 1 << 16
+PARALLEL_MIN = 1 << 18
 """Elements below which splitting an elementwise call across threads does not pay."""
 
 
