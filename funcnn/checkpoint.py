@@ -24,7 +24,6 @@ import io
 import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,9 +186,45 @@ def _unseal(data: bytes, where: str) -> None:
         raise DataFormatError(f"{where}: checkpoint is corrupt (SHA-256 mismatch)")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def _remove_orphans(directory: Path, name: str) -> None:
+    """Delete temporary files of ``name`` left by writers that were killed mid-save.
+
+    Temporary names carry the writer's pid; a file whose writer no longer runs can only
+    be the remains of a crash (the rename never happened), so it is safe to delete.
+    """
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) probes only on POSIX
+        return
+    prefix = f".{name}."
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:  # pragma: no cover - unreadable directory: nothing to tidy
+        return
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
+            continue
+        pid_text = entry.name[len(prefix) :].split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     directory = path.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    _remove_orphans(directory, path.name)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
+    )
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
@@ -236,7 +271,7 @@ def save_checkpoint(
     JSON-serialisable. The parent directory must exist. Nothing is written if an
     argument is invalid, and an existing file at ``path`` survives any failure.
     """
-    target = Path(os.fspath(path))
+    target = Path(_check_path(path))
     if not target.parent.is_dir():
         raise InvalidArgumentError(f"path: directory {str(target.parent)!r} does not exist")
     if target.is_dir():
@@ -300,7 +335,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     funcnn checkpoint, is truncated, corrupt, or of another format version raises
     ``DataFormatError``; both messages name the file.
     """
-    where = os.fspath(path)
+    where = _check_path(path)
     try:
         with open(where, "rb") as f:
             data = f.read()
@@ -312,14 +347,34 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        raise DataFormatError(f"{where}: cannot read the checkpoint's arrays ({exc})") from exc
+    except (Exception, RecursionError) as exc:
+        # zipfile and numpy raise many types for crafted archives (BadZipFile, ValueError,
+        # NotImplementedError for unknown methods, RuntimeError for encrypted members).
+        raise DataFormatError(
+            f"{where}: cannot read the checkpoint's arrays ({type(exc).__name__}: {exc})"
+        ) from exc
     try:
         return _decode(arrays)
     except FuncnnError as exc:
         raise DataFormatError(f"{where}: invalid checkpoint: {exc}") from exc
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{where}: invalid checkpoint ({type(exc).__name__}: {exc})") from exc
+    except (Exception, RecursionError) as exc:
+        # The content passed the integrity check, so it was written this way on purpose or
+        # by another program: whatever decoding it trips over is a format error.
+        detail = str(exc)[:200]
+        raise DataFormatError(
+            f"{where}: invalid checkpoint ({type(exc).__name__}: {detail})"
+        ) from exc
+
+
+def _check_path(path: Any) -> str:
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentTypeError(
+            f"path: expected a str or os.PathLike file name, got {type(path).__name__}"
+        )
+    name = os.fspath(path)
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"path: expected a text path, got {type(name).__name__}")
+    return name
 
 
 def _group(arrays: dict[str, Array], prefix: str, n: int) -> list[Array]:

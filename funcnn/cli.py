@@ -17,17 +17,18 @@ import importlib
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import numpy as np
 
 from funcnn.checkpoint import Checkpoint, _write_atomically, load_checkpoint, save_checkpoint
 from funcnn.errors import FuncnnError, NonFiniteError
-from funcnn.initializers import init
+from funcnn.initializers import get_scheme, init
 from funcnn.losses import LOSSES
 from funcnn.network import apply
 from funcnn.optimizers import Optimizer, adam, sgd
@@ -158,7 +159,9 @@ def _parser() -> _Parser:
     loop = train.add_argument_group("training")
     loop.add_argument("--batch-size", default=S, type=_positive_int, help="(128)")
     loop.add_argument("--epochs", type=_positive_int, default=None, help="total epochs (8)")
-    loop.add_argument("--seed", default=S, type=int, help="seed of init and shuffling (0)")
+    loop.add_argument(
+        "--seed", default=S, type=int, help="seed of init and shuffling, an integer >= 0 (0)"
+    )
     loop.add_argument(
         "--no-shuffle",
         dest="shuffle",
@@ -334,6 +337,85 @@ def _optimizer(config: dict[str, Any], steps_per_epoch: int) -> Optimizer:
     )
 
 
+# Library parameter names that differ from the train flags setting them, for messages.
+_FLAG_OF = {
+    "gamma": "--decay-factor",
+    "step_size": "--decay-every",
+    "total_steps": "--epochs",
+    "b1": "--beta1",
+    "b2": "--beta2",
+}
+
+T = TypeVar("T")
+
+
+def _flagged(build: Callable[[], T], flag: str | None = None) -> T:
+    """Run ``build``; a funcnn error about a parameter is re-raised naming its flag."""
+    try:
+        return build()
+    except FuncnnError as exc:
+        message = str(exc)
+        if flag is not None:
+            raise UsageError(f"funcnn: error: {flag}: {message}") from exc
+        name, sep, rest = message.partition(": ")
+        base = name.split("[", 1)[0]
+        if not sep or base not in _FLAG_OF:
+            raise
+        raise UsageError(f"funcnn: error: {_FLAG_OF[base]}{name[len(base) :]}: {rest}") from exc
+
+
+def _saved_config(saved: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The training settings stored by 'funcnn train', checked key by key."""
+    kinds: dict[str, tuple[type, ...]] = {
+        "sizes": (str,),
+        "activation": (str,),
+        "init": (str,),
+        "loss": (str,),
+        "optimizer": (str,),
+        "dtype": (str,),
+        "schedule": (str,),
+        "lr": (int, float),
+        "momentum": (int, float),
+        "beta1": (int, float),
+        "beta2": (int, float),
+        "eps": (int, float),
+        "weight_decay": (int, float),
+        "decay_factor": (int, float),
+        "final_lr": (int, float),
+        "decay_every": (int,),
+        "batch_size": (int,),
+        "seed": (int,),
+        "epochs": (int,),
+        "log_every": (int,),
+        "nesterov": (bool,),
+        "shuffle": (bool,),
+        "drop_last": (bool,),
+        "limit": (int, type(None)),
+    }
+    for key, types in kinds.items():
+        if key not in saved:
+            raise UsageError(f"--resume: {path}: the saved training settings are missing {key!r}")
+        value = saved[key]
+        bad_bool = isinstance(value, bool) and bool not in types
+        if bad_bool or not isinstance(value, types):
+            raise UsageError(
+                f"--resume: {path}: the saved setting {key!r} is "
+                f"{value!r}; expected " + " or ".join(t.__name__ for t in types)
+            )
+    for key in ("batch_size", "epochs", "log_every", "decay_every"):
+        if saved[key] <= 0:
+            raise UsageError(
+                f"--resume: {path}: the saved setting {key!r} is "
+                f"{saved[key]}; expected "
+                "a positive integer"
+            )
+    if saved["limit"] is not None and saved["limit"] <= 0:
+        raise UsageError(f"--resume: {path}: the saved limit {saved['limit']} is not positive")
+    if saved["dtype"] not in ("float32", "float64"):
+        raise UsageError(f"--resume: {path}: the saved dtype {saved['dtype']!r} is unknown")
+    return dict(saved)
+
+
 def _default_out(config: dict[str, Any]) -> Path:
     sizes = str(config["sizes"]).replace(",", "-")
     act = str(config["activation"]).replace(",", "-")
@@ -410,16 +492,27 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
         saved = ckpt.metadata.get("train")
         if not isinstance(saved, dict) or ckpt.optimizer is None or ckpt.history is None:
             raise UsageError(f"--resume: {args.resume} was not written by 'funcnn train'")
-        config = dict(saved)
+        config = _saved_config(saved, args.resume)
         if args.epochs is not None:
             config["epochs"] = args.epochs
         out_dir = args.out if args.out is not None else args.resume.parent
     else:
         ckpt = None
         config = _config(args)
+        if config["seed"] < 0:
+            raise UsageError(
+                f"funcnn train: error: argument --seed: expected an integer >= 0, got "
+                f"{config['seed']}"
+            )
         out_dir = args.out if args.out is not None else _default_out(config)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out: {str(out_dir)!r} exists and is not a directory")
 
     spec = _spec(config) if ckpt is None else ckpt.spec
+    if ckpt is None:
+        # Check the settings before the data are loaded (the real schedule needs its size).
+        _flagged(lambda: get_scheme(config["init"]), flag="--init")
+        _flagged(lambda: _optimizer(config, 1))
     dtype = np.dtype(config["dtype"])
     quiet = bool(args.quiet)
     (train_images, y_train), (test_images, y_test) = _load_data(args, config["limit"], quiet)
@@ -433,10 +526,10 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     steps = n // batch if config["drop_last"] else -(-n // batch)
 
     if ckpt is None:
-        optimizer = _optimizer(config, steps)
+        optimizer = _flagged(lambda: _optimizer(config, steps))
         config["optimizer_config"] = optimizer.to_config()
         rng = np.random.default_rng(config["seed"])
-        params = init(spec, rng, config["init"], dtype=dtype)
+        params = _flagged(lambda: init(spec, rng, config["init"], dtype=dtype), flag="--init")
         opt_state = None
         history = None
     else:
@@ -453,6 +546,8 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
     last_epoch = config["epochs"]
 
     def save(params: Params, opt_state: Any, history: History) -> None:
+        # history.json first: whenever a checkpoint exists, its history file does too.
+        _write_text(out_dir / "history.json", history.to_json() + "\n")
         save_checkpoint(
             checkpoint_path,
             spec=spec,
@@ -463,7 +558,6 @@ def _train(args: argparse.Namespace, out: TextIO) -> int:
             history=history,
             metadata={"train": config},
         )
-        _write_text(out_dir / "history.json", history.to_json() + "\n")
 
     def callback(event: BatchEnd | EpochEnd) -> None:
         if isinstance(event, BatchEnd):
@@ -726,6 +820,20 @@ def _verify(args: Sequence[str]) -> int:
         module = importlib.import_module("verification.__main__")
     except ImportError as exc:
         raise UsageError(f"verify: the verification suite is not available ({exc})") from exc
+    build = getattr(module, "build_parser", None)
+    if callable(build):
+        # Parse once with the suite's own parser, but make usage errors one line.
+        parser = build()
+        prog = getattr(parser, "prog", "funcnn verify")
+
+        def error(message: str) -> NoReturn:
+            raise UsageError(f"{prog}: error: {message} (see 'funcnn verify --help')")
+
+        setattr(parser, "error", error)  # noqa: B010 - replaces a bound method on purpose
+        try:
+            parser.parse_args(list(args))
+        except SystemExit as exc:  # --help
+            return exc.code if isinstance(exc.code, int) else 0
     try:
         result = module.main(list(args))
     except SystemExit as exc:  # its argparse exits on --help and usage errors
@@ -742,7 +850,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             return _verify(args_list[1:])
         parser = _parser()
         try:
-            args = parser.parse_args(args_list)
+            args = parser.parse_args(_join_negative_values(args_list))
         except SystemExit as exc:  # --help and friends
             return int(exc.code or 0) if not isinstance(exc.code, str) else 2
         if args.command == "train":
@@ -752,7 +860,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     except UsageError as exc:
-        return _fail(str(exc), 2)
+        message = str(exc)
+        return _fail(message if message.startswith("funcnn") else f"funcnn: error: {message}", 2)
     except NonFiniteError as exc:
         return _fail(f"funcnn: error: {exc}", 1)
     except FuncnnError as exc:
@@ -769,6 +878,29 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             "(set FUNCNN_DEBUG=1 for the traceback)",
             1,
         )
+
+
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--lr -inf`` as ``--lr=-inf``: argparse takes ``-inf`` or ``-1e-3`` for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if (
+            token.startswith("--")
+            and "=" not in token
+            and i + 1 < len(argv)
+            and _NEGATIVE.match(argv[i + 1])
+        ):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(token)
+            i += 1
+    return out
 
 
 def _fail(message: str, code: int) -> int:

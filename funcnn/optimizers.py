@@ -41,14 +41,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.pytree import (
-    TreeDef,
-    tree_flatten,
-    tree_leaves,
-    tree_map,
-    tree_structure,
-    tree_unflatten,
-)
+from funcnn.pytree import TreeDef, tree_flatten, tree_map, tree_unflatten
 from funcnn.schedules import Schedule, as_schedule, schedule_from_config
 from funcnn.typing import Array, Params
 from funcnn.validation import check_finite, check_learning_rate
@@ -75,7 +68,8 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     finite number > 0.
     """
     rate = check_learning_rate(lr)
-    _check_like("grads", grads, tree_leaves(params), tree_structure(params), finite=True)
+    p_leaves, treedef = _param_leaves(params)
+    _check_like("grads", grads, p_leaves, treedef, finite=True)
     updated: Params = tree_map(lambda p, g: p - rate * g, params, grads)
     return updated
 
@@ -119,6 +113,7 @@ def _param_leaves(params: Any) -> tuple[list[Array], TreeDef]:
             raise ArgumentTypeError(
                 f"params: leaf {index} has dtype {leaf.dtype}, expected float32 or float64"
             )
+        check_finite(f"params leaf {index}", leaf)
     return leaves, treedef
 
 
@@ -426,7 +421,7 @@ def optimizer_from_config(config: Any) -> Optimizer:
     args = dict(config)
     name = args.pop("name", None)
     kinds: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
-    if name not in kinds:
+    if not isinstance(name, str) or name not in kinds:
         raise InvalidArgumentError(
             f"config: unknown optimizer {name!r}; expected one of {sorted(kinds)}"
         )

@@ -164,7 +164,7 @@ def schedule_from_config(config: Any) -> Schedule:
         "step": StepDecay,
         "cosine": Cosine,
     }
-    if name not in kinds:
+    if not isinstance(name, str) or name not in kinds:
         raise InvalidArgumentError(
             f"config: unknown schedule {name!r}; expected one of {sorted(kinds)}"
         )

@@ -62,7 +62,13 @@ def _float_tuple(name: str, value: Any) -> tuple[float, ...]:
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int | float):
             raise InvalidArgumentError(f"history.{name}: expected numbers, found {item!r}")
-        out.append(float(item))
+        try:
+            out.append(float(item))
+        except OverflowError:
+            raise InvalidArgumentError(
+                f"history.{name}: expected numbers within float range, found an integer "
+                f"of {len(str(item))} digits"
+            ) from None
     return tuple(out)
 
 
@@ -567,16 +573,22 @@ def evaluate(
     ``x`` is ``(N, n_in)`` in the params' dtype, ``y`` integer labels ``(N,)`` or float
     targets ``(N, n_out)``. Accuracy is the fraction of samples whose largest logit is
     the label (for float targets: the targets' largest entry); it is ``None`` when the
-    network has a single output.
+    network has a single output. Raises ``NonFiniteError`` if the loss overflows.
     """
     dtype = check_params(spec, params)
     xs = _check_dataset_x(spec, x, dtype, "x")
     resolved = get_loss(loss)
     ys = check_targets(ensure_array("y", y), xs.shape[0], spec.n_out, dtype, resolved.target_kind)
     with np.errstate(all="ignore"):
-        return _evaluate_unchecked(
+        value, accuracy = _evaluate_unchecked(
             spec, params, xs, ys, resolved, _labels_for_accuracy(ys, spec.n_out)
         )
+    if not math.isfinite(value):
+        raise NonFiniteError(
+            f"evaluate: the mean loss is {value}: the network's outputs overflow for these "
+            "params and inputs"
+        )
+    return value, accuracy
 
 
 # --------------------------------------------------------------------------- fit

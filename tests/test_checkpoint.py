@@ -275,6 +275,36 @@ def test_pickled_or_inconsistent_content_is_rejected(tmp_path: Path) -> None:
         load_checkpoint(_sealed(tmp_path, **nan))
 
 
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_save(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    orphan = tmp_path / f".c.npz.{int(dead.stdout)}.abcd.tmp"
+    orphan.write_bytes(b"partial")
+    alive = tmp_path / f".c.npz.{os.getppid()}.efgh.tmp"  # a live writer's file stays
+    alive.write_bytes(b"in progress")
+    unrelated = tmp_path / ".other.npz.1.x.tmp"
+    unrelated.write_bytes(b"")
+    save_checkpoint(tmp_path / "c.npz", spec=SPEC, params=fn.init(SPEC, np.random.default_rng(0)))
+    assert not orphan.exists()
+    assert alive.exists() and unrelated.exists()
+
+
+def test_path_types_and_crafted_json(tmp_path: Path) -> None:
+    params = fn.init(SPEC, np.random.default_rng(0))
+    for bad in (3, None):
+        with pytest.raises(fn.ArgumentTypeError, match="path: expected a str or os.PathLike"):
+            save_checkpoint(bad, spec=SPEC, params=params)  # type: ignore[arg-type]
+        with pytest.raises(fn.ArgumentTypeError, match="path: expected a str or os.PathLike"):
+            load_checkpoint(bad)  # type: ignore[arg-type]
+    deep = np.frombuffer(("[" * 100_000 + "]" * 100_000).encode(), dtype=np.uint8)
+    with pytest.raises(fn.DataFormatError, match="invalid checkpoint"):
+        load_checkpoint(_sealed(tmp_path, meta=deep))
+
+
 def test_bad_save_arguments(tmp_path: Path) -> None:
     params = fn.init(SPEC, np.random.default_rng(0))
     opt = sgd(0.1, momentum=0.9)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn.checkpoint import load_checkpoint
+from funcnn.checkpoint import load_checkpoint, save_checkpoint
 from funcnn.cli import main
 
 SMALL = ["--limit", "600", "--batch-size", "50", "--log-every", "4"]
@@ -209,6 +209,11 @@ def test_options_reach_the_optimizer_and_model(tmp_path: Path) -> None:
         (["evaluate", "nowhere.npz"], 2, "cannot read checkpoint 'nowhere.npz'"),
         (["train", "--data-dir", "/nonexistent-dir"], 2, "nonexistent-dir"),
         (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+        (["train", "--lr", "-inf"], 2, "argument --lr: expected a finite number, got '-inf'"),
+        (["train", "--seed", "-1"], 2, "argument --seed: expected an integer >= 0, got -1"),
+        (["train", "--optimizer", "adam", "--beta1", "1"], 2, "--beta1: expected a number in"),
+        (["train", "--schedule", "step", "--decay-factor", "0"], 2, "--decay-factor: expected"),
+        (["train", "--init", "normal:-1"], 2, "--init: std: expected a finite number >= 0"),
         ([], 2, ""),
     ],
 )
@@ -269,6 +274,26 @@ def test_resume_refuses_conflicting_settings(
         "train", "--resume", str(tmp_path / "checkpoint.npz"), "--epochs", "1", "--no-plots"
     )
     assert code == 0 and "already trained 1 of 1 epochs" in text
+    code, _ = _cli("train", "--out", str(tmp_path / "checkpoint.npz"), "-q")
+    assert code == 2
+    assert "--out: " in capsys.readouterr().err
+    ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
+    incomplete = {k: v for k, v in ckpt.metadata["train"].items() if k != "batch_size"}
+    save_checkpoint(
+        tmp_path / "odd.npz",
+        spec=ckpt.spec,
+        params=ckpt.params,
+        optimizer=ckpt.optimizer,
+        opt_state=ckpt.opt_state,
+        rng=ckpt.rng(),
+        history=ckpt.history,
+        metadata={"train": incomplete},
+    )
+    code, _ = _cli("train", "--resume", str(tmp_path / "odd.npz"))
+    assert code == 2
+    assert (
+        "odd.npz: the saved training settings are missing 'batch_size'" in capsys.readouterr().err
+    )
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 nonsense")
     code, _ = _cli("train", "--resume", str(tmp_path / "broken.npz"))
     assert code == 2

@@ -238,6 +238,16 @@ def test_bad_update_arguments() -> None:
         opt.update(grads[0], {**state, "count": np.array(-1)}, params)
     with pytest.raises(TypeError, match="params: leaf 0 has dtype int64"):
         opt.init([{"W": np.zeros((2, 2), dtype=np.int64)}])
+    nan_params = copy.deepcopy(params)
+    nan_params[0]["W"][1, 1] = np.inf
+    with pytest.raises(ValueError, match="params leaf 0: expected finite values"):
+        opt.update(grads[0], state, nan_params)
+    with pytest.raises(ValueError, match="params leaf 0: expected finite values"):
+        fn.sgd_step(nan_params, grads[0], 0.1)
+    with pytest.raises(TypeError, match="params: leaf 0 has dtype int64"):
+        fn.sgd_step([{"W": np.ones((2, 2), int)}], [{"W": np.ones((2, 2), int)}], 0.1)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        optimizer_from_config({"name": ["sgd"], "lr": 0.1})
     with pytest.raises(ValueError, match="params: expected at least one array"):
         opt.init([])
     assert isinstance(adam(), Adam)

@@ -92,6 +92,7 @@ def test_as_schedule_from_number() -> None:
         (lambda: schedule_from_config({"name": "linear"}), ValueError, "linear"),
         (lambda: schedule_from_config({"name": "step", "lr": 0.1}), ValueError, "step"),
         (lambda: schedule_from_config("constant"), TypeError, "config"),
+        (lambda: schedule_from_config({"name": ["step"]}), ValueError, "unknown schedule"),
     ],
 )
 def test_bad_input(factory: Any, error: type[Exception], match: str) -> None:

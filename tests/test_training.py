@@ -380,6 +380,14 @@ def test_evaluate_matches_loss_and_handles_single_output() -> None:
     assert h.epoch_train_accuracy == ()
 
 
+def test_evaluate_overflow_is_a_clear_error() -> None:
+    spec = fn.MLP((2, 2), "relu")
+    params = [{"W": np.full((2, 2), 3e38, dtype=np.float32), "b": np.zeros(2, np.float32)}]
+    params[0]["W"][:, 1] = -3e38
+    with pytest.raises(fn.NonFiniteError, match="evaluate: the mean loss is (inf|nan)"):
+        evaluate(spec, params, np.ones((3, 2), np.float32), np.array([1, 1, 1]))
+
+
 def test_history_from_dict_rejects_malformed() -> None:
     good = History((1.0,), (), (), (), (0.1,), (3,), (0.5,), 3).to_dict()
     assert History.from_dict(good).steps == 3
@@ -389,6 +397,8 @@ def test_history_from_dict_rejects_malformed() -> None:
         ({"batch_interval": 0}, "batch_interval"),
         ({"batch_losses": [1.0, 2.0]}, "expected 1 entries"),
         ({"epoch_steps": [1.5]}, "positive integers"),
+        ({"epoch_train_loss": [10**400]}, "within float range"),
+        ({"epoch_steps": [10**400]}, "within float range"),
     ]
     for change, match in changes:
         with pytest.raises(fn.InvalidArgumentError, match=match):
