@@ -44,20 +44,32 @@ def test_catalogue_covers_everything_once() -> None:
             losses = {n.split("/")[3] for n in networks}
             assert acts == set(fn.ACTIVATIONS) and losses == set(fn.LOSSES)
     groups = {c.group for c in full}
-    assert groups == {"activations", "softmax", "cross_entropy", "losses", "dense",
-                      "invariants", "networks", "conformance"}
+    assert groups == {
+        "activations",
+        "softmax",
+        "cross_entropy",
+        "losses",
+        "dense",
+        "invariants",
+        "networks",
+        "conformance",
+    }
     assert [c.name for c in select(full, ["network/2-3-1/relu/*/float32"])] == [
         "network/2-3-1/relu/softmax_cross_entropy/float32"
     ]
     assert len(select(full, ["softmax/"])) == 2
 
 
-@settings(max_examples=8)
+@settings(max_examples=8, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.sampled_from(DTYPES))
 def test_component_checks_pass_for_any_seed(seed: int, dtype: Any) -> None:
-    for report in (check_softmax(dtype, seed=seed), check_cross_entropy(dtype, "labels", seed=seed),
-                   check_cross_entropy(dtype, "onehot", seed=seed), check_losses(dtype, seed=seed),
-                   check_dense(dtype, seed=seed)):
+    for report in (
+        check_softmax(dtype, seed=seed),
+        check_cross_entropy(dtype, "labels", seed=seed),
+        check_cross_entropy(dtype, "onehot", seed=seed),
+        check_losses(dtype, seed=seed),
+        check_dense(dtype, seed=seed),
+    ):
         assert report.passed, report.table()
 
 
@@ -79,8 +91,12 @@ def _targets(loss: str, n_out: int, rng: np.random.Generator, batch: int, dtype:
     return rng.random((batch, n_out)).astype(dtype)
 
 
-@given(specs(max_layers=3, max_width=6), st.sampled_from(sorted(fn.LOSSES)),
-       st.integers(0, 2**31 - 1), st.integers(1, 6))
+@given(
+    specs(max_layers=3, max_width=6),
+    st.sampled_from(sorted(fn.LOSSES)),
+    st.integers(0, 2**31 - 1),
+    st.integers(1, 6),
+)
 def test_property_random_networks_pass_full_check_in_float64(
     spec: fn.MLP, loss: str, seed: int, batch: int
 ) -> None:
@@ -92,8 +108,9 @@ def test_property_random_networks_pass_full_check_in_float64(
     assert report.passed, report.table()
 
 
-@given(specs(max_layers=3, max_width=6), st.sampled_from(sorted(fn.LOSSES)),
-       st.integers(0, 2**31 - 1))
+@given(
+    specs(max_layers=3, max_width=6), st.sampled_from(sorted(fn.LOSSES)), st.integers(0, 2**31 - 1)
+)
 def test_no_false_failures_in_float32(spec: fn.MLP, loss: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
     params = fn.init(spec, rng, "glorot_normal", dtype=np.float32)
@@ -103,8 +120,12 @@ def test_no_false_failures_in_float32(spec: fn.MLP, loss: str, seed: int) -> Non
     assert report.passed, report.table()
 
 
-@given(st.sampled_from(["sigmoid", "tanh", "softplus"]), st.sampled_from(DTYPES),
-       st.sampled_from([6.0, 15.0, 40.0]), st.integers(0, 2**31 - 1))
+@given(
+    st.sampled_from(["sigmoid", "tanh", "softplus"]),
+    st.sampled_from(DTYPES),
+    st.sampled_from([6.0, 15.0, 40.0]),
+    st.integers(0, 2**31 - 1),
+)
 def test_no_false_failures_with_saturated_activations(
     activation: str, dtype: Any, std: float, seed: int
 ) -> None:
@@ -119,8 +140,12 @@ def test_no_false_failures_with_saturated_activations(
     assert report.passed, report.table()
 
 
-@given(st.sampled_from(["relu", "leaky_relu"]), st.sampled_from(DTYPES),
-       st.sampled_from([0.0, 1e-12, 1e-9, 1e-6, 1e-4]), st.integers(0, 2**31 - 1))
+@given(
+    st.sampled_from(["relu", "leaky_relu"]),
+    st.sampled_from(DTYPES),
+    st.sampled_from([0.0, 1e-12, 1e-9, 1e-6, 1e-4]),
+    st.integers(0, 2**31 - 1),
+)
 def test_no_false_failures_near_kinks(
     activation: str, dtype: Any, offset: float, seed: int
 ) -> None:
@@ -148,20 +173,26 @@ def test_network_cases_of_the_catalogue(arch: str) -> None:
 def test_broken_components_fail_their_check() -> None:
     diagonal = check_softmax(jacobian=lambda s: s[..., :, None] * np.eye(s.shape[-1]))
     bad = {row.tensor for row in diagonal.failures}
-    assert {"softmax_jacobian", "softmax_vjp vs J^T g (analytic J)",
-            "jacobian rows sum to 0"} <= bad
+    assert {
+        "softmax_jacobian",
+        "softmax_vjp vs J^T g (analytic J)",
+        "jacobian rows sum to 0",
+    } <= bad
     worst = next(row for row in diagonal.failures if row.tensor == "softmax_jacobian")
     assert worst.worst_index is not None and len(worst.worst_index) == 3
     composed = check_cross_entropy(jacobian=lambda s: s[..., :, None] * np.eye(s.shape[-1]))
     assert {row.tensor for row in composed.failures} == {
-        "dL/dz explicit composed (-y/p through softmax_jacobian)", "explicit composed vs fused"
+        "dL/dz explicit composed (-y/p through softmax_jacobian)",
+        "explicit composed vs fused",
     }
     wrong_vjp = check_softmax(vjp=lambda s, g: s * g)
     assert {row.tensor for row in wrong_vjp.failures} == {
-        "softmax_vjp vs J^T g (scipy J)", "softmax_vjp vs J^T g (analytic J)"
+        "softmax_vjp vs J^T g (scipy J)",
+        "softmax_vjp vs J^T g (analytic J)",
     }
-    leaky_relu = fn.Activation("relu", fn.relu,
-                               lambda z, a: np.where(z > 0, 1.0, 0.1).astype(z.dtype), (0.0,))
+    leaky_relu = fn.Activation(
+        "relu", fn.relu, lambda z, a: np.where(z > 0, 1.0, 0.1).astype(z.dtype), (0.0,)
+    )
     act = check_activation("relu", activation=leaky_relu)
     (row,) = act.failures
     from verification.catalogue import activation_points

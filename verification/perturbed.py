@@ -454,6 +454,9 @@ class NetworkLoss:
             scales.append(np.ones(b.size))
         out = np.concatenate(scales)
         out[~(out > 0)] = 1.0
+        # Inputs that are all but zero (e.g. softplus far below 0) would ask for steps of
+        # astronomical size; below 2**-30 the step stops growing.
+        out = np.maximum(out, 2.0**-30)
         result: FloatArray = np.exp2(np.ceil(np.log2(out)))
         return result
 
@@ -676,6 +679,7 @@ class NetworkLoss:
             slopes = self._slopes(dirs, members, int(layer))
             out[members] = np.max(np.abs(slopes), axis=(1, 2))
         out[~(out > 0)] = 1.0
+        out = np.maximum(out, 2.0**-30)
         return out
 
     def directions(
