@@ -83,9 +83,13 @@ __all__ = [
     "check_losses",
     "check_network_case",
     "check_softmax",
+    "loss_logits",
     "network_case",
+    "network_matrix",
+    "problem_rng",
     "run_checks",
     "select",
+    "softmax_logits",
 ]
 
 DTYPES = (np.float64, np.float32)
@@ -131,21 +135,13 @@ class Check:
     run: Callable[[int], Report]
 
 
-def _rng(seed: int, name: str) -> np.random.Generator:
+def problem_rng(seed: int, name: str) -> np.random.Generator:
     """A generator for one check: the same seed and name always give the same bits."""
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
 def _dtype_name(dtype: Any) -> str:
     return str(np.dtype(dtype))
-
-
-def _renamed(report: Report, check: str, tensor: str | None = None) -> Report:
-    rows = tuple(
-        replace(row, check=check, tensor=tensor if tensor is not None else row.tensor)
-        for row in report.rows
-    )
-    return Report(rows, report.meta)
 
 
 # -- 1. activations -------------------------------------------------------------------
@@ -207,7 +203,7 @@ def check_activation(
 # -- 2. softmax -----------------------------------------------------------------------
 
 
-def _softmax_logits(rng: np.random.Generator, dtype: Any) -> FloatArray:
+def softmax_logits(rng: np.random.Generator, dtype: Any) -> FloatArray:
     """16 samples of 10 logits: scales from 0.1 to 30, ties, and one dominant logit."""
     scales = np.array([0.1, 0.5, 1, 1, 2, 3, 5, 8, 10, 15, 20, 30, 1, 1, 1, 1])[:, None]
     z = rng.standard_normal((16, 10)) * scales
@@ -262,8 +258,8 @@ def check_softmax(
     jac = jacobian or softmax_jacobian
     vjp_fn = vjp or softmax_vjp
     check = check or f"softmax/{_dtype_name(dtype)}"
-    rng = _rng(seed, check)
-    z = _softmax_logits(rng, dtype)
+    rng = problem_rng(seed, check)
+    z = softmax_logits(rng, dtype)
     z64 = z.astype(np.float64)
     u = eps_of(dtype) / 2
     start = time.perf_counter()
@@ -323,7 +319,7 @@ def check_softmax(
 # -- 3 and 4. losses ------------------------------------------------------------------
 
 
-def _loss_logits(
+def loss_logits(
     rng: np.random.Generator, dtype: Any, batch: int = 16, width: int = 10
 ) -> FloatArray:
     scales = np.geomspace(0.3, 12.0, batch)[:, None]
@@ -366,8 +362,8 @@ def check_cross_entropy(
         raise InvalidArgumentError(f"targets: expected 'labels' or 'onehot', got {targets!r}")
     jac = jacobian or softmax_jacobian
     check = check or f"cross_entropy/{targets}/{_dtype_name(dtype)}"
-    rng = _rng(seed, check)
-    z = _loss_logits(rng, dtype)
+    rng = problem_rng(seed, check)
+    z = loss_logits(rng, dtype)
     batch, width = z.shape
     labels = np.asarray(rng.integers(0, width, size=batch))
     y: Array = labels if targets == "labels" else np.eye(width, dtype=dtype)[labels]
@@ -413,8 +409,8 @@ def check_losses(dtype: Any = np.float64, *, seed: int = 0, check: str | None = 
     """MSE (real targets), binary cross-entropy (probability targets and labels) and
     softmax binary cross-entropy (one-hot labels) gradients against finite differences."""
     check = check or f"losses/{_dtype_name(dtype)}"
-    rng = _rng(seed, check)
-    z = _loss_logits(rng, dtype)
+    rng = problem_rng(seed, check)
+    z = loss_logits(rng, dtype)
     batch, width = z.shape
     cases: list[tuple[str, str, Array]] = [
         ("mse", "real targets", rng.standard_normal((batch, width)).astype(dtype)),
@@ -450,7 +446,7 @@ def check_dense(
     with respect to W, b and x."""
     vjp_fn = vjp or dense_vjp
     check = check or f"dense/{_dtype_name(dtype)}"
-    rng = _rng(seed, check)
+    rng = problem_rng(seed, check)
     batch, n_in, n_out = 6, 7, 5
     params = {
         "W": rng.standard_normal((n_in, n_out)).astype(dtype),
@@ -492,7 +488,7 @@ def network_case(
     ``dtype`` for the other losses; ``source`` is ``"mnist"``, ``"random"`` or ``"xor"``.
     """
     info = ARCHITECTURES[arch]
-    rng = _rng(seed, f"network/{arch}/{activation}/{loss}")
+    rng = problem_rng(seed, f"network/{arch}/{activation}/{loss}")
     spec = MLP(info.sizes, activation)
     params = init(spec, rng, info.scheme, dtype=dtype)
     if arch == "2-3-1":
@@ -542,7 +538,7 @@ def _conformance(arch: str, dtype: Any, seed: int, check: str) -> Report:
                              name=check, seed=seed, other_name="textbook")
 
 
-def _network_matrix() -> list[tuple[str, str, str]]:
+def network_matrix() -> list[tuple[str, str, str]]:
     """(arch, activation, loss): every activation with cross-entropy, and every loss with
     the architecture's own activation, for every architecture."""
     out = []
@@ -597,7 +593,7 @@ def catalogue(quick: bool = False) -> list[Check]:
                 _invariants_check(arch, dtype, name))
     for dtype in DTYPES:
         dn = _dtype_name(dtype)
-        for arch, act, loss in _network_matrix():
+        for arch, act, loss in network_matrix():
             is_quick = arch == "2-3-1" or (
                 (arch, act, loss) in _QUICK_NETWORKS
                 and (dtype == np.float64 or arch == "784-32-32-10")

@@ -10,7 +10,6 @@ one was used is reported with every batch.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 import numpy as np
 
@@ -57,8 +56,3 @@ def sample_batch(
     y = rng.integers(0, max(n_out, 2), size=batch)
     return x, y.astype(np.int64), "random"
 
-
-def describe(source: str, meta: dict[str, Any] | None = None) -> str:
-    """Human-readable origin of a batch, for report notes."""
-    text = "real MNIST test samples" if source == "mnist" else "random inputs U[0,1)"
-    return text if not meta else f"{text} ({', '.join(f'{k}={v}' for k, v in meta.items())})"

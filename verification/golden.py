@@ -64,12 +64,12 @@ from funcnn.typing import Array, FloatArray, Params
 from verification.catalogue import (
     ARCHITECTURES,
     DTYPES,
-    _loss_logits,
-    _network_matrix,
-    _rng,
-    _softmax_logits,
     activation_points,
+    loss_logits,
     network_case,
+    network_matrix,
+    problem_rng,
+    softmax_logits,
 )
 from verification.error_model import gradient_error_bound
 from verification.report import CheckRow, Report
@@ -121,7 +121,7 @@ def golden_networks(quick: bool = False) -> list[tuple[str, str, str]]:
     (their parameters take megabytes). ``quick``: 2-3-1 in full, one case for the others.
     """
     small = ("2-3-1",) if quick else ("2-3-1", "784-32-32-10")
-    out = [case for case in _network_matrix() if case[0] in small]
+    out = [case for case in network_matrix() if case[0] in small]
     out += [
         (arch, info.activation, "softmax_cross_entropy")
         for arch, info in ARCHITECTURES.items()
@@ -161,15 +161,15 @@ def golden_arrays(
                 f"{prefix}/derivative": act.derivative(z, a),
             })
         case = f"softmax/{dn}"
-        rng = _rng(seed, case)
-        z = _softmax_logits(rng, dtype)
+        rng = problem_rng(seed, case)
+        z = softmax_logits(rng, dtype)
         s = softmax(z)
         g: FloatArray = rng.standard_normal(z.shape).astype(dtype)
         add(case, {f"{case}/kind": np.array("softmax"), f"{case}/z": z, f"{case}/s": s,
                    f"{case}/jacobian": softmax_jacobian(s), f"{case}/g": g,
                    f"{case}/vjp": softmax_vjp(s, g)})
-        rng = _rng(seed, f"loss/{dn}")
-        z = _loss_logits(rng, dtype)
+        rng = problem_rng(seed, f"loss/{dn}")
+        z = loss_logits(rng, dtype)
         batch, width = z.shape
         labels = rng.integers(0, width, size=batch)
         targets = {
@@ -194,7 +194,7 @@ def golden_arrays(
                     f"{case}/grad": getattr(funcnn_losses, f"{name}_grad")(z, y),
                 })
         case = f"dense/{dn}"
-        rng = _rng(seed, case)
+        rng = problem_rng(seed, case)
         layer: dict[str, FloatArray] = {"W": rng.standard_normal((7, 5)).astype(dtype),
                                          "b": rng.standard_normal(5).astype(dtype)}
         x: FloatArray = rng.standard_normal((6, 7)).astype(dtype)
