@@ -18,6 +18,7 @@ Run ``python -m benchmarks.bench_verification [--reps N] [--json PATH] [--quick]
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import sys
@@ -76,12 +77,15 @@ def _row(key: str, label: str, value: float | None, *, target: float | None = No
     }
 
 
-def _torch_rows(spec: fn.MLP, params: fn.Params, x: Any, y: Any, reps: int) -> list[dict[str, Any]]:
+def _torch_rows(
+    spec: fn.MLP, params: fn.Params, x: Any, y: Any, reps: int, threads: int
+) -> list[dict[str, Any]]:
     try:
-        import torch
+        # Imported by name: the peers are optional and untyped.
+        torch = importlib.import_module("torch")
     except ImportError:
         return [_row("torch", "torch.autograd.gradcheck", None, note="torch not installed")]
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    torch.set_num_threads(threads)
     tensors = []
     for layer in params:
         tensors += [torch.tensor(layer["W"], dtype=torch.float64, requires_grad=True),
@@ -102,28 +106,55 @@ def _torch_rows(spec: fn.MLP, params: fn.Params, x: Any, y: Any, reps: int) -> l
 
     rows = []
     for fast in (False, True):
-        # Full mode takes seconds per call: fewer warm repetitions of it.
-        reps_here = reps if fast else 2
+        # Full mode takes seconds per call: one warm repetition of it.
+        reps_here = reps if fast else 1
         first, samples, ok = _time(gradcheck(fast), reps_here)
         name = "fast" if fast else "full"
         rows.append(_row(f"torch.{name}.first", f"torch gradcheck fast_mode={fast}, first call",
                          first, note=f"passed={ok}; no error estimates"))
         rows.append(_row(f"torch.{name}.warm", f"torch gradcheck fast_mode={fast}, warm",
                          statistics.median(samples), samples=samples,
-                         note=f"median of {reps_here}; torch {torch.__version__}"))
+                         note=f"median of {reps_here}; torch {torch.__version__}, "
+                              f"{threads} thread(s)"))
     return rows
 
 
-def _jax_rows() -> list[dict[str, Any]]:
+def _jax_rows(params: fn.Params, x: Any, y: Any, reps: int) -> list[dict[str, Any]]:
     try:
-        import jax  # noqa: F401
+        jax = importlib.import_module("jax")
+        check_grads = importlib.import_module("jax.test_util").check_grads
     except ImportError:
         return [_row("jax", "jax.test_util.check_grads", None, note="jax not installed")]
-    return [_row("jax", "jax.test_util.check_grads", None,
-                 note="jax installed; not measured by this script")]
+    # float64, as for the others; set for this benchmark process only.
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    xj = jnp.asarray(x, dtype=jnp.float64)
+    yj = jnp.asarray(np.asarray(y))
+    ps = tuple(jnp.asarray(layer[k], dtype=jnp.float64) for layer in params for k in ("W", "b"))
+
+    def loss(*weights: Any) -> Any:
+        a = xj
+        for index in range(0, len(weights), 2):
+            a = a @ weights[index] + weights[index + 1]
+            if index + 2 < len(weights):
+                a = jax.nn.sigmoid(a)
+        logp = jax.nn.log_softmax(a)
+        return -jnp.mean(jnp.take_along_axis(logp, yj[:, None], axis=1))
+
+    def run_check() -> None:
+        check_grads(loss, ps, order=1, modes=("rev",))
+
+    first, samples, _ = _time(run_check, reps)
+    return [
+        _row("jax.first", "jax.test_util.check_grads (rev, order 1), first call", first,
+             note="includes tracing; no error estimates"),
+        _row("jax.warm", "jax.test_util.check_grads (rev, order 1), warm",
+             statistics.median(samples), samples=samples,
+             note=f"median of {len(samples)}; jax {jax.__version__}, not jitted"),
+    ]
 
 
-def run(quick: bool = False, reps: int = 5) -> list[dict[str, Any]]:
+def run(quick: bool = False, reps: int = 5, torch_threads: int = 2) -> list[dict[str, Any]]:
     """Scenario D's rows (mappings in ``benchmarks.harness.Row.to_dict`` form)."""
     reps = max(5, reps) if not quick else max(2, min(reps, 3))
     spec, params, x, y, source = problem()
@@ -152,8 +183,8 @@ def run(quick: bool = False, reps: int = 5) -> list[dict[str, Any]]:
         statistics.median(samples), target=0.010, samples=samples,
         note=f"median of {len(samples)}",
     ))
-    rows += _torch_rows(spec, params, x, y, reps)
-    rows += _jax_rows()
+    rows += _torch_rows(spec, params, x, y, reps, torch_threads)
+    rows += _jax_rows(params, x, y, reps)
     return rows
 
 
@@ -172,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5, help="warm repetitions (>= 5)")
     parser.add_argument("--json", type=Path, help="write the rows to this JSON file")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--torch-threads", type=int, default=2,
+                        help="torch intra-op threads (default 2, as the other scenarios)")
     args = parser.parse_args(argv)
-    rows = run(quick=args.quick, reps=args.reps)
+    rows = run(quick=args.quick, reps=args.reps, torch_threads=args.torch_threads)
     print(_table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
