@@ -48,28 +48,33 @@ def problem(seed: int = 0) -> tuple[fn.MLP, fn.Params, Any, Any, str]:
     return spec, params, x, y, source
 
 
-def _time(call: Callable[[], Any], reps: int) -> tuple[float, list[float], Any]:
-    """First-call time, then ``reps`` warm times; returns (first, warm samples, result)."""
+def _first(call: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     result = call()
-    first = time.perf_counter() - start
-    samples = []
+    return time.perf_counter() - start, result
+
+
+def _interleaved(calls: dict[str, Callable[[], Any]], reps: int) -> dict[str, list[float]]:
+    """Warm times of every call, measured in turn within each repetition, so that a
+    change of load on a shared machine affects all of them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(reps):
-        start = time.perf_counter()
-        result = call()
-        samples.append(time.perf_counter() - start)
-    return first, samples, result
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            samples[name].append(time.perf_counter() - start)
+    return samples
 
 
 def _row(key: str, label: str, value: float | None, *, target: float | None = None,
-         note: str = "", samples: list[float] | None = None,
+         note: str = "", samples: list[float] | None = None, unit: str = "s",
          extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "scenario": "D",
         "key": f"D.{key}",
         "label": label,
         "value": value,
-        "unit": "s",
+        "unit": unit,
         "target": None if target is None else {"op": "<=", "bound": target, "aim": False},
         "note": note,
         "samples": samples or [],
@@ -77,14 +82,15 @@ def _row(key: str, label: str, value: float | None, *, target: float | None = No
     }
 
 
-def _torch_rows(
-    spec: fn.MLP, params: fn.Params, x: Any, y: Any, reps: int, threads: int
-) -> list[dict[str, Any]]:
+def _torch_checks(
+    params: fn.Params, x: Any, y: Any, threads: int
+) -> tuple[dict[str, Callable[[], Any]], str]:
+    """``{"full": ..., "fast": ...}`` gradcheck calls on the same loss, or a note why not."""
     try:
         # Imported by name: the peers are optional and untyped.
         torch = importlib.import_module("torch")
     except ImportError:
-        return [_row("torch", "torch.autograd.gradcheck", None, note="torch not installed")]
+        return {}, "torch not installed"
     torch.set_num_threads(threads)
     tensors = []
     for layer in params:
@@ -104,27 +110,18 @@ def _torch_rows(
     def gradcheck(fast: bool) -> Callable[[], Any]:
         return lambda: torch.autograd.gradcheck(loss, tuple(tensors), fast_mode=fast)
 
-    rows = []
-    for fast in (False, True):
-        # Full mode takes seconds per call: one warm repetition of it.
-        reps_here = reps if fast else 1
-        first, samples, ok = _time(gradcheck(fast), reps_here)
-        name = "fast" if fast else "full"
-        rows.append(_row(f"torch.{name}.first", f"torch gradcheck fast_mode={fast}, first call",
-                         first, note=f"passed={ok}; no error estimates"))
-        rows.append(_row(f"torch.{name}.warm", f"torch gradcheck fast_mode={fast}, warm",
-                         statistics.median(samples), samples=samples,
-                         note=f"median of {reps_here}; torch {torch.__version__}, "
-                              f"{threads} thread(s)"))
-    return rows
+    return {"full": gradcheck(False), "fast": gradcheck(True)}, (
+        f"torch {torch.__version__}, {threads} thread(s)"
+    )
 
 
-def _jax_rows(params: fn.Params, x: Any, y: Any, reps: int) -> list[dict[str, Any]]:
+def _jax_check(params: fn.Params, x: Any, y: Any) -> tuple[Callable[[], Any] | None, str]:
+    """``jax.test_util.check_grads`` on the same loss (float64), or a note why not."""
     try:
         jax = importlib.import_module("jax")
         check_grads = importlib.import_module("jax.test_util").check_grads
     except ImportError:
-        return [_row("jax", "jax.test_util.check_grads", None, note="jax not installed")]
+        return None, "jax not installed"
     # float64, as for the others; set for this benchmark process only.
     jax.config.update("jax_enable_x64", True)
     jnp = jax.numpy
@@ -144,54 +141,90 @@ def _jax_rows(params: fn.Params, x: Any, y: Any, reps: int) -> list[dict[str, An
     def run_check() -> None:
         check_grads(loss, ps, order=1, modes=("rev",))
 
-    first, samples, _ = _time(run_check, reps)
-    return [
-        _row("jax.first", "jax.test_util.check_grads (rev, order 1), first call", first,
-             note="includes tracing; no error estimates"),
-        _row("jax.warm", "jax.test_util.check_grads (rev, order 1), warm",
-             statistics.median(samples), samples=samples,
-             note=f"median of {len(samples)}; jax {jax.__version__}, not jitted"),
-    ]
+    return run_check, f"jax {jax.__version__}, reverse mode, order 1, not jitted"
 
 
 def run(quick: bool = False, reps: int = 5, torch_threads: int = 2) -> list[dict[str, Any]]:
     """Scenario D's rows (mappings in ``benchmarks.harness.Row.to_dict`` form)."""
     reps = max(5, reps) if not quick else max(2, min(reps, 3))
     spec, params, x, y, source = problem()
+
+    def full() -> Any:
+        return check_network(spec, params, x, y, mode="full")
+
+    def directional() -> Any:
+        return check_network(spec, params, x, y, mode="directional")
+
+    torch_calls, torch_note = _torch_checks(params, x, y, torch_threads)
+    jax_call, jax_note = _jax_check(params, x, y)
     rows = []
-    first, samples, report = _time(lambda: check_network(spec, params, x, y, mode="full"), reps)
+    first_full, report = _first(full)
     if not report.passed:
         raise RuntimeError("the full check failed on correct code:\n" + report.table())
     worst_est = max(row.error_estimate for row in report.rows[1:])
-    rows.append(_row("full.first", "verification full mode (26,506 params), first call", first,
-                     note=f"data: {source}"))
-    rows.append(_row(
-        "full", "verification full mode (26,506 params), warm", statistics.median(samples),
-        target=2.0, samples=samples,
-        note=f"median of {len(samples)}; error estimate per entry (max {worst_est:.1e})",
-        extra={"n_params": spec.n_params, "data": source},
-    ))
-    first, samples, report = _time(
-        lambda: check_network(spec, params, x, y, mode="directional"), max(reps, 5) * 4
-    )
+    first_dir, report = _first(directional)
     if not report.passed:
         raise RuntimeError("the directional check failed on correct code:\n" + report.table())
-    rows.append(_row("directional.first", "verification directional (3 probes/tensor), first",
-                     first))
+    firsts = {name: _first(call)[0] for name, call in torch_calls.items()}
+    if jax_call is not None:
+        firsts["jax"] = _first(jax_call)[0]
+    # Full modes: ours every repetition, torch's (seconds per call) once more.
+    full_samples = _interleaved({"ours": full}, reps)["ours"]
+    torch_full = _interleaved({"torch": torch_calls["full"]}, 1)["torch"] if torch_calls else []
+    quick_calls: dict[str, Callable[[], Any]] = {"ours": directional}
+    if "fast" in torch_calls:
+        quick_calls["torch"] = torch_calls["fast"]
+    warm = _interleaved(quick_calls, 4 * reps)
+    # jax runs XLA's own thread pool, which lingers: measured on its own, afterwards.
+    if jax_call is not None:
+        warm.update(_interleaved({"jax": jax_call}, 4 * reps))
+    med = statistics.median
+    rows.append(_row("full.first", "verification full mode (26,506 params), first call",
+                     first_full, note=f"data: {source}"))
     rows.append(_row(
-        "directional", "verification directional (3 probes/tensor), warm",
-        statistics.median(samples), target=0.010, samples=samples,
-        note=f"median of {len(samples)}",
+        "full", "verification full mode (26,506 params), warm", med(full_samples),
+        target=2.0, samples=full_samples,
+        note=f"median of {len(full_samples)}; error estimate per entry (max {worst_est:.1e})",
+        extra={"n_params": spec.n_params, "data": source},
     ))
-    rows += _torch_rows(spec, params, x, y, reps, torch_threads)
-    rows += _jax_rows(params, x, y, reps)
+    rows.append(_row("directional.first", "verification directional (3 probes/tensor), first",
+                     first_dir))
+    rows.append(_row("directional", "verification directional (3 probes/tensor), warm",
+                     med(warm["ours"]), target=0.010, samples=warm["ours"],
+                     note=f"median of {len(warm['ours'])}, interleaved with torch's"))
+    if torch_calls:
+        rows.append(_row("torch.full.first", "torch gradcheck fast_mode=False, first call",
+                         firsts["full"], note=f"{torch_note}; no error estimates"))
+        rows.append(_row("torch.full.warm", "torch gradcheck fast_mode=False, warm",
+                         med(torch_full), samples=torch_full, note=torch_note))
+        rows.append(_row("torch.fast.first", "torch gradcheck fast_mode=True, first call",
+                         firsts["fast"], note=torch_note))
+        rows.append(_row("torch.fast.warm", "torch gradcheck fast_mode=True, warm",
+                         med(warm["torch"]), samples=warm["torch"],
+                         note=f"median of {len(warm['torch'])}"))
+        rows.append(_row("full/torch", "ratio: our full mode / torch full mode",
+                         med(full_samples) / med(torch_full), unit="ratio", target=0.5,
+                         note="issue 7: <= half of torch's full mode"))
+        rows.append(_row("directional/torch", "ratio: our directional / torch fast mode",
+                         med(warm["ours"]) / med(warm["torch"]), unit="ratio",
+                         note="same repetitions, interleaved"))
+    else:
+        rows.append(_row("torch", "torch.autograd.gradcheck", None, note=torch_note))
+    if jax_call is not None:
+        rows.append(_row("jax.first", "jax.test_util.check_grads, first call", firsts["jax"],
+                         note=f"{jax_note}; includes tracing"))
+        rows.append(_row("jax.warm", "jax.test_util.check_grads, warm", med(warm["jax"]),
+                         samples=warm["jax"], note=f"median of {len(warm['jax'])}"))
+    else:
+        rows.append(_row("jax", "jax.test_util.check_grads", None, note=jax_note))
     return rows
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'measurement':<58} {'value':>10} {'target':>8}  note"]
     for row in rows:
-        value = "-" if row["value"] is None else f"{row['value']:.4f} s"
+        unit = " s" if row["unit"] == "s" else ""
+        value = "-" if row["value"] is None else f"{row['value']:.4f}{unit}"
         target = "" if row["target"] is None else f"<= {row['target']['bound']:g}"
         lines.append(f"{row['label']:<58} {value:>10} {target:>8}  {row['note']}")
     return "\n".join(lines)
