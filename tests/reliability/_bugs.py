@@ -7,11 +7,9 @@ mark (and the entry here) is removed.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-__all__ = ["BUGS", "known_bug"]
+__all__ = ["BUGS", "FIXED", "known_bug"]
 
 BUGS: dict[str, str] = {
     "ragged": (
@@ -31,19 +29,10 @@ BUGS: dict[str, str] = {
         "initializers.normal: a non-number std or bias raises a raw TypeError from "
         "math.isfinite; expected ArgumentTypeError naming it"
     ),
-    "config-name": (
-        "optimizers.optimizer_from_config and schedules.schedule_from_config test "
-        "'name not in kinds' on an unhashable name: raw TypeError; expected "
-        "InvalidArgumentError naming config"
-    ),
-    "history-overflow": (
-        "training.History.from_dict converts JSON integers with float(): an integer beyond "
-        "float range raises OverflowError; expected InvalidArgumentError naming the field"
-    ),
     "path-type": (
-        "save_checkpoint, load_checkpoint, load_mnist, find_mnist and read_idx pass a "
-        "non-path argument to os.fspath/Path: raw TypeError; expected ArgumentTypeError "
-        "naming the path argument"
+        "load_mnist, find_mnist and read_idx pass a non-path argument to Path(): raw "
+        "TypeError; expected ArgumentTypeError naming the path argument (as save_checkpoint "
+        "and load_checkpoint now do)"
     ),
     "tree-unflatten": (
         "pytree.tree_unflatten with a treedef that is not a TreeDef raises AttributeError; "
@@ -55,50 +44,11 @@ BUGS: dict[str, str] = {
         "errors; expected funcnn errors naming the argument (or keep them unchecked and "
         "say so in their docstrings)"
     ),
-    "params-finite": (
-        "sgd_step and Optimizer.update check grads but not params: NaN/inf params give "
-        "NaN results silently (sgd_step also takes int or non-array leaves); expected "
-        "InvalidArgumentError naming params"
-    ),
     "overflow": (
         "finite inputs whose result overflows give a RuntimeWarning (an error under "
         "-W error) or silent inf/NaN instead of a finite result or NonFiniteError: the "
-        "loss functions, loss/value_and_grad, apply, evaluate, top_misclassified, "
-        "standardize with a tiny std, plots of huge values, check_network"
-    ),
-    "ckpt-crafted": (
-        "checkpoint.load_checkpoint catches ValueError/TypeError/KeyError only: a sealed "
-        "file with deeply nested JSON (RecursionError), an integer beyond float or C long "
-        "range in history or rng state (OverflowError) or an rng key of dtype object "
-        "(IndexError) escapes; expected DataFormatError naming the file"
-    ),
-    "orphan-temp": (
-        "checkpoint._write_atomically: a writer killed between mkstemp and os.replace "
-        "leaves its full-size '.NAME.XXXX.tmp' behind forever; later saves never remove "
-        "it, so kills accumulate garbage (suggested: pid in the temporary name and remove "
-        "siblings of dead writers on the next save)"
-    ),
-    "cli-seed": (
-        "cli: 'funcnn train --seed -1' fails in np.random.default_rng with 'internal error: "
-        "ValueError', exit 1; expected a usage error naming --seed, exit 2"
-    ),
-    "cli-out-file": (
-        "cli: 'funcnn train --out FILE' (an existing file) ends in 'internal error: "
-        "FileExistsError', exit 1, after loading the data; expected an error naming --out, "
-        "exit 2"
-    ),
-    "cli-resume-config": (
-        "cli: --resume with a checkpoint whose metadata['train'] lacks keys or holds wrong "
-        "types ends in 'internal error: KeyError/TypeError', exit 1; expected a one-line "
-        "error naming the checkpoint, exit 2"
-    ),
-    "cli-verify-usage": (
-        "cli: 'funcnn verify' usage errors print argparse's multi-line usage text; expected "
-        "one line like the other commands"
-    ),
-    "cli-flag-names": (
-        "cli: errors from the library name its parameter (gamma, b1, b2, std) instead of "
-        "the flag the user typed (--decay-factor, --beta1, --beta2, --init)"
+        "loss functions, loss/value_and_grad, apply, top_misclassified, standardize with a "
+        "tiny std, plots of huge values, check_network (evaluate is fixed)"
     ),
     "verification-args": (
         "verification entry points do not validate all arguments: non-callable loss_fn/"
@@ -106,6 +56,11 @@ BUGS: dict[str, str] = {
         "Settings, non-float dtypes, unknown architectures, non-Check items and non-MLP "
         "specs raise raw TypeError/ValueError/KeyError/AttributeError/IndexError, and a "
         "grad_fn returning NaN escapes as a RuntimeWarning"
+    ),
+    "flatten-empty": (
+        "mnist.flatten: an empty batch (0, 28, 28) raises numpy's ValueError 'cannot "
+        "reshape array of size 0 into shape (0,newaxis)'; expected (0, 784) (reshape with "
+        "math.prod(shape[1:]) instead of -1)"
     ),
     "golden-leak": (
         "verification.golden.load_golden passes the path to np.load, which leaves the file "
@@ -121,7 +76,25 @@ BUGS: dict[str, str] = {
 }
 
 
-def known_bug(bug: str) -> Any:
+FIXED: dict[str, str] = {
+    "params-finite": "sgd_step and Optimizer.update accepted NaN/inf and non-float params",
+    "config-name": "optimizer/schedule configs with an unhashable name raised TypeError",
+    "history-overflow": "History.from_dict let OverflowError escape for huge JSON integers",
+    "ckpt-crafted": "load_checkpoint let RecursionError, OverflowError, IndexError, "
+    "NotImplementedError and RuntimeError escape for sealed crafted files",
+    "orphan-temp": "temporary files of checkpoint writers killed mid-write accumulated",
+    "cli-seed": "funcnn train --seed -1 was an internal error",
+    "cli-out-file": "funcnn train --out FILE was an internal error",
+    "cli-resume-config": "--resume with incomplete saved settings was an internal error",
+    "cli-verify-usage": "funcnn verify usage errors printed several lines",
+    "cli-flag-names": "CLI errors named library parameters (gamma, b1, std) not the flags",
+    "checkpoint-path-type": "save/load_checkpoint raised TypeError for a non-path argument",
+    "evaluate-overflow": "evaluate returned a NaN loss for overflowing outputs",
+}
+"""Bugs these tests found that are fixed (commit 02c0697); their tests now pass unmarked."""
+
+
+def known_bug(bug: str) -> pytest.MarkDecorator:
     """The ``xfail(strict=True)`` mark of bug ``bug`` (a key of :data:`BUGS`)."""
     if bug not in BUGS:
         raise KeyError(f"unknown bug id {bug!r}")

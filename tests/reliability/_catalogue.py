@@ -21,7 +21,7 @@ import pytest
 from tests.reliability._bugs import known_bug
 from tests.reliability._tally import tally
 
-__all__ = ["Case", "check", "rows", "thunk"]
+__all__ = ["Case", "check", "rows", "thunk", "wrong"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,11 @@ class Case:
     arg: str
     expected: str
     bug: str | None = None
+
+
+def wrong(value: object) -> Any:
+    """``value``, typed ``Any``: marks an argument of a deliberately wrong type."""
+    return value
 
 
 def thunk(f: Callable[..., object], *args: Any, **kwargs: Any) -> Callable[[], object]:

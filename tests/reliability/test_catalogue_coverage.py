@@ -31,8 +31,18 @@ from tests.reliability import (
 )
 
 MODULES: tuple[ModuleType, ...] = (
-    funcnn, network, validation, optimizers, schedules, training, checkpoint, mnist, idx,
-    metrics, plots, verification,
+    funcnn,
+    network,
+    validation,
+    optimizers,
+    schedules,
+    training,
+    checkpoint,
+    mnist,
+    idx,
+    metrics,
+    plots,
+    verification,
 )
 
 EXEMPT: dict[str, str] = {
@@ -43,24 +53,59 @@ EXEMPT: dict[str, str] = {
     "backward": "documented as taking validated arguments",
     # Elementwise activations and derivatives: the unvalidated primitives of bug
     # "primitives" (rows for relu and leaky_relu); fuzzed with valid input in test_fuzz.
-    **{name: "primitive, see bug 'primitives'" for name in (
-        "identity", "identity_derivative", "leaky_relu_derivative", "relu_derivative",
-        "sigmoid", "sigmoid_derivative", "softplus", "softplus_derivative", "tanh",
-        "tanh_derivative",
-    )},
+    **{
+        name: "primitive, see bug 'primitives'"
+        for name in (
+            "identity",
+            "identity_derivative",
+            "leaky_relu_derivative",
+            "relu_derivative",
+            "sigmoid",
+            "sigmoid_derivative",
+            "softplus",
+            "softplus_derivative",
+            "tanh",
+            "tanh_derivative",
+        )
+    },
     # Any value is a valid argument.
-    "ravel": "any pytree is valid", "tree_leaves": "any pytree is valid",
-    "tree_structure": "any pytree is valid", "mnist_cache_dir": "no arguments",
+    "ravel": "any pytree is valid",
+    "tree_leaves": "any pytree is valid",
+    "tree_structure": "any pytree is valid",
+    "mnist_cache_dir": "no arguments",
     "catalogue": "quick is any truthy value",
     # Plain records and exceptions: no validation of their own.
-    **{name: "record or exception type" for name in (
-        "Activation", "Loss", "TreeDef", "Trace", "AverageScores", "Misclassified", "MnistFile",
-        "BatchEnd", "EpochEnd", "TrainingDivergedError", "DownloadError",
-        "PlotDependencyError", "FuncnnError", "InvalidArgumentError", "ArgumentTypeError",
-        "DataFormatError", "NonFiniteError", "Check", "CheckRow", "Report", "Tolerance",
-        "OptState", "Params", "Layer", "InitScheme",
-        "ProgressCallback",
-    )},
+    **{
+        name: "record or exception type"
+        for name in (
+            "Activation",
+            "Loss",
+            "TreeDef",
+            "Trace",
+            "AverageScores",
+            "Misclassified",
+            "MnistFile",
+            "BatchEnd",
+            "EpochEnd",
+            "TrainingDivergedError",
+            "DownloadError",
+            "PlotDependencyError",
+            "FuncnnError",
+            "InvalidArgumentError",
+            "ArgumentTypeError",
+            "DataFormatError",
+            "NonFiniteError",
+            "Check",
+            "CheckRow",
+            "Report",
+            "Tolerance",
+            "OptState",
+            "Params",
+            "Layer",
+            "InitScheme",
+            "ProgressCallback",
+        )
+    },
     "Settings": "bug 'verification-args' (row check_gradients/settings-order)",
     "check_softmax": "dtype and seed only; float16 runs, ints rejected by numpy like the others",
     "export_golden": "writes to a user path; OSError on failure like every writer",

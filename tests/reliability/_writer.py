@@ -1,0 +1,266 @@
+"""A zygote process for the kill tests: imports funcnn once, then forks writers on command.
+
+Starting Python and importing numpy takes about a second, far longer than one checkpoint
+write, so ``test_crash_safety`` starts this process once and has it ``fork`` a fresh
+writer for every kill (milliseconds). Run as ``python -m tests.reliability._writer``
+with single-threaded BLAS (fork and BLAS thread pools do not mix). Commands, one per
+line on stdin; replies and the children's reports are lines on stdout:
+
+- ``loop TARGET START``: fork a child saving checkpoint ``START``, ``START + 1``, ...
+  to ``TARGET`` until killed; replies ``child PID``; the child reports ``wrote I``.
+- ``stop TARGET I PHASE``: fork a child saving checkpoint ``I`` once, which stops for
+  good at ``PHASE`` of the write (see :data:`PHASES`) and reports ``at PHASE``.
+- ``train DIR EPOCHS``: fork a child training a small network to ``EPOCHS`` epochs with
+  a checkpoint ``DIR/ckpt.npz`` after every epoch, resuming from it if it exists;
+  reports ``saved EPOCH`` after each checkpoint and ``done`` at the end.
+- ``cli ARG...``: fork a child running ``funcnn.cli.main([ARG, ...])``; it reports
+  ``exit PID STATUS`` when main returns. ``cli-stderr FILE ARG...`` does the same with
+  the child's stderr redirected to ``FILE``.
+- ``reap PID``: wait for child ``PID``; replies ``reaped PID``.
+- ``quit``.
+
+Checkpoint ``I`` (:func:`payload`) is a 784-512-256-10 float32 network with SGD momentum
+state (4.3 MB) whose contents are a function of ``I``, so a loaded file can be checked
+bit for bit (:func:`expected_leaves`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import funcnn as fn
+from funcnn import checkpoint
+from funcnn.optimizers import adam, sgd
+from funcnn.schedules import Cosine
+from funcnn.training import EpochEnd, fit
+
+__all__ = ["PHASES", "TRAIN_SPEC", "expected_leaves", "main", "payload"]
+
+SPEC = fn.MLP((784, 512, 256, 10), "relu")
+OPTIMIZER = sgd(0.1, momentum=0.9)
+PHASES = ("mkstemp", "write", "fsync", "replace", "dirsync")
+"""Where a ``stop`` child halts: before the temporary file exists; half written; fully
+written but not synced; synced but not renamed; renamed but the directory not synced."""
+
+TRAIN_SPEC = fn.MLP((32, 64, 10), "tanh")
+_BASE: list[fn.Params] = []
+
+
+def _base() -> fn.Params:
+    if not _BASE:
+        _BASE.append(fn.init(SPEC, np.random.default_rng(0), dtype=np.float32))
+    return _BASE[0]
+
+
+def payload(i: int) -> dict[str, Any]:
+    """Keyword arguments of ``save_checkpoint`` for checkpoint number ``i`` (< 2**24)."""
+    params = [dict(layer) for layer in _base()]
+    params[0]["b"] = np.full(512, i, dtype=np.float32)
+    state = OPTIMIZER.init(params)
+    state["count"] = np.array(i, dtype=np.int64)
+    state["velocity"][2]["b"] = np.full(10, -i, dtype=np.float32)
+    return {
+        "spec": SPEC,
+        "params": params,
+        "optimizer": OPTIMIZER,
+        "opt_state": state,
+        "rng": np.random.default_rng(i),
+        "history": fn.training.History(),
+        "metadata": {"i": i},
+    }
+
+
+def expected_leaves(i: int) -> list[Any]:
+    """The leaves of ``(params, opt_state)`` of checkpoint ``i``, for comparisons."""
+    p = payload(i)
+    return fn.tree_leaves((p["params"], p["opt_state"]))
+
+
+def _say(message: str) -> None:
+    os.write(1, (message + "\n").encode())
+
+
+def _hang(phase: str) -> None:
+    _say(f"at {phase}")
+    while True:
+        time.sleep(60)
+
+
+def _stop_at(phase: str) -> None:
+    """Patch the functions checkpoint writing calls, so that the write halts at ``phase``."""
+    import tempfile
+
+    def hang(*args: Any, **kwargs: Any) -> Any:
+        _hang(phase)
+
+    if phase == "mkstemp":
+        tempfile.mkstemp = hang
+    elif phase == "write":
+        real_fdopen = os.fdopen
+
+        class HalfWriter:
+            def __init__(self, fd: int) -> None:
+                self.file = real_fdopen(fd, "wb")
+
+            def __enter__(self) -> HalfWriter:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self.file.close()
+
+            def write(self, data: bytes) -> int:
+                self.file.write(data[: len(data) // 2])
+                self.file.flush()
+                _hang(phase)
+                return 0
+
+        def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+            return HalfWriter(fd)
+
+        os.fdopen = fdopen
+    elif phase == "fsync":
+        os.fsync = hang
+    elif phase == "replace":
+        os.replace = hang
+    elif phase == "dirsync":
+        real_replace = os.replace
+
+        def replace_then_hang(src: Any, dst: Any, **kwargs: Any) -> None:
+            real_replace(src, dst)
+            _hang(phase)
+
+        os.replace = replace_then_hang
+    else:
+        raise ValueError(f"unknown phase {phase!r}")
+
+
+def _train_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(1200, 32)).astype(np.float32)
+    y = (np.argmax(x[:, :10], axis=1) + (x[:, 10] > 0)) % 10
+    return x, y.astype(np.int64)
+
+
+def train(directory: Path, epochs: int) -> None:
+    """Train to ``epochs`` epochs in total, checkpointing after each; resume if possible."""
+    target = directory / "ckpt.npz"
+    x, y = _train_data()
+    optimizer = adam(Cosine(0.01, total_steps=epochs * 150, final_lr=1e-4), weight_decay=1e-4)
+    if target.exists():
+        ckpt = checkpoint.load_checkpoint(target)
+        params, state, history, rng = ckpt.params, ckpt.opt_state, ckpt.history, ckpt.rng()
+    else:
+        params = fn.init(TRAIN_SPEC, np.random.default_rng(3), dtype=np.float32)
+        state, history, rng = None, None, np.random.default_rng(4)
+    done = 0 if history is None else history.epochs
+
+    def save(event: object) -> None:
+        if isinstance(event, EpochEnd):
+            checkpoint.save_checkpoint(
+                target,
+                spec=TRAIN_SPEC,
+                params=event.params,
+                optimizer=optimizer,
+                opt_state=event.opt_state,
+                rng=rng,
+                history=event.history,
+            )
+            _say(f"saved {event.epoch}")
+
+    if done < epochs:
+        fit(
+            TRAIN_SPEC,
+            params,
+            optimizer,
+            x,
+            y,
+            epochs=epochs - done,
+            batch_size=8,
+            rng=rng,
+            opt_state=state,
+            history=history,
+            x_test=x[:200],
+            y_test=y[:200],
+            log_every=25,
+            callback=save,
+        )
+    _say("done")
+
+
+def _cli(*argv: str) -> None:
+    from funcnn.cli import main as cli_main
+
+    code = cli_main(list(argv))
+    _say(f"exit {os.getpid()} {code}")
+
+
+def _cli_stderr(path: str, *argv: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    _cli(*argv)
+
+
+def _child(run: Any, *args: Any) -> None:
+    """In a forked child: run, then leave without touching the zygote's state."""
+    try:
+        run(*args)
+    finally:
+        os._exit(0)
+
+
+def _loop(target: str, start: int) -> None:
+    i = start
+    while True:
+        checkpoint.save_checkpoint(target, **payload(i))
+        _say(f"wrote {i}")
+        i += 1
+
+
+def _stop(target: str, i: int, phase: str) -> None:
+    kwargs = payload(i)
+    _stop_at(phase)
+    checkpoint.save_checkpoint(target, **kwargs)
+    _say("finished")  # not reached: the phase hangs
+
+
+def main() -> None:
+    _base()
+    _say("ready")
+    for line in sys.stdin:
+        command, *args = line.split()
+        if command == "quit":
+            break
+        if command == "reap":
+            os.waitpid(int(args[0]), 0)
+            _say(f"reaped {args[0]}")
+            continue
+        run: Any
+        run_args: tuple[Any, ...]
+        if command == "loop":
+            run, run_args = _loop, (args[0], int(args[1]))
+        elif command == "stop":
+            run, run_args = _stop, (args[0], int(args[1]), args[2])
+        elif command == "train":
+            run, run_args = train, (Path(args[0]), int(args[1]))
+        elif command == "cli":
+            run, run_args = _cli, tuple(args)
+        elif command == "cli-stderr":
+            run, run_args = _cli_stderr, tuple(args)
+        else:
+            _say(f"error unknown command {command!r}")
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _child(run, *run_args)
+        _say(f"child {pid}")
+
+
+if __name__ == "__main__":
+    main()
