@@ -179,12 +179,12 @@ class _Comparison:
     failed: BoolArray
     undecided: BoolArray
     subgradient: BoolArray
-    scale: float
+    scale: Any
 
 
 def _compare(
     analytic: FloatArray, numeric: _Numeric, tol: Tolerance, where: IntArray | slice,
-    scale: float,
+    scale: float | FloatArray,
 ) -> _Comparison:
     """Compare ``analytic`` with the numerical entries ``where`` of ``numeric``."""
     d = numeric.derivative.take(where) if not isinstance(where, slice) else numeric.derivative
@@ -380,6 +380,12 @@ def _check_directional(
     numeric = _directional_numeric(evaluator, dirs, settings, rtol)
     proj, atol = _project(dirs, analytic, tols)
     owner = np.asarray(dirs.tensor)
+    # One comparison for every probe; each probe's scale is its tensor's.
+    scales = np.zeros(len(dirs))
+    for index in tensors:
+        members = np.flatnonzero(owner == index)
+        scales[members] = np.max(np.abs(numeric.derivative.value[members]))
+    every = _compare(proj, numeric, Tolerance(atol, rtol), slice(None), scales)
     shared = (time.perf_counter() - start) / max(len(tensors), 1)
     rows = []
     for index, info in enumerate(layout):
@@ -388,9 +394,9 @@ def _check_directional(
             rows.append(CheckRow(check, info.name, info.shape, "directional", str(np.dtype(dtype)),
                                  "pass", note="empty tensor"))
             continue
-        scale = float(np.max(np.abs(numeric.derivative.value[members])))
-        tol = Tolerance(atol[members], rtol)
-        cmp = _compare(proj[members], numeric, tol, members, scale)
+        cmp = _Comparison(every.diff[members], every.bound[members], every.failed[members],
+                          every.undecided[members], every.subgradient[members],
+                          float(scales[members[0]]))
         row = _row(check, info, "directional", dtype, np.arange(members.size), proj[members],
                    numeric, cmp, members, shared, probes=int(members.size),
                    note="worst_index is the probe number")
@@ -790,7 +796,9 @@ def _check_network(
             grads = grad_fn(at)
         analytic = _flat_analytic(grads, at, "grad_fn")
         evaluator = NetworkLoss(spec, at, x, y, loss)
-        bounds = tree_leaves(gradient_error_bound(spec, at, x, y, loss, dtype))
+        bounds = tree_leaves(
+            gradient_error_bound(spec, at, x, y, loss, dtype, evaluator.forward_pass)
+        )
         tols = [_model_tol(dtype, np.asarray(b, dtype=np.float64).reshape(-1)) for b in bounds]
         steps_all = cache(lambda: settings.step_unit / evaluator.coordinate_scale())
         resolved = _resolve_mode(mode, evaluator.n, subset)

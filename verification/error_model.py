@@ -155,13 +155,22 @@ def loss_gradient_error(
 
 
 def gradient_error_bound(
-    spec: MLP, params: Params, x: Array, y: Any, loss: str, dtype: Any
+    spec: MLP,
+    params: Params,
+    x: Array,
+    y: Any,
+    loss: str,
+    dtype: Any,
+    forward: tuple[Sequence[FloatArray], Sequence[FloatArray]] | None = None,
 ) -> list[dict[str, FloatArray]]:
     """Per-entry bound on ``|computed gradient - exact gradient|`` in ``dtype``.
 
     ``params`` and ``x`` are the values the gradient was computed from (any float
-    dtype; they are up-cast); ``y`` labels or targets. Returns a params-shaped list of
-    float64 ``{"W", "b"}`` arrays.
+    dtype; they are up-cast); ``y`` labels or targets. ``forward``, when given, is the
+    float64 forward pass at those values, ``(inputs, pre)`` as kept by
+    :class:`verification.perturbed.NetworkLoss` (``inputs[l]`` enters layer ``l``,
+    ``pre[l]`` leaves it), and is reused instead of recomputed. Returns a params-shaped
+    list of float64 ``{"W", "b"}`` arrays.
     """
     info = np.finfo(np.dtype(dtype))
     u, tiny = float(info.eps) / 2, float(info.tiny)
@@ -175,14 +184,16 @@ def gradient_error_bound(
     ea = np.zeros_like(a)
     inputs, errs_a, pres, errs_z = [a], [ea], [], []
     for layer, (W, b) in enumerate(zip(Ws, bs, strict=True)):
-        z = a @ W + b
-        ez = u * (W.shape[0] + 1) * (np.abs(a) @ absW[layer] + np.abs(b)) + ea @ absW[layer]
+        z = a @ W + b if forward is None else forward[1][layer]
+        ez = u * (W.shape[0] + 1) * (np.abs(a) @ absW[layer] + np.abs(b))
+        if layer:  # the inputs themselves are exact
+            ez = ez + ea @ absW[layer]
         pres.append(z)
         errs_z.append(ez)
         if layer < len(acts):
             act = get_activation(acts[layer])
             sup1, _, jump = ACTIVATION_BOUNDS[acts[layer]]
-            a = act.fn(z)
+            a = act.fn(z) if forward is None else forward[0][layer + 1]
             slope = np.abs(act.derivative(z, a))
             if jump:
                 slope = np.where(np.abs(z) <= ez, sup1, slope)

@@ -435,9 +435,11 @@ class NetworkLoss:
         return True
 
     @property
-    def pre_activations(self) -> tuple[FloatArray, ...]:
-        """Base pre-activations ``z`` of each layer (float64, (B, n_l))."""
-        return tuple(self._z)
+    def forward_pass(self) -> tuple[tuple[FloatArray, ...], tuple[FloatArray, ...]]:
+        """The float64 forward pass at the parameters: ``(inputs, pre)``, where
+        ``inputs[l]`` (B, n_l) enters layer ``l`` (``inputs[0] = x``) and ``pre[l]`` is its
+        pre-activation. Shared, not copied: do not modify."""
+        return tuple(self._a), tuple(self._z)
 
     def coordinate_scale(self) -> FloatArray:
         """Per coordinate, how far a unit step moves a pre-activation: ``max_b |a[b, i]|``

@@ -131,7 +131,7 @@ class Tolerance:
 
 
 def inconclusive(
-    truncation: FloatArray, rounding: FloatArray, scale: float, k: float = K_ERROR
+    truncation: FloatArray, rounding: FloatArray, scale: float | FloatArray, k: float = K_ERROR
 ) -> NDArray[np.bool_]:
     """Entries whose numerical derivative cannot decide the check.
 
