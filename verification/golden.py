@@ -35,6 +35,11 @@ key                               content
                                   ``out = x W + b``, ``dW``, ``db``, ``dx``
 ================================  ==========================================================
 
+Network cases (:func:`golden_networks`): 2-3-1 and 784-32-32-10 with every activation
+and every loss, the larger architectures with their own activation and the fused
+cross-entropy; all in float64 and float32 (``quick``: 2-3-1 in full, one case for each
+other architecture). Activation, softmax, loss and dense cases come in both dtypes.
+
 Conventions: losses are means over the batch (and over outputs for ``mse`` and the
 binary cross-entropies); integer labels are one-hot encoded (for one output, the label
 is the 0/1 target); relu'(0) = 0 and leaky_relu'(0) = 0.01. Compare an implementation's
