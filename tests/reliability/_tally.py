@@ -20,7 +20,7 @@ LABELS: dict[str, str] = {
     "kills": "SIGKILLs delivered to processes writing checkpoints",
     "kills_mid_write": "... of which landed while the temporary file was being written",
     "kills_training": "SIGKILLs delivered to training processes, then resumed",
-    "intact_loads": "checkpoints loaded intact after a kill",
+    "intact_loads": "checkpoints read back complete after a kill or while being rewritten",
     "bytes_flipped": "checkpoints with a flipped byte, all rejected",
     "truncations": "truncated or extended checkpoints, all rejected",
     "crafted_files": "sealed checkpoints with crafted content, rejected or loaded cleanly",

@@ -234,6 +234,8 @@ def run_kill_loop(zygote: Zygote, directory: Path, kills: int, seed: int) -> dic
         assert i == last or start <= i < start + 10_000, (i, last, start)
         _assert_is_checkpoint(ckpt, i)
         rest = set(_assert_leftovers_are_hidden_temporaries(directory, target))
+        # The next save removes what a killed writer left: at most the last one's remains.
+        assert len(rest) <= 1, f"temporary files accumulate: {sorted(rest)}"
         stats["kills"] += 1
         stats["advanced"] += i != last
         stats["mid_write"] += bool(rest - before)  # this writer's temporary file remains
