@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.harness import Row, interleaved_times, median, ratio_row
+from benchmarks.harness import Quiet, Row, interleaved_times, median, ratio_row
 
 __all__ = ["run_alloc"]
 
 
-def run_alloc(reps: int, steps: int = 2000, batch: int = 128) -> list[Row]:
+def run_alloc(
+    reps: int, steps: int = 2000, batch: int = 128, quiet: Quiet | None = None
+) -> list[Row]:
     """The three loops above, ``reps`` interleaved repetitions of ``steps`` steps each."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((batch, 784), dtype=np.float32)
@@ -46,7 +48,9 @@ def run_alloc(reps: int, steps: int = 2000, batch: int = 128) -> list[Row]:
             g.fill(0)
             del g
 
-    t = interleaved_times({"fresh": fresh, "reused": reused, "alloc": alloc_only}, reps)
+    t = interleaved_times(
+        {"fresh": fresh, "reused": reused, "alloc": alloc_only}, reps, quiet=quiet
+    )
     us = {name: [s / steps * 1e6 for s in seconds] for name, seconds in t.items()}
     note = f"X.T @ dZ, ({batch}, 784)^T @ ({batch}, 128) float32 -> 401,408 bytes"
     return [

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.harness import Row, interleaved_times, median, ratio_row
+from benchmarks.harness import Quiet, Row, interleaved_times, median, ratio_row
 
 __all__ = ["run_blas_mix"]
 
 
-def run_blas_mix(reps: int, steps: int = 200) -> list[Row]:
+def run_blas_mix(reps: int, steps: int = 200, quiet: Quiet | None = None) -> list[Row]:
     """``steps`` steps of ``X @ W`` and ``X.T @ g``: numpy only vs numpy + scipy BLAS."""
     from scipy.linalg import blas
 
@@ -42,7 +42,8 @@ def run_blas_mix(reps: int, steps: int = 200) -> list[Row]:
             gemm(1.0, g.T, X.T, trans_b=True, c=gW.T, overwrite_c=True)
 
     # Not interleaved: scipy's threads, once woken, would slow the numpy-only baseline too.
-    t = interleaved_times({"numpy": numpy_only}, reps) | interleaved_times({"mixed": mixed}, reps)
+    t = interleaved_times({"numpy": numpy_only}, reps, quiet=quiet)
+    t |= interleaved_times({"mixed": mixed}, reps, quiet=quiet)
     us = {name: [s / steps * 1e6 for s in seconds] for name, seconds in t.items()}
     note = "X @ W and X.T @ g at batch 128 (scenario A's layer 1), float32"
     return [

@@ -30,6 +30,7 @@ import numpy as np
 __all__ = [
     "OPENBLAS_TUNING_VARS",
     "ForeignLoad",
+    "Quiet",
     "Row",
     "Target",
     "environment",
@@ -205,8 +206,42 @@ def progress(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+@dataclass
+class Quiet:
+    """Guard against other processes: redo rounds during which they used the CPUs.
+
+    A round of :func:`interleaved_times` (every case once) during which other processes
+    used more than ``threshold`` of the machine's CPU time (:class:`ForeignLoad`) is
+    discarded and redone, after waiting up to ``wait`` seconds for a quiet moment, at
+    most ``retries`` times per call. On a 2-core machine one busy foreign process makes
+    two-threaded OpenBLAS calls many times slower, so such rounds measure the neighbour,
+    not the code. ``log`` collects, per call, the foreign load of every kept round and
+    the number of discarded rounds.
+    """
+
+    threshold: float = 0.1
+    wait: float = 60.0
+    retries: int = 20
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    def settle(self) -> float | None:
+        """Wait (up to ``wait`` seconds) for a 1-second window below ``threshold``."""
+        deadline = time.perf_counter() + self.wait
+        level: float | None = None
+        while True:
+            meter = ForeignLoad()
+            time.sleep(1.0)
+            level = meter.fraction()
+            if level is None or level <= self.threshold or time.perf_counter() > deadline:
+                return level
+
+
 def interleaved_times(
-    cases: Mapping[str, Callable[[int], object]], reps: int, warmup: int = 1, collect: bool = True
+    cases: Mapping[str, Callable[[int], object]],
+    reps: int,
+    warmup: int = 1,
+    collect: bool = True,
+    quiet: Quiet | None = None,
 ) -> dict[str, list[float]]:
     """Wall-clock seconds of each case, ``reps`` times, the cases taking turns.
 
@@ -214,22 +249,42 @@ def interleaved_times(
     negative indices and are not timed. Round ``r`` starts at case ``r mod k`` so that no
     implementation always runs right after the same other one (thread pools spinning
     down, caches). With ``collect`` a garbage collection precedes every timed call,
-    outside the timing.
+    outside the timing. With ``quiet``, rounds disturbed by other processes are redone
+    (see :class:`Quiet`).
     """
     names = list(cases)
     for w in range(warmup):
         for name in names:
             cases[name](-1 - w)
     times: dict[str, list[float]] = {name: [] for name in names}
+    kept: list[float | None] = []
+    discarded = 0
     perf = time.perf_counter
-    for r in range(reps):
+    r = 0
+    if quiet is not None:
+        quiet.settle()
+    while r < reps:
         shift = r % len(names) if names else 0
+        meter = ForeignLoad()
+        lap: dict[str, float] = {}
         for name in names[shift:] + names[:shift]:
             if collect:
                 gc.collect()
             start = perf()
             cases[name](r)
-            times[name].append(perf() - start)
+            lap[name] = perf() - start
+        level = meter.fraction()
+        noisy = quiet is not None and level is not None and level > quiet.threshold
+        if quiet is not None and noisy and discarded < quiet.retries:
+            discarded += 1
+            quiet.settle()
+            continue
+        for name, seconds in lap.items():
+            times[name].append(seconds)
+        kept.append(level)
+        r += 1
+    if quiet is not None:
+        quiet.log.append({"cases": names, "round_foreign_load": kept, "discarded": discarded})
     return times
 
 

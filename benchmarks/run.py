@@ -43,10 +43,12 @@ from typing import Any
 from benchmarks.harness import (
     OPENBLAS_TUNING_VARS,
     ForeignLoad,
+    Quiet,
     Row,
     Target,
     environment,
     format_value,
+    interleaved_times,
     median,
     progress,
 )
@@ -72,25 +74,23 @@ def _parse_only(text: str | None) -> list[str]:
     return [name for name in SECTIONS if name in chosen]
 
 
-def _load_rows(reps: int) -> list[Row]:
+def _load_rows(reps: int, quiet: Quiet | None) -> list[Row]:
     from benchmarks.data import load_seconds
 
-    samples: list[float] = []
-    for _ in range(reps):
-        result = load_seconds()
-        if isinstance(result, str):
-            return [
-                Row(
-                    "load",
-                    "load.mnist",
-                    "load_mnist() from the gz files",
-                    None,
-                    "s",
-                    Target("<", 0.5),
-                    f"failed: {result}",
-                )
-            ]
-        samples.append(result)
+    first = load_seconds()  # also warms the file cache: the timed loads read it
+    if isinstance(first, str):
+        return [
+            Row(
+                "load",
+                "load.mnist",
+                "load_mnist() from the gz files",
+                None,
+                "s",
+                Target("<", 0.5),
+                f"failed: {first}",
+            )
+        ]
+    samples = interleaved_times({"load": lambda _: load_seconds()}, reps, 0, quiet=quiet)["load"]
     return [
         Row(
             "load",
@@ -164,30 +164,38 @@ def _verification_rows(quick: bool) -> list[Row]:
 
 
 def run_suite(
-    sections: Sequence[str], reps: int, *, quick: bool, peers: bool, profile: bool
-) -> tuple[list[Row], list[str], dict[str, Any], dict[str, float | None]]:
+    sections: Sequence[str],
+    reps: int,
+    *,
+    quick: bool,
+    peers: bool,
+    profile: bool,
+    quiet: Quiet | None = None,
+) -> tuple[list[Row], list[str], dict[str, Any], dict[str, Any]]:
     """Run ``sections``; return the rows, the profiles (if asked), the data's description
-    and, per section, the share of the CPUs other processes used meanwhile."""
+    and, per section, the share of the CPUs other processes used meanwhile (and, with
+    ``quiet``, the rounds redone because of them)."""
     rows: list[Row] = []
     profiles: list[str] = []
     data_info: dict[str, Any] = {}
-    foreign: dict[str, float | None] = {}
+    foreign: dict[str, Any] = {}
     data: Any = None
     for section in sections:
         meter = ForeignLoad()
+        logged = len(quiet.log) if quiet is not None else 0
         if section == "load":
             progress("load: timing load_mnist()")
-            rows += _load_rows(reps)
+            rows += _load_rows(reps, quiet)
         elif section == "alloc":
             from benchmarks.alloc import run_alloc
 
             progress("alloc: fresh vs reused 400 KB gradient")
-            rows += run_alloc(reps, steps=100 if quick else 2000)
+            rows += run_alloc(reps, steps=100 if quick else 2000, quiet=quiet)
         elif section == "blas":
             from benchmarks.blas import run_blas_mix
 
             progress("blas: numpy's and scipy's OpenBLAS alternating in one loop")
-            rows += run_blas_mix(reps, steps=20 if quick else 200)
+            rows += run_blas_mix(reps, steps=20 if quick else 100, quiet=quiet)
         elif section in ("A", "B", "C"):
             from benchmarks.data import load
             from benchmarks.scenarios import SCENARIOS, profile_funcnn, run_scenario
@@ -195,7 +203,9 @@ def run_suite(
             if data is None:
                 data = load(limit=4096 if quick else None)
                 data_info = {"source": data.source, "n_train": int(data.x_train.shape[0])}
-            rows += run_scenario(SCENARIOS[section], data, reps, peers=peers, quick=quick)
+            rows += run_scenario(
+                SCENARIOS[section], data, reps, peers=peers, quick=quick, quiet=quiet
+            )
             if profile:
                 profiles.append(profile_funcnn(SCENARIOS[section], data, quick))
         elif section == "D":
@@ -206,7 +216,13 @@ def run_suite(
 
             progress("E: peak RSS of a training run (subprocess)")
             rows += run_memory(quick)
-        foreign[section] = meter.fraction()
+        entry: dict[str, Any] = {"whole_section": meter.fraction()}
+        if quiet is not None:
+            calls = quiet.log[logged:]
+            entry["rounds_redone"] = sum(int(c["discarded"]) for c in calls)
+            levels = [v for c in calls for v in c["round_foreign_load"] if v is not None]
+            entry["worst_kept_round"] = max(levels) if levels else None
+        foreign[section] = entry
     return rows, profiles, data_info, foreign
 
 
@@ -252,6 +268,13 @@ def format_table(runs: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _timed_foreign_load(entry: Mapping[str, Any]) -> float | None:
+    """The foreign CPU load that matters: the worst kept round when rounds were guarded,
+    else the whole section's."""
+    worst = entry.get("worst_kept_round")
+    return float(worst) if worst is not None else entry.get("whole_section")
+
+
 def _describe_environment(runs: Sequence[Mapping[str, Any]]) -> str:
     lines = []
     for run in runs:
@@ -262,15 +285,29 @@ def _describe_environment(runs: Sequence[Mapping[str, Any]]) -> str:
             f"numpy {env['numpy']}, BLAS: {env['blas']}; {tuning}; load average at start "
             f"{env['load_average_1_5_15']}; data: {run.get('data', {}).get('source', '-')}"
         )
-        foreign = {k: v for k, v in run.get("foreign_cpu_load", {}).items() if v is not None}
-        if foreign:
-            shares = ", ".join(f"{k} {v:.0%}" for k, v in foreign.items())
-            lines.append(f"[{run['label']}] CPU used by other processes meanwhile: {shares}")
-            if max(foreign.values()) > NOISY:
-                lines.append(
-                    f"WARNING [{run['label']}]: other processes kept over {NOISY:.0%} of the CPUs "
-                    "busy during a section; its timings are unreliable (re-run on a quiet machine)."
-                )
+        shares = []
+        noisy = []
+        for section, entry in run.get("foreign_cpu_load", {}).items():
+            level = _timed_foreign_load(entry)
+            if level is None:
+                continue
+            redone = entry.get("rounds_redone") or 0
+            shares.append(
+                f"{section} {level:.0%}" + (f" ({redone} rounds redone)" if redone else "")
+            )
+            if level > NOISY:
+                noisy.append(section)
+        if shares:
+            lines.append(
+                f"[{run['label']}] CPU share used by other processes while timing: "
+                + ", ".join(shares)
+            )
+        if noisy:
+            lines.append(
+                f"WARNING [{run['label']}]: other processes used over {NOISY:.0%} of the CPUs "
+                f"while {', '.join(noisy)} ran; those timings are unreliable (re-run on a quiet "
+                "machine)."
+            )
     for run in runs:
         blas = [
             entry
@@ -302,8 +339,14 @@ def _single_run(args: argparse.Namespace, label: str) -> dict[str, Any]:
         raise SystemExit(f"--reps: at least {MIN_REPS} repetitions (medians), got {reps}")
     env = environment()
     started = time.perf_counter()
+    quiet = None if args.no_quiet else Quiet(threshold=NOISY, retries=args.quiet_retries)
     rows, profiles, data, foreign = run_suite(
-        sections, reps, quick=args.quick, peers=not args.skip_peers, profile=args.profile
+        sections,
+        reps,
+        quick=args.quick,
+        peers=not args.skip_peers,
+        profile=args.profile,
+        quiet=quiet,
     )
     env_end = environment()
     env["load_average_at_end"] = env_end["load_average_1_5_15"]
@@ -398,6 +441,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--profile",
         action="store_true",
         help="print a cProfile of one funcnn epoch per training scenario",
+    )
+    parser.add_argument(
+        "--no-quiet",
+        action="store_true",
+        help="keep repetitions during which other processes used the CPUs (default: redo "
+        "such rounds, waiting for a quiet moment, up to --quiet-retries times)",
+    )
+    parser.add_argument(
+        "--quiet-retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="disturbed rounds redone per measurement at most (default 5)",
     )
     parser.add_argument("--label", default="as set", help=argparse.SUPPRESS)
     parser.add_argument("--no-table", action="store_true", help=argparse.SUPPRESS)

@@ -25,7 +25,15 @@ from numpy.typing import NDArray
 import funcnn as fn
 from benchmarks.data import Dataset
 from benchmarks.funcnn_side import FuncnnTrainer
-from benchmarks.harness import Row, Target, interleaved_times, median, progress, ratio_row
+from benchmarks.harness import (
+    Quiet,
+    Row,
+    Target,
+    interleaved_times,
+    median,
+    progress,
+    ratio_row,
+)
 from benchmarks.references.gemm_floor import GemmFloor, epoch_batches
 from benchmarks.references.jax_mlp import JaxMLP, load_jax
 from benchmarks.references.numpy_mlp import NumpyMLP
@@ -110,7 +118,13 @@ def _time_unit(scenario: Scenario, steps: int) -> Callable[[list[float]], list[f
 
 
 def run_scenario(
-    scenario: Scenario, data: Dataset, reps: int, *, peers: bool, quick: bool
+    scenario: Scenario,
+    data: Dataset,
+    reps: int,
+    *,
+    peers: bool,
+    quick: bool,
+    quiet: Quiet | None = None,
 ) -> list[Row]:
     """Time every implementation of ``scenario``; the absolute rows and the target ratios."""
     x, y = _slice(data, scenario, quick)
@@ -179,7 +193,7 @@ def run_scenario(
         f"{key}: {scenario.title}: {len(cases)} implementations x {reps} repetitions "
         f"({x.shape[0]} samples, {steps} steps each)"
     )
-    raw = interleaved_times(cases, reps)
+    raw = interleaved_times(cases, reps, quiet=quiet)
     convert = _time_unit(scenario, steps)
     t = {name: convert(seconds) for name, seconds in raw.items()}
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from benchmarks.harness import Row, Target, interleaved_times, ratio_row
+from benchmarks.harness import Quiet, Row, Target, interleaved_times, ratio_row
 from benchmarks.references.gemm_floor import GemmFloor, epoch_batches
 from benchmarks.references.numpy_mlp import NumpyMLP
 from benchmarks.references.per_sample_numpy import PerSampleMLP
@@ -139,6 +139,14 @@ def test_interleaved_times_calls_every_case_in_turn() -> None:
     assert {name: len(t) for name, t in times.items()} == {"a": 3, "b": 3, "c": 3}
 
 
+def test_quiet_guard_logs_every_kept_round() -> None:
+    quiet = Quiet(threshold=1.0, wait=0.0, retries=0)  # a threshold nothing exceeds
+    times = interleaved_times({"a": lambda r: None}, reps=5, warmup=0, quiet=quiet)
+    assert len(times["a"]) == 5
+    (entry,) = quiet.log
+    assert entry["discarded"] == 0 and len(entry["round_foreign_load"]) == 5
+
+
 def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     command = [
@@ -149,6 +157,7 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "--skip-peers",
         "--only",
         "load,alloc,blas,A,C,E",
+        "--no-quiet",
         "--json",
         str(out),
     ]

@@ -21,7 +21,10 @@ def test_quick_run_passes_in_a_subprocess() -> None:
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "verification", "--quick", "--brief"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stdout + done.stderr
@@ -40,14 +43,26 @@ def _run(argv: list[str]) -> tuple[int, str]:
 
 def test_only_json_and_exit_status(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
-    status, text = _run(["--only", "activation/relu/*", "--only", "dense/float64",
-                         "--json", str(path), "--seed", "3"])
+    status, text = _run(
+        [
+            "--only",
+            "activation/relu/*",
+            "--only",
+            "dense/float64",
+            "--json",
+            str(path),
+            "--seed",
+            "3",
+        ]
+    )
     assert status == 0
     assert text.count("\n[") == 3 and "subgradient" in text
     doc = json.loads(path.read_text())
     assert doc["passed"] and doc["meta"]["seed"] == 3
     assert {row["check"] for row in doc["rows"]} == {
-        "activation/relu/float64", "activation/relu/float32", "dense/float64"
+        "activation/relu/float64",
+        "activation/relu/float32",
+        "dense/float64",
     }
     assert Report.from_json(path.read_text()).passed
 

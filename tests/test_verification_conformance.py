@@ -28,12 +28,14 @@ def test_textbook_implementation_conforms(activation: str, loss: str) -> None:
     spec = fn.MLP((5, 6, 4), activation)
     for dtype in (np.float64, np.float32):
         params, x, y = _problem(spec, loss, dtype)
-        report = check_conformance(textbook_value_and_grad(spec, loss), spec, params, x, y,
-                                   loss)
+        report = check_conformance(textbook_value_and_grad(spec, loss), spec, params, x, y, loss)
         assert report.passed, report.table()
         checks = {row.check for row in report.rows}
-        assert checks == {"conformance", "conformance: other vs numeric",
-                          "conformance: funcnn vs numeric"}
+        assert checks == {
+            "conformance",
+            "conformance: other vs numeric",
+            "conformance: funcnn vs numeric",
+        }
 
 
 def test_a_wrong_implementation_is_named_and_funcnn_still_passes() -> None:

@@ -24,8 +24,9 @@ def _problem(spec: fn.MLP = SPEC, seed: int = 0, dtype: Any = np.float64, batch:
     return params, x, y
 
 
-def _grads(spec: fn.MLP, params: fn.Params, x: Any, y: Any, loss: str = "softmax_cross_entropy"
-           ) -> fn.Params:
+def _grads(
+    spec: fn.MLP, params: fn.Params, x: Any, y: Any, loss: str = "softmax_cross_entropy"
+) -> fn.Params:
     grads = fn.value_and_grad(spec, params, x, y, loss)[1]
     return [{k: v.copy() for k, v in layer.items()} for layer in grads]
 
@@ -146,12 +147,26 @@ def test_subset_mode_sees_only_the_selected_entries() -> None:
         grads[0]["W"][5, 1] *= 1.01
         return grads
 
-    hit = check_network(SPEC, params, x, y, grad_fn=grad_fn, mode="subset",
-                        subset={"params[0]['W']": [(5, 1), (0, 0)]})
+    hit = check_network(
+        SPEC,
+        params,
+        x,
+        y,
+        grad_fn=grad_fn,
+        mode="subset",
+        subset={"params[0]['W']": [(5, 1), (0, 0)]},
+    )
     assert [row.tensor for row in hit.failures] == ["params[0]['W']"]
     assert hit.failures[0].worst_index == (5, 1) and hit.failures[0].n_checked == 2
-    miss = check_network(SPEC, params, x, y, grad_fn=grad_fn, mode="subset",
-                         subset={"params[0]['W']": [(0, 0)], "params[2]['b']": [1, 2]})
+    miss = check_network(
+        SPEC,
+        params,
+        x,
+        y,
+        grad_fn=grad_fn,
+        mode="subset",
+        subset={"params[0]['W']": [(0, 0)], "params[2]['b']": [1, 2]},
+    )
     assert miss.passed
     sampled = check_network(SPEC, params, x, y, mode="subset", subset=7, seed=3)
     assert sampled.passed and all(row.n_checked <= 7 for row in sampled.rows)
@@ -167,13 +182,17 @@ def test_check_gradients_on_any_pytree() -> None:
 
     def grad_fn(p: Any) -> Any:
         a, (b, c) = p["a"], p["b"]
-        return {"a": 2 * np.sin(a) * np.cos(a),
-                "b": (3 * c * b**2, np.array(np.sum(b**3) + np.exp(c)))}
+        return {
+            "a": 2 * np.sin(a) * np.cos(a),
+            "b": (3 * c * b**2, np.array(np.sum(b**3) + np.exp(c))),
+        }
 
     report = check_gradients(loss_fn, grad_fn, params)
     assert report.passed, report.table()
     assert [row.tensor for row in report.rows] == [
-        "params['a']", "params['b'][0]", "params['b'][1]"
+        "params['a']",
+        "params['b'][0]",
+        "params['b'][1]",
     ]
 
     def wrong(p: Any) -> Any:
@@ -236,8 +255,13 @@ def test_bad_arguments_raise_funcnn_errors() -> None:
     with pytest.raises(fn.InvalidArgumentError, match="structure"):
         check_network(SPEC, params, x, y, grad_fn=lambda p: p[:2])
     with pytest.raises(fn.InvalidArgumentError, match="shape"):
-        check_network(SPEC, params, x, y,
-                      grad_fn=lambda p: [{"W": layer["W"].T, "b": layer["b"]} for layer in p])
+        check_network(
+            SPEC,
+            params,
+            x,
+            y,
+            grad_fn=lambda p: [{"W": layer["W"].T, "b": layer["b"]} for layer in p],
+        )
 
 
 def test_settings_change_the_steps() -> None:

@@ -23,8 +23,12 @@ def _targets(loss: str, n_out: int, rng: np.random.Generator, batch: int) -> Any
     return rng.random((batch, n_out)).astype(np.float32)
 
 
-@given(specs(max_layers=3, max_width=8), st.sampled_from(sorted(fn.LOSSES)),
-       st.sampled_from([0.1, 1.0, 4.0, 12.0]), st.integers(0, 2**31 - 1))
+@given(
+    specs(max_layers=3, max_width=8),
+    st.sampled_from(sorted(fn.LOSSES)),
+    st.sampled_from([0.1, 1.0, 4.0, 12.0]),
+    st.integers(0, 2**31 - 1),
+)
 def test_float32_gradient_error_stays_within_the_bound(
     spec: fn.MLP, loss: str, std: float, seed: int
 ) -> None:

@@ -26,8 +26,13 @@ def test_round_trip(tmp_path: Path) -> None:
     assert arrays[f"{case}/sizes"].tolist() == [2, 3, 1]
     assert arrays[f"{case}/params/0/W"].dtype == np.float32
     assert arrays[f"{case}/grads/1/b"].shape == (1,)
-    assert {"activation/relu/float64", "softmax/float32", "dense/float64",
-            "loss/softmax_cross_entropy/onehot/float64", "loss/mse/real/float32"} <= set(cases)
+    assert {
+        "activation/relu/float64",
+        "softmax/float32",
+        "dense/float64",
+        "loss/softmax_cross_entropy/onehot/float64",
+        "loss/mse/real/float32",
+    } <= set(cases)
     z = arrays["activation/relu/float64/z"]
     assert np.array_equal(arrays["activation/relu/float64/derivative"], (z > 0).astype(float))
     report = verify_golden(path)
@@ -61,6 +66,5 @@ def test_bad_files(tmp_path: Path) -> None:
 
 def test_default_case_list_covers_every_architecture() -> None:
     archs = {arch for arch, _, _ in golden_networks()}
-    assert archs == {"2-3-1", "784-128-10", "784-32-32-10", "784-100-200-10",
-                     "784-500-250-100-10"}
+    assert archs == {"2-3-1", "784-128-10", "784-32-32-10", "784-100-200-10", "784-500-250-100-10"}
     assert len(golden_networks(quick=True)) < len(golden_networks())

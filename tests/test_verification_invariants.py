@@ -72,8 +72,10 @@ def test_nonlinear_backward_is_caught() -> None:
         return grads
 
     failed = _failed(check_invariants(SPEC, params, x, y, backward_fn=affine))
-    assert {"linear: zero upstream -> zero grads",
-            "linear: upstream x (-1, 2^5, 2^-3) exact"} <= failed
+    assert {
+        "linear: zero upstream -> zero grads",
+        "linear: upstream x (-1, 2^5, 2^-3) exact",
+    } <= failed
 
 
 def test_per_example_mismatch_is_caught() -> None:

@@ -24,8 +24,17 @@ def _abs_problem(points: Any) -> Any:
 
 def _row(analytic: Any, points: Any) -> Any:
     x, fn_ = _abs_problem(points)
-    return check_problems("abs", "d|x|", x.shape, np.asarray(analytic, float), fn_,
-                          np.full(x.size, 1e-2), 1.0, Tolerance(1e-12, 1e-8), np.float64)
+    return check_problems(
+        "abs",
+        "d|x|",
+        x.shape,
+        np.asarray(analytic, float),
+        fn_,
+        np.full(x.size, 1e-2),
+        1.0,
+        Tolerance(1e-12, 1e-8),
+        np.float64,
+    )
 
 
 def test_point_on_the_kink_is_accepted_between_one_sided_derivatives() -> None:

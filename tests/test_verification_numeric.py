@@ -28,8 +28,9 @@ def _offsets(f: Any, x: Any) -> Any:
 @pytest.mark.parametrize("order", [2, 4, 6])
 def test_error_estimate_covers_the_true_error(order: int) -> None:
     x = np.linspace(-3, 3, 25)
-    d = derivatives(_offsets(np.exp, x), np.full(x.size, 1e-2), noise_scale=np.exp(3),
-                    order=order, maxiter=4)
+    d = derivatives(
+        _offsets(np.exp, x), np.full(x.size, 1e-2), noise_scale=np.exp(3), order=order, maxiter=4
+    )
     true_error = np.abs(d.value - np.exp(x))
     assert np.all(true_error <= d.error)
     assert np.all(np.isfinite(d.truncation)) and np.all(d.rounding > 0)
@@ -39,8 +40,9 @@ def test_error_estimate_covers_the_true_error(order: int) -> None:
 
 def test_steps_shrink_by_the_step_factor_per_iteration() -> None:
     x = np.array([0.5])
-    d = derivatives(_offsets(np.sin, x), np.array([0.1]), noise_scale=1.0, maxiter=3,
-                    atol=0.0, rtol=0.0)
+    d = derivatives(
+        _offsets(np.sin, x), np.array([0.1]), noise_scale=1.0, maxiter=3, atol=0.0, rtol=0.0
+    )
     # Never converged (zero tolerances): three iterations, steps 0.1, 0.05, 0.025.
     assert d.status[0] == -2
     assert d.step[0] == pytest.approx(0.025)

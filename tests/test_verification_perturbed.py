@@ -37,8 +37,11 @@ def _masks(spec: fn.MLP, params: fn.Params, x: Any) -> Any:
     return [z > 0 for z, k in zip(trace.pre[:-1], kinked, strict=True) if k]
 
 
-@given(specs(max_layers=3, max_width=5), st.sampled_from(sorted(REFERENCE_LOSSES)),
-       st.integers(0, 2**31 - 1))
+@given(
+    specs(max_layers=3, max_width=5),
+    st.sampled_from(sorted(REFERENCE_LOSSES)),
+    st.integers(0, 2**31 - 1),
+)
 def test_network_loss_matches_funcnn_at_perturbed_points(
     spec: fn.MLP, loss: str, seed: int
 ) -> None:
@@ -65,8 +68,9 @@ def test_network_loss_matches_funcnn_at_perturbed_points(
         )
         assert bool(flags[k]) == changed
     layout = tensor_layout(params)
-    dirs = Directions(tuple(range(len(layout))),
-                      tuple(rng.normal(size=info.size) for info in layout))
+    dirs = Directions(
+        tuple(range(len(layout))), tuple(rng.normal(size=info.size) for info in layout)
+    )
     which = np.arange(len(layout))
     steps = rng.normal(size=which.size) * 0.3
     got, flags = evaluator.directions(dirs, which, steps)
@@ -109,8 +113,11 @@ def test_logits_loss_matches_funcnn() -> None:
     rng = np.random.default_rng(6)
     z = rng.normal(size=(4, 5)) * 3
     y = rng.integers(0, 5, size=4)
-    for loss in ("softmax_cross_entropy", "softmax_then_cross_entropy",
-                 "softmax_binary_cross_entropy"):
+    for loss in (
+        "softmax_cross_entropy",
+        "softmax_then_cross_entropy",
+        "softmax_binary_cross_entropy",
+    ):
         evaluator = LogitsLoss(loss, z, y)
         index = np.arange(20)
         t = rng.normal(size=20) * 0.1
@@ -125,13 +132,15 @@ def test_logits_loss_matches_funcnn() -> None:
 
 def test_generic_loss_pattern_flags_and_errors() -> None:
     params = [np.array([0.5, -0.25])]
-    generic = GenericLoss(lambda p: float(np.sum(np.abs(p[0]))), params,
-                          pattern_fn=lambda p: p[0] > 0)
+    generic = GenericLoss(
+        lambda p: float(np.sum(np.abs(p[0]))), params, pattern_fn=lambda p: p[0] > 0
+    )
     values, flags = generic.coordinates(np.array([0, 0, 1]), np.array([-1.0, 0.1, 0.1]))
     assert values.tolist() == pytest.approx([0.0, 0.1, -0.1])
     assert flags.tolist() == [True, False, False]
     with pytest.raises(fn.InvalidArgumentError, match="loss_fn"):
         GenericLoss(lambda p: float("nan"), params)
     with pytest.raises(fn.InvalidArgumentError, match="batched reference"):
-        LogitsLoss(fn.Loss("custom", lambda z, y: (0.0, z), "real"), np.zeros((2, 2)),
-                   np.zeros(2, int))
+        LogitsLoss(
+            fn.Loss("custom", lambda z, y: (0.0, z), "real"), np.zeros((2, 2)), np.zeros(2, int)
+        )

@@ -64,7 +64,7 @@ def rowwise(fn: Callable[..., Any], *arrays: Array) -> Any:
 @cache
 def _controller() -> Any:
     try:
-        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+        from threadpoolctl import ThreadpoolController
     except ImportError:
         return None
     return ThreadpoolController()
