@@ -29,6 +29,7 @@ from funcnn.activations import (
     tanh,
     tanh_derivative,
 )
+from funcnn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from funcnn.errors import (
     ArgumentTypeError,
     DataFormatError,
@@ -79,7 +80,16 @@ from funcnn.mnist import (
     train_validation_split,
 )
 from funcnn.network import apply, loss, value_and_grad
-from funcnn.optimizers import sgd_step
+from funcnn.optimizers import (
+    SGD,
+    Adam,
+    Optimizer,
+    OptState,
+    adam,
+    optimizer_from_config,
+    sgd,
+    sgd_step,
+)
 from funcnn.pytree import (
     TreeDef,
     ravel,
@@ -89,8 +99,24 @@ from funcnn.pytree import (
     tree_structure,
     tree_unflatten,
 )
+from funcnn.schedules import (
+    Constant,
+    Cosine,
+    Schedule,
+    StepDecay,
+    as_schedule,
+    schedule_from_config,
+)
 from funcnn.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
 from funcnn.spec import MLP
+from funcnn.training import (
+    BatchEnd,
+    EpochEnd,
+    History,
+    TrainingDivergedError,
+    evaluate,
+    fit,
+)
 from funcnn.typing import Layer, Params
 
 __version__ = "0.1.0"
@@ -102,23 +128,38 @@ __all__ = [
     "MNIST_MEAN",
     "MNIST_STD",
     "SCHEMES",
+    "SGD",
     "Activation",
+    "Adam",
     "ArgumentTypeError",
     "AverageScores",
+    "BatchEnd",
+    "Checkpoint",
     "ClassificationReport",
+    "Constant",
+    "Cosine",
     "DataFormatError",
     "DownloadError",
+    "EpochEnd",
     "FuncnnError",
+    "History",
     "InitScheme",
     "InvalidArgumentError",
     "Layer",
     "Loss",
     "Misclassified",
     "NonFiniteError",
+    "OptState",
+    "Optimizer",
     "Params",
+    "Schedule",
+    "StepDecay",
+    "TrainingDivergedError",
     "TreeDef",
     "accuracy",
+    "adam",
     "apply",
+    "as_schedule",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
     "classification_report",
@@ -126,7 +167,9 @@ __all__ = [
     "dense",
     "dense_vjp",
     "download_mnist",
+    "evaluate",
     "find_mnist",
+    "fit",
     "flatten",
     "get_activation",
     "get_loss",
@@ -136,6 +179,7 @@ __all__ = [
     "init",
     "leaky_relu",
     "leaky_relu_derivative",
+    "load_checkpoint",
     "load_mnist",
     "log_softmax",
     "loss",
@@ -144,12 +188,16 @@ __all__ = [
     "mse_grad",
     "normal",
     "one_hot",
+    "optimizer_from_config",
     "predict",
     "ravel",
     "read_idx",
     "relu",
     "relu_derivative",
+    "save_checkpoint",
     "scale",
+    "schedule_from_config",
+    "sgd",
     "sgd_step",
     "sigmoid",
     "sigmoid_derivative",
