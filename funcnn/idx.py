@@ -68,10 +68,58 @@ def _start(data: bytes | bytearray | memoryview, n: int = 8) -> str:
     return " ".join(f"{b:02x}" for b in bytes(data[:n]))
 
 
+def _byte_view(data: Any, name: str = "data") -> memoryview:
+    """``data`` as a flat memoryview of bytes; anything but a contiguous buffer is rejected.
+
+    ``str`` is rejected explicitly: text has no single byte encoding to assume.
+    """
+    if isinstance(data, str):
+        raise ArgumentTypeError(
+            f"{name}: expected bytes, bytearray or memoryview, got str (encode it, or read "
+            "the file in binary mode)"
+        )
+    try:
+        return memoryview(data).cast("B")
+    except TypeError as exc:
+        # memoryview refuses non-buffers, and cast() refuses non-contiguous buffers.
+        raise ArgumentTypeError(
+            f"{name}: expected bytes, bytearray or memoryview (a contiguous buffer), got "
+            f"{type(data).__name__}"
+        ) from exc
+
+
+def _check_source(source: Any) -> str:
+    if not isinstance(source, str):
+        raise ArgumentTypeError(
+            f"source: expected a string naming the data in messages, got {type(source).__name__}"
+        )
+    return source
+
+
+def _as_path(name: str, path: Any) -> Path:
+    """``path`` (a ``str`` or ``os.PathLike`` of text) as a ``Path``; anything else is rejected.
+
+    Checked here rather than left to ``Path()``, whose ``TypeError`` names no argument.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentTypeError(
+            f"{name}: expected a str or os.PathLike path, got {type(path).__name__}"
+        )
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise ArgumentTypeError(
+            f"{name}: expected a text path (str), got a {type(text).__name__} path"
+        )
+    return Path(text)
+
+
 def gunzip(
     data: bytes | bytearray | memoryview, *, source: str = "<bytes>", max_size: int | None = None
 ) -> bytearray:
     """Decompress gzip ``data`` (one or more members) into a new ``bytearray``.
+
+    ``data``: bytes, bytearray, memoryview or any C-contiguous buffer (read as its bytes);
+    anything else, a ``str`` say, raises :class:`ArgumentTypeError`.
 
     Memory stays near the output's size: the output is preallocated from the size in the
     gzip trailer and filled in place, in chunks of a few MB (a Python loop over chunks,
@@ -80,9 +128,20 @@ def gunzip(
     Raises :class:`DataFormatError` naming ``source`` if ``data`` is not gzip, is corrupt
     or truncated, has bytes after the last member that are not another member, or (when
     ``max_size`` is given) decompresses to more than ``max_size`` bytes, in which case
-    decompression stops there.
+    decompression stops there. ``max_size`` must be ``None`` or an integer ``>= 0``.
     """
-    view = memoryview(data).cast("B")
+    view = _byte_view(data)
+    source = _check_source(source)
+    if max_size is not None:
+        if isinstance(max_size, bool) or not isinstance(max_size, int | np.integer):
+            raise ArgumentTypeError(
+                f"max_size: expected None or an integer >= 0, got {type(max_size).__name__}"
+            )
+        if max_size < 0:
+            raise InvalidArgumentError(
+                f"max_size: expected None or an integer >= 0, got {max_size}"
+            )
+        max_size = int(max_size)
     if view[:2] != _GZIP_MAGIC:
         hint = ""
         if len(view) >= 4 and view[0] == 0 and view[1] == 0:
@@ -144,6 +203,8 @@ def gunzip(
 def decode_idx(data: bytes | bytearray | memoryview, *, source: str = "<bytes>") -> NDArray[Any]:
     """Decode the uncompressed bytes of an IDX file into an array.
 
+    ``data``: bytes, bytearray, memoryview or any C-contiguous buffer (read as its bytes).
+
     Returns an array of the file's shape ``(d0, d1, ...)`` and its element type in native
     byte order (``uint8``, ``int8``, ``int16``, ``int32``, ``float32`` or ``float64``).
     For the one-byte types the result is a view of ``data`` (zero copy; writable exactly
@@ -151,9 +212,11 @@ def decode_idx(data: bytes | bytearray | memoryview, *, source: str = "<bytes>")
 
     Raises :class:`DataFormatError` naming ``source`` for a bad magic number, an unknown
     element type, zero dimensions, a truncated header, or a payload whose length is not
-    exactly the product of the dimensions times the element size.
+    exactly the product of the dimensions times the element size; ``ArgumentTypeError``
+    if ``data`` is not a bytes-like buffer (a ``str``, say).
     """
-    view = memoryview(data).cast("B")
+    view = _byte_view(data)
+    source = _check_source(source)
     n = len(view)
     if n < 4:
         raise DataFormatError(
@@ -219,9 +282,10 @@ def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
     stays near the data's own size.
 
     Raises :class:`DataFormatError` (a ``ValueError``) naming the file for any bad content;
-    ``OSError`` (e.g. ``FileNotFoundError``) if the file cannot be read.
+    ``OSError`` (e.g. ``FileNotFoundError``) if the file cannot be read;
+    :class:`ArgumentTypeError` if ``path`` is not a ``str`` or ``os.PathLike``.
     """
-    p = Path(path)
+    p = _as_path("path", path)
     source = str(p)
     if p.name.lower().endswith(".gz"):
         buffer = gunzip(p.read_bytes(), source=source)
@@ -287,8 +351,8 @@ def write_idx(path: str | os.PathLike[str], array: NDArray[Any], *, compressleve
     The gzip header carries no name or timestamp, so equal arrays give equal files.
     ``array`` is as for :func:`encode_idx`; ``compresslevel`` is gzip's 0-9.
     """
+    p = _as_path("path", path)
     data = encode_idx(array)
-    p = Path(path)
     if p.name.lower().endswith(".gz"):
         if isinstance(compresslevel, bool) or compresslevel not in range(10):
             raise InvalidArgumentError(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.network import apply_unchecked, check_inputs, check_params
 from funcnn.softmax import softmax
 from funcnn.spec import MLP
@@ -408,6 +408,21 @@ def _is_distribution(scores: NDArray[np.float64], tol: float) -> bool:
     return bool(np.all(np.abs(scores.sum(axis=1) - 1.0) <= tol))
 
 
+def _softmax_of_finite(logits: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Softmax of finite logits, also when their spread exceeds the float range.
+
+    Shifting by the row maximum can overflow only downwards, to ``-inf`` (e.g. for
+    ``[1e308, -1e308]``), whose ``exp`` is exactly the 0.0 the true probability rounds
+    to; the maximum's own term stays 1, so the sum is >= 1 and no NaN can follow. The
+    overflow is therefore silenced for this step only.
+    """
+    with np.errstate(over="ignore"):
+        probs = softmax(logits).astype(np.float64, copy=False)
+    if not np.isfinite(probs).all():  # unreachable for finite logits; never return NaN
+        raise NonFiniteError("probs_or_logits: the softmax of the logits is not finite")
+    return probs
+
+
 def top_misclassified(
     probs_or_logits: ArrayLike,
     y_true: ArrayLike,
@@ -456,7 +471,7 @@ def top_misclassified(
             "probs_or_logits: from_logits=False but the rows are not probability "
             "distributions (values in [0, 1] summing to 1)"
         )
-    probs = softmax(scores) if from_logits else scores
+    probs = _softmax_of_finite(scores) if from_logits else scores
     pred = np.argmax(probs, axis=1).astype(np.int64)
     wrong = np.flatnonzero(pred != t)
     rows = np.arange(n)

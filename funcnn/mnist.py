@@ -40,8 +40,14 @@ from typing import Any, TypeAlias, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
-from funcnn.idx import decode_idx, gunzip, idx_header, read_idx
+from funcnn.errors import (
+    ArgumentTypeError,
+    DataFormatError,
+    FuncnnError,
+    InvalidArgumentError,
+    NonFiniteError,
+)
+from funcnn.idx import _as_path, decode_idx, gunzip, idx_header, read_idx
 from funcnn.validation import check_float_dtype, check_positive_int, ensure_array
 
 __all__ = [
@@ -194,14 +200,18 @@ def _files_in(directory: Path) -> list[Path] | None:
     return None if any(p is None for p in found) else cast(list[Path], found)
 
 
-def _search_path(cache_dir: str | os.PathLike[str] | None) -> list[Path]:
+def _optional_path(name: str, path: Any) -> Path | None:
+    return None if path is None else _as_path(name, path)
+
+
+def _search_path(cache_dir: Path | None) -> list[Path]:
     dirs: list[Path] = []
     env = os.environ.get(_DATA_ENV, "")
     if env:
         dirs.append(Path(env))
     if _VENDORED_DIR is not None:
         dirs.append(_VENDORED_DIR)
-    dirs.append(Path(cache_dir) if cache_dir is not None else mnist_cache_dir())
+    dirs.append(cache_dir if cache_dir is not None else mnist_cache_dir())
     return dirs
 
 
@@ -215,8 +225,11 @@ def find_mnist(
     With ``path``, that directory if it holds all four files; otherwise the first of
     ``$FUNCNN_DATA``, the vendored ``data/mnist/`` (source checkouts only) and the cache
     (``cache_dir``, default :func:`mnist_cache_dir`) that does. Files are not opened.
+    ``path`` and ``cache_dir`` must be ``str`` or ``os.PathLike`` (``ArgumentTypeError``).
     """
-    dirs = [Path(path)] if path is not None else _search_path(cache_dir)
+    given = _optional_path("path", path)
+    cache = _optional_path("cache_dir", cache_dir)
+    dirs = [given] if given is not None else _search_path(cache)
     for d in dirs:
         if _files_in(d) is not None:
             return d
@@ -448,7 +461,8 @@ def download_mnist(
     Raises :class:`DownloadError` (an ``OSError``) naming every failed attempt when no
     mirror delivers a verified file; no partial file is left behind.
     """
-    target = Path(directory) if directory is not None else mnist_cache_dir()
+    given = _optional_path("directory", directory)
+    target = given if given is not None else mnist_cache_dir()
     urls = _mirror_list(mirrors)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         raise InvalidArgumentError(f"timeout: expected a number of seconds > 0, got {timeout!r}")
@@ -572,19 +586,22 @@ def load_mnist(
     truncated or malformed file, image and label counts that disagree, labels outside 0-9,
     or (when ``verify``) content whose SHA-256 is not the canonical file's.
     ``verify=False`` keeps the structural checks only, e.g. for data in MNIST's layout.
+    ``path`` and ``cache_dir`` must be ``str`` or ``os.PathLike`` (``ArgumentTypeError``).
     """
-    if path is not None:
-        directory = Path(path)
+    given = _optional_path("path", path)
+    cache = _optional_path("cache_dir", cache_dir)
+    if given is not None:
+        directory = given
     else:
-        found = find_mnist(cache_dir=cache_dir)
+        found = find_mnist(cache_dir=cache)
         if found is None:
             if not download:
-                searched = ", ".join(str(d) for d in _search_path(cache_dir))
+                searched = ", ".join(str(d) for d in _search_path(cache))
                 raise FileNotFoundError(
                     f"MNIST not found (searched {searched}) and download=False; set "
                     f"{_DATA_ENV} to a directory holding the four files, or allow the download"
                 )
-            found = download_mnist(cache_dir, mirrors=mirrors, progress=progress, timeout=timeout)
+            found = download_mnist(cache, mirrors=mirrors, progress=progress, timeout=timeout)
         directory = found
     return _read_mnist_dir(directory, verify)
 
@@ -617,7 +634,8 @@ def flatten(x: NDArray[Any]) -> NDArray[Any]:
             f"x: expected a batch of samples (N, ...) with at least 2 dimensions, got shape "
             f"{arr.shape}"
         )
-    return arr.reshape(arr.shape[0], -1)
+    # math.prod, not -1: numpy cannot infer -1 for an empty batch (0, 28, 28).
+    return arr.reshape(arr.shape[0], math.prod(arr.shape[1:]))
 
 
 def scale(x: U8Array, dtype: Any = np.float64) -> NDArray[np.floating[Any]]:
@@ -645,7 +663,8 @@ def standardize(
     0.3081, so standardized training pixels have mean ~0 and std ~1. ``dtype``
     (``np.float32`` or ``np.float64``) defaults to float64 for uint8 input and to ``x``'s
     own dtype for float input. Float input must be finite and in [0, 1] (already scaled);
-    other dtypes are rejected.
+    other dtypes are rejected. :class:`funcnn.NonFiniteError` if ``mean`` or ``std`` push
+    the result out of the dtype's range (e.g. ``std=1e-320``).
     """
     arr = _check_array("x", x)
     for name, value in (("mean", mean), ("std", std)):
@@ -670,8 +689,17 @@ def standardize(
         raise ArgumentTypeError(
             f"x: expected uint8 pixels or float32/float64 values in [0, 1], got {arr.dtype}"
         )
-    out -= out.dtype.type(mean)
-    out /= out.dtype.type(std)
+    # Finite arguments can still leave the dtype's range: a mean or std beyond float32, a
+    # std so small that (x - mean) / std overflows or that rounds to 0. The arithmetic runs
+    # with those warnings off and the result is checked once instead.
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        out -= out.dtype.type(mean)
+        out /= out.dtype.type(std)
+    if out.size and not np.isfinite(out).all():
+        raise NonFiniteError(
+            f"std: (x - mean) / std is not representable in {out.dtype} for mean={mean}, "
+            f"std={std}; expected a std that keeps the result finite (MNIST's is {MNIST_STD})"
+        )
     return out
 
 

@@ -51,6 +51,10 @@ _WRONG_COLOR = "tab:red"
 # Cells in a confusion matrix get their counts written in only up to this many classes;
 # beyond it the digits no longer fit in a cell of an 800x700 px figure.
 _MAX_ANNOTATED_CLASSES = 20
+# matplotlib computes data ranges, margins and colour normalisation in float64 (max - min,
+# 5% margins), which overflow for magnitudes beyond about 5e307. Data larger than this is
+# drawn divided by a power of ten, and the axis or colorbar says so.
+_MAX_DRAWN = 1e300
 
 
 class PlotDependencyError(FuncnnError, ImportError):
@@ -130,6 +134,24 @@ def _series(name: str, values: Any) -> NDArray[np.float64]:
     return arr.astype(np.float64)
 
 
+def _display_scale(*arrays: NDArray[np.float64]) -> int:
+    """The power of ten ``e`` to divide ``arrays`` by so matplotlib can draw them; 0 if none.
+
+    Non-zero only when the largest magnitude exceeds :data:`_MAX_DRAWN`; the divided
+    values then lie within [-10, 10].
+    """
+    top = max((float(np.abs(a).max()) for a in arrays if a.size), default=0.0)
+    return math.floor(math.log10(top)) if top > _MAX_DRAWN else 0
+
+
+def _scaled(values: NDArray[np.float64], exponent: int) -> NDArray[np.float64]:
+    return values / 10.0**exponent if exponent else values
+
+
+def _scaled_label(label: str, exponent: int) -> str:
+    return f"{label} (× 1e{exponent})" if exponent else label
+
+
 def _epoch_series(
     train_name: str, train: Any, test_name: str, test: Any
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -174,8 +196,9 @@ def plot_loss_curves(
     ``batch_interval``, ``2 * batch_interval``, ... counted across epochs (as
     ``History.batch_losses``), drawn in a second panel against the batch number;
     ``None``/empty for none, otherwise ``batch_interval`` is required. Values must be
-    finite. Writes a PNG of 8 x 5 inches (800 x 500 px at ``dpi=100``), or 12 x 5 inches
-    (1200 x 500 px) with the batch panel. Returns ``Path(path)``.
+    finite; losses beyond 1e300 in magnitude are drawn divided by a power of ten, named
+    on the axis. Writes a PNG of 8 x 5 inches (800 x 500 px at ``dpi=100``), or 12 x 5
+    inches (1200 x 500 px) with the batch panel. Returns ``Path(path)``.
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
@@ -193,6 +216,9 @@ def plot_loss_curves(
         interval = check_positive_int("batch_interval", batch_interval)
     title_text = _check_title(title)
 
+    epoch_exp = _display_scale(train, test)
+    batch_exp = _display_scale(batches)
+
     fig = _new_figure(12.0 if interval else 8.0, 5.0, res)
     if interval:
         ax, ax_batch = fig.subplots(1, 2)
@@ -200,18 +226,21 @@ def plot_loss_curves(
         ax = fig.subplots()
     epochs = np.arange(1, train.size + 1)
     marker = _marker(train.size)
-    ax.plot(epochs, train, color=_TRAIN_COLOR, marker=marker, label="train")
+    ax.plot(epochs, _scaled(train, epoch_exp), color=_TRAIN_COLOR, marker=marker, label="train")
     if test.size:
-        ax.plot(epochs, test, color=_TEST_COLOR, marker=marker, label="test")
-    ax.set_ylabel("loss")
+        ax.plot(epochs, _scaled(test, epoch_exp), color=_TEST_COLOR, marker=marker, label="test")
+    ax.set_ylabel(_scaled_label("loss", epoch_exp))
     ax.set_title("loss per epoch")
     _epoch_axes(ax)
     ax.legend()
     if interval:
-        steps = interval * np.arange(1, batches.size + 1)
-        ax_batch.plot(steps, batches, color=_TRAIN_COLOR, linewidth=1.0, label="train")
+        # Float steps: an int64 product would wrap silently for a huge batch_interval.
+        steps = interval * np.arange(1, batches.size + 1, dtype=np.float64)
+        ax_batch.plot(
+            steps, _scaled(batches, batch_exp), color=_TRAIN_COLOR, linewidth=1.0, label="train"
+        )
         ax_batch.set_xlabel("batch")
-        ax_batch.set_ylabel("loss")
+        ax_batch.set_ylabel(_scaled_label("loss", batch_exp))
         ax_batch.set_title(f"training loss every {interval} batch{'es' if interval > 1 else ''}")
         ax_batch.grid(True, alpha=0.3)
     _finish(fig, title_text)
@@ -287,7 +316,8 @@ def plot_confusion_matrix(
     """The confusion matrix as a heat map, each cell's value written in it, with a colorbar.
 
     ``cm``: ``(C, C)`` non-negative counts (integer dtype; floats, e.g. row-normalised
-    rates, are allowed and shown with two decimals), rows true classes, columns
+    rates, are allowed and shown with two decimals, or three significant digits from
+    100 up), rows true classes, columns
     predicted, as :func:`funcnn.metrics.confusion_matrix` returns. ``class_names``: ``C``
     tick labels (default ``0 .. C-1``). Values are written in the cells for up to 20
     classes. Writes a PNG of 8 x 7 inches (800 x 700 px at ``dpi=100``). Returns
@@ -310,10 +340,12 @@ def plot_confusion_matrix(
     fig = _new_figure(8.0, 7.0, res)
     ax = fig.subplots()
     values = arr.astype(np.float64)
-    top = float(values.max())
-    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=top if top > 0 else 1.0)
+    exponent = _display_scale(values)
+    drawn = _scaled(values, exponent)
+    top = float(drawn.max())
+    image = ax.imshow(drawn, cmap="Blues", vmin=0.0, vmax=top if top > 0 else 1.0)
     bar = fig.colorbar(image, ax=ax)
-    bar.set_label("count" if arr.dtype.kind in "iu" else "value")
+    bar.set_label(_scaled_label("count" if arr.dtype.kind in "iu" else "value", exponent))
     ticks = np.arange(c)
     ax.set_xticks(ticks, labels=names, rotation=45 if max(map(len, names)) > 2 else 0)
     ax.set_yticks(ticks, labels=names)
@@ -323,11 +355,11 @@ def plot_confusion_matrix(
         fontsize = max(6.0, min(11.0, 110.0 / c))
         rows, cols = np.indices(arr.shape)
         # Dark text on light cells, light text on dark ones, so every count stays legible.
-        dark = values > 0.55 * (top if top > 0 else 1.0)
+        dark = drawn > 0.55 * (top if top > 0 else 1.0)
         for i, j, v, is_dark in zip(
             rows.ravel(), cols.ravel(), arr.ravel(), dark.ravel(), strict=True
         ):
-            text = f"{int(v)}" if arr.dtype.kind in "iu" else f"{float(v):.2f}"
+            text = f"{int(v)}" if arr.dtype.kind in "iu" else _format_value(float(v))
             ax.text(
                 float(j),
                 float(i),
@@ -339,6 +371,15 @@ def plot_confusion_matrix(
             )
     ax.set_title(title_text or "confusion matrix")
     return _save(fig, target)
+
+
+def _format_value(v: float) -> str:
+    """Two decimals for rates and small values, three significant digits beyond 100.
+
+    Fixed-point text for a large value (``f"{1e300:.2f}"`` has 300 digits) would not fit
+    in a cell and makes the layout fail.
+    """
+    return f"{v:.2f}" if abs(v) < 100 else f"{v:.3g}"
 
 
 def _class_names(class_names: Any, c: int) -> list[str]:
@@ -421,7 +462,10 @@ def plot_sample_grid(
     # Laid out by hand: constrained layout is slow for dozens of Axes and gains nothing on
     # a regular grid.
     fig = _new_figure(width, height, res, constrained=False)
-    pixels = arr[:shown].astype(np.float64)
+    raw = arr[:shown].astype(np.float64)
+    # One shared grey scale: dividing every image by the same power of ten changes nothing
+    # but keeps matplotlib's normalisation (high - low) from overflowing.
+    pixels = _scaled(raw, _display_scale(raw))
     low, high = float(pixels.min()), float(pixels.max())
     if high <= low:
         high = low + 1.0

@@ -248,6 +248,69 @@ def test_write_rejects_bad_arguments(tmp_path: Path) -> None:
         idx_header("not-a-dtype", (1,))
 
 
+class _BytesPath:
+    """An ``os.PathLike`` whose path is bytes: funcnn takes text paths only."""
+
+    def __fspath__(self) -> bytes:
+        return b"x.idx"
+
+
+@pytest.mark.parametrize("path", [3, None, b"x.idx", ["x.idx"], _BytesPath()])
+def test_paths_that_are_not_text_paths_are_type_errors(tmp_path: Path, path: Any) -> None:
+    with pytest.raises(ArgumentTypeError, match=r"^path: expected a (str or os.PathLike|text)"):
+        read_idx(path)
+    with pytest.raises(ArgumentTypeError, match=r"^path: expected a (str or os.PathLike|text)"):
+        write_idx(path, np.zeros(3, dtype=np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ("\x00\x00\x08\x01", r"^data: expected bytes, bytearray or memoryview, got str"),
+        (None, r"^data: expected bytes.*got NoneType"),
+        ([0, 0, 8, 1], r"^data: expected bytes.*got list"),
+        (memoryview(bytes(8))[::2], r"^data: expected bytes.*contiguous buffer.*memoryview"),
+    ],
+)
+def test_decode_and_gunzip_take_bytes_only(data: Any, match: str) -> None:
+    with pytest.raises(ArgumentTypeError, match=match):
+        decode_idx(data)
+    with pytest.raises(ArgumentTypeError, match=match):
+        gunzip(data)
+
+
+def test_decode_and_gunzip_accept_any_contiguous_buffer() -> None:
+    raw = encode_idx(np.arange(6, dtype=np.int16).reshape(2, 3))
+    assert len(raw) % 4 == 0
+    # A buffer of 4-byte items is read as its bytes, not as its items.
+    as_words = np.frombuffer(raw, dtype=np.uint32)
+    decoded = decode_idx(as_words)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(decoded, np.arange(6).reshape(2, 3))
+    packed = np.frombuffer(gzip.compress(raw), dtype=np.uint8)
+    assert bytes(gunzip(packed)) == raw  # type: ignore[arg-type]
+
+
+def test_gunzip_max_size() -> None:
+    data = gzip.compress(bytes(100), mtime=0)
+    assert len(gunzip(data, max_size=100)) == 100
+    with pytest.raises(DataFormatError, match="decompresses to more than 99 bytes"):
+        gunzip(data, max_size=99)
+    assert gunzip(gzip.compress(b""), max_size=0) == bytearray()
+    with pytest.raises(InvalidArgumentError, match=r"^max_size: expected None or an integer >= 0"):
+        gunzip(data, max_size=-1)
+    for bad in (True, 1.5, "10"):
+        with pytest.raises(ArgumentTypeError, match=r"^max_size: expected None or an integer"):
+            gunzip(data, max_size=bad)  # type: ignore[arg-type]
+
+
+def test_source_must_be_a_string() -> None:
+    with pytest.raises(ArgumentTypeError, match=r"^source: expected a string"):
+        decode_idx(encode_idx(np.zeros(1, np.uint8)), source=3)  # type: ignore[arg-type]
+    with pytest.raises(ArgumentTypeError, match=r"^source: expected a string"):
+        gunzip(gzip.compress(b"x"), source=None)  # type: ignore[arg-type]
+
+
 def test_gz_output_is_deterministic(tmp_path: Path) -> None:
     a = np.arange(10, dtype=np.float32)
     write_idx(tmp_path / "a.gz", a)

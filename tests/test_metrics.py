@@ -273,6 +273,22 @@ def test_top_misclassified_from_logits_uses_softmax_confidence() -> None:
         top_misclassified(logits, y, 1, from_logits=False)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_misclassified_with_logits_spread_beyond_the_float_range(dtype: Any) -> None:
+    # max - min overflows the dtype (2e308 > 1.8e308; 6e38 > 3.4e38 in float32). pytest
+    # runs with warnings as errors, so an overflow warning would fail this test.
+    big = np.finfo(dtype).max / 2 * 1.5
+    logits = np.array([[big, -big, 0.0], [0.0, 1.0, -big], [-big, 0.0, big]], dtype=dtype)
+    top = top_misclassified(logits, np.array([1, 0, 0]), 3)
+    np.testing.assert_array_equal(top.indices, [0, 2, 1])
+    np.testing.assert_array_equal(top.y_pred, [0, 2, 1])
+    np.testing.assert_array_equal(top.confidence[:2], [1.0, 1.0])
+    np.testing.assert_array_equal(top.p_true[:2], [0.0, 0.0])
+    assert top.confidence[2] == pytest.approx(1 / (1 + np.exp(-1.0)))
+    for field in (top.confidence, top.p_true):
+        assert np.isfinite(field).all()
+
+
 @given(
     st.integers(1, 30),
     st.integers(2, 5),

@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import funcnn.mnist as mnist
-from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
+from funcnn.errors import (
+    ArgumentTypeError,
+    DataFormatError,
+    FuncnnError,
+    InvalidArgumentError,
+    NonFiniteError,
+)
 from funcnn.idx import encode_idx, read_idx, write_idx
 from funcnn.mnist import (
     MNIST_FILES,
@@ -196,6 +202,21 @@ def test_explicit_path_must_hold_the_files(tmp_path: Path) -> None:
     assert find_mnist(d) is None
 
 
+@pytest.mark.parametrize("bad", [3, b"data/mnist", ["data/mnist"], 1.5])
+def test_paths_that_are_not_text_paths_are_type_errors(tmp_path: Path, bad: Any) -> None:
+    pattern = r"expected a (str or os.PathLike|text)"
+    with pytest.raises(ArgumentTypeError, match=f"^path: {pattern}"):
+        load_mnist(bad)
+    with pytest.raises(ArgumentTypeError, match=f"^path: {pattern}"):
+        find_mnist(bad)
+    with pytest.raises(ArgumentTypeError, match=f"^cache_dir: {pattern}"):
+        load_mnist(cache_dir=bad, download=False)
+    with pytest.raises(ArgumentTypeError, match=f"^cache_dir: {pattern}"):
+        find_mnist(cache_dir=bad)
+    with pytest.raises(ArgumentTypeError, match=f"^directory: {pattern}"):
+        mnist.download_mnist(bad, mirrors=[(tmp_path / "none").as_uri()], progress=False)
+
+
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert mnist_cache_dir() == tmp_path / "funcnn" / "mnist"
@@ -330,6 +351,15 @@ def test_flatten() -> None:
         flatten([[1, 2]])  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("shape", "flat"), [((0, 28, 28), (0, 784)), ((0, 5), (0, 5)), ((3, 0, 2), (3, 0))]
+)
+def test_flatten_of_empty_arrays(shape: tuple[int, ...], flat: tuple[int, int]) -> None:
+    x = np.zeros(shape, dtype=np.uint8)
+    out = flatten(x)
+    assert out.shape == flat and out.dtype == np.uint8
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_scale(dtype: Any) -> None:
     x = np.array([[0, 1, 128, 255]], dtype=np.uint8)
@@ -389,6 +419,32 @@ def test_standardize_rejects() -> None:
         standardize(np.zeros(3, dtype=np.int64))
     with pytest.raises(ArgumentTypeError, match="dtype"):
         standardize(u8, dtype=np.int16)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "x"),
+    [
+        ({"std": 1e-320}, np.full(3, 255, np.uint8)),  # 0.87 / 1e-320 overflows float64
+        ({"std": 1e-300, "dtype": np.float32}, np.full(3, 255, np.uint8)),  # std rounds to 0
+        ({"mean": 1e300, "dtype": np.float32}, np.zeros(3, np.uint8)),  # mean beyond float32
+        ({"std": 1e-320}, np.full(2, 0.5, np.float64)),
+    ],
+)
+def test_standardize_whose_result_overflows_raises_non_finite_error(
+    kwargs: dict[str, Any], x: np.ndarray
+) -> None:
+    # pytest turns warnings into errors: a RuntimeWarning escaping would fail differently.
+    with pytest.raises(NonFiniteError, match=r"^std: \(x - mean\) / std is not representable"):
+        standardize(x, **kwargs)
+
+
+def test_standardize_with_extreme_but_representable_arguments() -> None:
+    x = np.array([0, 255], dtype=np.uint8)
+    np.testing.assert_allclose(standardize(x, mean=0.0, std=1e-300), [0.0, 1e300], rtol=1e-15)
+    np.testing.assert_allclose(standardize(x, mean=1e300, std=1e300), [-1.0, -1.0])
+    # A subnormal std is fine as long as the quotient stays finite.
+    assert standardize(np.zeros(2, np.uint8), mean=0.0, std=5e-324).tolist() == [0.0, 0.0]
+    assert standardize(np.zeros((0, 28, 28), np.uint8), std=1e-320).shape == (0, 28, 28)
 
 
 def test_one_hot() -> None:

@@ -131,6 +131,48 @@ def test_first_layer_weights(tmp_path: Path) -> None:
     np.testing.assert_array_equal(W[:, 3], 0.0)
 
 
+HUGE = float(np.finfo(np.float64).max)
+
+
+def test_huge_finite_values_are_drawn(tmp_path: Path, digits: Any) -> None:
+    # matplotlib's ranges and margins (max - min) overflow for such values; pytest runs
+    # with warnings as errors, so any RuntimeWarning or layout warning fails here.
+    loss = tmp_path / "loss.png"
+    returned = plots.plot_loss_curves(
+        loss,
+        epoch_train_loss=[HUGE, -HUGE, 1.0],
+        epoch_test_loss=[0.0, HUGE, 2.0],
+        batch_losses=[HUGE, -HUGE],
+        batch_interval=2**62,  # steps 2**62, 2**63: past int64
+    )
+    assert_png(loss, returned, (1200, 500))
+    cm = tmp_path / "cm.png"
+    rates = np.array([[HUGE, 0.0, 0.5], [1e6, HUGE, 123.456], [0.0, 0.0, 1e300]])
+    assert_png(cm, plots.plot_confusion_matrix(cm, rates), (800, 700))
+    images, y, pred = digits
+    grid = tmp_path / "grid.png"
+    extreme = np.where(images > 0, HUGE, -HUGE)
+    assert_png(grid, plots.plot_sample_grid(grid, extreme, y, pred, n=4), (400, 350))
+    w = tmp_path / "w.png"
+    weights = np.random.default_rng(0).uniform(-1.0, 1.0, size=(784, 4)) * HUGE
+    assert_png(w, plots.plot_first_layer_weights(w, weights), (525, 250))
+
+
+def test_display_scale_and_cell_text() -> None:
+    # Only data beyond 1e300 is divided, by the power of ten that brings it within 10.
+    assert plots._display_scale(np.array([1e300, -5.0])) == 0
+    assert plots._display_scale(np.array([0.0]), np.array([-HUGE])) == 308
+    assert plots._display_scale(np.array([2e301]), np.empty(0)) == 301
+    assert plots._display_scale(np.empty(0)) == 0
+    # Rates keep two decimals; large values get three significant digits, not 300 digits.
+    assert [plots._format_value(v) for v in (0.125, 99.994, 123.456, 1e300)] == [
+        "0.12",
+        "99.99",
+        "123",
+        "1e+300",
+    ]
+
+
 def test_overwrites_existing_file_and_leaves_it_on_bad_input(tmp_path: Path) -> None:
     out = tmp_path / "acc.png"
     out.write_bytes(b"old")

@@ -346,7 +346,7 @@ def _mnist_io_cases(tmp: Path) -> Iterator[Case]:
             ATE,
             "path",
             r"expected",
-            "path-type",
+            None,
         ),
         (
             "find_mnist/path-int",
@@ -354,7 +354,7 @@ def _mnist_io_cases(tmp: Path) -> Iterator[Case]:
             ATE,
             "path",
             r"expected",
-            "path-type",
+            None,
         ),
         (
             "download_mnist/timeout-0",
@@ -500,7 +500,7 @@ def _idx_cases(tmp: Path) -> Iterator[Case]:
             r"truncated payload: 3 bytes, 2 missing",
             None,
         ),
-        ("read_idx/path-int", lambda: fn.read_idx(wrong(3)), ATE, "path", r"expected", "path-type"),
+        ("read_idx/path-int", lambda: fn.read_idx(wrong(3)), ATE, "path", r"expected", None),
         (
             "write_idx/list",
             lambda: fn.write_idx(tmp / "a.idx", wrong([1, 2])),
@@ -643,7 +643,7 @@ def _idx_cases(tmp: Path) -> Iterator[Case]:
             ATE,
             "data",
             r"expected",
-            "idx-bytes",
+            None,
         ),
         (
             "gunzip/not-gzip",
@@ -675,7 +675,7 @@ def _idx_cases(tmp: Path) -> Iterator[Case]:
             ATE,
             "data",
             r"expected",
-            "idx-bytes",
+            None,
         ),
         (
             "gunzip/max_size-negative",
@@ -683,7 +683,7 @@ def _idx_cases(tmp: Path) -> Iterator[Case]:
             IAE,
             "max_size",
             r"expected",
-            "idx-bytes",
+            None,
         ),
     ]
     for fid, call, error, arg, expected, bug in cases:
