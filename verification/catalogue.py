@@ -36,13 +36,14 @@ from scipy.differentiate import jacobian as scipy_jacobian
 
 from funcnn import losses as funcnn_losses
 from funcnn.activations import ACTIVATIONS, Activation, get_activation
-from funcnn.errors import InvalidArgumentError
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.initializers import init
 from funcnn.layers import dense, dense_vjp
-from funcnn.losses import LOSSES
+from funcnn.losses import LOSSES, get_loss
 from funcnn.softmax import softmax, softmax_jacobian, softmax_vjp
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, IntArray, Params
+from verification.arguments import check_callable, check_float_dtype, check_seed
 from verification.conformance import check_conformance, textbook_value_and_grad
 from verification.data import sample_batch
 from verification.engine import (
@@ -173,6 +174,11 @@ def check_activation(
     as in :mod:`verification.kinks` (at a kink the derivative must lie between the
     one-sided ones).
     """
+    dtype = check_float_dtype("dtype", dtype)
+    if activation is not None and not isinstance(activation, Activation):
+        raise ArgumentTypeError(
+            f"activation: expected a funcnn Activation or None, got {type(activation).__name__}"
+        )
     act = activation or get_activation(name)
     check = check or f"activation/{name}/{_dtype_name(dtype)}"
     z = activation_points(dtype)
@@ -255,8 +261,10 @@ def check_softmax(
     """Softmax Jacobian (``jacobian(s)``, default funcnn's) against
     ``scipy.differentiate.jacobian`` of softmax, the VJP (``vjp(s, g)``) against
     ``J^T g`` with the numerical and with the analytic ``J``, and the invariants."""
-    jac = jacobian or softmax_jacobian
-    vjp_fn = vjp or softmax_vjp
+    dtype = check_float_dtype("dtype", dtype)
+    seed = check_seed(seed)
+    jac = check_callable("jacobian", jacobian, optional=True) or softmax_jacobian
+    vjp_fn = check_callable("vjp", vjp, optional=True) or softmax_vjp
     check = check or f"softmax/{_dtype_name(dtype)}"
     rng = problem_rng(seed, check)
     z = softmax_logits(rng, dtype)
@@ -358,9 +366,11 @@ def check_cross_entropy(
     float targets: fused, funcnn's explicit path, an explicit path composed from
     ``-y/p`` and ``jacobian`` (default funcnn's softmax Jacobian), each against finite
     differences of the loss, and explicit against fused."""
+    dtype = check_float_dtype("dtype", dtype)
     if targets not in ("labels", "onehot"):
         raise InvalidArgumentError(f"targets: expected 'labels' or 'onehot', got {targets!r}")
-    jac = jacobian or softmax_jacobian
+    seed = check_seed(seed)
+    jac = check_callable("jacobian", jacobian, optional=True) or softmax_jacobian
     check = check or f"cross_entropy/{targets}/{_dtype_name(dtype)}"
     rng = problem_rng(seed, check)
     z = loss_logits(rng, dtype)
@@ -408,6 +418,8 @@ def check_cross_entropy(
 def check_losses(dtype: Any = np.float64, *, seed: int = 0, check: str | None = None) -> Report:
     """MSE (real targets), binary cross-entropy (probability targets and labels) and
     softmax binary cross-entropy (one-hot labels) gradients against finite differences."""
+    dtype = check_float_dtype("dtype", dtype)
+    seed = check_seed(seed)
     check = check or f"losses/{_dtype_name(dtype)}"
     rng = problem_rng(seed, check)
     z = loss_logits(rng, dtype)
@@ -444,7 +456,9 @@ def check_dense(
 ) -> Report:
     """``dense_vjp`` (or ``vjp``) against finite differences of ``sum(dense(x) * g)``
     with respect to W, b and x."""
-    vjp_fn = vjp or dense_vjp
+    dtype = check_float_dtype("dtype", dtype)
+    seed = check_seed(seed)
+    vjp_fn = check_callable("vjp", vjp, optional=True) or dense_vjp
     check = check or f"dense/{_dtype_name(dtype)}"
     rng = problem_rng(seed, check)
     batch, n_in, n_out = 6, 7, 5
@@ -487,7 +501,10 @@ def network_case(
     ``y`` are integer labels for the softmax cross-entropies, one-hot float targets of
     ``dtype`` for the other losses; ``source`` is ``"mnist"``, ``"random"`` or ``"xor"``.
     """
-    info = ARCHITECTURES[arch]
+    info = _architecture(arch)
+    dtype = check_float_dtype("dtype", dtype)
+    seed = check_seed(seed)
+    get_loss(loss)
     rng = problem_rng(seed, f"network/{arch}/{activation}/{loss}")
     spec = MLP(info.sizes, activation)
     params = init(spec, rng, info.scheme, dtype=dtype)
@@ -514,13 +531,24 @@ def check_network_case(
     check: str | None = None,
 ) -> Report:
     """:func:`verification.engine.check_network` on :func:`network_case`."""
-    check = check or f"network/{arch}/{activation}/{loss}/{_dtype_name(dtype)}"
     spec, params, x, y, source = network_case(arch, activation, loss, dtype, seed)
+    check = check or f"network/{arch}/{activation}/{loss}/{_dtype_name(dtype)}"
     report = check_network(spec, params, x, y, loss, mode=mode, subset=subset, seed=seed,
                            name=check)
     rows = tuple(replace(row, note=(row.note + "; " if row.note else "") + f"data: {source}")
                  if row.tensor == "loss value" else row for row in report.rows)
     return Report(rows, {**report.meta, "data": source})
+
+
+def _architecture(arch: Any) -> Architecture:
+    """The architecture named ``arch`` (a key of :data:`ARCHITECTURES`)."""
+    if not isinstance(arch, str):
+        raise ArgumentTypeError(f"arch: expected a str, got {type(arch).__name__}")
+    if arch not in ARCHITECTURES:
+        raise InvalidArgumentError(
+            f"arch: unknown architecture {arch!r}; expected one of {list(ARCHITECTURES)}"
+        )
+    return ARCHITECTURES[arch]
 
 
 def _invariants(arch: str, dtype: Any, seed: int, check: str) -> Report:
@@ -632,6 +660,19 @@ def run_checks(
     progress: Callable[[int, int, Check, Report, float], None] | None = None,
 ) -> Report:
     """Run ``checks`` in order; an exception inside a check becomes a failing row."""
+    # Typed as a sequence, but called from untyped code too: check what arrived.
+    if isinstance(checks, str | bytes) or not isinstance(checks, Sequence):  # type: ignore[unreachable]
+        raise ArgumentTypeError(
+            f"checks: expected a sequence of Check, got {type(checks).__name__}"
+        )
+    for index, item in enumerate(checks):
+        if not isinstance(item, Check):
+            raise ArgumentTypeError(
+                f"checks: expected a sequence of Check, got {type(item).__name__} at "
+                f"index {index}"
+            )
+    seed = check_seed(seed)
+    check_callable("progress", progress, optional=True)
     reports = []
     started = time.perf_counter()
     sources: set[str] = set()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from funcnn.errors import InvalidArgumentError
 from funcnn.losses import get_loss
 from funcnn.network import check_inputs, check_params
 from funcnn.network import loss as funcnn_loss
@@ -30,6 +31,7 @@ from funcnn.network import value_and_grad as funcnn_value_and_grad
 from funcnn.pytree import tree_leaves, tree_structure
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
+from verification.arguments import check_callable, check_loss_value, check_seed, check_spec
 from verification.engine import check_network
 from verification.error_model import gradient_error_bound
 from verification.perturbed import tensor_layout
@@ -105,7 +107,7 @@ def textbook_value_and_grad(spec: MLP, loss: str = "softmax_cross_entropy") -> O
     ``dW = sum_b outer(a_b, delta_b)`` (einsum), activations and loss gradients from
     their own formulas. Works in the dtype of ``params`` and ``x``.
     """
-    acts = spec.hidden_activations
+    acts = check_spec(spec).hidden_activations
     name = get_loss(loss).name
 
     def value_and_grad(params: Params, x: Array, y: Array) -> tuple[float, Params]:
@@ -148,15 +150,31 @@ def check_conformance(
 ) -> Report:
     """Compare ``other`` with funcnn on the same parameters and batch, and both with
     finite differences. See the module docstring for the rows."""
+    check_callable("other", other)
     dtype = check_params(spec, params)
     check_inputs(spec, x, dtype)
+    seed = check_seed(seed)
+    get_loss(loss)
     start = time.perf_counter()
-    value_o, grads_o = other(params, x, y)
     value_f, grads_f = funcnn_value_and_grad(spec, params, x, y, loss)
-    if tree_structure(grads_o) != tree_structure(params):
-        raise ValueError(
-            f"{other_name}: gradient structure {tree_structure(grads_o)} does not match params"
+    result = other(params, x, y)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise InvalidArgumentError(
+            f"other: expected to return a (loss, grads) pair, got {type(result).__name__}"
         )
+    value_o = check_loss_value("other", result[0])
+    grads_o = result[1]
+    if tree_structure(grads_o) != tree_structure(params):
+        raise InvalidArgumentError(
+            f"other: {other_name}'s gradient structure {tree_structure(grads_o)} does not "
+            f"match params {tree_structure(params)}"
+        )
+    for info, g in zip(tensor_layout(params), tree_leaves(grads_o), strict=True):
+        if np.shape(g) != info.shape:
+            raise InvalidArgumentError(
+                f"other: {other_name}'s gradient of {info.name} has shape {np.shape(g)}, "
+                f"expected {info.shape}"
+            )
     rows: list[CheckRow] = []
     eps = eps_of(dtype)
     # Forward rounding: relative eps per operation on the largest per-sample term.

@@ -24,6 +24,7 @@ with one row per tensor.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,6 +40,13 @@ from funcnn.network import check_params, value_and_grad
 from funcnn.pytree import tree_flatten, tree_leaves, tree_structure, tree_unflatten
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, IntArray, Params
+from verification.arguments import (
+    check_callable,
+    check_float_dtype,
+    check_nonnegative_number,
+    check_seed,
+    require_finite,
+)
 from verification.error_model import gradient_error_bound
 from verification.kinks import KinkResolution, resolve_kinks
 from verification.numeric import Derivative, OffsetFunction, derivatives, stencil_rounding
@@ -74,6 +82,7 @@ __all__ = [
     "check_loss_gradient",
     "check_network",
     "check_problems",
+    "check_settings",
     "compare_derivative",
 ]
 
@@ -110,6 +119,37 @@ class Settings:
     maxiter: int = MAXITER
     step_factor: float = STEP_FACTOR
     step_unit: float = STEP_UNIT
+
+
+def check_settings(settings: Any) -> Settings:
+    """``settings`` (``None``: the defaults) if every field is usable by scipy.
+
+    Checked by the entry points rather than in ``__post_init__`` so that a bad value is
+    reported where it is used, naming the field. ``maxiter >= 2`` because the first
+    iteration has no error estimate, and the pass condition needs one.
+    """
+    if settings is None:
+        return Settings()
+    if not isinstance(settings, Settings):
+        raise ArgumentTypeError(
+            f"settings: expected a verification.Settings, got {type(settings).__name__}"
+        )
+    for field_name, least in (("order", 1), ("maxiter", 2)):
+        value = getattr(settings, field_name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+            raise InvalidArgumentError(
+                f"settings.{field_name}: expected an int >= {least}, got {value!r}"
+            )
+    for field_name, above in (("step_factor", 1.0), ("step_unit", 0.0)):
+        value = getattr(settings, field_name)
+        number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool
+        )
+        if not (number and math.isfinite(float(value)) and float(value) > above):
+            raise InvalidArgumentError(
+                f"settings.{field_name}: expected a finite number > {above:g}, got {value!r}"
+            )
+    return settings
 
 
 # -- numerical derivatives with kink handling and a second opinion --------------------
@@ -504,7 +544,7 @@ def check_problems(
     pass condition (``atol`` scalar or (m,)). ``shape`` is how the ``m`` entries are laid
     out for the worst index.
     """
-    settings = settings or Settings()
+    settings = check_settings(settings)
     start = time.perf_counter()
     a = np.asarray(analytic, dtype=np.float64).reshape(-1)
     numeric = _numeric(fn, np.asarray(steps, dtype=np.float64), noise_scale, settings,
@@ -619,6 +659,14 @@ def _flat_analytic(grads: Any, params: Any, name: str) -> list[FloatArray]:
             )
         if arr.dtype.kind != "f":
             raise ArgumentTypeError(f"{name}: gradient of {info.name} has dtype {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            # A NaN would otherwise reach nanmax/argmax in the report (a RuntimeWarning)
+            # and could never be compared with anything.
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+            raise InvalidArgumentError(
+                f"{name}: expected finite values, found {arr[where]} in {info.name} at "
+                f"index {where}"
+            )
         out.append(arr.astype(np.float64).reshape(-1))
     return out
 
@@ -692,10 +740,19 @@ def check_gradients(
     Returns a :class:`~verification.report.Report` with one row per tensor;
     ``report.passed`` is the verdict.
     """
+    check_callable("loss_fn", loss_fn)
+    check_callable("grad_fn", grad_fn)
+    check_callable("batched_loss", batched_loss, optional=True)
+    check_callable("pattern_fn", pattern_fn, optional=True)
+    seed = check_seed(seed)
+    if noise_scale is not None:
+        noise_scale = check_nonnegative_number("noise_scale", noise_scale)
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"name: expected a str, got {type(name).__name__}")
+    settings = check_settings(settings)
     with single_threaded_blas():
         return _check_gradients(loss_fn, grad_fn, params, mode, probes, subset, seed, name,
-                                batched_loss, pattern_fn, error_bound, noise_scale,
-                                settings or Settings())
+                                batched_loss, pattern_fn, error_bound, noise_scale, settings)
 
 
 def _check_gradients(
@@ -706,11 +763,13 @@ def _check_gradients(
     settings: Settings,
 ) -> Report:
     grads = grad_fn(params)
+    # The loss first: at non-finite params it is the loss that says so (the gradient's
+    # NaN would only be a consequence).
+    evaluator = GenericLoss(loss_fn, params, batched_loss=batched_loss, pattern_fn=pattern_fn,
+                            noise_scale=noise_scale)
     analytic = _flat_analytic(grads, params, "grad_fn")
     leaves = tree_flatten(grads)[0]
     dtype = np.result_type(*[np.asarray(g).dtype for g in leaves]) if leaves else np.float64
-    evaluator = GenericLoss(loss_fn, params, batched_loss=batched_loss, pattern_fn=pattern_fn,
-                            noise_scale=noise_scale)
     layout = tensor_layout(params)
     mode = _resolve_mode(mode, evaluator.n, subset)
     leaves64 = [np.asarray(x, dtype=np.float64).reshape(-1) for x in tree_leaves(params)]
@@ -724,6 +783,8 @@ def _check_gradients(
     tols = [scale_tol(s) for s in scales]
     if error_bound is not None:
         bounds = _flat_analytic(error_bound, params, "error_bound")
+        if any(np.any(b < 0) for b in bounds):
+            raise InvalidArgumentError("error_bound: expected bounds >= 0")
 
         def model_tol(bound: FloatArray) -> TolFactory:
             return lambda local: Tolerance.for_model(dtype, bound[local])
@@ -772,9 +833,14 @@ def check_network(
     Returns a report with one row per tensor plus, first, a row confirming that the
     evaluator reproduces ``funcnn.loss``.
     """
+    check_callable("grad_fn", grad_fn, optional=True)
+    seed = check_seed(seed)
+    if name is not None and not isinstance(name, str):
+        raise ArgumentTypeError(f"name: expected a str or None, got {type(name).__name__}")
+    settings = check_settings(settings)
     with single_threaded_blas():
         return _check_network(spec, params, x, y, loss, mode, probes, subset, seed, name,
-                              grad_fn, settings or Settings())
+                              grad_fn, settings)
 
 
 def _check_network(
@@ -789,21 +855,29 @@ def _check_network(
     values: list[float] = []
 
     def run(at: Params) -> tuple[list[CheckRow], NetworkLoss]:
+        evaluator = _network_loss(spec, at, x, y, loss)
         if grad_fn is None:
-            value, grads = value_and_grad(spec, at, x, y, loss)
+            value, grads = require_finite(
+                f"params: funcnn.value_and_grad gives a non-finite loss or gradient in "
+                f"{dtype} at these params and x (overflow); there is nothing to check",
+                lambda: value_and_grad(spec, at, x, y, loss), _finite_value_and_grad,
+            )
             values.append(value)
         else:
             grads = grad_fn(at)
         analytic = _flat_analytic(grads, at, "grad_fn")
-        evaluator = NetworkLoss(spec, at, x, y, loss)
         bounds = tree_leaves(
             gradient_error_bound(spec, at, x, y, loss, dtype, evaluator.forward_pass)
         )
         tols = [_model_tol(dtype, np.asarray(b, dtype=np.float64).reshape(-1)) for b in bounds]
         steps_all = cache(lambda: settings.step_unit / evaluator.coordinate_scale())
         resolved = _resolve_mode(mode, evaluator.n, subset)
-        report = _run(check, evaluator, analytic, evaluator.layout, tols, dtype, resolved,
-                      probes, subset, seed, settings, steps_all, {})
+        # A perturbed point of a finite problem may still overflow when the problem sits
+        # near the float64 limit: its derivative is then non-finite and the entry is
+        # reported inconclusive (see _compare), so numpy's warning carries nothing more.
+        with np.errstate(over="ignore", invalid="ignore"):
+            report = _run(check, evaluator, analytic, evaluator.layout, tols, dtype, resolved,
+                          probes, subset, seed, settings, steps_all, {})
         return list(report.rows), evaluator
 
     rows, evaluator = run(params)
@@ -816,6 +890,31 @@ def _check_network(
         {"loss_value": evaluator.value, "seed": seed, "seconds": time.perf_counter() - start,
          "n_params": evaluator.n},
     )
+
+
+def _network_loss(spec: MLP, params: Params, x: Array, y: Array, loss: str) -> NetworkLoss:
+    """The float64 evaluator at ``params``; :class:`NonFiniteError` if its forward pass
+    overflows (finite but huge inputs or weights), which no finite difference survives."""
+
+    def finite(evaluator: NetworkLoss) -> bool:
+        inputs, pre = evaluator.forward_pass
+        return bool(
+            all(np.all(np.isfinite(t)) for t in (*inputs, *pre))
+            and math.isfinite(evaluator.value)
+            and math.isfinite(evaluator.noise_scale)
+        )
+
+    out: NetworkLoss = require_finite(
+        "x: the float64 forward pass or loss at params and x is not finite (overflow); "
+        "expected inputs and weights whose pre-activations and loss stay below 1e308",
+        lambda: NetworkLoss(spec, params, x, y, loss), finite,
+    )
+    return out
+
+
+def _finite_value_and_grad(result: tuple[float, Params]) -> bool:
+    value, grads = result
+    return math.isfinite(value) and all(np.all(np.isfinite(g)) for g in tree_leaves(grads))
 
 
 def _model_tol(dtype: Any, bound: FloatArray) -> TolFactory:
@@ -887,7 +986,9 @@ def _consistency_row(
         x64 = np.asarray(x, dtype=np.float64)
         y_arr = np.asarray(y)
         y64 = y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr
-        reference = funcnn_loss(spec, p64, x64, y64, loss)  # type: ignore[arg-type]
+        # funcnn warns where it overflows; a non-finite value simply fails this row.
+        with np.errstate(over="ignore", invalid="ignore"):
+            reference = funcnn_loss(spec, p64, x64, y64, loss)  # type: ignore[arg-type]
     else:
         reference = known
     diff = abs(reference - evaluator.value)
@@ -923,19 +1024,24 @@ def check_loss_gradient(
     """
     from funcnn import losses as funcnn_losses
 
-    settings = settings or Settings()
+    check_callable("grad_fn", grad_fn)
+    settings = check_settings(settings)
     with single_threaded_blas():
         start = time.perf_counter()
         z_arr = np.asarray(z)
-        dtype = z_arr.dtype
+        dtype = check_float_dtype("z", z_arr.dtype)
         check = name or f"loss gradient {loss} {dtype}"
         evaluator = LogitsLoss(loss, z_arr, y)
         info = TensorInfo(tensor, tuple(z_arr.shape), 0)
-        analytic = [np.asarray(grad_fn(z_arr), dtype=np.float64).reshape(-1)]
-        if analytic[0].size != z_arr.size:
+        returned = np.asarray(grad_fn(z_arr))
+        if returned.shape != z_arr.shape or returned.dtype.kind != "f":
             raise InvalidArgumentError(
-                f"grad_fn: returned {analytic[0].size} values for logits of shape {z_arr.shape}"
+                f"grad_fn: expected a float array of the logits' shape {z_arr.shape}, got "
+                f"shape {returned.shape} and dtype {returned.dtype}"
             )
+        if not np.all(np.isfinite(returned)):
+            raise InvalidArgumentError("grad_fn: expected finite values, got NaN or infinity")
+        analytic = [returned.astype(np.float64).reshape(-1)]
         if error_bound is not None:
             bound = np.asarray(error_bound, dtype=np.float64).reshape(-1)
             tols: list[TolFactory] = [lambda local: Tolerance.for_model(dtype, bound[local])]

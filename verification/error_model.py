@@ -38,8 +38,10 @@ import numpy as np
 
 from funcnn.activations import get_activation
 from funcnn.losses import get_loss
+from funcnn.network import check_inputs, check_params
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
+from verification.arguments import check_float_dtype
 from verification.reference import dense_targets
 
 __all__ = [
@@ -172,9 +174,10 @@ def gradient_error_bound(
     ``pre[l]`` leaves it), and is reused instead of recomputed. Returns a params-shaped
     list of float64 ``{"W", "b"}`` arrays.
     """
-    info = np.finfo(np.dtype(dtype))
+    info = np.finfo(check_float_dtype("dtype", dtype))
     u, tiny = float(info.eps) / 2, float(info.tiny)
     name = get_loss(loss).name
+    check_inputs(spec, x, check_params(spec, params))
     Ws = [np.asarray(layer["W"], dtype=np.float64) for layer in params]
     bs = [np.asarray(layer["b"], dtype=np.float64) for layer in params]
     absW = [np.abs(W) for W in Ws]

@@ -53,6 +53,7 @@ from __future__ import annotations
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,13 @@ import numpy as np
 
 from funcnn import losses as funcnn_losses
 from funcnn.activations import ACTIVATIONS
-from funcnn.errors import DataFormatError
+from funcnn.errors import ArgumentTypeError, DataFormatError
 from funcnn.layers import dense, dense_vjp
 from funcnn.network import value_and_grad
 from funcnn.softmax import softmax, softmax_jacobian, softmax_vjp
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
+from verification.arguments import check_callable, check_seed
 from verification.catalogue import (
     ARCHITECTURES,
     DTYPES,
@@ -226,7 +228,7 @@ def export_golden(
 ) -> list[str]:
     """Write :func:`golden_arrays` to ``path`` (an uncompressed ``.npz``: the values are
     random floats that compress by a few percent at best); return the case ids."""
-    arrays = golden_arrays(seed, quick, networks)
+    arrays = golden_arrays(check_seed(seed), quick, networks)
     with Path(path).open("wb") as handle:
         np.savez(handle, allow_pickle=False, **arrays)
     return [str(c) for c in arrays["cases"]]
@@ -234,11 +236,23 @@ def export_golden(
 
 def load_golden(path: str | Path) -> dict[str, Array]:
     """All entries of a golden file as ``{key: array}``, checking its format."""
+    # The handle is ours, in a with block: np.load(path) leaves its own file open when
+    # the zip turns out unreadable (a ResourceWarning, an error under -W error).
+    if not isinstance(path, str | PathLike):
+        raise ArgumentTypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+    arrays: dict[str, Array] | None = None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        with Path(path).open("rb") as handle:
+            loaded = np.load(handle, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded as data:
+                    arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataFormatError(f"golden file {str(path)!r}: cannot read it ({exc})") from exc
+    if arrays is None:
+        raise DataFormatError(
+            f"golden file {str(path)!r}: a single .npy array, expected an .npz archive"
+        )
     if str(arrays.get("format", "")) != FORMAT:
         raise DataFormatError(
             f"golden file {str(path)!r}: format {arrays.get('format')!r}, expected {FORMAT!r}"
@@ -269,7 +283,7 @@ def verify_golden(
     agree within ``2 * MODEL_SAFETY * tolerance + sqrt(eps) |g|`` per entry (both sides'
     rounding), the loss within ``sqrt(eps)`` relative.
     """
-    fn = value_and_grad_fn or value_and_grad
+    fn = check_callable("value_and_grad_fn", value_and_grad_fn, optional=True) or value_and_grad
     arrays = load_golden(path)
     wanted = [str(c) for c in arrays["cases"]] if cases is None else list(cases)
     rows = []

@@ -25,11 +25,14 @@ from typing import Any
 import numpy as np
 
 from funcnn import network
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.losses import get_loss
 from funcnn.pytree import tree_leaves
 from funcnn.softmax import softmax, softmax_jacobian
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
+from funcnn.validation import check_finite
+from verification.arguments import check_callable, check_float_dtype
 from verification.error_model import gradient_error_bound
 from verification.report import CheckRow, Report
 from verification.tolerances import MODEL_SAFETY, eps_of
@@ -80,8 +83,12 @@ def check_invariants(
     same signatures as :func:`funcnn.value_and_grad` and
     :func:`funcnn.network.backward`) to hold them to the same invariants.
     """
-    vag: ValueAndGrad = value_and_grad_fn or network.value_and_grad
-    bwd = backward_fn or network.backward
+    vag: ValueAndGrad = (
+        check_callable("value_and_grad_fn", value_and_grad_fn, optional=True)
+        or network.value_and_grad
+    )
+    bwd = check_callable("backward_fn", backward_fn, optional=True) or network.backward
+    get_loss(loss)
     dtype = network.check_params(spec, params)
     check = name or f"invariants {'-'.join(map(str, spec.sizes))} {loss} {dtype}"
     x2 = network.check_inputs(spec, x, dtype)
@@ -174,6 +181,19 @@ def _per_example(
                 time.perf_counter() - start, f"{batch} one-sample calls", worst_diff, worst_tol)
 
 
+def _logits(z: Any) -> FloatArray:
+    """``z`` if it is a finite float32/float64 ``(B, C)`` array with ``B, C >= 1``."""
+    if not isinstance(z, np.ndarray):
+        raise ArgumentTypeError(f"z: expected a numpy array, got {type(z).__name__}")
+    check_float_dtype("z", z.dtype)
+    if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
+        raise InvalidArgumentError(
+            f"z: expected logits of shape (B, C) with B, C >= 1, got shape {z.shape}"
+        )
+    check_finite("z", z)
+    return z
+
+
 def check_softmax_jacobian_invariants(
     z: FloatArray,
     *,
@@ -185,7 +205,8 @@ def check_softmax_jacobian_invariants(
     ``jacobian(s)`` defaults to :func:`funcnn.softmax_jacobian` (called with
     ``softmax(z)``).
     """
-    jac = jacobian or softmax_jacobian
+    z = _logits(z)
+    jac = check_callable("jacobian", jacobian, optional=True) or softmax_jacobian
     start = time.perf_counter()
     s = softmax(z)
     J = np.asarray(jac(s))

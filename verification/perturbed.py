@@ -37,6 +37,7 @@ from funcnn.pytree import ravel, tree_leaves
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, IntArray, Params
 from funcnn.validation import check_targets
+from verification.arguments import check_loss_value
 from verification.reference import (
     REFERENCE_LOSSES,
     dense_targets,
@@ -228,7 +229,7 @@ class GenericLoss:
             as64 = [np.asarray(leaf, dtype=np.float64) for leaf in leaves]
             self._unravel = ravel(_rebuild(params, as64))[1]
         self._layout = tensor_layout(params)
-        self._value = float(loss_fn(self._unravel(flat)))
+        self._value = check_loss_value("loss_fn", loss_fn(self._unravel(flat)))
         if not np.isfinite(self._value):
             raise InvalidArgumentError(f"loss_fn: returned {self._value} at params")
         self._pattern = None if pattern_fn is None else np.asarray(pattern_fn(self._unravel(flat)))
@@ -265,11 +266,17 @@ class GenericLoss:
         count = thetas.shape[0]
         flags = np.zeros(count, dtype=bool)
         if self._batched is not None:
-            values = np.asarray(self._batched(thetas), dtype=np.float64).reshape(count)
+            raw = np.asarray(self._batched(thetas))
+            if raw.shape not in ((count,), (count, 1)) or raw.dtype.kind not in "iuf":
+                raise InvalidArgumentError(
+                    f"batched_loss: expected {count} real losses for a ({count}, {self.n}) "
+                    f"matrix of parameter vectors, got shape {raw.shape} and dtype {raw.dtype}"
+                )
+            values = raw.astype(np.float64).reshape(count)
         else:
             values = np.empty(count)
             for k in range(count):
-                values[k] = self._loss_fn(self._unravel(thetas[k]))
+                values[k] = check_loss_value("loss_fn", self._loss_fn(self._unravel(thetas[k])))
         if self._pattern_fn is not None:
             for k in range(count):
                 pattern = np.asarray(self._pattern_fn(self._unravel(thetas[k])))

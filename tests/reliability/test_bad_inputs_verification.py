@@ -37,11 +37,14 @@ from verification import (
 IAE = fn.InvalidArgumentError
 ATE = fn.ArgumentTypeError
 DFE = fn.DataFormatError
+NFE = fn.NonFiniteError
 
 SPEC = fn.MLP((3, 4, 2), "tanh")
 P = fn.init(SPEC, np.random.default_rng(0))
 X = np.random.default_rng(1).normal(size=(4, 3))
 Y = np.array([0, 1, 1, 0])
+LINEAR = fn.MLP((3, 2))
+P_LINEAR = fn.init(LINEAR, np.random.default_rng(0))
 TREE = {"a": np.array([1.0, -2.0, 0.5])}
 
 
@@ -131,17 +134,17 @@ def _gradient_cases() -> Iterator[Case]:
             ATE,
             "loss_fn",
             r"expected",
-            "verification-args",
+            None,
         ),
-        ("grad_fn-None", cg(_loss, None, TREE), ATE, "grad_fn", r"expected", "verification-args"),
-        ("seed-negative", cg(seed=-1), IAE, "seed", r"expected", "verification-args"),
+        ("grad_fn-None", cg(_loss, None, TREE), ATE, "grad_fn", r"expected", None),
+        ("seed-negative", cg(seed=-1), IAE, "seed", r"expected", None),
         (
             "loss-returns-str",
             cg(lambda p: "low", _grad, TREE),
             ATE,
             "loss_fn",
             r"expected",
-            "verification-args",
+            None,
         ),
         (
             "grad-nan",
@@ -149,7 +152,7 @@ def _gradient_cases() -> Iterator[Case]:
             IAE,
             "grad_fn",
             r"expected finite",
-            "verification-args",
+            None,
         ),
         (
             "noise_scale-nan",
@@ -157,7 +160,7 @@ def _gradient_cases() -> Iterator[Case]:
             IAE,
             "noise_scale",
             r"expected",
-            "verification-args",
+            None,
         ),
         (
             "settings-order",
@@ -165,7 +168,39 @@ def _gradient_cases() -> Iterator[Case]:
             IAE,
             "order",
             r"expected",
-            "verification-args",
+            None,
+        ),
+        (
+            "settings-maxiter-1",
+            cg(settings=Settings(maxiter=1)),
+            IAE,
+            "settings.maxiter",
+            r"expected an int >= 2",
+            None,
+        ),
+        (
+            "settings-dict",
+            cg(settings=wrong({"order": 4})),
+            ATE,
+            "settings",
+            r"expected a verification.Settings",
+            None,
+        ),
+        (
+            "batched_loss-shape",
+            cg(batched_loss=lambda thetas: np.zeros((len(thetas), 2))),
+            IAE,
+            "batched_loss",
+            r"expected \d+ real losses",
+            None,
+        ),
+        (
+            "loss-returns-array",
+            cg(lambda p: p["a"] ** 2, _grad, TREE),
+            ATE,
+            "loss_fn",
+            r"expected to return a real number, got ndarray of shape \(3,\)",
+            None,
         ),
     ]
     for fid, call, error, arg, expected, bug in cases:
@@ -209,6 +244,24 @@ def _gradient_cases() -> Iterator[Case]:
             None,
         ),
         ("grad_fn-structure", cn(grad_fn=lambda p: p[:1]), IAE, "grad_fn", r"structure", None),
+        ("grad_fn-str", cn(grad_fn=wrong("grads")), ATE, "grad_fn", r"expected a callable", None),
+        ("seed-negative", cn(seed=-3), IAE, "seed", r"expected an int >= 0", None),
+        (
+            "loss-overflows",
+            cn(spec=LINEAR, params=P_LINEAR, x=np.full((4, 3), 1e160)),
+            NFE,
+            "x",
+            r"not finite \(overflow\)",
+            None,
+        ),
+        (
+            "params-overflow",
+            cn(params=[{**P[0], "W": np.full((3, 4), 1e307)}, P[1]], x=np.full((4, 3), 1e3)),
+            NFE,
+            "x",
+            r"overflow",
+            None,
+        ),
     ]
     for fid, call, error, arg, expected, bug in net:
         yield Case(f"check_network/{fid}", call, error, arg, expected, bug)
@@ -230,7 +283,7 @@ def _catalogue_cases() -> Iterator[Case]:
             ATE,
             "dtype",
             r"expected float32 or float64",
-            "verification-args",
+            None,
         ),
         (
             "check_cross_entropy/targets",
@@ -246,7 +299,7 @@ def _catalogue_cases() -> Iterator[Case]:
             ATE,
             "dtype",
             r"expected float32 or float64",
-            "verification-args",
+            None,
         ),
         (
             "check_dense/dtype-int",
@@ -254,7 +307,7 @@ def _catalogue_cases() -> Iterator[Case]:
             ATE,
             "dtype",
             r"expected float32 or float64",
-            "verification-args",
+            None,
         ),
         (
             "check_network_case/arch-unknown",
@@ -262,7 +315,7 @@ def _catalogue_cases() -> Iterator[Case]:
             IAE,
             "arch",
             r"expected one of",
-            "verification-args",
+            None,
         ),
         (
             "run_checks/not-checks",
@@ -270,7 +323,7 @@ def _catalogue_cases() -> Iterator[Case]:
             ATE,
             "checks",
             r"expected",
-            "verification-args",
+            None,
         ),
         (
             "textbook_value_and_grad/loss",
@@ -286,7 +339,7 @@ def _catalogue_cases() -> Iterator[Case]:
             ATE,
             "spec",
             r"expected an MLP",
-            "verification-args",
+            None,
         ),
         (
             "gradient_error_bound/loss",
@@ -302,7 +355,7 @@ def _catalogue_cases() -> Iterator[Case]:
             ATE,
             "dtype",
             r"expected float32 or float64",
-            "verification-args",
+            None,
         ),
         (
             "check_invariants/x-wide",
@@ -321,6 +374,54 @@ def _catalogue_cases() -> Iterator[Case]:
             None,
         ),
         (
+            "check_conformance/other-not-callable",
+            lambda: check_conformance(wrong(None), SPEC, P, X, Y),
+            ATE,
+            "other",
+            r"expected a callable",
+            None,
+        ),
+        (
+            "check_conformance/other-returns-grads-only",
+            lambda: check_conformance(wrong(lambda p, x, y: p), SPEC, P, X, Y),
+            IAE,
+            "other",
+            r"expected to return a \(loss, grads\) pair",
+            None,
+        ),
+        (
+            "check_network_case/seed-negative",
+            lambda: check_network_case("2-3-1", "relu", "mse", seed=-1),
+            IAE,
+            "seed",
+            r"expected an int >= 0",
+            None,
+        ),
+        (
+            "run_checks/seed-float",
+            lambda: run_checks([], seed=wrong(0.5)),
+            ATE,
+            "seed",
+            r"expected an int >= 0",
+            None,
+        ),
+        (
+            "check_softmax_jacobian_invariants/list",
+            lambda: check_softmax_jacobian_invariants(wrong([[1.0, 2.0]])),
+            ATE,
+            "z",
+            r"expected a numpy array",
+            None,
+        ),
+        (
+            "check_softmax_jacobian_invariants/nan",
+            lambda: check_softmax_jacobian_invariants(np.array([[0.0, np.nan]])),
+            IAE,
+            "z",
+            r"expected finite values",
+            None,
+        ),
+        (
             "check_conformance/loss",
             lambda: check_conformance(textbook_value_and_grad(SPEC), SPEC, P, X, Y, "hinge"),
             IAE,
@@ -334,7 +435,7 @@ def _catalogue_cases() -> Iterator[Case]:
             IAE,
             "z",
             r"expected",
-            "primitives",
+            None,
         ),
     ]
     for fid, call, error, arg, expected, bug in cases:
@@ -345,6 +446,7 @@ def _golden_cases(tmp: Path) -> Iterator[Case]:
     (tmp / "junk.npz").write_bytes(b"PK\x03\x04junk")
     np.savez(tmp / "objects.npz", format=np.array([{"a": 1}], dtype=object))
     np.savez(tmp / "other.npz", format=np.array("something-else/1"))
+    np.save(tmp / "single.npy", np.zeros(3))
     cases: list[tuple[str, Callable[[], object], type[BaseException], str, str, str | None]] = [
         (
             "load_golden/missing",
@@ -360,7 +462,23 @@ def _golden_cases(tmp: Path) -> Iterator[Case]:
             DFE,
             str(tmp / "junk.npz"),
             r"cannot read it",
-            "golden-leak",
+            None,
+        ),
+        (
+            "load_golden/single-npy",
+            lambda: load_golden(tmp / "single.npy"),
+            DFE,
+            str(tmp / "single.npy"),
+            r"expected an .npz archive",
+            None,
+        ),
+        (
+            "load_golden/path-int",
+            lambda: load_golden(wrong(3)),
+            ATE,
+            "path",
+            r"expected a str or os.PathLike",
+            None,
         ),
         (
             "load_golden/object-array",
