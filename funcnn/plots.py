@@ -186,6 +186,7 @@ def plot_loss_curves(
     epoch_test_loss: ArrayLike | None = None,
     batch_losses: ArrayLike | None = None,
     batch_interval: int | None = None,
+    epoch_steps: ArrayLike | None = None,
     title: str | None = None,
     dpi: int = 100,
 ) -> Path:
@@ -195,10 +196,14 @@ def plot_loss_curves(
     one per epoch too, or ``None``/empty for none. ``batch_losses``: the loss of batch
     ``batch_interval``, ``2 * batch_interval``, ... counted across epochs (as
     ``History.batch_losses``), drawn in a second panel against the batch number;
-    ``None``/empty for none, otherwise ``batch_interval`` is required. Values must be
-    finite; losses beyond 1e300 in magnitude are drawn divided by a power of ten, named
-    on the axis. Writes a PNG of 8 x 5 inches (800 x 500 px at ``dpi=100``), or 12 x 5
-    inches (1200 x 500 px) with the batch panel. Returns ``Path(path)``.
+    ``None``/empty for none, otherwise ``batch_interval`` is required. ``epoch_steps``:
+    the number of batches in each epoch (as ``History.epoch_steps``), one positive
+    integer per epoch; with it the batch panel also marks the epoch train and test losses
+    at the batch where each epoch ended, so both show on one batch axis (ignored without
+    a batch panel, but checked; ``None``/empty for none). Values must be finite; losses beyond 1e300
+    in magnitude are drawn divided by a power of ten, named on the axis. Writes a PNG of
+    8 x 5 inches (800 x 500 px at ``dpi=100``), or 12 x 5 inches (1200 x 500 px) with
+    the batch panel. Returns ``Path(path)``.
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
@@ -214,10 +219,11 @@ def plot_loss_curves(
                 "two recorded losses)"
             )
         interval = check_positive_int("batch_interval", batch_interval)
+    ends = _epoch_ends(epoch_steps, train.size)
     title_text = _check_title(title)
 
     epoch_exp = _display_scale(train, test)
-    batch_exp = _display_scale(batches)
+    batch_exp = _display_scale(batches, train, test) if ends.size else _display_scale(batches)
 
     fig = _new_figure(12.0 if interval else 8.0, 5.0, res)
     if interval:
@@ -239,12 +245,55 @@ def plot_loss_curves(
         ax_batch.plot(
             steps, _scaled(batches, batch_exp), color=_TRAIN_COLOR, linewidth=1.0, label="train"
         )
+        every = f"every {interval} batch{'es' if interval > 1 else ''}"
+        title_batch = f"training loss {every}"
+        if ends.size:
+            for values, color, name in (
+                (train, _TRAIN_COLOR, "train"),
+                (test, _TEST_COLOR, "test"),
+            ):
+                if values.size:
+                    ax_batch.plot(
+                        ends,
+                        _scaled(values, batch_exp),
+                        color=color,
+                        linestyle="none",
+                        marker="o",
+                        markeredgecolor="black",
+                        label=f"{name}, epoch mean",
+                    )
+            ax_batch.legend()
+            title_batch = f"loss {every}, and at each epoch's end"
         ax_batch.set_xlabel("batch")
         ax_batch.set_ylabel(_scaled_label("loss", batch_exp))
-        ax_batch.set_title(f"training loss every {interval} batch{'es' if interval > 1 else ''}")
+        ax_batch.set_title(title_batch)
         ax_batch.grid(True, alpha=0.3)
     _finish(fig, title_text)
     return _save(fig, target)
+
+
+def _epoch_ends(epoch_steps: Any, epochs: int) -> NDArray[np.float64]:
+    """The batch count at the end of each epoch, from the batches per epoch (maybe none)."""
+    if epoch_steps is None:
+        return np.empty(0)
+    arr = ensure_array("epoch_steps", epoch_steps)
+    if arr.size == 0:
+        return np.empty(0)
+    if arr.dtype.kind not in "iu":
+        raise ArgumentTypeError(
+            f"epoch_steps: expected integer batch counts, one per epoch, got dtype {arr.dtype}"
+        )
+    if arr.shape != (epochs,):
+        raise InvalidArgumentError(
+            f"epoch_steps: expected {epochs} batch counts (one per epoch, like "
+            f"epoch_train_loss), got shape {arr.shape}"
+        )
+    if arr.min() < 1:
+        raise InvalidArgumentError(
+            f"epoch_steps: expected positive batch counts, found {int(arr.min())}"
+        )
+    # Summed as floats: an int64 sum could wrap silently.
+    return np.cumsum(arr.astype(np.float64))
 
 
 def plot_accuracy_curves(

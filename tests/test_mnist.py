@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import tempfile
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -38,6 +39,7 @@ from funcnn.mnist import (
     standardize,
     train_validation_split,
 )
+from tests.test_idx import reference_decode
 
 VENDORED = Path(__file__).resolve().parents[1] / "data" / "mnist"
 NAMES = [f.name for f in MNIST_FILES]
@@ -333,6 +335,74 @@ def test_malformed_files(tmp_path: Path, content: bytes, message: str) -> None:
     d = write_small_mnist(tmp_path / "d")
     (d / NAMES[3]).write_bytes(content)
     _expect_error(d, NAMES[3], message)
+
+
+def _mnist_layout_oracle(contents: list[bytes]) -> list[np.ndarray] | None:
+    """The four arrays a correct loader returns for these IDX contents, or None if invalid.
+
+    Built on the independent struct-based decoder of the IDX tests.
+    """
+    arrays = [reference_decode(c) for c in contents]
+    if any(a is None for a in arrays):
+        return None
+    decoded = cast(list[np.ndarray], arrays)
+    for images, labels in (decoded[:2], decoded[2:]):
+        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+            return None
+        if labels.dtype != np.uint8 or labels.ndim != 1 or len(labels) != len(images):
+            return None
+        if labels.size and labels.max() > 9:
+            return None
+    return decoded
+
+
+@st.composite
+def mutated_mnist_layouts(draw: st.DrawFn) -> tuple[list[bytes], list[bool]]:
+    """The IDX contents of a tiny MNIST-layout data set, one file damaged, and which to gzip."""
+    n_train, n_test = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    contents = []
+    for f, n in zip(MNIST_FILES, (n_train, n_train, n_test, n_test), strict=True):
+        shape = (n, 28, 28) if len(f.shape) == 3 else (n,)
+        high = 256 if len(shape) == 3 else 10
+        pixels = np.random.default_rng(n).integers(0, high, size=shape, dtype=np.uint8)
+        contents.append(bytearray(encode_idx(pixels)))
+    victim = contents[draw(st.integers(0, 3))]
+    header_len = 4 + 4 * victim[3]
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, len(victim) - 1 if draw(st.booleans()) else header_len - 1))
+        victim[i] = draw(st.sampled_from([0, 1, 2, 3, 9, 10, 28, 0x08, 0x0D, 0xFF, victim[i] ^ 1]))
+    action = draw(st.sampled_from(["none", "truncate", "append"]))
+    if action == "truncate":
+        del victim[draw(st.integers(0, len(victim))) :]
+    elif action == "append":
+        victim += draw(st.binary(min_size=1, max_size=8))
+    gzipped = draw(st.lists(st.booleans(), min_size=4, max_size=4))
+    return [bytes(c) for c in contents], gzipped
+
+
+@settings(max_examples=80, deadline=None)
+@given(mutated_mnist_layouts())
+def test_fuzz_load_mnist_on_damaged_layouts(case: tuple[list[bytes], list[bool]]) -> None:
+    """load_mnist returns exactly the oracle's arrays, or a DataFormatError naming a file."""
+    contents, gzipped = case
+    want = _mnist_layout_oracle(contents)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        for f, content, gz in zip(MNIST_FILES, contents, gzipped, strict=True):
+            if gz:
+                (d / f.name).write_bytes(gzip.compress(content, mtime=0))
+            else:
+                (d / f.stem).write_bytes(content)
+        try:
+            (x_train, y_train), (x_test, y_test) = load_mnist(d, verify=False)
+        except DataFormatError as exc:
+            assert want is None, f"valid data rejected: {exc}"
+            assert any(str(d / n) in str(exc) for f in MNIST_FILES for n in (f.name, f.stem))
+            return
+    assert want is not None, "invalid data accepted"
+    for got, expected in zip((x_train, y_train, x_test, y_test), want, strict=True):
+        assert got.dtype == np.uint8 and got.flags.writeable
+        np.testing.assert_array_equal(got, expected, strict=True)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -76,6 +76,29 @@ def test_loss_curves_sizes(tmp_path: Path) -> None:
     assert_png(single, returned, (400, 250))
 
 
+def test_loss_curves_mark_epoch_ends_on_the_batch_axis(tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    common: dict[str, Any] = {
+        "epoch_train_loss": [1.2, 0.6],
+        "epoch_test_loss": [1.0, 0.7],
+        "batch_losses": np.linspace(2.0, 0.4, 8),
+        "batch_interval": 3,
+    }
+    plain = plots.plot_loss_curves(tmp_path / "plain.png", **common)
+    marked = plots.plot_loss_curves(tmp_path / "marked.png", epoch_steps=(12, 12), **common)
+    assert_png(marked, marked, (1200, 500))
+    a, b = imread(plain), imread(marked)
+    # The epoch panel (left half) is the same; only the batch panel gains the markers.
+    np.testing.assert_array_equal(a[:, :550], b[:, :550])
+    assert not np.array_equal(a[:, 650:], b[:, 650:])
+    # Without a batch panel the counts are checked but there is nothing to mark.
+    alone = plots.plot_loss_curves(
+        tmp_path / "alone.png", epoch_train_loss=[1.2, 0.6], epoch_steps=np.array([5, 4])
+    )
+    assert_png(alone, alone, (800, 500))
+
+
 def test_accuracy_curves(tmp_path: Path) -> None:
     out = tmp_path / "acc.png"
     returned = plots.plot_accuracy_curves(
@@ -338,6 +361,21 @@ def test_missing_matplotlib_gives_install_hint(
             lambda p: plots.plot_sample_grid(p, np.zeros((1, 28, 28)), [0], [0], n=0),
             fn.InvalidArgumentError,
             "n",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[1.0, 0.5], epoch_steps=[3]),
+            fn.InvalidArgumentError,
+            r"epoch_steps: expected 2 batch counts \(one per epoch",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[1.0], epoch_steps=[0]),
+            fn.InvalidArgumentError,
+            "epoch_steps: expected positive batch counts, found 0",
+        ),
+        (
+            lambda p: plots.plot_loss_curves(p, epoch_train_loss=[1.0], epoch_steps=[2.0]),
+            fn.ArgumentTypeError,
+            "epoch_steps: expected integer batch counts",
         ),
         (
             lambda p: plots.plot_first_layer_weights(p, np.zeros((100, 0))),
