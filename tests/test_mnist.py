@@ -156,6 +156,19 @@ def test_loading_memory_stays_near_the_data_size() -> None:
 # ----------------------------------------------------------------------------- finding data
 
 
+def test_load_benchmark_runs_and_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import bench_load_mnist
+
+    assert bench_load_mnist.main(["--path", str(VENDORED), "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"MNIST from {VENDORED}" in out
+    assert "data size (4 uint8 arrays)           55.0 MB" in out
+    for line in ("first load_mnist", "load_mnist x1: min / median", "gunzip", "tracemalloc"):
+        assert line in out
+    with pytest.raises(SystemExit):
+        bench_load_mnist.main(["--path", str(VENDORED), "--repeat", "-1"])
+
+
 def test_default_search_finds_the_vendored_copy(tmp_path: Path) -> None:
     assert find_mnist(cache_dir=tmp_path / "empty") == VENDORED
     (_, y_train), _ = load_mnist(cache_dir=tmp_path / "empty", download=False)
