@@ -19,6 +19,7 @@ from scipy import special
 
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray
+from funcnn.validation import check_float_array
 
 __all__ = [
     "ACTIVATIONS",
@@ -45,63 +46,75 @@ LEAKY_RELU_SLOPE = 0.01
 
 def sigmoid(z: FloatArray) -> FloatArray:
     """Logistic sigmoid ``1 / (1 + exp(-z))``, same shape and dtype as ``z``, no overflow."""
+    z = check_float_array("z", z)
     out: FloatArray = special.expit(z)
     return out
 
 
 def sigmoid_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
     """``sigmoid'(z) = a * (1 - a)`` with ``a = sigmoid(z)``."""
+    z = check_float_array("z", z)
     return a * (1 - a)
 
 
 def tanh(z: FloatArray) -> FloatArray:
     """Hyperbolic tangent, same shape and dtype as ``z``."""
+    z = check_float_array("z", z)
     return np.tanh(z)
 
 
 def tanh_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
     """``tanh'(z) = 1 - a**2`` with ``a = tanh(z)``."""
+    z = check_float_array("z", z)
     return 1 - a * a
 
 
 def relu(z: FloatArray) -> FloatArray:
     """``max(z, 0)``, same shape and dtype as ``z``."""
+    z = check_float_array("z", z)
     return np.maximum(z, 0)
 
 
 def relu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
     """1 where ``z > 0``, else 0 (0 at the kink), in ``z``'s dtype."""
+    z = check_float_array("z", z)
     return (z > 0).astype(z.dtype)
 
 
 def leaky_relu(z: FloatArray) -> FloatArray:
     """``z`` for ``z > 0``, else ``LEAKY_RELU_SLOPE * z``."""
+    z = check_float_array("z", z)
     return np.where(z > 0, z, z * z.dtype.type(LEAKY_RELU_SLOPE))
 
 
 def leaky_relu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
     """1 where ``z > 0``, else ``LEAKY_RELU_SLOPE`` (the slope at the kink)."""
+    z = check_float_array("z", z)
     one = z.dtype.type(1)
     return np.where(z > 0, one, z.dtype.type(LEAKY_RELU_SLOPE))
 
 
 def identity(z: FloatArray) -> FloatArray:
     """Returns ``z`` unchanged (the same array; callers never mutate it)."""
+    z = check_float_array("z", z)
     return z
 
 
 def identity_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
     """Ones in the shape and dtype of ``z``."""
+    z = check_float_array("z", z)
     return np.ones_like(z)
 
 
 def softplus(z: FloatArray) -> FloatArray:
     """``log(1 + exp(z))`` computed without overflow, same shape and dtype as ``z``."""
+    z = check_float_array("z", z)
     return np.logaddexp(z.dtype.type(0), z)
 
 
 def softplus_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
     """``softplus'(z) = sigmoid(z)``."""
+    z = check_float_array("z", z)
     return sigmoid(z)
 
 

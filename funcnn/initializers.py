@@ -75,6 +75,9 @@ def inverse_max_fan_normal(rng: np.random.Generator, n_in: int, n_out: int) -> t
 
 def normal(std: float, bias: float = 0.0) -> InitScheme:
     """A scheme drawing ``W ~ N(0, std^2)`` with every bias equal to ``bias``."""
+    for name, value in (("std", std), ("bias", bias)):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise ArgumentTypeError(f"{name}: expected a real number, got {value!r}")
     if not (math.isfinite(std) and std >= 0):
         raise InvalidArgumentError(f"std: expected a finite number >= 0, got {std}")
     if not math.isfinite(bias):
@@ -120,6 +123,29 @@ def get_scheme(scheme: str | InitScheme) -> InitScheme:
     )
 
 
+def _unpack_layer(drawn: Any, index: int) -> tuple[Array, Array]:
+    """A scheme's result as two numeric arrays ``(W, b)``, or a clear error naming it."""
+    if not isinstance(drawn, tuple | list) or len(drawn) != 2:
+        raise InvalidArgumentError(
+            f"scheme: layer {index}: expected the scheme to return a pair (W, b), "
+            f"got {type(drawn).__name__}"
+            + (f" of length {len(drawn)}" if isinstance(drawn, tuple | list) else "")
+        )
+    arrays = []
+    for part, value in zip("Wb", drawn, strict=True):
+        try:
+            arr = np.asarray(value)
+        except ValueError:
+            arr = np.asarray(None)
+        if arr.dtype.kind not in "iuf":
+            raise InvalidArgumentError(
+                f"scheme: layer {index}: expected {part} as a real-valued array, "
+                f"got {type(value).__name__} of dtype {arr.dtype}"
+            )
+        arrays.append(arr)
+    return arrays[0], arrays[1]
+
+
 def init(
     spec: MLP,
     rng: np.random.Generator,
@@ -143,7 +169,7 @@ def init(
     draw = get_scheme(scheme)
     params: Params = []
     for index, (n_in, n_out) in enumerate(spec.layer_shapes):
-        W, b = (np.asarray(a) for a in draw(rng, n_in, n_out))
+        W, b = _unpack_layer(draw(rng, n_in, n_out), index)
         if W.shape != (n_in, n_out) or b.shape != (n_out,):
             raise InvalidArgumentError(
                 f"scheme: layer {index} expected W {(n_in, n_out)} and b {(n_out,)}, "

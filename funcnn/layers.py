@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray, Layer
+from funcnn.validation import check_float_array
 
 __all__ = ["dense", "dense_vjp"]
 
 
 def dense(layer: Layer, x: FloatArray) -> FloatArray:
     """``x @ W + b`` for ``x`` of shape ``(B, n_in)``; returns ``(B, n_out)``."""
+    x = check_float_array("x", x)
+    n_in = layer["W"].shape[0]
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise InvalidArgumentError(f"x: expected shape (B, {n_in}), got {x.shape}")
     out: FloatArray = x @ layer["W"]
     out += layer["b"]
     return out
@@ -19,5 +25,12 @@ def dense_vjp(layer: Layer, x: FloatArray, g: FloatArray) -> tuple[Layer, FloatA
 
     Returns ``({"W": x^T g (n_in, n_out), "b": sum_B g (n_out,)}, g W^T (B, n_in))``.
     """
+    x = check_float_array("x", x)
+    g = check_float_array("g", g)
+    n_in, n_out = layer["W"].shape
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise InvalidArgumentError(f"x: expected shape (B, {n_in}), got {x.shape}")
+    if g.shape != (x.shape[0], n_out):
+        raise InvalidArgumentError(f"g: expected shape ({x.shape[0]}, {n_out}), got {g.shape}")
     grads: Layer = {"W": x.T @ g, "b": g.sum(axis=0)}
     return grads, g @ layer["W"].T

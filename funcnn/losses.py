@@ -38,7 +38,7 @@ from funcnn.activations import sigmoid
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
 from funcnn.typing import Array, FloatArray
-from funcnn.validation import check_finite, check_targets, ensure_array
+from funcnn.validation import check_finite, check_result_finite, check_targets, ensure_array
 
 __all__ = [
     "LOSSES",
@@ -180,7 +180,10 @@ def _checked(loss: Loss, z: Any, y: Any) -> tuple[float, FloatArray]:
         raise InvalidArgumentError(f"z: expected a non-empty (B, C) array, got {outputs.shape}")
     check_finite("z", outputs)
     targets = check_targets(y, outputs.shape[0], outputs.shape[1], outputs.dtype, loss.target_kind)
-    return loss.value_and_grad(outputs, targets)
+    with np.errstate(all="ignore"):
+        value, dz = loss.value_and_grad(outputs, targets)
+    check_result_finite(f"{loss.name}(z, y)", outputs.dtype, value, dz)
+    return value, dz
 
 
 def _public_pair(name: str) -> tuple[Callable[[Any, Any], float], Callable[[Any, Any], FloatArray]]:

@@ -19,9 +19,10 @@ from funcnn.activations import Activation, get_activation
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.layers import dense, dense_vjp
 from funcnn.losses import Loss, get_loss
+from funcnn.pytree import tree_leaves
 from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
-from funcnn.validation import check_finite, check_targets, ensure_array
+from funcnn.validation import check_finite, check_result_finite, check_targets, ensure_array
 
 __all__ = [
     "Trace",
@@ -76,7 +77,7 @@ def check_params(spec: MLP, params: Any, name: str = "params") -> np.dtype[Any]:
     dtype: np.dtype[Any] | None = None
     for index, (layer, (n_in, n_out)) in enumerate(zip(params, spec.layer_shapes, strict=True)):
         if not isinstance(layer, dict) or set(layer) != {"W", "b"}:
-            keys = sorted(layer) if isinstance(layer, dict) else type(layer).__name__
+            keys = sorted(layer, key=repr) if isinstance(layer, dict) else type(layer).__name__
             raise InvalidArgumentError(
                 f"{name}[{index}]: expected a dict with keys 'W' and 'b', got {keys}"
             )
@@ -182,7 +183,9 @@ def apply(spec: MLP, params: Params, x: ArrayLike) -> FloatArray:
     """
     dtype = check_params(spec, params)
     batch = check_inputs(spec, x, dtype)
-    logits = apply_unchecked(spec, params, batch)
+    with np.errstate(all="ignore"):
+        logits = apply_unchecked(spec, params, batch)
+    check_result_finite("apply", dtype, logits)
     return logits[0] if np.ndim(x) == 1 else logits
 
 
@@ -223,8 +226,11 @@ def loss(
     (for one sample ``x`` of shape ``(n_in,)``: a scalar label or ``(n_out,)`` targets).
     """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
-    logits = apply_unchecked(spec, params, batch)
-    return resolved.value_and_grad(logits, targets)[0]
+    with np.errstate(all="ignore"):
+        logits = apply_unchecked(spec, params, batch)
+        value = resolved.value_and_grad(logits, targets)[0]
+    check_result_finite("loss", batch.dtype, value)
+    return value
 
 
 def value_and_grad(
@@ -240,4 +246,7 @@ def value_and_grad(
     dtype of ``params``.
     """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
-    return value_and_grad_unchecked(spec, params, batch, targets, resolved)
+    with np.errstate(all="ignore"):
+        value, grads = value_and_grad_unchecked(spec, params, batch, targets, resolved)
+    check_result_finite("value_and_grad", batch.dtype, value, *tree_leaves(grads))
+    return value, grads

@@ -86,6 +86,11 @@ def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
 
 def tree_unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Any:
     """Rebuild a pytree of structure ``treedef`` from ``leaves`` (inverse of flatten)."""
+    if not isinstance(treedef, TreeDef):
+        raise ArgumentTypeError(
+            f"treedef: expected a TreeDef (from tree_flatten or tree_structure), "
+            f"got {type(treedef).__name__}"
+        )
     if len(leaves) != treedef.num_leaves:
         raise InvalidArgumentError(
             f"leaves: expected {treedef.num_leaves} leaves for structure {treedef}, "

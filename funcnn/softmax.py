@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray
+from funcnn.validation import check_float_array
 
 __all__ = ["log_softmax", "softmax", "softmax_jacobian", "softmax_vjp"]
+
+
+def _check_classes(name: str, z: object) -> FloatArray:
+    """``z`` as a float array with at least one class on its last axis."""
+    arr = check_float_array(name, z, min_ndim=1)
+    if arr.shape[-1] == 0:
+        raise InvalidArgumentError(
+            f"{name}: expected at least one class on the last axis, got shape {arr.shape}"
+        )
+    return arr
 
 
 def softmax(z: FloatArray) -> FloatArray:
@@ -20,6 +32,7 @@ def softmax(z: FloatArray) -> FloatArray:
 
     Shifted by the row maximum first, so logits of any finite size are safe.
     """
+    z = _check_classes("z", z)
     shifted = z - np.max(z, axis=-1, keepdims=True)
     e = np.exp(shifted)
     out: FloatArray = e / np.sum(e, axis=-1, keepdims=True)
@@ -28,6 +41,7 @@ def softmax(z: FloatArray) -> FloatArray:
 
 def log_softmax(z: FloatArray) -> FloatArray:
     """``log(softmax(z))`` over the last axis via log-sum-exp; finite for finite ``z``."""
+    z = _check_classes("z", z)
     shifted = z - np.max(z, axis=-1, keepdims=True)
     out: FloatArray = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
     return out
@@ -40,6 +54,7 @@ def softmax_jacobian(s: FloatArray) -> FloatArray:
     ``(B, C, C)`` with ``J[..., i, j] = s_i (delta_ij - s_j)``: symmetric, rows summing
     to 0.
     """
+    s = _check_classes("s", s)
     outer = s[..., :, None] * s[..., None, :]
     diag = np.zeros_like(outer)
     idx = np.arange(s.shape[-1])
@@ -54,5 +69,9 @@ def softmax_vjp(s: FloatArray, g: FloatArray) -> FloatArray:
     ``s`` and ``g`` share shape ``(C,)`` or ``(B, C)``; returns that shape:
     ``s * (g - sum(s * g))`` per sample, without forming the Jacobian.
     """
+    s = _check_classes("s", s)
+    g = check_float_array("g", g)
+    if g.shape != s.shape:
+        raise InvalidArgumentError(f"g: expected the shape of s, {s.shape}, got {g.shape}")
     out: FloatArray = s * (g - np.sum(s * g, axis=-1, keepdims=True))
     return out

@@ -12,14 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.typing import Array, FloatArray
 
 __all__ = [
     "check_finite",
+    "check_float_array",
     "check_float_dtype",
     "check_learning_rate",
     "check_positive_int",
+    "check_result_finite",
     "check_targets",
     "ensure_array",
 ]
@@ -32,7 +34,14 @@ def ensure_array(name: str, value: Any) -> Array:
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, list | tuple | int | float | np.generic):
-        return np.asarray(value)
+        try:
+            return np.asarray(value)
+        except ValueError as exc:
+            # numpy refuses nested sequences of unequal lengths ("inhomogeneous shape").
+            raise InvalidArgumentError(
+                f"{name}: expected a rectangular array; nested sequences have unequal "
+                f"lengths ({exc})"
+            ) from None
     raise ArgumentTypeError(f"{name}: expected a numpy array, got {type(value).__name__}")
 
 
@@ -47,6 +56,28 @@ def check_float_dtype(name: str, dtype: Any) -> np.dtype[Any]:
     return dt
 
 
+def check_float_array(name: str, a: Any, min_ndim: int = 0) -> FloatArray:
+    """``a`` if it is a float32/float64 array (or numpy scalar) with ``min_ndim``+ axes.
+
+    The check of the exported primitives (activations, softmax, dense): cheap, so it
+    can sit in front of every call, and strict, so a list or an integer array is a
+    clear error instead of a silently promoted result.
+    """
+    if isinstance(a, np.generic):
+        a = np.asarray(a)
+    if not isinstance(a, np.ndarray):
+        raise ArgumentTypeError(
+            f"{name}: expected a float32 or float64 numpy array, got {type(a).__name__}"
+        )
+    if a.dtype not in _FLOAT_DTYPES:
+        raise ArgumentTypeError(f"{name}: expected float32 or float64, got dtype {a.dtype}")
+    if a.ndim < min_ndim:
+        raise InvalidArgumentError(
+            f"{name}: expected an array with at least {min_ndim} axes, got shape {a.shape}"
+        )
+    return a
+
+
 def check_finite(name: str, a: Array) -> None:
     """Raise ``InvalidArgumentError`` if ``a`` holds NaN or infinity, naming the first."""
     if a.size and not np.isfinite(a).all():
@@ -55,6 +86,21 @@ def check_finite(name: str, a: Array) -> None:
         raise InvalidArgumentError(
             f"{name}: expected finite values, found {a[where]} at index {where}"
         )
+
+
+def check_result_finite(what: str, dtype: np.dtype[Any], *results: Any) -> None:
+    """Raise ``NonFiniteError`` unless every result (floats or arrays) is finite.
+
+    Called after a computation on finite, validated inputs, run under
+    ``np.errstate(all="ignore")``: a non-finite result then means the true value is not
+    representable in ``dtype``, and the caller must hear it rather than get inf or NaN.
+    """
+    for result in results:
+        if not np.isfinite(result).all():
+            raise NonFiniteError(
+                f"{what}: the result overflows {dtype} although the inputs are finite; "
+                "scale the inputs or parameters down"
+            )
 
 
 def check_positive_int(name: str, value: Any) -> int:

@@ -51,23 +51,6 @@ EXEMPT: dict[str, str] = {
     "value_and_grad_unchecked": "documented as unvalidated (hot loops)",
     "forward": "documented as taking validated x",
     "backward": "documented as taking validated arguments",
-    # Elementwise activations and derivatives: the unvalidated primitives of bug
-    # "primitives" (rows for relu and leaky_relu); fuzzed with valid input in test_fuzz.
-    **{
-        name: "primitive, see bug 'primitives'"
-        for name in (
-            "identity",
-            "identity_derivative",
-            "leaky_relu_derivative",
-            "relu_derivative",
-            "sigmoid",
-            "sigmoid_derivative",
-            "softplus",
-            "softplus_derivative",
-            "tanh",
-            "tanh_derivative",
-        )
-    },
     # Any value is a valid argument.
     "ravel": "any pytree is valid",
     "tree_leaves": "any pytree is valid",
