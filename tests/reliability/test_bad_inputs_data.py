@@ -239,7 +239,7 @@ def _mnist_helper_cases() -> Iterator[Case]:
             IAE,
             "labels",
             r"expected",
-            "ragged",
+            None,
         ),
         (
             "train_validation_split/rng-seed",
@@ -798,7 +798,7 @@ def _metrics_cases() -> Iterator[Case]:
             IAE,
             "y_true",
             r"expected",
-            "ragged",
+            None,
         ),
         (
             "confusion_matrix/n_classes-0",
@@ -1268,7 +1268,7 @@ def _plot_cases(tmp: Path) -> Iterator[Case]:
             IAE,
             "epoch_train_loss",
             r"expected",
-            "ragged",
+            None,
         ),
         (
             "plot_accuracy_curves/above-1",
