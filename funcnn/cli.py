@@ -683,6 +683,7 @@ def _plots(
                 epoch_test_loss=history.epoch_test_loss,
                 batch_losses=history.batch_losses,
                 batch_interval=history.batch_interval,
+                epoch_steps=history.epoch_steps,
             ),
         ),
         (

@@ -11,69 +11,8 @@ import pytest
 
 __all__ = ["BUGS", "FIXED", "known_bug"]
 
-BUGS: dict[str, str] = {
-    "ragged": (
-        "validation.ensure_array lets numpy's ValueError for ragged nested lists escape "
-        "(every function taking array-likes: x, y, z, labels, plot series); expected "
-        "InvalidArgumentError naming the argument"
-    ),
-    "dict-keys": (
-        "network.check_params sorts a layer's keys to report them: mixed str/int keys "
-        "raise TypeError; expected InvalidArgumentError naming params[i]"
-    ),
-    "init-callable": (
-        "initializers.init: a callable scheme that does not return a (W, b) pair raises "
-        "a raw ValueError/TypeError when unpacked; expected InvalidArgumentError naming scheme"
-    ),
-    "normal-type": (
-        "initializers.normal: a non-number std or bias raises a raw TypeError from "
-        "math.isfinite; expected ArgumentTypeError naming it"
-    ),
-    "path-type": (
-        "load_mnist, find_mnist and read_idx pass a non-path argument to Path(): raw "
-        "TypeError; expected ArgumentTypeError naming the path argument (as save_checkpoint "
-        "and load_checkpoint now do)"
-    ),
-    "tree-unflatten": (
-        "pytree.tree_unflatten with a treedef that is not a TreeDef raises AttributeError; "
-        "expected ArgumentTypeError naming treedef"
-    ),
-    "primitives": (
-        "the exported primitives (softmax, log_softmax, softmax_jacobian, activations, "
-        "dense) do not validate: empty, 0-d, list or mismatched input gives raw numpy "
-        "errors; expected funcnn errors naming the argument (or keep them unchecked and "
-        "say so in their docstrings)"
-    ),
-    "overflow": (
-        "finite inputs whose result overflows give a RuntimeWarning (an error under "
-        "-W error) or silent inf/NaN instead of a finite result or NonFiniteError: the "
-        "loss functions, loss/value_and_grad, apply, top_misclassified, standardize with a "
-        "tiny std, plots of huge values, check_network (evaluate is fixed)"
-    ),
-    "verification-args": (
-        "verification entry points do not validate all arguments: non-callable loss_fn/"
-        "grad_fn, seed < 0, a loss_fn returning a non-number, NaN noise_scale, invalid "
-        "Settings, non-float dtypes, unknown architectures, non-Check items and non-MLP "
-        "specs raise raw TypeError/ValueError/KeyError/AttributeError/IndexError, and a "
-        "grad_fn returning NaN escapes as a RuntimeWarning"
-    ),
-    "flatten-empty": (
-        "mnist.flatten: an empty batch (0, 28, 28) raises numpy's ValueError 'cannot "
-        "reshape array of size 0 into shape (0,newaxis)'; expected (0, 784) (reshape with "
-        "math.prod(shape[1:]) instead of -1)"
-    ),
-    "golden-leak": (
-        "verification.golden.load_golden passes the path to np.load, which leaves the file "
-        "open when the zip is unreadable (a file starting with PK): ResourceWarning "
-        "'unclosed file', an error under -W error; open the file in a with block and pass "
-        "the handle, as load_checkpoint does"
-    ),
-    "idx-bytes": (
-        "idx.decode_idx and idx.gunzip with a str raise a raw TypeError from memoryview, "
-        "gunzip(max_size=-1) a raw ValueError; expected ArgumentTypeError / "
-        "InvalidArgumentError naming the argument"
-    ),
-}
+BUGS: dict[str, str] = {}
+"""Open bugs: none at the moment. Add an entry here and mark its tests with :func:`known_bug`."""
 
 
 FIXED: dict[str, str] = {
@@ -90,8 +29,22 @@ FIXED: dict[str, str] = {
     "cli-flag-names": "CLI errors named library parameters (gamma, b1, std) not the flags",
     "checkpoint-path-type": "save/load_checkpoint raised TypeError for a non-path argument",
     "evaluate-overflow": "evaluate returned a NaN loss for overflowing outputs",
+    "ragged": "array-like arguments with ragged nested lists raised numpy's ValueError",
+    "dict-keys": "check_params sorted mixed str/int layer keys and raised TypeError",
+    "init-callable": "init unpacked a callable scheme's result without checking it",
+    "normal-type": "normal() let math.isfinite's TypeError escape for non-numbers",
+    "path-type": "load_mnist, find_mnist and read_idx raised TypeError for non-paths",
+    "tree-unflatten": "tree_unflatten raised AttributeError for a non-TreeDef",
+    "primitives": "activations, softmax and dense gave raw numpy errors on bad input",
+    "overflow": "losses, apply, value_and_grad, top_misclassified, standardize, plots and "
+    "check_network warned or returned inf/NaN when a finite input's result overflowed",
+    "verification-args": "verification entry points let raw errors escape for bad arguments",
+    "flatten-empty": "flatten of an empty batch raised numpy's reshape error",
+    "golden-leak": "load_golden left its file open when the archive was unreadable",
+    "idx-bytes": "decode_idx and gunzip raised raw errors for str data or a negative max_size",
 }
-"""Bugs these tests found that are fixed (commit 02c0697); their tests now pass unmarked."""
+"""Bugs these tests found that are fixed (commits 02c0697, 925aa5c, 23e0347, 79b8539);
+their tests now pass unmarked."""
 
 
 def known_bug(bug: str) -> pytest.MarkDecorator:

@@ -7,12 +7,13 @@ numpy error, a NaN, a wrong shape, or a warning (pytest runs with warnings as er
 and each call is also wrapped in ``warnings.simplefilter("error")``).
 
 Values stay within ranges where results are representable: finite inputs whose exact
-result overflows are bug "overflow" (``test_overflow_gives_a_finite_result_or_nonfinite_error``
-pins it); ragged lists are bug "ragged"; both are excluded here until fixed.
+result overflows have their own test (``test_overflow_gives_a_finite_result_or_nonfinite_error``:
+a finite result or ``NonFiniteError``), and ragged lists have catalogue rows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import warnings
@@ -31,7 +32,6 @@ from funcnn.network import check_params
 from funcnn.optimizers import adam, sgd
 from funcnn.schedules import Constant, Cosine, StepDecay
 from funcnn.training import History, TrainingDivergedError, evaluate, fit
-from tests.reliability._bugs import known_bug
 from tests.reliability._catalogue import names, thunk
 from tests.reliability._tally import tally
 from tests.strategies import specs
@@ -479,11 +479,10 @@ def test_mnist_helpers(data: st.DataObject) -> None:
     std, exc = _run(lambda: fn.standardize(scaled * data.draw(st.sampled_from([1.0, 1.5]))))
     outside = scaled.size > 0 and float(np.max(scaled)) * 1.5 > 1
     _expect(exc, fn.InvalidArgumentError if outside and std is None else None, "x")
-    if shape[0] > 0:  # an empty batch is bug "flatten-empty", pinned below
-        flat, exc = _run(lambda: fn.flatten(pixels))
-        _expect(exc, fn.InvalidArgumentError if len(shape) < 2 else None, "x")
-        if exc is None:
-            assert flat.shape == (shape[0], int(np.prod(shape[1:])))
+    flat, exc = _run(lambda: fn.flatten(pixels))
+    _expect(exc, fn.InvalidArgumentError if len(shape) < 2 else None, "x")
+    if exc is None:
+        assert flat.shape == (shape[0], int(np.prod(shape[1:])))
     n_classes = data.draw(st.integers(1, 12))
     labels = rng.integers(-1, n_classes + 1, size=shape)
     bad = bool(np.any((labels < 0) | (labels >= n_classes)))
@@ -596,7 +595,6 @@ def test_checkpoint_decoder_on_mutated_content(
         check_params(ckpt.spec, ckpt.params)
 
 
-@known_bug("flatten-empty")
 def test_flatten_of_an_empty_batch() -> None:
     """Zero images are a valid batch: (0, 28, 28) flattens to (0, 784)."""
     try:
@@ -664,16 +662,9 @@ _OVERFLOW: list[tuple[str, Callable[[], Any]]] = [
 ]
 
 
-_OVERFLOW_OPEN = {"top_misclassified", "standardize"}
-
-
 @pytest.mark.parametrize(
     "call",
-    [
-        # The rows still open in bug "overflow" carry its mark; the others are fixed.
-        pytest.param(c, id=i, marks=[known_bug("overflow")] if i in _OVERFLOW_OPEN else [])
-        for i, c in _OVERFLOW
-    ],
+[pytest.param(c, id=i) for i, c in _OVERFLOW],
 )
 def test_overflow_gives_a_finite_result_or_nonfinite_error(call: Callable[[], Any]) -> None:
     """Finite input whose result is not representable: NonFiniteError, never inf/NaN/warnings."""
@@ -685,6 +676,8 @@ def test_overflow_gives_a_finite_result_or_nonfinite_error(call: Callable[[], An
             return
         except Warning as warning:
             raise AssertionError(f"warning escaped: {warning!r}") from None
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        result = list(dataclasses.astuple(result))
     leaves = fn.tree_leaves(result)
     assert all(
         np.all(np.isfinite(np.asarray(leaf, dtype=float))) for leaf in leaves if leaf is not None
