@@ -170,6 +170,16 @@ def test_network_cases_of_the_catalogue(arch: str) -> None:
     assert report.meta["data"] in ("mnist", "random", "xor")
 
 
+def test_exact_invariants_run_before_any_finite_difference() -> None:
+    groups = [c.group for c in catalogue()]
+    first_numeric = min(i for i, g in enumerate(groups) if g != "invariants")
+    assert set(groups[:first_numeric]) == {"invariants"}
+    assert "invariants" not in groups[first_numeric:]
+    tensors = [row.tensor for row in check_softmax().rows]
+    assert tensors[:2] == ["jacobian symmetric (bitwise)", "jacobian rows sum to 0"]
+    assert tensors[2] == "softmax_jacobian"
+
+
 def test_broken_components_fail_their_check() -> None:
     diagonal = check_softmax(jacobian=lambda s: s[..., :, None] * np.eye(s.shape[-1]))
     bad = {row.tensor for row in diagonal.failures}

@@ -1,8 +1,8 @@
 """The catalogue: every gradient funcnn computes, checked against scipy finite differences.
 
 1. each activation's derivative on [-20, 20] plus large magnitudes;
-2. softmax: the full Jacobian against ``scipy.differentiate.jacobian``, its VJP against
-   ``J^T g``, and its exact invariants;
+2. softmax: its Jacobian's exact invariants, then the full Jacobian against
+   ``scipy.differentiate.jacobian`` and its VJP against ``J^T g``;
 3. cross-entropy: the fused gradient ``softmax(z) - y``, funcnn's explicit path and an
    explicit path composed here from ``-y / p`` and the full softmax Jacobian, each
    against finite differences of the loss in the logits, and explicit against fused;
@@ -12,8 +12,9 @@
 6. whole networks, every parameter tensor: every architecture the project reproduces,
    every activation and every loss, float64 and float32, on real MNIST samples when the
    data is present (random inputs otherwise), full mode up to 30k parameters and
-   directional mode above; plus the exact invariants of backprop and a conformance check
-   against an independent implementation.
+   directional mode above; plus a conformance check against an independent
+   implementation. The exact invariants of backprop (:mod:`verification.invariants`)
+   run first, before any finite difference.
 
 Each entry is a :class:`Check` (a name, a group, whether ``--quick`` runs it, and a
 function of the seed returning a :class:`~verification.report.Report`);
@@ -258,9 +259,9 @@ def check_softmax(
     vjp: Callable[[FloatArray, FloatArray], FloatArray] | None = None,
     check: str | None = None,
 ) -> Report:
-    """Softmax Jacobian (``jacobian(s)``, default funcnn's) against
-    ``scipy.differentiate.jacobian`` of softmax, the VJP (``vjp(s, g)``) against
-    ``J^T g`` with the numerical and with the analytic ``J``, and the invariants."""
+    """The exact invariants of the softmax Jacobian (``jacobian(s)``, default funcnn's),
+    then the Jacobian against ``scipy.differentiate.jacobian`` of softmax and the VJP
+    (``vjp(s, g)``) against ``J^T g`` with the numerical and with the analytic ``J``."""
     dtype = check_float_dtype("dtype", dtype)
     seed = check_seed(seed)
     jac = check_callable("jacobian", jacobian, optional=True) or softmax_jacobian
@@ -270,6 +271,9 @@ def check_softmax(
     z = softmax_logits(rng, dtype)
     z64 = z.astype(np.float64)
     u = eps_of(dtype) / 2
+    # The exact invariants first, before any finite difference: a Jacobian that is not
+    # symmetric or whose rows do not sum to 0 is wrong whatever scipy says.
+    invariants = check_softmax_jacobian_invariants(z, jacobian=jac, name=check)
     start = time.perf_counter()
     s = softmax(z)
     J = np.asarray(jac(s), dtype=np.float64)
@@ -320,8 +324,7 @@ def check_softmax(
                              analytic, cross, Tolerance(atol_c.reshape(-1), rtol_for(dtype)),
                              dtype, note="a = vjp, n = einsum(J, g)")
     rows.append(replace(row, mode="cross"))
-    invariants = check_softmax_jacobian_invariants(z, jacobian=jac, name=check)
-    return Report((*rows, *invariants.rows), {})
+    return Report((*invariants.rows, *rows), {})
 
 
 # -- 3 and 4. losses ------------------------------------------------------------------
@@ -603,6 +606,14 @@ def catalogue(quick: bool = False) -> list[Check]:
     def add(name: str, group: str, is_quick: bool, run: Callable[[int], Report]) -> None:
         checks.append(Check(name, group, is_quick, run))
 
+    # The exact invariants of backprop first: they need no finite difference, and a
+    # network that breaks one is wrong whatever the numerical checks find.
+    for dtype in DTYPES:
+        dn = _dtype_name(dtype)
+        for arch in ARCHITECTURES:
+            name = f"invariants/{arch}/{dn}"
+            add(name, "invariants", arch in ("2-3-1", "784-32-32-10"),
+                _invariants_check(arch, dtype, name))
     for dtype in DTYPES:
         dn = _dtype_name(dtype)
         for act in sorted(ACTIVATIONS):
@@ -613,12 +624,6 @@ def catalogue(quick: bool = False) -> list[Check]:
                 _seeded(check_cross_entropy, dtype, kind))
         add(f"losses/{dn}", "losses", True, _seeded(check_losses, dtype))
         add(f"dense/{dn}", "dense", True, _seeded(check_dense, dtype))
-    for dtype in DTYPES:
-        dn = _dtype_name(dtype)
-        for arch in ARCHITECTURES:
-            name = f"invariants/{arch}/{dn}"
-            add(name, "invariants", arch in ("2-3-1", "784-32-32-10"),
-                _invariants_check(arch, dtype, name))
     for dtype in DTYPES:
         dn = _dtype_name(dtype)
         for arch, act, loss in network_matrix():
