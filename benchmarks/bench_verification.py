@@ -11,8 +11,10 @@ data is absent), float64, fused softmax cross-entropy. Measured, each as the med
 - ``torch.autograd.gradcheck`` on the same loss (``fast_mode=False`` and ``True``, first
   call and warm), when torch is installed; ``jax.test_util.check_grads`` when jax is.
 
-Run ``python -m benchmarks.bench_verification [--reps N] [--json PATH] [--quick]``;
-``benchmarks/run.py`` imports :func:`run` for its section D.
+Rounds during which other processes used more than 10% of the CPUs are redone
+(:class:`benchmarks.harness.Quiet`; ``--no-quiet`` keeps them). Run
+``python -m benchmarks.bench_verification [--reps N] [--json PATH] [--quick]``;
+``python -m benchmarks`` imports :func:`run` for its section D.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 import funcnn as fn
+from benchmarks.harness import Quiet, Row, Target, format_value, interleaved_times, median, progress
 from verification.data import sample_batch
 from verification.engine import check_network
 
@@ -54,32 +56,39 @@ def _first(call: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
-def _interleaved(calls: dict[str, Callable[[], Any]], reps: int) -> dict[str, list[float]]:
-    """Warm times of every call, measured in turn within each repetition, so that a
-    change of load on a shared machine affects all of them alike."""
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(reps):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            samples[name].append(time.perf_counter() - start)
-    return samples
+def _timed(
+    calls: dict[str, Callable[[], Any]], reps: int, quiet: Quiet | None
+) -> dict[str, list[float]]:
+    """Warm times of every call, taking turns within each repetition (so that a change of
+    load on a shared machine affects all of them alike); rounds disturbed by other
+    processes are redone when ``quiet`` is given. No warm-up: the first calls were made
+    and timed before."""
+    cases = {name: (lambda _, call=call: call()) for name, call in calls.items()}
+    return interleaved_times(cases, reps, warmup=0, quiet=quiet)
 
 
-def _row(key: str, label: str, value: float | None, *, target: float | None = None,
-         note: str = "", samples: list[float] | None = None, unit: str = "s",
-         extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "scenario": "D",
-        "key": f"D.{key}",
-        "label": label,
-        "value": value,
-        "unit": unit,
-        "target": None if target is None else {"op": "<=", "bound": target, "aim": False},
-        "note": note,
-        "samples": samples or [],
-        "extra": extra or {},
-    }
+def _row(
+    key: str,
+    label: str,
+    value: float | None,
+    *,
+    target: float | None = None,
+    note: str = "",
+    samples: list[float] | None = None,
+    unit: str = "s",
+    extra: dict[str, Any] | None = None,
+) -> Row:
+    return Row(
+        "D",
+        f"D.{key}",
+        label,
+        value,
+        unit,
+        None if target is None else Target("<=", target),
+        note,
+        tuple(samples or ()),
+        extra or {},
+    )
 
 
 def _torch_checks(
@@ -94,8 +103,10 @@ def _torch_checks(
     torch.set_num_threads(threads)
     tensors = []
     for layer in params:
-        tensors += [torch.tensor(layer["W"], dtype=torch.float64, requires_grad=True),
-                    torch.tensor(layer["b"], dtype=torch.float64, requires_grad=True)]
+        tensors += [
+            torch.tensor(layer["W"], dtype=torch.float64, requires_grad=True),
+            torch.tensor(layer["b"], dtype=torch.float64, requires_grad=True),
+        ]
     xt = torch.tensor(x, dtype=torch.float64)
     yt = torch.tensor(np.asarray(y), dtype=torch.int64)
 
@@ -122,7 +133,7 @@ def _jax_check(params: fn.Params, x: Any, y: Any) -> tuple[Callable[[], Any] | N
         check_grads = importlib.import_module("jax.test_util").check_grads
     except ImportError:
         return None, "jax not installed"
-    # float64, as for the others; set for this benchmark process only.
+    # float64, as for the others; run() restores the previous setting afterwards.
     jax.config.update("jax_enable_x64", True)
     jnp = jax.numpy
     xj = jnp.asarray(x, dtype=jnp.float64)
@@ -144,10 +155,45 @@ def _jax_check(params: fn.Params, x: Any, y: Any) -> tuple[Callable[[], Any] | N
     return run_check, f"jax {jax.__version__}, reverse mode, order 1, not jitted"
 
 
-def run(quick: bool = False, reps: int = 5, torch_threads: int = 2) -> list[dict[str, Any]]:
-    """Scenario D's rows (mappings in ``benchmarks.harness.Row.to_dict`` form)."""
-    reps = max(5, reps) if not quick else max(2, min(reps, 3))
-    spec, params, x, y, source = problem()
+def run(
+    quick: bool = False,
+    reps: int = 5,
+    torch_threads: int = 2,
+    quiet: Quiet | None = None,
+) -> list[Row]:
+    """Scenario D's rows: every time the median of ``reps`` (>= 5) warm repetitions.
+
+    With ``quick`` (a smoke run) torch's full-mode gradcheck is called once only (its
+    first call; a warm call takes seconds) and the repetitions are cut to 3.
+    """
+    reps = 3 if quick else max(5, reps)
+    case = problem()
+    torch_calls, torch_note = _torch_checks(case[1], case[2], case[3], torch_threads)
+    jax_module = _optional_jax()
+    x64 = None if jax_module is None else bool(jax_module.config.jax_enable_x64)
+    try:
+        return _measure(case, torch_calls, torch_note, reps, quick, quiet)
+    finally:  # the jax check switches float64 on for this process: switch it back
+        if jax_module is not None and x64 is not None:
+            jax_module.config.update("jax_enable_x64", x64)
+
+
+def _optional_jax() -> Any:
+    try:
+        return importlib.import_module("jax")
+    except ImportError:
+        return None
+
+
+def _measure(
+    case: tuple[fn.MLP, fn.Params, Any, Any, str],
+    torch_calls: dict[str, Callable[[], Any]],
+    torch_note: str,
+    reps: int,
+    quick: bool,
+    quiet: Quiet | None,
+) -> list[Row]:
+    spec, params, x, y, source = case
 
     def full() -> Any:
         return check_network(spec, params, x, y, mode="full")
@@ -155,9 +201,7 @@ def run(quick: bool = False, reps: int = 5, torch_threads: int = 2) -> list[dict
     def directional() -> Any:
         return check_network(spec, params, x, y, mode="directional")
 
-    torch_calls, torch_note = _torch_checks(params, x, y, torch_threads)
-    jax_call, jax_note = _jax_check(params, x, y)
-    rows = []
+    progress("D: first calls (verification full and directional, torch, jax)")
     first_full, report = _first(full)
     if not report.passed:
         raise RuntimeError("the full check failed on correct code:\n" + report.table())
@@ -166,67 +210,136 @@ def run(quick: bool = False, reps: int = 5, torch_threads: int = 2) -> list[dict
     if not report.passed:
         raise RuntimeError("the directional check failed on correct code:\n" + report.table())
     firsts = {name: _first(call)[0] for name, call in torch_calls.items()}
+    jax_call, jax_note = _jax_check(params, x, y)
     if jax_call is not None:
         firsts["jax"] = _first(jax_call)[0]
-    # Full modes: ours every repetition, torch's (seconds per call) once more.
-    full_samples = _interleaved({"ours": full}, reps)["ours"]
-    torch_full = _interleaved({"torch": torch_calls["full"]}, 1)["torch"] if torch_calls else []
+    # Full modes: ours against torch's (seconds per call), in turns.
+    progress(f"D: full modes, {reps} repetitions")
+    full_calls: dict[str, Callable[[], Any]] = {"ours": full}
+    if "full" in torch_calls and not quick:
+        full_calls["torch"] = torch_calls["full"]
+    full_times = _timed(full_calls, reps, quiet)
+    progress(f"D: directional and fast modes, {4 * reps} repetitions")
     quick_calls: dict[str, Callable[[], Any]] = {"ours": directional}
     if "fast" in torch_calls:
         quick_calls["torch"] = torch_calls["fast"]
-    warm = _interleaved(quick_calls, 4 * reps)
+    warm = _timed(quick_calls, 4 * reps, quiet)
     # jax runs XLA's own thread pool, which lingers: measured on its own, afterwards.
     if jax_call is not None:
-        warm.update(_interleaved({"jax": jax_call}, 4 * reps))
-    med = statistics.median
-    rows.append(_row("full.first", "verification full mode (26,506 params), first call",
-                     first_full, note=f"data: {source}"))
-    rows.append(_row(
-        "full", "verification full mode (26,506 params), warm", med(full_samples),
-        target=2.0, samples=full_samples,
-        note=f"median of {len(full_samples)}; error estimate per entry (max {worst_est:.1e})",
-        extra={"n_params": spec.n_params, "data": source},
-    ))
-    rows.append(_row("directional.first", "verification directional (3 probes/tensor), first",
-                     first_dir))
-    rows.append(_row("directional", "verification directional (3 probes/tensor), warm",
-                     med(warm["ours"]), target=0.010, samples=warm["ours"],
-                     note=f"median of {len(warm['ours'])}, interleaved with torch's"))
+        warm.update({"jax": _timed({"jax": jax_call}, 4 * reps, quiet)["jax"]})
+    rows = [
+        _row(
+            "full.first",
+            "verification full mode (26,506 params), first call",
+            first_full,
+            note=f"data: {source}",
+        ),
+        _row(
+            "full",
+            "verification full mode (26,506 params), warm",
+            median(full_times["ours"]),
+            target=2.0,
+            samples=full_times["ours"],
+            note=f"median of {reps}; error estimate per entry (max {worst_est:.1e})",
+            extra={"n_params": spec.n_params, "data": source},
+        ),
+        _row("directional.first", "verification directional (3 probes/tensor), first", first_dir),
+        _row(
+            "directional",
+            "verification directional (3 probes/tensor), warm",
+            median(warm["ours"]),
+            target=0.010,
+            samples=warm["ours"],
+            note=f"median of {len(warm['ours'])}, in turns with torch's fast mode",
+        ),
+    ]
     if torch_calls:
-        rows.append(_row("torch.full.first", "torch gradcheck fast_mode=False, first call",
-                         firsts["full"], note=f"{torch_note}; no error estimates"))
-        rows.append(_row("torch.full.warm", "torch gradcheck fast_mode=False, warm",
-                         med(torch_full), samples=torch_full, note=torch_note))
-        rows.append(_row("torch.fast.first", "torch gradcheck fast_mode=True, first call",
-                         firsts["fast"], note=torch_note))
-        rows.append(_row("torch.fast.warm", "torch gradcheck fast_mode=True, warm",
-                         med(warm["torch"]), samples=warm["torch"],
-                         note=f"median of {len(warm['torch'])}"))
-        rows.append(_row("full/torch", "ratio: our full mode / torch full mode",
-                         med(full_samples) / med(torch_full), unit="ratio", target=0.5,
-                         note="issue 7: <= half of torch's full mode"))
-        rows.append(_row("directional/torch", "ratio: our directional / torch fast mode",
-                         med(warm["ours"]) / med(warm["torch"]), unit="ratio",
-                         note="same repetitions, interleaved"))
+        rows.append(
+            _row(
+                "torch.full.first",
+                "torch gradcheck fast_mode=False, first call",
+                firsts["full"],
+                note=f"{torch_note}; no error estimates",
+            )
+        )
+        if "torch" in full_times:
+            rows += [
+                _row(
+                    "torch.full.warm",
+                    "torch gradcheck fast_mode=False, warm",
+                    median(full_times["torch"]),
+                    samples=full_times["torch"],
+                    note=f"{torch_note}; median of {reps}",
+                ),
+                _row(
+                    "full/torch",
+                    "ratio: our full mode / torch full mode",
+                    median(full_times["ours"]) / median(full_times["torch"]),
+                    unit="ratio",
+                    target=0.5,
+                    note="issue 7: <= half of torch's full mode (warm, same rounds)",
+                ),
+            ]
+        else:
+            rows.append(
+                _row(
+                    "torch.full.warm",
+                    "torch gradcheck fast_mode=False, warm",
+                    None,
+                    note="--quick: first call only",
+                )
+            )
+        rows += [
+            _row(
+                "torch.fast.first",
+                "torch gradcheck fast_mode=True, first call",
+                firsts["fast"],
+                note=torch_note,
+            ),
+            _row(
+                "torch.fast.warm",
+                "torch gradcheck fast_mode=True, warm",
+                median(warm["torch"]),
+                samples=warm["torch"],
+                note=f"median of {len(warm['torch'])}",
+            ),
+            _row(
+                "directional/torch",
+                "ratio: our directional / torch fast mode",
+                median(warm["ours"]) / median(warm["torch"]),
+                unit="ratio",
+                note="same rounds, in turns",
+            ),
+        ]
     else:
         rows.append(_row("torch", "torch.autograd.gradcheck", None, note=torch_note))
     if jax_call is not None:
-        rows.append(_row("jax.first", "jax.test_util.check_grads, first call", firsts["jax"],
-                         note=f"{jax_note}; includes tracing"))
-        rows.append(_row("jax.warm", "jax.test_util.check_grads, warm", med(warm["jax"]),
-                         samples=warm["jax"], note=f"median of {len(warm['jax'])}"))
+        rows += [
+            _row(
+                "jax.first",
+                "jax.test_util.check_grads, first call",
+                firsts["jax"],
+                note=f"{jax_note}; includes tracing",
+            ),
+            _row(
+                "jax.warm",
+                "jax.test_util.check_grads, warm",
+                median(warm["jax"]),
+                samples=warm["jax"],
+                note=f"median of {len(warm['jax'])}",
+            ),
+        ]
     else:
         rows.append(_row("jax", "jax.test_util.check_grads", None, note=jax_note))
     return rows
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'measurement':<58} {'value':>10} {'target':>8}  note"]
+def _table(rows: list[Row]) -> str:
+    lines = [f"{'measurement':<52} {'value':>10} {'target':>10}  {'status':<8} note"]
     for row in rows:
-        unit = " s" if row["unit"] == "s" else ""
-        value = "-" if row["value"] is None else f"{row['value']:.4f}{unit}"
-        target = "" if row["target"] is None else f"<= {row['target']['bound']:g}"
-        lines.append(f"{row['label']:<58} {value:>10} {target:>8}  {row['note']}")
+        value = format_value(row.value, row.unit) + (" s" if row.unit == "s" else "")
+        target = "" if row.target is None else row.target.describe(row.unit)
+        lines.append(f"{row.label:<52} {value:>10} {target:>10}  {row.status:<8} {row.note}")
     return "\n".join(lines)
 
 
@@ -236,13 +349,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5, help="warm repetitions (>= 5)")
     parser.add_argument("--json", type=Path, help="write the rows to this JSON file")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--torch-threads", type=int, default=2,
-                        help="torch intra-op threads (default 2, as the other scenarios)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=2,
+        help="torch intra-op threads (default 2, as the other scenarios)",
+    )
+    parser.add_argument(
+        "--no-quiet",
+        action="store_true",
+        help="keep repetitions during which other processes used the CPUs",
+    )
     args = parser.parse_args(argv)
-    rows = run(quick=args.quick, reps=args.reps, torch_threads=args.torch_threads)
+    if args.reps < 5:
+        parser.error(f"--reps: at least 5 repetitions (medians), got {args.reps}")
+    quiet = None if args.no_quiet else Quiet(threshold=0.1, retries=5)
+    rows = run(quick=args.quick, reps=args.reps, torch_threads=args.torch_threads, quiet=quiet)
     print(_table(rows))
     if args.json is not None:
-        args.json.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"rows": [r.to_dict() for r in rows]}, indent=1) + "\n")
     return 0
 
 

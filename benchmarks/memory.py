@@ -2,7 +2,8 @@
 
 The child (``python -m benchmarks.memory``) does what a user's script does: load MNIST
 with ``funcnn.mnist``, convert it to float32 rows, and train scenario A's network
-(784-128-10 ReLU, batch 128, SGD) for one epoch with the test set evaluated after it.
+(784-128-10 ReLU, batch 128, SGD) for three epochs (one with ``--quick``), the test set
+evaluated after each.
 It reports its own peak RSS (``VmHWM`` from ``/proc/self/status``, else
 ``ru_maxrss``) and the RSS of the bare interpreter with numpy and funcnn imported. The
 target is ``2 x (float32 training set) + 150 MB`` (MB = 10^6 bytes).
@@ -17,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from benchmarks.harness import Row, Target
 
 __all__ = ["main", "run_memory"]
 
@@ -56,6 +59,13 @@ def _child(limit: int | None, epochs: int) -> dict[str, Any]:
     spec = fn.MLP((784, 128, 10), activation="relu")
     params = fn.init(spec, np.random.default_rng(0), "glorot_uniform", dtype=np.float32)
     fit, sgd, source = training_loop()
+    rss_per_epoch: list[float] = []
+
+    def after_epoch(event: object) -> None:
+        # Current RSS after every epoch: flat if nothing accumulates across epochs.
+        if type(event).__name__ == "EpochEnd":
+            rss_per_epoch.append(_proc_status("VmRSS") or _peak_rss()[0])
+
     if fit is not None:
         _, _, history = fit(
             spec,
@@ -68,6 +78,7 @@ def _child(limit: int | None, epochs: int) -> dict[str, Any]:
             rng=np.random.default_rng(0),
             x_test=data.x_test,
             y_test=data.y_test,
+            callback=after_epoch,
         )
         final_loss = float(history.epoch_train_loss[-1])
     else:
@@ -79,6 +90,7 @@ def _child(limit: int | None, epochs: int) -> dict[str, Any]:
     return {
         "peak_rss_bytes": peak,
         "peak_rss_source": how,
+        "rss_after_each_epoch_bytes": rss_per_epoch,
         "baseline_rss_bytes": baseline,
         "train_set_bytes": int(data.x_train.nbytes),
         "n_train": int(data.x_train.shape[0]),
@@ -89,11 +101,9 @@ def _child(limit: int | None, epochs: int) -> dict[str, Any]:
     }
 
 
-def run_memory(quick: bool) -> list[Any]:
+def run_memory(quick: bool) -> list[Row]:
     """Run the child (on 2,000 samples when ``quick``) and turn its report into rows."""
-    from benchmarks.harness import Row, Target
-
-    command = [sys.executable, "-m", "benchmarks.memory", "--epochs", "1"]
+    command = [sys.executable, "-m", "benchmarks.memory", "--epochs", "1" if quick else "3"]
     if quick:
         command += ["--limit", "2000"]
     root = Path(__file__).resolve().parents[1]
@@ -111,6 +121,22 @@ def run_memory(quick: bool) -> list[Any]:
             )
         ]
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    rss = report.get("rss_after_each_epoch_bytes", [])
+    growth = (
+        []
+        if len(rss) < 2
+        else [
+            Row(
+                "E",
+                "E.rss_growth",
+                "  RSS growth from the first to the last epoch's end",
+                (rss[-1] - rss[0]) / MB,
+                "MB",
+                None,
+                f"{len(rss)} epochs; flat when nothing accumulates across epochs",
+            )
+        ]
+    )
     bound = (2 * report["train_set_bytes"] + 150 * MB) / MB
     where = f"{report['n_train']} samples, {report['epochs']} epoch(s) + test evaluation"
     return [
@@ -125,6 +151,7 @@ def run_memory(quick: bool) -> list[Any]:
             " MB + 150 MB",
             extra=report,
         ),
+        *growth,
         Row(
             "E",
             "E.baseline_rss",

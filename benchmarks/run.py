@@ -1,35 +1,37 @@
-"""The benchmark runner: ``python -m benchmarks``, a table on stdout and optionally JSON.
+"""The benchmark runner: ``python -m benchmarks``, a table on stdout and a JSON file.
 
 Usage::
 
-    python -m benchmarks                              # everything, OpenBLAS as set
-    python -m benchmarks --both-openblas-settings --json bench.json
+    python -m benchmarks                              # everything, both OpenBLAS settings
+    python -m benchmarks --openblas current           # one run, the environment as it is
     python -m benchmarks --quick --only A,C           # a smoke run on a small slice
 
 Sections (``--only``, comma-separated, case-insensitive): ``load`` (MNIST load time),
 ``alloc`` (fresh vs reused 400 KB gradient), ``blas`` (numpy's and scipy's OpenBLAS
 alternating in one loop, see :mod:`benchmarks.blas`), ``A``, ``B``, ``C`` (training comparisons,
-see :mod:`benchmarks.scenarios`), ``D`` (the verification suite's benchmark in
-``benchmarks/bench_verification.py``, when present), ``E`` (peak RSS of a training run,
-see :mod:`benchmarks.memory`). Every measured time is the median of ``--reps``
-repetitions (at least 5) and every target a ratio from the same run.
+see :mod:`benchmarks.scenarios`), ``D`` (the verification suite against ``torch.autograd``
+and JAX, :mod:`benchmarks.bench_verification`), ``E`` (peak RSS of a training run, see
+:mod:`benchmarks.memory`). Every measured time is the median of ``--reps`` repetitions
+(at least 5) and every target a ratio from the same run.
 
-``--both-openblas-settings`` runs the suite twice in fresh processes: once with the
-environment as it is and once with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed
-from that one command's environment (the issue's second setting), and reports both side
-by side. The variables are never changed anywhere else.
+By default (``--openblas both``) the suite runs twice, each time in a fresh process:
+first with ``OPENBLAS_CORETYPE`` as this machine sets it (``Haswell``, AVX2 kernels; set
+to ``Haswell`` in that child process when the environment does not set it), then with
+``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` removed from that one command's
+environment, so that OpenBLAS picks its kernels itself (AVX-512 where the CPU has it). The
+table shows both side by side. The variables are never changed anywhere else (not in
+the tests, not in CI, not in this process). ``--openblas current`` runs once, in this
+process, with the environment as it is.
 
-``benchmarks/bench_verification.py`` (scenario D) is imported and its
-``run(quick: bool)`` called; it returns :class:`~benchmarks.harness.Row` objects or
-mappings in :meth:`Row.to_dict` form. A module without ``run`` is run as
-``python -m benchmarks.bench_verification --json PATH [--quick]`` and its JSON (a list
-of rows, or ``{"rows": [...]}``) read back.
+The JSON (``--json``, default ``benchmarks/results/latest.json``, git-ignored) holds every
+row with its raw repetitions, the environment of each run (threadpoolctl's report of the
+BLAS libraries and the kernel set OpenBLAS chose) and the CPU share other processes used
+while each section ran.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import subprocess
@@ -53,12 +55,33 @@ from benchmarks.harness import (
     progress,
 )
 
-__all__ = ["SECTIONS", "format_table", "main", "run_suite"]
+__all__ = ["SECTIONS", "format_table", "main", "openblas_settings", "run_suite"]
 
 SECTIONS = ("load", "alloc", "blas", "A", "B", "C", "D", "E")
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 MIN_REPS = 5
 NOISY = 0.1
+MACHINE_CORETYPE = "Haswell"
+"""The ``OPENBLAS_CORETYPE`` issue 7's machine sets: the first of the two settings."""
+
+
+def openblas_settings(environ: Mapping[str, str]) -> list[tuple[str, dict[str, str]]]:
+    """The two child environments issue 7 asks for, as ``(label, environment)``.
+
+    First the environment as it is, with ``OPENBLAS_CORETYPE`` set to ``Haswell`` if it
+    is not set at all (label ``Haswell``; ``as set`` when the environment sets it); then
+    the same environment without ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` (label
+    ``unset``). ``environ`` is not modified.
+    """
+    first = dict(environ)
+    if first.get("OPENBLAS_CORETYPE") is None:
+        first["OPENBLAS_CORETYPE"] = MACHINE_CORETYPE
+        label = MACHINE_CORETYPE
+    else:
+        label = "as set"
+    second = {k: v for k, v in environ.items() if k not in OPENBLAS_TUNING_VARS}
+    return [(label, first), ("unset", second)]
 
 
 def _parse_only(text: str | None) -> list[str]:
@@ -120,36 +143,12 @@ def _as_rows(items: Iterable[Any]) -> list[Row]:
     return rows
 
 
-def _verification_rows(quick: bool) -> list[Row]:
-    """Scenario D, delegated to ``benchmarks/bench_verification.py`` when it exists."""
-    if not (Path(__file__).with_name("bench_verification.py")).is_file():
-        return [
-            Row(
-                "D",
-                "D.absent",
-                "verification benchmark",
-                None,
-                "s",
-                note="benchmarks/bench_verification.py absent",
-            )
-        ]
+def _verification_rows(reps: int, quick: bool, quiet: Quiet | None) -> list[Row]:
+    """Scenario D (:mod:`benchmarks.bench_verification`); a failure becomes a row."""
     try:
-        module = importlib.import_module("benchmarks.bench_verification")
-        run = getattr(module, "run", None)
-        if callable(run):
-            return _as_rows(run(quick=quick))
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "d.json"
-            command = [sys.executable, "-m", "benchmarks.bench_verification", "--json", str(path)]
-            if quick:
-                command.append("--quick")
-            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-            if done.returncode != 0 or not path.is_file():
-                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                raise RuntimeError(f"exit {done.returncode}: {tail}")
-            data = json.loads(path.read_text())
-        items = data.get("rows", []) if isinstance(data, Mapping) else data
-        return _as_rows(items)
+        from benchmarks.bench_verification import run
+
+        return _as_rows(run(quick=quick, reps=reps, quiet=quiet))
     except Exception as exc:  # reported as a row: one broken section must not hide the others
         return [
             Row(
@@ -210,7 +209,7 @@ def run_suite(
                 profiles.append(profile_funcnn(SCENARIOS[section], data, quick))
         elif section == "D":
             progress("D: verification benchmark")
-            rows += _verification_rows(quick)
+            rows += _verification_rows(reps, quick, quiet)
         elif section == "E":
             from benchmarks.memory import run_memory
 
@@ -323,11 +322,13 @@ def _describe_environment(runs: Sequence[Mapping[str, Any]]) -> str:
                 f"NOTE [{run['label']}]: {len(blas)} BLAS libraries loaded: {names}. Mixing their "
                 "calls in one loop makes their thread pools compete (see the 'blas' rows)."
             )
-    if runs and not runs[0]["environment"]["openblas_tuning_set"]:
+    for run in runs:
+        if run.get("openblas_note"):
+            lines.append(f"NOTE [{run['label']}]: {run['openblas_note']}")
+    if len(runs) == 1 and not runs[0]["environment"]["openblas_tuning_set"]:
         lines.append(
-            "NOTE: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are not set in this environment, so "
-            "'as set' and 'unset' use the same OpenBLAS configuration (the difference between "
-            "the two runs is noise)."
+            "NOTE: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are not set: this is the 'unset' "
+            "setting only (run with --openblas both for both settings)."
         )
     return "\n".join(lines)
 
@@ -364,11 +365,8 @@ def _single_run(args: argparse.Namespace, label: str) -> dict[str, Any]:
     }
 
 
-def _child_run(argv: Sequence[str], label: str, unset: bool) -> dict[str, Any]:
-    env = dict(os.environ)
-    if unset:
-        for name in OPENBLAS_TUNING_VARS:
-            env.pop(name, None)
+def _child_run(argv: Sequence[str], label: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The suite in a fresh process with environment ``env``; its one run."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "run.json"
         command = [
@@ -376,14 +374,17 @@ def _child_run(argv: Sequence[str], label: str, unset: bool) -> dict[str, Any]:
             "-m",
             "benchmarks",
             *argv,
+            "--openblas",
+            "current",
             "--json",
             str(path),
             "--no-table",
             "--label",
             label,
         ]
-        progress(f"running the suite with OpenBLAS tuning variables {label}")
-        done = subprocess.run(command, cwd=ROOT, env=env, check=False)
+        tuning = ", ".join(f"{k}={env.get(k)}" for k in OPENBLAS_TUNING_VARS)
+        progress(f"running the suite in a child process ({label}: {tuning})")
+        done = subprocess.run(command, cwd=ROOT, env=dict(env), check=False)
         if done.returncode != 0:
             raise SystemExit(f"the '{label}' run failed with exit code {done.returncode}")
         runs: list[dict[str, Any]] = json.loads(path.read_text())["runs"]
@@ -419,7 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="small data slices and short loops: a smoke run, not a measurement",
     )
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        default=str(DEFAULT_JSON),
+        help="where to write the results as JSON (default: benchmarks/results/latest.json)",
+    )
     parser.add_argument(
         "--only", metavar="LIST", help=f"sections to run, from {','.join(SECTIONS)}"
     )
@@ -433,9 +439,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--skip-peers", action="store_true", help="do not import or time PyTorch and JAX"
     )
     parser.add_argument(
-        "--both-openblas-settings",
-        action="store_true",
-        help="run twice: environment as is, and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE",
+        "--openblas",
+        choices=("both", "current"),
+        default="both",
+        help="both (default): run twice in child processes, OPENBLAS_CORETYPE as set "
+        "(Haswell if unset) and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE; current: run "
+        "once here, the environment as it is",
     )
     parser.add_argument(
         "--profile",
@@ -460,9 +469,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
 
-    if args.both_openblas_settings:
-        passed = _strip(raw, ["--both-openblas-settings", "--no-table"], ["--json", "--label"])
-        runs = [_child_run(passed, "as set", unset=False), _child_run(passed, "unset", unset=True)]
+    if args.reps is not None and args.reps < MIN_REPS:
+        raise SystemExit(f"--reps: at least {MIN_REPS} repetitions (medians), got {args.reps}")
+    _parse_only(args.only)  # reject unknown sections before starting any child
+    if args.openblas == "both":
+        passed = _strip(raw, ["--no-table"], ["--json", "--label", "--openblas"])
+        runs = []
+        for label, env in openblas_settings(os.environ):
+            run = _child_run(passed, label, env)
+            if label == MACHINE_CORETYPE:
+                run["openblas_note"] = (
+                    "OPENBLAS_CORETYPE is not set in this environment; this run set it to "
+                    f"{MACHINE_CORETYPE} (the setting issue 7 describes for this machine) in "
+                    "its own child process only."
+                )
+            runs.append(run)
     else:
         runs = [_single_run(args, args.label)]
 
@@ -481,5 +502,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for text in run.get("profiles", []):
                 print(f"\n[{run['label']}] {text}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        if not args.no_table:
+            print(f"\nJSON written to {path}")
     return 0

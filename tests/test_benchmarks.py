@@ -22,7 +22,7 @@ from benchmarks.harness import Quiet, Row, Target, interleaved_times, ratio_row
 from benchmarks.references.gemm_floor import GemmFloor, epoch_batches
 from benchmarks.references.numpy_mlp import NumpyMLP
 from benchmarks.references.per_sample_numpy import PerSampleMLP
-from benchmarks.run import format_table
+from benchmarks.run import format_table, openblas_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 LR = 0.1
@@ -158,6 +158,8 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "--only",
         "load,alloc,blas,A,C,E",
         "--no-quiet",
+        "--openblas",
+        "current",
         "--json",
         str(out),
     ]
@@ -190,6 +192,7 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "C.funcnn/homework",
         "C.funcnn/torch",
         "E.peak_rss",
+        "E.baseline_rss",
     }
     assert expected <= set(rows), expected - set(rows)
     for key in ("A.funcnn", "A.numpy", "A.gemm", "C.funcnn", "C.homework", "E.peak_rss"):
@@ -211,3 +214,25 @@ def test_runner_rejects_unknown_sections_and_too_few_reps() -> None:
         run.main(["--only", "A,Z"])
     with pytest.raises(SystemExit, match="at least 5"):
         run.main(["--reps", "3", "--only", "A"])
+
+
+def test_openblas_settings_set_haswell_then_unset_both_variables() -> None:
+    environ = {"PATH": "/bin", "OPENBLAS_L2_SIZE": "1048576"}
+    (first_label, first), (second_label, second) = openblas_settings(environ)
+    assert (first_label, second_label) == ("Haswell", "unset")
+    assert first == {**environ, "OPENBLAS_CORETYPE": "Haswell"}
+    assert second == {"PATH": "/bin"}
+    assert environ == {"PATH": "/bin", "OPENBLAS_L2_SIZE": "1048576"}  # not modified
+    as_set = {"PATH": "/bin", "OPENBLAS_CORETYPE": "Zen"}
+    (label, env), (_, unset) = openblas_settings(as_set)
+    assert (label, env, unset) == ("as set", as_set, {"PATH": "/bin"})
+
+
+def test_children_get_the_options_without_the_parents_own() -> None:
+    run = importlib.import_module("benchmarks.run")
+    argv = ["--quick", "--json", "x.json", "--openblas=both", "--only", "A", "--label", "l"]
+    assert run._strip(argv, ["--no-table"], ["--json", "--label", "--openblas"]) == [
+        "--quick",
+        "--only",
+        "A",
+    ]
