@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from funcnn.errors import DataFormatError
+from funcnn.errors import DataFormatError, InvalidArgumentError
 from verification.report import VERDICTS, CheckRow, Report
 
 
@@ -91,7 +91,7 @@ def test_json_round_trip(tmp_path: Path) -> None:
 
 
 def test_bad_rows_and_documents() -> None:
-    with pytest.raises(ValueError, match="verdict"):
+    with pytest.raises(InvalidArgumentError, match="verdict: expected one of"):
         CheckRow("c", "t", (), "full", "float64", "maybe")
     with pytest.raises(DataFormatError):
         Report.from_json("[1, 2]")

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from funcnn.errors import DataFormatError
+from funcnn.errors import DataFormatError, InvalidArgumentError
 
 __all__ = ["VERDICTS", "CheckRow", "Report"]
 
@@ -79,7 +79,9 @@ class CheckRow:
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict: expected one of {VERDICTS}, got {self.verdict!r}")
+            raise InvalidArgumentError(
+                f"verdict: expected one of {VERDICTS}, got {self.verdict!r}"
+            )
 
     @property
     def passed(self) -> bool:
