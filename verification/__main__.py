@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(out: TextIO) -> Callable[[int, int, Check, Report, float], None]:
+def _progress(out: TextIO, name_width: int = 64) -> Callable[
+    [int, int, Check, Report, float], None
+]:
     def report(index: int, total: int, check: Check, result: Report, seconds: float) -> None:
         width = len(str(total))
         verdicts = {row.verdict for row in result.rows}
@@ -58,7 +60,8 @@ def _progress(out: TextIO) -> Callable[[int, int, Check, Report, float], None]:
             status = "FAIL" if "fail" in verdicts else "INCONCLUSIVE"
         else:
             status = "subgradient" if "subgradient" in verdicts else "pass"
-        line = f"[{index + 1:>{width}}/{total}] {check.name:<64} {status:<12} {seconds:7.2f}s"
+        line = (f"[{index + 1:>{width}}/{total}] {check.name:<{name_width}} {status:<12} "
+                f"{seconds:7.2f}s")
         if not result.passed:
             bad = result.failures[0]
             where = "" if bad.worst_index is None else f" at {list(bad.worst_index)}"
@@ -83,7 +86,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return 0
     print(f"funcnn-verify: {len(checks)} checks, seed {args.seed}"
           + (" (quick)" if args.quick else ""), file=stream, flush=True)
-    report = run_checks(checks, seed=args.seed, progress=_progress(stream))
+    name_width = max(len(c.name) for c in checks)
+    report = run_checks(checks, seed=args.seed, progress=_progress(stream, name_width))
     shown = Report(report.failures, report.meta) if args.brief else report
     print(file=stream)
     print(shown.table() if shown.rows else report.summary(), file=stream)
