@@ -22,7 +22,7 @@ with, for an analytic gradient computed in a dtype with machine epsilon ``eps``:
   correct code without loosening every other entry. The factor 2 covers the neglected
   second-order terms (the bound was never exceeded in 1,500 random float32 networks,
   saturated ones included). For an arbitrary ``grad_fn`` without a model,
-  ``atol = sqrt(eps) * max |n|`` over the tensor: entries are then compared at the
+  ``atol = sqrt(eps) * max |a|`` over the tensor: entries are then compared at the
   tensor's own scale.
 
 Step sizes: scipy's nested central stencils of order ``ORDER = 4``, refined by
