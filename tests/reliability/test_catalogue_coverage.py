@@ -89,8 +89,7 @@ EXEMPT: dict[str, str] = {
             "ProgressCallback",
         )
     },
-    "Settings": "bug 'verification-args' (row check_gradients/settings-order)",
-    "check_softmax": "dtype and seed only; float16 runs, ints rejected by numpy like the others",
+    "Settings": "a record; validated where it is used (rows check_gradients/settings-*)",
     "export_golden": "writes to a user path; OSError on failure like every writer",
 }
 
