@@ -1,11 +1,14 @@
 """MNIST, the best MLP recipe for about two minutes of training on a 2-core CPU.
 
-Everything the classic setups left out, together: a wide 784-HIDDEN-10 ReLU network
-with He-normal init, inputs scaled to [0, 1], SGD with Nesterov momentum and decoupled
-weight decay, a cosine learning-rate schedule over the whole run, and early stopping on
-a validation split of 10,000 training digits (train on the other 50,000, keep the
-parameters of the best validation epoch, stop after ``--patience`` epochs without a
-new best). The test set is touched once, at the end, with the chosen parameters.
+Everything the classic setups left out, together: a wide 784-1024-1024-10 ReLU
+network with He-normal init, inputs scaled to [0, 1], SGD (batch 128) with Nesterov
+momentum 0.9 and decoupled weight decay 5e-4, a cosine learning-rate schedule from 0.05
+to 0 over the 15 epochs, training digits shifted at random by up to 2 pixels each epoch
+(``--shift``; the one addition that is about the data rather than the optimiser: without
+it the same run gives 98.19%), and early stopping on a validation split of 10,000
+training digits (train on the other 50,000, keep the parameters of the best validation
+epoch, stop after ``--patience`` epochs without a new best). The test set is touched
+once, at the end, with the chosen parameters.
 
 Run ``python -m examples.mnist_best_recipe`` (``--help`` for the flags). It prints the
 validation accuracy and loss of every epoch, which epoch was kept, and the test
@@ -24,12 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 import funcnn as fn
 from examples.mnist_common import MnistData, base_parser, load_data, report
-from funcnn.optimizers import sgd
-from funcnn.schedules import Cosine
-from funcnn.training import History, fit
 
 # %% The recipe.
 HIDDEN = (1024, 1024)
@@ -40,6 +41,7 @@ WEIGHT_DECAY = 5e-4
 BATCH = 128
 EPOCHS = 15
 PATIENCE = 4
+SHIFT = 2  # training digits move by up to this many pixels, anew every epoch
 N_VALIDATION = 10_000
 TARGET_TEST_ACCURACY = 0.983
 
@@ -53,10 +55,33 @@ class Result:
     best_validation_accuracy: float
     test_accuracy: float
     epochs_run: int
-    history: History  # its "test" entries are the validation split's
+    history: fn.History  # its "test" entries are the validation split's
     train_seconds: float
     classification: fn.ClassificationReport
     plots: tuple[Path, ...]
+
+
+# %%
+def shift_digits(
+    x: NDArray[np.floating], rng: np.random.Generator, max_shift: int
+) -> NDArray[np.floating]:
+    """Each ``(784,)`` row of ``x`` as a 28 x 28 image moved by a random whole-pixel offset.
+
+    Offsets ``(dy, dx)`` are drawn uniformly from ``[-max_shift, max_shift]`` per image
+    (advancing ``rng``); the pixels moved in from outside are 0 (background after scaling
+    to [0, 1]). Returns a new ``(N, 784)`` array of ``x``'s dtype; ``max_shift=0`` copies.
+    """
+    n, m = x.shape[0], max_shift
+    images = x.reshape(n, 28, 28)
+    padded = np.pad(images, ((0, 0), (m, m), (m, m)))
+    dy, dx = rng.integers(-m, m + 1, size=(2, n))
+    out = np.empty_like(images)
+    # One slice per offset rather than per image: (2m + 1)^2 vectorised copies.
+    for oy in range(-m, m + 1):
+        for ox in range(-m, m + 1):
+            rows = np.flatnonzero((dy == oy) & (dx == ox))
+            out[rows] = padded[rows, m - oy : m - oy + 28, m - ox : m - ox + 28]
+    return out.reshape(n, 784)
 
 
 # %%
@@ -69,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> Result:
     parser.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
     parser.add_argument("--batch-size", type=int, default=BATCH)
     parser.add_argument("--patience", type=int, default=PATIENCE)
+    parser.add_argument(
+        "--shift", type=int, default=SHIFT, help="max pixels a training digit moves (0: none)"
+    )
     parser.add_argument("--validation", type=int, default=N_VALIDATION, help="held-out digits")
     args = parser.parse_args(argv)
 
@@ -83,8 +111,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
     params = fn.init(spec, rng, scheme=INIT, dtype=np.float32)
     batch = min(args.batch_size, len(y_fit))
     steps_per_epoch = -(-len(y_fit) // batch)
-    optimizer = sgd(
-        Cosine(args.lr, total_steps=args.epochs * steps_per_epoch),
+    optimizer = fn.sgd(
+        fn.Cosine(args.lr, total_steps=args.epochs * steps_per_epoch),
         momentum=args.momentum,
         nesterov=True,
         weight_decay=args.weight_decay,
@@ -97,15 +125,17 @@ def main(argv: Sequence[str] | None = None) -> Result:
     # One epoch per fit call, resuming exactly (opt_state, history, rng), so the run can
     # stop early and keep the best epoch's parameters.
     opt_state = optimizer.init(params)
-    history = History()
+    history = fn.History()
     best_params, best_epoch, best_acc = params, 0, -1.0
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        params, opt_state, history = fit(
+        # Fresh random shifts every epoch: the network never sees the same image twice.
+        x_epoch = shift_digits(x_fit, rng, args.shift) if args.shift else x_fit
+        params, opt_state, history = fn.fit(
             spec,
             params,
             optimizer,
-            x_fit,
+            x_epoch,
             y_fit,
             epochs=1,
             batch_size=batch,

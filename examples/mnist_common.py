@@ -19,7 +19,6 @@ from numpy.typing import NDArray
 
 import funcnn as fn
 from funcnn import plots
-from funcnn.training import History
 
 __all__ = [
     "PLOT_SETS",
@@ -33,8 +32,8 @@ __all__ = [
 ]
 
 Preprocess = Literal["scale", "standardize"]
-PlotSet = Literal["all", "loss"]
-PLOT_SETS: tuple[PlotSet, ...] = ("all", "loss")
+PlotSet = Literal["all", "loss", "none"]
+PLOT_SETS: tuple[PlotSet, ...] = ("all", "loss", "none")
 
 
 def _positive_int(text: str) -> int:
@@ -50,9 +49,10 @@ def base_parser(description: str, *, name: str, epochs: int) -> argparse.Argumen
     ``--epochs`` (default ``epochs``, the original setup's), ``--seed`` (default 0; seeds
     the initialisation and the shuffling), ``--limit N`` (train on the first ``N``
     training samples), ``--test-limit N`` (evaluate on the first ``N`` test samples),
-    ``--out DIR`` (where the PNG plots go; default ``plots/NAME``), ``--plots`` (``all``,
-    the default, or ``loss`` for the loss curves alone: each figure takes matplotlib
-    a good fraction of a second, which matters to the reduced runs of the tests).
+    ``--out DIR`` (where the PNG plots go; default ``runs/NAME``, git-ignored), ``--plots``
+    (``all``, the default; ``loss`` for the loss curves alone; ``none``): each figure
+    takes matplotlib a good fraction of a second, which matters to the reduced runs of
+    the tests.
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=_positive_int, default=epochs)
@@ -63,7 +63,7 @@ def base_parser(description: str, *, name: str, epochs: int) -> argparse.Argumen
     parser.add_argument(
         "--test-limit", type=_positive_int, default=None, help="test on the first N samples only"
     )
-    parser.add_argument("--out", type=Path, default=Path("plots", name), help="PNG directory")
+    parser.add_argument("--out", type=Path, default=Path("runs", name), help="PNG directory")
     parser.add_argument("--plots", choices=PLOT_SETS, default="all", help="which PNGs to write")
     return parser
 
@@ -138,7 +138,7 @@ def report(
     spec: fn.MLP,
     params: fn.Params,
     data: MnistData,
-    history: History,
+    history: fn.History,
     out: Path,
     *,
     prefix: str = "",
@@ -151,11 +151,53 @@ def report(
     loss when the history has it) and, with ``plot_set="all"``, ``{prefix}accuracy.png``
     (per-epoch accuracy), ``{prefix}confusion.png``, ``{prefix}weights.png`` (the first
     layer's receptive fields) and ``{prefix}misclassified.png`` (the 25 most confidently
-    wrong test digits, when any is wrong).
+    wrong test digits, when any is wrong); ``plot_set="none"`` writes nothing. Without
+    matplotlib (an optional extra) it says so and writes nothing.
     """
     logits = fn.apply(spec, params, data.x_test)
     y_pred = np.argmax(logits, axis=1)
     confusion = fn.confusion_matrix(data.y_test, y_pred, 10)
+    written: list[Path] = []
+    if plot_set != "none":
+        try:
+            written = _draw(
+                spec,
+                params,
+                data,
+                history,
+                out,
+                logits,
+                confusion,
+                prefix=prefix,
+                title=title,
+                plot_set=plot_set,
+            )
+            print(f"wrote {', '.join(p.name for p in written)} into {out}")
+        except plots.PlotDependencyError:
+            # matplotlib is an optional extra: the numbers matter more than the pictures.
+            print("no plots: matplotlib is not installed (pip install 'funcnn[plot]')")
+    return Report(
+        accuracy=fn.accuracy(data.y_test, y_pred),
+        confusion=confusion,
+        classification=fn.classification_report(data.y_test, y_pred, 10),
+        plots=tuple(written),
+    )
+
+
+def _draw(
+    spec: fn.MLP,
+    params: fn.Params,
+    data: MnistData,
+    history: fn.History,
+    out: Path,
+    logits: NDArray[np.floating],
+    confusion: NDArray[np.int64],
+    *,
+    prefix: str,
+    title: str | None,
+    plot_set: PlotSet,
+) -> list[Path]:
+    """Write the PNGs :func:`report` describes; returns their paths."""
     written = [
         plots.plot_loss_curves(
             out / f"{prefix}loss.png",
@@ -187,9 +229,4 @@ def report(
                     wrong.y_pred,
                 )
             )
-    return Report(
-        accuracy=fn.accuracy(data.y_test, y_pred),
-        confusion=confusion,
-        classification=fn.classification_report(data.y_test, y_pred, 10),
-        plots=tuple(written),
-    )
+    return written

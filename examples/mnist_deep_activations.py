@@ -30,8 +30,6 @@ import numpy as np
 
 import funcnn as fn
 from examples.mnist_common import MnistData, PlotSet, base_parser, load_data, report
-from funcnn.optimizers import sgd
-from funcnn.training import BatchEnd, EpochEnd, Event, History, fit
 
 # %% The setup, as reported.
 HIDDEN = (500, 250, 100)
@@ -55,7 +53,7 @@ class ActivationResult:
     test_accuracy: tuple[float, ...]
     final_test_accuracy: float
     classification: fn.ClassificationReport
-    history: History
+    history: fn.History
     train_seconds: float
     plots: tuple[Path, ...]
 
@@ -80,8 +78,8 @@ def run(
     block: list[float] = []
     block_means: list[float] = []
 
-    def on_event(event: Event) -> None:
-        if isinstance(event, BatchEnd):
+    def on_event(event: fn.BatchEnd | fn.EpochEnd) -> None:
+        if isinstance(event, fn.BatchEnd):
             # Average the whole block of 200 batches, not just its last batch.
             block.append(event.loss)
             if len(block) == log_every:
@@ -91,7 +89,7 @@ def run(
                     f"[{activation} epoch {event.epoch}, batch {event.batch:4d}] "
                     f"loss {block_means[-1]:.4f}"
                 )
-        elif isinstance(event, EpochEnd):
+        elif isinstance(event, fn.EpochEnd):
             h = event.history
             print(
                 f"{activation} epoch {event.epoch}/{event.last_epoch}: train loss "
@@ -100,10 +98,10 @@ def run(
             )
 
     started = time.perf_counter()
-    params, _, history = fit(
+    params, _, history = fn.fit(
         spec,
         params,
-        sgd(lr),
+        fn.sgd(lr),
         data.x_train,
         data.y_train,
         epochs=epochs,

@@ -24,8 +24,6 @@ import numpy as np
 
 import funcnn as fn
 from examples.mnist_common import base_parser, load_data, report
-from funcnn.optimizers import sgd
-from funcnn.training import EpochEnd, Event, History, fit
 
 # %% The setup.
 SIZES = (784, 100, 200, 10)
@@ -43,7 +41,7 @@ class Result:
     train_accuracy: tuple[float, ...]  # whole training set, after each epoch
     test_accuracy: tuple[float, ...]
     final_test_accuracy: float
-    history: History
+    history: fn.History
     train_seconds: float
     plots: tuple[Path, ...]
 
@@ -62,8 +60,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
     params = fn.init(spec, rng, scheme=INIT, dtype=np.float32)
     train_accuracy: list[float] = []
 
-    def on_epoch(event: Event) -> None:
-        if isinstance(event, EpochEnd):
+    def on_epoch(event: fn.BatchEnd | fn.EpochEnd) -> None:
+        if isinstance(event, fn.EpochEnd):
             acc = fn.accuracy(data.y_train, fn.predict(spec, event.params, data.x_train))
             train_accuracy.append(acc)
             h = event.history
@@ -73,10 +71,10 @@ def main(argv: Sequence[str] | None = None) -> Result:
             )
 
     started = time.perf_counter()
-    params, _, history = fit(
+    params, _, history = fn.fit(
         spec,
         params,
-        sgd(args.lr),
+        fn.sgd(args.lr),
         data.x_train,
         data.y_train,
         epochs=args.epochs,

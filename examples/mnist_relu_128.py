@@ -25,8 +25,6 @@ import numpy as np
 
 import funcnn as fn
 from examples.mnist_common import base_parser, load_data, report
-from funcnn.optimizers import sgd
-from funcnn.training import EpochEnd, Event, History, fit
 
 # %% The setup, as reported.
 SIZES = (784, 128, 10)
@@ -46,7 +44,7 @@ class Result:
     train_accuracy: tuple[float, ...]  # per epoch, on the first 10,000 training samples
     test_accuracy: tuple[float, ...]  # per epoch
     final_test_accuracy: float
-    history: History
+    history: fn.History
     train_seconds: float
     plots: tuple[Path, ...]
 
@@ -66,10 +64,10 @@ def main(argv: Sequence[str] | None = None) -> Result:
     x_eval, y_eval = data.x_train[:N_TRAIN_EVAL], data.y_train[:N_TRAIN_EVAL]
     train_accuracy: list[float] = []
 
-    def on_epoch(event: Event) -> None:
+    def on_epoch(event: fn.BatchEnd | fn.EpochEnd) -> None:
         # The original scored a fixed slice of the training set after each epoch,
         # rather than the running accuracy during the epoch.
-        if isinstance(event, EpochEnd):
+        if isinstance(event, fn.EpochEnd):
             acc = fn.accuracy(y_eval, fn.predict(spec, event.params, x_eval))
             train_accuracy.append(acc)
             test = event.history.epoch_test_accuracy[-1]
@@ -79,10 +77,10 @@ def main(argv: Sequence[str] | None = None) -> Result:
             )
 
     started = time.perf_counter()
-    params, _, history = fit(
+    params, _, history = fn.fit(
         spec,
         params,
-        sgd(args.lr),
+        fn.sgd(args.lr),
         data.x_train,
         data.y_train,
         epochs=args.epochs,

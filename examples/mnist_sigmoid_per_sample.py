@@ -28,8 +28,6 @@ import numpy as np
 
 import funcnn as fn
 from examples.mnist_common import base_parser, evaluate_accuracy, load_data, report
-from funcnn.optimizers import sgd
-from funcnn.training import EpochEnd, Event, History, fit
 
 # %% The setup of the assignment.
 SIZES = (784, 32, 32, 10)
@@ -49,7 +47,7 @@ class Result:
     initial_test_accuracy: float
     test_accuracy: tuple[float, ...]  # after each epoch
     final_test_accuracy: float
-    history: History
+    history: fn.History
     train_seconds: float
     plots: tuple[Path, ...]
 
@@ -72,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
     y_train = fn.one_hot(data.y_train, dtype=np.float32) if one_hot else data.y_train
     y_test = fn.one_hot(data.y_test, dtype=np.float32) if one_hot else data.y_test
 
-    def on_epoch(event: Event) -> None:
-        if isinstance(event, EpochEnd):
+    def on_epoch(event: fn.BatchEnd | fn.EpochEnd) -> None:
+        if isinstance(event, fn.EpochEnd):
             h = event.history
             print(
                 f"epoch {event.epoch}/{event.last_epoch}  test acc {h.epoch_test_accuracy[-1]:.4f}"
@@ -81,10 +79,10 @@ def main(argv: Sequence[str] | None = None) -> Result:
             )
 
     started = time.perf_counter()
-    params, _, history = fit(
+    params, _, history = fn.fit(
         spec,
         params,
-        sgd(args.lr),
+        fn.sgd(args.lr),
         data.x_train,
         y_train,
         loss=args.loss,

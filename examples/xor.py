@@ -2,7 +2,8 @@
 
 The smallest network that needs a hidden layer. Run ``python -m examples.xor``; it
 prints the loss as it falls and the four predictions, which must land on the right
-side of 0.5. Readable as notebook cells (``# %%``).
+side of 0.5, and writes the loss curve as ``loss.png`` into ``--out`` (default
+``runs/xor``). Readable as notebook cells (``# %%``).
 """
 
 # %%
@@ -10,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 import funcnn as fn
+from funcnn import plots
 
 # %% The four points of XOR and their targets, as float64 (B, 2) inputs and (B, 1) targets.
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -44,11 +47,20 @@ def main(argv: Sequence[str] | None = None) -> np.ndarray:
     parser.add_argument("--epochs", type=int, default=3000)
     parser.add_argument("--lr", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs", "xor"), help="PNG directory")
     args = parser.parse_args(argv)
-    params, _ = train_xor(args.epochs, args.lr, args.seed)
+    params, losses = train_xor(args.epochs, args.lr, args.seed)
     predictions = fn.apply(fn.MLP((2, 3, 1), activation="sigmoid"), params, X).ravel()
     for point, target, out in zip(X, Y.ravel(), predictions, strict=True):
         print(f"{point.astype(int)} -> {out:.4f} (target {int(target)})")
+    try:
+        written = plots.plot_loss_curves(
+            args.out / "loss.png", epoch_train_loss=losses, title="XOR 2-3-1 sigmoid, MSE"
+        )
+        print(f"wrote {written}")
+    except plots.PlotDependencyError:
+        # matplotlib is an optional extra; the demo itself needs only numpy and scipy.
+        print("no loss.png: matplotlib is not installed (pip install 'funcnn[plot]')")
     return predictions
 
 
