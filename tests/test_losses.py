@@ -133,3 +133,34 @@ def test_bad_outputs_and_names() -> None:
         fn.mse(np.array([[np.inf]]), np.array([[0.0]]))
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         fn.get_loss("hinge")
+
+
+# The paths through softmax probabilities clip them instead (tested below).
+CLIPPING = {"softmax_then_cross_entropy", "softmax_binary_cross_entropy"}
+
+
+@pytest.mark.parametrize("name", sorted(set(fn.LOSSES) - CLIPPING))
+def test_a_loss_that_overflows_raises_nonfinite_error(name: str) -> None:
+    """Finite outputs whose loss is not representable: NonFiniteError, no warning, no inf."""
+    z = np.array([[1e308, -1e308]])
+    y = np.array([[0.0, 1.0]]) if "binary" in name else np.array([1])
+    with pytest.raises(fn.NonFiniteError, match=r"overflows float64"):
+        getattr(fn, name)(z, y)
+
+
+def test_a_large_but_representable_loss_is_returned() -> None:
+    """The same huge logits with the right label have a loss of 0 and a finite gradient."""
+    z = np.array([[1e308, -1e308]])
+    assert fn.softmax_cross_entropy(z, np.array([0])) == 0.0
+    assert np.all(np.isfinite(fn.softmax_cross_entropy_grad(z, np.array([0]))))
+
+
+def test_the_explicit_path_clips_instead_of_overflowing() -> None:
+    """A probability that underflows to 0 is clipped at tiny: loss -log(tiny), finite grad."""
+    z = np.array([[1e308, -1e308]])
+    value = fn.softmax_then_cross_entropy(z, np.array([1]))
+    assert value == pytest.approx(-np.log(np.finfo(np.float64).tiny))
+    assert np.all(np.isfinite(fn.softmax_then_cross_entropy_grad(z, np.array([1]))))
+    t = np.array([[0.0, 1.0]])
+    assert np.isfinite(fn.softmax_binary_cross_entropy(z, t))
+    assert np.all(np.isfinite(fn.softmax_binary_cross_entropy_grad(z, t)))

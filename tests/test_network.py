@@ -203,3 +203,21 @@ def test_errors_are_the_library_s_own() -> None:
         fn.apply(SPEC, GOOD, np.ones((2, 5)))
     with pytest.raises(fn.InvalidArgumentError):
         fn.loss(SPEC, GOOD, X, Y, "nope")
+
+
+def test_overflowing_outputs_raise_nonfinite_error() -> None:
+    """Finite params and inputs whose logits overflow float64: NonFiniteError naming the call."""
+    spec = fn.MLP((2, 2))
+    params = [{"W": np.full((2, 2), 1e200), "b": np.zeros(2)}]
+    x = np.full((1, 2), 1e200)
+    with pytest.raises(fn.NonFiniteError, match="apply"):
+        fn.apply(spec, params, x)
+    with pytest.raises(fn.NonFiniteError, match="value_and_grad"):
+        fn.value_and_grad(spec, params, x, np.array([0]))
+
+
+def test_ragged_inputs_are_a_clear_error() -> None:
+    spec = fn.MLP((3, 2))
+    params = fn.init(spec, np.random.default_rng(0))
+    with pytest.raises(fn.InvalidArgumentError, match=r"x: expected a rectangular array"):
+        fn.apply(spec, params, [[1.0, 2.0, 3.0], [1.0]])

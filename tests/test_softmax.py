@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -53,3 +54,14 @@ def test_float32_preserved() -> None:
     z = np.array([[80.0, -80.0, 0.0]], dtype=np.float32)
     for out in (fn.softmax(z), fn.log_softmax(z), fn.softmax_jacobian(fn.softmax(z))):
         assert out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_bad_inputs_are_clear_errors() -> None:
+    with pytest.raises(fn.InvalidArgumentError, match=r"z: expected at least one class"):
+        fn.softmax(np.empty((4, 0)))
+    with pytest.raises(fn.ArgumentTypeError, match=r"z: expected a float32 or float64"):
+        fn.log_softmax([1.0, 2.0])  # type: ignore[arg-type]
+    with pytest.raises(fn.InvalidArgumentError, match=r"s: expected an array with at least 1"):
+        fn.softmax_jacobian(np.float64(0.5))  # type: ignore[arg-type]
+    with pytest.raises(fn.InvalidArgumentError, match=r"g: expected the shape of s"):
+        fn.softmax_vjp(np.full((2, 3), 1 / 3), np.ones((2, 4)))
