@@ -71,7 +71,7 @@ def test_non_float_input_is_a_clear_error(name: str) -> None:
     """No silent promotion of integer arrays or lists: the argument is named."""
     act = fn.ACTIVATIONS[name]
     with pytest.raises(fn.ArgumentTypeError, match=r"z: expected float32 or float64"):
-        act.fn(np.arange(3))
+        act.fn(np.arange(3))  # type: ignore[arg-type]
     with pytest.raises(fn.ArgumentTypeError, match=r"z: expected a float32 or float64"):
         act.fn([1.0, -1.0])  # type: ignore[arg-type]
-    assert act.fn(np.float32(1.5)).dtype == np.float32
+    assert act.fn(np.float32(1.5)).dtype == np.float32  # type: ignore[arg-type]
