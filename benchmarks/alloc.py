@@ -14,9 +14,11 @@ The training loop is expected to reuse its buffers (``out=``) for this reason.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
-from benchmarks.harness import Quiet, Row, interleaved_times, median, ratio_row
+from benchmarks.harness import Quiet, Row, interleaved_times, median, minor_faults, ratio_row
 
 __all__ = ["run_alloc"]
 
@@ -52,6 +54,10 @@ def run_alloc(
         {"fresh": fresh, "reused": reused, "alloc": alloc_only}, reps, quiet=quiet
     )
     us = {name: [s / steps * 1e6 for s in seconds] for name, seconds in t.items()}
+    faults = {
+        name: minor_faults(partial(case, 0)) / steps
+        for name, case in (("fresh", fresh), ("reused", reused))
+    }
     note = f"X.T @ dZ, ({batch}, 784)^T @ ({batch}, 128) float32 -> 401,408 bytes"
     return [
         Row(
@@ -85,4 +91,20 @@ def run_alloc(
             tuple(us["alloc"]),
         ),
         ratio_row("alloc", "alloc.fresh/reused", "fresh / reused", us["fresh"], us["reused"]),
+        Row(
+            "alloc",
+            "alloc.faults_fresh",
+            "minor page faults per step, fresh",
+            faults["fresh"],
+            "faults/step",
+            None,
+            "98 pages of 4 KB if every step's array came freshly from the system",
+        ),
+        Row(
+            "alloc",
+            "alloc.faults_reused",
+            "minor page faults per step, reused",
+            faults["reused"],
+            "faults/step",
+        ),
     ]

@@ -18,6 +18,7 @@ import importlib
 import math
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -36,6 +37,7 @@ __all__ = [
     "environment",
     "interleaved_times",
     "median",
+    "minor_faults",
     "progress",
     "ratio_row",
 ]
@@ -286,6 +288,18 @@ def interleaved_times(
     if quiet is not None:
         quiet.log.append({"cases": names, "round_foreign_load": kept, "discarded": discarded})
     return times
+
+
+def minor_faults(call: Callable[[], object]) -> int:
+    """Minor page faults this process took during ``call()``.
+
+    Each is a page the kernel had to map (and zero) on first touch: what a fresh array
+    costs when the allocator got its memory from the system (``mmap``) rather than
+    reusing freed memory. A loop that reuses its buffers takes almost none.
+    """
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    call()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
 class ForeignLoad:

@@ -17,6 +17,7 @@ import io
 import pstats
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from benchmarks.harness import (
     Target,
     interleaved_times,
     median,
+    minor_faults,
     progress,
     ratio_row,
 )
@@ -196,6 +198,22 @@ def run_scenario(
     raw = interleaved_times(cases, reps, quiet=quiet)
     convert = _time_unit(scenario, steps)
     t = {name: convert(seconds) for name, seconds in raw.items()}
+    # One more untimed epoch each (a negative index, like a warm-up): the page faults
+    # show whether an implementation's arrays come fresh from the system every step.
+    faults = {
+        name: minor_faults(partial(cases[name], -100)) / steps
+        for name in ("funcnn", "numpy", "homework")
+        if name in cases
+    }
+    fault_labels = {
+        "funcnn": "minor page faults per step, funcnn",
+        "numpy": "minor page faults per step, numpy reference",
+        "homework": "minor page faults per step, homework numpy",
+    }
+    fault_rows = [
+        Row(key, f"{key}.faults.{name}", fault_labels[name], value, "faults/step")
+        for name, value in faults.items()
+    ]
 
     def absolute(name: str, label: str, note: str = "") -> Row:
         samples = t.get(name)
@@ -260,6 +278,7 @@ def run_scenario(
                 t["numpy"],
                 t["homework"],
             ),
+            *fault_rows,
         ]
         return rows
     rows += [
@@ -328,6 +347,7 @@ def run_scenario(
             Target("<=", 1.3),
         ),
         ratio_row(key, f"{key}.numpy/gemm", "numpy reference / GEMM floor", t["numpy"], t["gemm"]),
+        *fault_rows,
     ]
     return rows
 
