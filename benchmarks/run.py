@@ -5,6 +5,7 @@ Usage::
     python -m benchmarks                              # everything, both OpenBLAS settings
     python -m benchmarks --openblas current           # one run, the environment as it is
     python -m benchmarks --quick --only A,C           # a smoke run on a small slice
+    python -m benchmarks --from-json benchmarks/results/latest.json --markdown   # re-print
 
 Sections (``--only``, comma-separated, case-insensitive): ``load`` (MNIST load time),
 ``alloc`` (fresh vs reused 400 KB gradient), ``blas`` (numpy's and scipy's OpenBLAS
@@ -232,8 +233,9 @@ def _status_text(row: Row) -> str:
     return status
 
 
-def format_table(runs: Sequence[Mapping[str, Any]]) -> str:
-    """The runs' rows side by side: value per run, target, status per run, note."""
+def format_table(runs: Sequence[Mapping[str, Any]], *, markdown: bool = False) -> str:
+    """The runs' rows side by side: value per run, target, status per run; with
+    ``markdown`` as a Markdown table (for the README), else aligned plain text."""
     labels = [str(run["label"]) for run in runs]
     per_run = [[Row.from_dict(r) for r in run["rows"]] for run in runs]
     keys: list[str] = []
@@ -252,6 +254,12 @@ def format_table(runs: Sequence[Mapping[str, Any]]) -> str:
         table.append([first.scenario, first.label, first.unit, *values, target, *statuses])
         if first.note and first.status == "skipped":
             notes.append(f"  {first.key}: {first.note}")
+    if markdown:
+        lines = ["| " + " | ".join(line).rstrip() + " |" for line in table]
+        lines.insert(
+            1, "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|"
+        )
+        return "\n".join(lines)
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = []
     for index, line in enumerate(table):
@@ -464,16 +472,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="disturbed rounds redone per measurement at most (default 5)",
     )
+    parser.add_argument(
+        "--from-json",
+        metavar="PATH",
+        help="measure nothing: print the table of a JSON file this command wrote",
+    )
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table as Markdown (for the README)"
+    )
     parser.add_argument("--label", default="as set", help=argparse.SUPPRESS)
     parser.add_argument("--no-table", action="store_true", help=argparse.SUPPRESS)
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(raw)
 
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        print(_describe_environment(saved["runs"]))
+        print()
+        print(format_table(saved["runs"], markdown=args.markdown))
+        return 0
     if args.reps is not None and args.reps < MIN_REPS:
         raise SystemExit(f"--reps: at least {MIN_REPS} repetitions (medians), got {args.reps}")
     _parse_only(args.only)  # reject unknown sections before starting any child
     if args.openblas == "both":
-        passed = _strip(raw, ["--no-table"], ["--json", "--label", "--openblas"])
+        passed = _strip(raw, ["--no-table", "--markdown"], ["--json", "--label", "--openblas"])
         runs = []
         for label, env in openblas_settings(os.environ):
             run = _child_run(passed, label, env)
@@ -497,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_table:
         print(_describe_environment(runs))
         print()
-        print(format_table(runs))
+        print(format_table(runs, markdown=args.markdown))
         for run in runs:
             for text in run.get("profiles", []):
                 print(f"\n[{run['label']}] {text}")

@@ -204,8 +204,12 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         assert rows[key]["status"] == "skipped" and "skip-peers" in rows[key]["note"]
     assert len(rows["A.funcnn"]["samples"]) >= 5
     assert "measurement" in done.stdout and "A.torch" in done.stdout
-    # The table renders the JSON's runs.
+    # The table renders the JSON's runs, also as Markdown with one line per row.
     assert "funcnn / numpy reference" in format_table(result["runs"])
+    markdown = format_table(result["runs"], markdown=True).splitlines()
+    assert len(markdown) == 2 + len(run["rows"])
+    assert markdown[1].startswith("|---|") and all(line.endswith("|") for line in markdown)
+    assert any(line.startswith("| A | funcnn / numpy reference | ratio |") for line in markdown)
 
 
 def test_runner_rejects_unknown_sections_and_too_few_reps() -> None:
