@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
             h = event.history
             print(
                 f"epoch {event.epoch:2d}/{event.last_epoch}  train acc {acc:.4f}  "
-                f"test acc {h.epoch_test_accuracy[-1]:.4f}  train loss {h.epoch_train_loss[-1]:.4f}"
+                f"test acc {h.epoch_test_accuracy[-1]:.4f}  "
+                f"train loss {h.epoch_train_loss[-1]:.4f}  ({h.epoch_time[-1]:.1f} s)"
             )
 
     started = time.perf_counter()

@@ -70,10 +70,11 @@ def main(argv: Sequence[str] | None = None) -> Result:
         if isinstance(event, fn.EpochEnd):
             acc = fn.accuracy(y_eval, fn.predict(spec, event.params, x_eval))
             train_accuracy.append(acc)
-            test = event.history.epoch_test_accuracy[-1]
+            h = event.history
             print(
                 f"epoch {event.epoch}/{event.last_epoch}  train acc (first "
-                f"{len(y_eval):,}) {acc:.3f}  test acc {test:.4f}"
+                f"{len(y_eval):,}) {acc:.3f}  test acc {h.epoch_test_accuracy[-1]:.4f}  "
+                f"({h.epoch_time[-1]:.1f} s)"
             )
 
     started = time.perf_counter()

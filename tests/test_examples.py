@@ -106,10 +106,29 @@ def test_example_scripts_are_notebook_cells(path: Path) -> None:
 def test_xor_predictions_on_the_right_side(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    predictions = xor.main(["--epochs", "3000", "--seed", "0", "--out", str(tmp_path)])
+    predictions = xor.main(["--seed", "0", "--out", str(tmp_path)])
     np.testing.assert_array_equal(predictions > 0.5, [False, True, True, False])
+    # Sigmoid outputs, and trained well past the threshold, not just across it.
+    assert np.all((predictions > 0) & (predictions < 1))
+    np.testing.assert_array_less(np.abs(predictions - xor.Y.ravel()), 0.1)
     assert "[1 1] ->" in capsys.readouterr().out
     assert (tmp_path / "loss.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_xor_sigmoid_mse_gradient_matches_central_differences() -> None:
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(4, 2)) * 3
+    y = rng.uniform(size=(4, 2))
+    value, grad = xor.sigmoid_mse(z, y)
+    s = 1 / (1 + np.exp(-z))
+    assert value == pytest.approx(np.mean((s - y) ** 2), rel=1e-12)
+    h = 1e-6
+    numeric = np.zeros_like(z)
+    for i in np.ndindex(z.shape):
+        step = np.zeros_like(z)
+        step[i] = h
+        numeric[i] = (xor.sigmoid_mse(z + step, y)[0] - xor.sigmoid_mse(z - step, y)[0]) / (2 * h)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-10)
 
 
 def test_relu_128(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
