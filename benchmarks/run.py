@@ -62,6 +62,9 @@ SECTIONS = ("load", "alloc", "blas", "A", "B", "C", "D", "E")
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 MIN_REPS = 5
+DEFAULT_REPS = 11
+"""More than the minimum: on a 2-vCPU virtual machine two-threaded products vary by 2x
+from one second to the next, and a median of 5 or 7 still flips ratios near 1."""
 NOISY = 0.1
 MACHINE_CORETYPE = "Haswell"
 """The ``OPENBLAS_CORETYPE`` issue 7's machine sets: the first of the two settings."""
@@ -343,7 +346,7 @@ def _describe_environment(runs: Sequence[Mapping[str, Any]]) -> str:
 
 def _single_run(args: argparse.Namespace, label: str) -> dict[str, Any]:
     sections = _parse_only(args.only)
-    reps = args.reps if args.reps is not None else (5 if args.quick else 7)
+    reps = args.reps if args.reps is not None else (5 if args.quick else DEFAULT_REPS)
     if reps < MIN_REPS:
         raise SystemExit(f"--reps: at least {MIN_REPS} repetitions (medians), got {reps}")
     env = environment()
@@ -441,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reps",
         type=int,
         default=None,
-        help=f"repetitions per measurement (default 7, --quick 5; >= {MIN_REPS})",
+        help=f"repetitions per measurement (default {DEFAULT_REPS}, --quick 5; >= {MIN_REPS})",
     )
     parser.add_argument(
         "--skip-peers", action="store_true", help="do not import or time PyTorch and JAX"

@@ -13,9 +13,11 @@ targets are ratios of medians from the same run.
 from __future__ import annotations
 
 import cProfile
+import importlib
 import io
 import pstats
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -112,6 +114,27 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed & 0x7FFFFFFF)
 
 
+def _one_blas_thread() -> tuple[Callable[[], AbstractContextManager[object]] | None, str]:
+    """A context manager factory limiting the loaded BLAS libraries to one thread while
+    it is active (threadpoolctl), and a note; ``(None, why not)`` without threadpoolctl.
+
+    The other cases run with the BLAS threads as configured (2 on issue 7's machine);
+    these rows show what the second thread buys in a training loop, where it has to be
+    woken between small products, against the back-to-back products of the floor.
+    """
+    try:
+        threadpoolctl = importlib.import_module("threadpoolctl")
+    except ImportError as exc:
+        return None, f"threadpoolctl absent ({exc})"
+    controller = threadpoolctl.ThreadpoolController()
+
+    def limit() -> AbstractContextManager[object]:
+        manager: AbstractContextManager[object] = controller.limit(limits=1, user_api="blas")
+        return manager
+
+    return limit, "threadpoolctl: limits=1, user_api='blas', only around this case"
+
+
 def _time_unit(scenario: Scenario, steps: int) -> Callable[[list[float]], list[float]]:
     """Seconds per epoch -> the scenario's unit (us per step for C)."""
     if scenario.per_sample:
@@ -146,12 +169,13 @@ def run_scenario(
 
     trainer = FuncnnTrainer(spec, params, scenario.lr, x, y, scenario.batch_size)
     notes["funcnn"] = trainer.source
-    fit_epoch_times: list[float] = []
+    # By repetition index: a round redone because of other processes overwrites its entry.
+    fit_epoch_times: dict[int, float] = {}
 
     def funcnn_epoch(seed: int) -> None:
         losses["funcnn"] = trainer.train_epoch(seed)
         if trainer.last_epoch_time is not None and seed >= 0:
-            fit_epoch_times.append(trainer.last_epoch_time)
+            fit_epoch_times[seed] = trainer.last_epoch_time
 
     cases["funcnn"] = funcnn_epoch
 
@@ -172,6 +196,22 @@ def run_scenario(
             return float("nan")
 
         record("gemm", floor_epoch)
+        one_thread, notes["1t"] = _one_blas_thread()
+        if one_thread is not None:
+            limit = one_thread
+            single = FuncnnTrainer(spec, params, scenario.lr, x, y, scenario.batch_size)
+
+            def funcnn_1t(seed: int) -> float:
+                with limit():
+                    return single.train_epoch(seed)
+
+            def floor_1t(seed: int) -> float:
+                with limit():
+                    floor.epoch(batches)
+                return float("nan")
+
+            record("funcnn_1t", funcnn_1t)
+            record("gemm_1t", floor_1t)
 
     torch, torch_note = load_torch() if peers else (None, "skipped (--skip-peers)")
     notes["torch"] = torch_note
@@ -235,8 +275,8 @@ def run_scenario(
         )
 
     rows = [absolute("funcnn", "funcnn training loop")]
-    if fit_epoch_times:
-        overhead = [max(a - b, 0.0) for a, b in zip(raw["funcnn"], fit_epoch_times, strict=False)]
+    if len(fit_epoch_times) == len(raw["funcnn"]):
+        overhead = [max(a - fit_epoch_times[r], 0.0) for r, a in enumerate(raw["funcnn"])]
         rows.append(
             Row(
                 key,
@@ -290,6 +330,8 @@ def run_scenario(
         ),
         absolute("torch", "PyTorch nn + optim"),
         absolute("jax", "JAX jitted step"),
+        absolute("funcnn_1t", "funcnn, numpy's BLAS at 1 thread", notes["1t"]),
+        absolute("gemm_1t", "GEMM-only floor, BLAS at 1 thread", notes["1t"]),
     ]
     if jax_model is not None:
         rows.append(
@@ -347,6 +389,22 @@ def run_scenario(
             Target("<=", 1.3),
         ),
         ratio_row(key, f"{key}.numpy/gemm", "numpy reference / GEMM floor", t["numpy"], t["gemm"]),
+        ratio_row(
+            key,
+            f"{key}.funcnn_1t/funcnn",
+            "funcnn at 1 BLAS thread / at 2",
+            t.get("funcnn_1t"),
+            t["funcnn"],
+            missing=notes["1t"],
+        ),
+        ratio_row(
+            key,
+            f"{key}.gemm/gemm_1t",
+            "GEMM floor at 2 BLAS threads / at 1",
+            t["gemm"],
+            t.get("gemm_1t"),
+            missing=notes["1t"],
+        ),
         *fault_rows,
     ]
     return rows

@@ -8,6 +8,7 @@ must take the same SGD step as funcnn, so that the suite compares equal work, an
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -203,6 +204,11 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
     for key in ("A.torch", "A.jax", "C.funcnn/torch"):
         assert rows[key]["status"] == "skipped" and "skip-peers" in rows[key]["note"]
     assert len(rows["A.funcnn"]["samples"]) >= 5
+    # Validation overhead pairs each kept repetition with fit's own epoch time.
+    assert len(rows["A.funcnn_validation"]["samples"]) == len(rows["A.funcnn"]["samples"])
+    if importlib.util.find_spec("threadpoolctl") is not None:
+        for key in ("A.funcnn_1t", "A.gemm_1t", "A.funcnn_1t/funcnn"):
+            assert rows[key]["value"] is not None and rows[key]["value"] > 0, rows[key]
     assert "measurement" in done.stdout and "A.torch" in done.stdout
     # The table renders the JSON's runs, also as Markdown with one line per row.
     assert "funcnn / numpy reference" in format_table(result["runs"])
