@@ -331,7 +331,8 @@ def _describe_environment(runs: Sequence[Mapping[str, Any]]) -> str:
             )
             lines.append(
                 f"NOTE [{run['label']}]: {len(blas)} BLAS libraries loaded: {names}. Mixing their "
-                "calls in one loop makes their thread pools compete (see the 'blas' rows)."
+                "calls in one loop makes their thread pools compete"
+                + (" (see the 'blas' rows)." if "blas" in run.get("foreign_cpu_load", {}) else ".")
             )
     for run in runs:
         if run.get("openblas_note"):
