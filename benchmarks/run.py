@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ DEFAULT_REPS = 11
 """More than the minimum: on a 2-vCPU virtual machine two-threaded products vary by 2x
 from one second to the next, and a median of 5 or 7 still flips ratios near 1."""
 NOISY = 0.1
+SPREAD = 0.25
 MACHINE_CORETYPE = "Haswell"
 """The ``OPENBLAS_CORETYPE`` issue 7's machine sets: the first of the two settings."""
 
@@ -285,6 +287,19 @@ def _timed_foreign_load(entry: Mapping[str, Any]) -> float | None:
     return float(worst) if worst is not None else entry.get("whole_section")
 
 
+def _widely_spread(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``key (IQR/median)`` of the timed rows whose repetitions spread over ``SPREAD``."""
+    out = []
+    for row in rows:
+        samples = sorted(float(v) for v in row.get("samples", ()))
+        if row.get("unit") not in ("s", "s/epoch", "us/step") or len(samples) < MIN_REPS:
+            continue
+        q1, mid, q3 = statistics.quantiles(samples, n=4)
+        if mid > 0 and (q3 - q1) / mid > SPREAD:
+            out.append(f"{row['key']} ({(q3 - q1) / mid:.0%})")
+    return out
+
+
 def _describe_environment(runs: Sequence[Mapping[str, Any]]) -> str:
     lines = []
     for run in runs:
@@ -333,6 +348,15 @@ def _describe_environment(runs: Sequence[Mapping[str, Any]]) -> str:
                 f"NOTE [{run['label']}]: {len(blas)} BLAS libraries loaded: {names}. Mixing their "
                 "calls in one loop makes their thread pools compete"
                 + (" (see the 'blas' rows)." if "blas" in run.get("foreign_cpu_load", {}) else ".")
+            )
+    for run in runs:
+        spread = _widely_spread(run["rows"])
+        if spread:
+            lines.append(
+                f"NOTE [{run['label']}]: repetitions spread widely (interquartile range over "
+                f"{SPREAD:.0%} of the median) in {', '.join(spread)}: ratios near a bound may "
+                "flip from run to run; the JSON keeps every repetition and each ratio's "
+                "paired median."
             )
     for run in runs:
         if run.get("openblas_note"):
