@@ -196,6 +196,12 @@ def run_scenario(
             return float("nan")
 
         record("gemm", floor_epoch)
+
+        def gathered_floor_epoch(seed: int) -> float:
+            floor.gathered_epoch(x, _rng(seed).permutation(x.shape[0]))
+            return float("nan")
+
+        record("gemm_gather", gathered_floor_epoch)
         one_thread, notes["1t"] = _one_blas_thread()
         if one_thread is not None:
             limit = one_thread
@@ -328,6 +334,11 @@ def run_scenario(
             "GEMM-only floor (3L-1 products)",
             f"{3 * (len(scenario.sizes) - 1) - 1} matmuls per step into preallocated outputs",
         ),
+        absolute(
+            "gemm_gather",
+            "GEMM floor + each batch gathered (take)",
+            "the floor's products, each step's input first gathered from the data set",
+        ),
         absolute("torch", "PyTorch nn + optim"),
         absolute("jax", "JAX jitted step"),
         absolute("funcnn_1t", "funcnn, numpy's BLAS at 1 thread", notes["1t"]),
@@ -389,6 +400,20 @@ def run_scenario(
             Target("<=", 1.3),
         ),
         ratio_row(key, f"{key}.numpy/gemm", "numpy reference / GEMM floor", t["numpy"], t["gemm"]),
+        ratio_row(
+            key,
+            f"{key}.gemm_gather/gemm",
+            "(GEMM floor + gather) / GEMM floor",
+            t["gemm_gather"],
+            t["gemm"],
+        ),
+        ratio_row(
+            key,
+            f"{key}.funcnn/gemm_gather",
+            "funcnn / (GEMM floor + gather)",
+            t["funcnn"],
+            t["gemm_gather"],
+        ),
         ratio_row(
             key,
             f"{key}.funcnn_1t/funcnn",

@@ -83,6 +83,16 @@ def test_gemm_floor_computes_the_step_products() -> None:
     assert epoch_batches(10, 4) == [4, 4, 2]
 
 
+def test_gathered_floor_multiplies_the_gathered_batch() -> None:
+    floor = GemmFloor((7, 5, 3), 4, np.float64, np.random.default_rng(0))
+    x = np.random.default_rng(1).standard_normal((10, 7))
+    order = np.array([9, 2, 5, 0, 7, 1, 3, 8, 6, 4])
+    floor.gathered_epoch(x, order)
+    # The last batch is order[8:10]: its rows were gathered and multiplied last.
+    np.testing.assert_array_equal(floor.a[0][:2], x[[6, 4]])
+    np.testing.assert_allclose(floor.a[1][:2], x[[6, 4]] @ floor.W[0])
+
+
 @pytest.mark.slow  # importing torch takes seconds
 def test_torch_reference_takes_funcnns_step() -> None:
     torch = pytest.importorskip("torch")
@@ -180,6 +190,8 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "A.funcnn",
         "A.numpy",
         "A.gemm",
+        "A.gemm_gather",
+        "A.funcnn/gemm_gather",
         "A.torch",
         "A.jax",
         "A.funcnn/numpy",
@@ -196,7 +208,8 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "E.baseline_rss",
     }
     assert expected <= set(rows), expected - set(rows)
-    for key in ("A.funcnn", "A.numpy", "A.gemm", "C.funcnn", "C.homework", "E.peak_rss"):
+    positive = ("A.funcnn", "A.numpy", "A.gemm", "A.gemm_gather", "C.funcnn", "C.homework")
+    for key in (*positive, "E.peak_rss"):
         assert rows[key]["value"] is not None and rows[key]["value"] > 0, rows[key]
     for key in ("A.funcnn/numpy", "A.funcnn/gemm", "C.funcnn/homework", "E.peak_rss"):
         assert rows[key]["status"] in ("pass", "miss"), rows[key]

@@ -58,3 +58,15 @@ class GemmFloor:
         """One step per entry of ``batches`` (see :func:`epoch_batches`)."""
         for rows in batches:
             self.step(rows)
+
+    def gathered_epoch(self, x: NDArray[Any], order: NDArray[np.intp]) -> None:
+        """The products of one epoch over ``x`` in batches ``order[0:B]``, ``order[B:2B]``,
+        ..., each batch first gathered into the input operand (``x.take(..., out=)``), as
+        a training loop must. Everything else stays preallocated and hot in the caches,
+        so this is the least any loop that feeds a new batch to every step can cost.
+        """
+        batch = self.a[0].shape[0]
+        for start in range(0, x.shape[0], batch):
+            idx = order[start : start + batch]
+            x.take(idx, axis=0, out=self.a[0][: len(idx)], mode="clip")
+            self.step(len(idx))
