@@ -134,13 +134,14 @@ def _unpack_layer(drawn: Any, index: int) -> tuple[Array, Array]:
     arrays = []
     for part, value in zip("Wb", drawn, strict=True):
         try:
-            arr = np.asarray(value)
-        except ValueError:
-            arr = np.asarray(None)
-        if arr.dtype.kind not in "iuf":
+            arr: Array | None = np.asarray(value)
+        except ValueError:  # ragged nested lists
+            arr = None
+        if arr is None or arr.dtype.kind not in "iuf":
             raise InvalidArgumentError(
                 f"scheme: layer {index}: expected {part} as a real-valued array, "
-                f"got {type(value).__name__} of dtype {arr.dtype}"
+                f"got {type(value).__name__}"
+                + ("" if arr is None else f" of dtype {arr.dtype}")
             )
         arrays.append(arr)
     return arrays[0], arrays[1]

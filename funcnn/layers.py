@@ -6,7 +6,7 @@ from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray, Layer
 from funcnn.validation import check_float_array
 
-__all__ = ["dense", "dense_vjp"]
+__all__ = ["dense", "dense_unchecked", "dense_vjp", "dense_vjp_unchecked"]
 
 
 def dense(layer: Layer, x: FloatArray) -> FloatArray:
@@ -15,6 +15,11 @@ def dense(layer: Layer, x: FloatArray) -> FloatArray:
     n_in = layer["W"].shape[0]
     if x.ndim != 2 or x.shape[1] != n_in:
         raise InvalidArgumentError(f"x: expected shape (B, {n_in}), got {x.shape}")
+    return dense_unchecked(layer, x)
+
+
+def dense_unchecked(layer: Layer, x: FloatArray) -> FloatArray:
+    """:func:`dense` for arguments already validated (the network's forward pass)."""
     out: FloatArray = x @ layer["W"]
     out += layer["b"]
     return out
@@ -32,5 +37,10 @@ def dense_vjp(layer: Layer, x: FloatArray, g: FloatArray) -> tuple[Layer, FloatA
         raise InvalidArgumentError(f"x: expected shape (B, {n_in}), got {x.shape}")
     if g.shape != (x.shape[0], n_out):
         raise InvalidArgumentError(f"g: expected shape ({x.shape[0]}, {n_out}), got {g.shape}")
+    return dense_vjp_unchecked(layer, x, g)
+
+
+def dense_vjp_unchecked(layer: Layer, x: FloatArray, g: FloatArray) -> tuple[Layer, FloatArray]:
+    """:func:`dense_vjp` for arguments already validated (the network's backward pass)."""
     grads: Layer = {"W": x.T @ g, "b": g.sum(axis=0)}
     return grads, g @ layer["W"].T

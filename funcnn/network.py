@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from funcnn.activations import Activation, get_activation
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.layers import dense, dense_vjp
+from funcnn.layers import dense_unchecked, dense_vjp_unchecked
 from funcnn.losses import Loss, get_loss
 from funcnn.pytree import tree_leaves
 from funcnn.spec import MLP
@@ -139,7 +139,7 @@ def forward(spec: MLP, params: Params, x: FloatArray) -> Trace:
     pre: list[FloatArray] = []
     a = x
     for index, layer in enumerate(params):
-        z = dense(layer, a)
+        z = dense_unchecked(layer, a)
         pre.append(z)
         if index < len(acts):
             a = acts[index].fn(z)
@@ -156,7 +156,7 @@ def backward(spec: MLP, params: Params, trace: Trace, dlogits: FloatArray) -> Pa
     grads: Params = [{} for _ in params]
     g = dlogits
     for index in range(len(params) - 1, -1, -1):
-        layer_grads, g_in = dense_vjp(params[index], trace.inputs[index], g)
+        layer_grads, g_in = dense_vjp_unchecked(params[index], trace.inputs[index], g)
         grads[index] = layer_grads
         if index > 0:
             act = acts[index - 1]
@@ -169,7 +169,7 @@ def apply_unchecked(spec: MLP, params: Params, x: FloatArray) -> FloatArray:
     acts = _activations(spec)
     a = x
     for index, layer in enumerate(params):
-        a = dense(layer, a)
+        a = dense_unchecked(layer, a)
         if index < len(acts):
             a = acts[index].fn(a)
     return a
