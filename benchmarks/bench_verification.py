@@ -223,11 +223,13 @@ def _measure(
         full_calls["torch"] = torch_calls["full"]
     full_times = _timed(full_calls, reps, quiet)
     progress(f"D: directional and fast modes, {4 * reps} repetitions")
-    quick_calls: dict[str, Callable[[], Any]] = {"ours": directional}
+    # Each on its own, ours first: torch's OpenMP threads keep spinning after a call and
+    # slowed the directional check that followed from 9.5 to 15.5 ms (measured), so taking
+    # turns would time torch's idle threads, not our check.
+    warm = _timed({"ours": directional}, 4 * reps, quiet)
     if "fast" in torch_calls:
-        quick_calls["torch"] = torch_calls["fast"]
-    warm = _timed(quick_calls, 4 * reps, quiet)
-    # jax runs XLA's own thread pool, which lingers: measured on its own, afterwards.
+        warm.update(_timed({"torch": torch_calls["fast"]}, 4 * reps, quiet))
+    # jax runs XLA's own thread pool, which lingers too: measured last.
     if jax_call is not None:
         warm.update({"jax": _timed({"jax": jax_call}, 4 * reps, quiet)["jax"]})
     rows = [
@@ -253,7 +255,7 @@ def _measure(
             median(warm["ours"]),
             target=0.010,
             samples=warm["ours"],
-            note=f"median of {len(warm['ours'])}, in turns with torch's fast mode",
+            note=f"median of {len(warm['ours'])}, a block of its own (before torch's)",
         ),
     ]
     if torch_calls:
@@ -311,7 +313,7 @@ def _measure(
                 "ratio: our directional / torch fast mode",
                 median(warm["ours"]) / median(warm["torch"]),
                 unit="ratio",
-                note="same rounds, in turns",
+                note="medians of consecutive blocks (torch's threads would slow ours)",
             ),
         ]
     else:

@@ -265,6 +265,14 @@ def _worst(cmp: _Comparison) -> int:
     return int(np.argmax(ratio)) if ratio.size else -1
 
 
+def _median(values: FloatArray) -> float:
+    """``np.median`` of a non-empty array, without its overhead on a handful of entries."""
+    flat = values.reshape(-1)
+    lo, hi = (flat.size - 1) // 2, flat.size // 2
+    part = np.partition(flat, [lo, hi])
+    return float(0.5 * (part[lo] + part[hi]))
+
+
 def _row(
     check: str, info: TensorInfo, mode: str, dtype: Any, entries: IntArray, analytic: FloatArray,
     numeric: _Numeric, cmp: _Comparison, where: IntArray | slice, seconds: float,
@@ -300,7 +308,7 @@ def _row(
         dtype=str(np.dtype(dtype)),
         verdict=verdict,
         n_checked=count,
-        step=float(np.median(d.step)),
+        step=_median(d.step),
         max_abs_error=float(np.nanmax(cmp.diff)),
         max_rel_error=float(np.nanmax(rel)),
         error_estimate=float(d.error[worst]),
@@ -365,15 +373,26 @@ def _unit_directions(
 ) -> Directions:
     """``probes`` random unit vectors per tensor in ``tensors``: independent random signs
     scaled by ``1 / sqrt(size)`` (Rademacher probes; every entry weighs the same, so no
-    entry can hide behind a small weight in every probe)."""
+    entry can hide behind a small weight in every probe).
+
+    The signs are the bits of ``rng.bytes``: one random bit per entry, drawn for all
+    tensors at once (a directional check is meant to take milliseconds).
+    """
+    sizes = [layout[index].size for index in tensors]
+    total = probes * sum(sizes)
+    bits = np.unpackbits(np.frombuffer(rng.bytes(-(-total // 8)), dtype=np.uint8), count=total)
+    signs = bits.astype(np.float64)
+    signs *= 2.0
+    signs -= 1.0
     which: list[int] = []
     values: list[FloatArray] = []
-    for index in tensors:
-        size = layout[index].size
-        signs = rng.integers(0, 2, size=(probes, size), dtype=np.int8)
-        scaled = (2.0 * signs - 1.0) / np.sqrt(size)
+    start = 0
+    for index, size in zip(tensors, sizes, strict=True):
+        block = signs[start : start + probes * size].reshape(probes, size)
+        block *= 1.0 / np.sqrt(size)
+        start += probes * size
         which += [index] * probes
-        values += list(scaled)
+        values += list(block)
     return Directions(tuple(which), tuple(values))
 
 
@@ -394,15 +413,17 @@ def _directional_numeric(
 def _project(
     dirs: Directions, analytic: Sequence[FloatArray], tols: Sequence[TolFactory]
 ) -> tuple[FloatArray, FloatArray]:
-    """``grad . v`` and ``sum |v| atol`` per direction."""
+    """``grad . v`` and ``sum |v| atol`` per direction (one product per tensor)."""
     proj = np.empty(len(dirs))
     atol = np.empty(len(dirs))
-    entry_atol: dict[int, Any] = {}
-    for k, (index, v) in enumerate(zip(dirs.tensor, dirs.values, strict=True)):
-        proj[k] = float(analytic[index] @ v)
-        if index not in entry_atol:
-            entry_atol[index] = tols[index](np.arange(v.size)).atol
-        atol[k] = float(np.abs(v) @ np.broadcast_to(entry_atol[index], v.shape))
+    owner = np.asarray(dirs.tensor, dtype=np.int64)
+    for index in dict.fromkeys(dirs.tensor):
+        members = np.flatnonzero(owner == index)
+        block = np.stack([dirs.values[k] for k in members])
+        entry_atol = np.broadcast_to(tols[index](np.arange(block.shape[1])).atol,
+                                     block.shape[1:])
+        proj[members] = block @ analytic[index]
+        atol[members] = np.abs(block) @ entry_atol
     return proj, atol
 
 

@@ -29,7 +29,6 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from funcnn.activations import get_activation
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.losses import Loss, get_loss
 from funcnn.network import check_inputs, check_params
@@ -43,6 +42,7 @@ from verification.reference import (
     dense_targets,
     noise_scale,
     per_sample_loss,
+    reference_activation,
 )
 from verification.threads import rowwise
 
@@ -393,7 +393,7 @@ class NetworkLoss:
         self.loss_name = resolved.name
         self._W = [np.asarray(layer["W"], dtype=np.float64) for layer in params]
         self._b = [np.asarray(layer["b"], dtype=np.float64) for layer in params]
-        self._acts = [get_activation(name) for name in spec.hidden_activations]
+        self._acts = [reference_activation(name) for name in spec.hidden_activations]
         self._kinked = [name in KINKED_ACTIVATIONS for name in spec.hidden_activations]
         self._x = batch_x.astype(np.float64)
         self._t = dense_targets(targets, batch_x.shape[0], spec.n_out)
@@ -405,7 +405,7 @@ class NetworkLoss:
             zl = a[-1] @ self._W[index] + self._b[index]
             z.append(zl)
             if index < spec.n_layers - 1:
-                a.append(self._acts[index].fn(zl))
+                a.append(self._acts[index](zl))
         self._a, self._z = a, z
         # Built on first use by coordinates(): per layer input, its non-zero entries by
         # column and whether its values repeat (see _sparse_inputs).
@@ -584,7 +584,7 @@ class NetworkLoss:
         return delta / self.batch, flags
 
     def _act(self, layer: int, z: FloatArray) -> FloatArray:
-        out: FloatArray = rowwise(self._acts[layer].fn, z)
+        out: FloatArray = rowwise(self._acts[layer], z)
         return out
 
     def _rows_after_column(
@@ -604,7 +604,7 @@ class NetworkLoss:
         flip = np.zeros(b.size, dtype=bool)
         if self._kinked[layer]:
             flip = (z_new > 0) != (z_old > 0)
-        da = self._acts[layer].fn(z_new) - self._a[layer + 1].reshape(-1)[at]
+        da = self._acts[layer](z_new) - self._a[layer + 1].reshape(-1)[at]
         live = np.flatnonzero(da)
         d_ell = np.zeros(b.size)
         if live.size == 0:
@@ -645,7 +645,7 @@ class NetworkLoss:
             changed = np.any((rows > 0) != (self._z[layer][b] > 0), axis=1)
         else:
             changed = np.zeros(rows.shape[0], dtype=bool)
-        return self._acts[layer].fn(rows), changed
+        return self._acts[layer](rows), changed
 
     def _loss_rows(self, rows: FloatArray, b: IntArray) -> FloatArray:
         targets = self._t[b]
@@ -679,6 +679,18 @@ class NetworkLoss:
         out: FloatArray = slopes[[where[int(k)] for k in members]]
         return out
 
+    def _all_slopes(self, dirs: Directions, layer: int) -> FloatArray:
+        """``d z_layer / d t`` (len(dirs), B, n_out) for every direction, zero for those
+        in other layers; cached on ``dirs``, so that points index it directly."""
+        key = (id(self), layer, "all")
+        if key not in dirs.cache:
+            members = np.flatnonzero(np.asarray(dirs.tensor) // 2 == layer)
+            full = np.zeros((len(dirs), self.batch, self._W[layer].shape[1]))
+            full[members] = self._slopes(dirs, members, layer)
+            dirs.cache[key] = full
+        out: FloatArray = dirs.cache[key]
+        return out
+
     def direction_scale(self, dirs: Directions) -> FloatArray:
         """Per direction, ``max |d z / d t|`` over the batch in the moved layer."""
         out = np.empty(len(dirs))
@@ -710,9 +722,9 @@ class NetworkLoss:
         for layer in range(self.spec.n_layers):
             joining = order[layers[order] == layer]
             if joining.size:
-                members, local = np.unique(k[joining], return_inverse=True)
-                slopes = self._slopes(dirs, members, layer)
-                fresh = self._z[layer][None] + t[joining, None, None] * slopes[local]
+                fresh = self._all_slopes(dirs, layer)[k[joining]]
+                fresh *= t[joining, None, None]
+                fresh += self._z[layer][None]
                 z = fresh if z is None else np.concatenate([z, fresh])
             if z is None or layer == self.spec.n_layers - 1:
                 continue
