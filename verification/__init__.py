@@ -17,7 +17,8 @@ many perturbed parameter vectors at once), :mod:`~verification.kinks`,
 :mod:`~verification.tolerances` and :mod:`~verification.error_model` (the pass
 condition), :mod:`~verification.report` (results as data), :mod:`~verification.invariants`,
 :mod:`~verification.conformance`, :mod:`~verification.catalogue`,
-:mod:`~verification.golden`.
+:mod:`~verification.golden`, :mod:`~verification.calibration` (measures the pass
+condition's constants on random networks).
 """
 
 from verification.catalogue import (
