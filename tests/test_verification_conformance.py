@@ -58,3 +58,21 @@ def test_a_wrong_implementation_is_named_and_funcnn_still_passes() -> None:
     }
     for row in report.failures[1:]:
         assert row.worst_index == (2, 3)
+
+
+def test_a_non_finite_gradient_from_the_other_implementation_is_named() -> None:
+    spec = fn.MLP((5, 6, 4), "tanh")
+    params, x, y = _problem(spec, "softmax_cross_entropy", np.float64)
+    good = textbook_value_and_grad(spec)
+
+    def nan_at(p: Any, xx: Any, yy: Any) -> Any:
+        value, grads = good(p, xx, yy)
+        grads[0]["b"] = grads[0]["b"].copy()
+        grads[0]["b"][4] = np.nan
+        return value, grads
+
+    with pytest.raises(fn.InvalidArgumentError) as caught:
+        check_conformance(nan_at, spec, params, x, y, other_name="mine")
+    message = str(caught.value)
+    assert message.startswith("other: mine's gradient of params[0]['b'] is not finite")
+    assert "(4,)" in message and "grad_fn" not in message

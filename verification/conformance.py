@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from funcnn.errors import InvalidArgumentError
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.losses import get_loss
 from funcnn.network import check_inputs, check_params
 from funcnn.network import loss as funcnn_loss
@@ -174,6 +174,18 @@ def check_conformance(
             raise InvalidArgumentError(
                 f"other: {other_name}'s gradient of {info.name} has shape {np.shape(g)}, "
                 f"expected {info.shape}"
+            )
+        arr = np.asarray(g)
+        if arr.dtype.kind not in "iuf":
+            raise ArgumentTypeError(
+                f"other: {other_name}'s gradient of {info.name} has dtype {arr.dtype}, "
+                "expected real numbers"
+            )
+        if not np.all(np.isfinite(arr)):
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+            raise InvalidArgumentError(
+                f"other: {other_name}'s gradient of {info.name} is not finite: {arr[where]} "
+                f"at index {where}"
             )
     rows: list[CheckRow] = []
     eps = eps_of(dtype)
