@@ -162,6 +162,18 @@ def test_no_false_failures_near_kinks(
     assert report.passed, report.table()
 
 
+_NETWORK_CHECKS = [c for c in catalogue() if c.group == "networks"]
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.sampled_from(_NETWORK_CHECKS), st.integers(0, 2**31 - 1))
+def test_any_catalogue_network_passes_at_any_seed(check: Any, seed: int) -> None:
+    # The catalogue's own rows (big MNIST networks included), at seeds other than the
+    # default 0 that `python -m verification` uses.
+    report = check.run(seed)
+    assert report.passed, report.table()
+
+
 @pytest.mark.parametrize("arch", ["2-3-1", "784-32-32-10"])
 def test_network_cases_of_the_catalogue(arch: str) -> None:
     info = ARCHITECTURES[arch]
