@@ -168,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
         args.out,
         title="best recipe (curves: train and validation)",
         plot_set=args.plots,
+        test_label="validation",
     )
     print(f"kept epoch {best_epoch} (validation accuracy {best_acc:.2%})")
     print(rep.classification)

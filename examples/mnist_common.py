@@ -144,8 +144,13 @@ def report(
     prefix: str = "",
     title: str | None = None,
     plot_set: PlotSet = "all",
+    test_label: str = "test",
 ) -> Report:
     """Evaluate on the test set and write the PNGs into ``out`` (created if missing).
+
+    ``test_label`` names the history's "test" curves (``"validation"`` when they are a
+    validation split's, as in the best recipe); the confusion matrix and the
+    misclassified digits are always the test set's.
 
     Writes ``{prefix}loss.png`` (per-epoch train and test loss, plus the every-N-batches
     loss when the history has it) and, with ``plot_set="all"``, ``{prefix}accuracy.png``
@@ -171,6 +176,7 @@ def report(
                 prefix=prefix,
                 title=title,
                 plot_set=plot_set,
+                test_label=test_label,
             )
             print(f"wrote {', '.join(p.name for p in written)} into {out}")
         except plots.PlotDependencyError:
@@ -196,6 +202,7 @@ def _draw(
     prefix: str,
     title: str | None,
     plot_set: PlotSet,
+    test_label: str,
 ) -> list[Path]:
     """Write the PNGs :func:`report` describes; returns their paths."""
     written = [
@@ -206,6 +213,7 @@ def _draw(
             batch_losses=history.batch_losses,
             batch_interval=history.batch_interval,
             title=title,
+            test_label=test_label,
         )
     ]
     if plot_set == "all":
@@ -215,6 +223,7 @@ def _draw(
                 epoch_train_accuracy=history.epoch_train_accuracy,
                 epoch_test_accuracy=history.epoch_test_accuracy,
                 title=title,
+                test_label=test_label,
             ),
             plots.plot_confusion_matrix(out / f"{prefix}confusion.png", confusion, title=title),
             plots.plot_first_layer_weights(out / f"{prefix}weights.png", params[0]["W"]),

@@ -188,6 +188,7 @@ def plot_loss_curves(
     batch_interval: int | None = None,
     epoch_steps: ArrayLike | None = None,
     title: str | None = None,
+    test_label: str = "test",
     dpi: int = 100,
 ) -> Path:
     """Loss curves: per epoch (train and test) and, optionally, every N batches.
@@ -200,8 +201,10 @@ def plot_loss_curves(
     the number of batches in each epoch (as ``History.epoch_steps``), one positive
     integer per epoch; with it the batch panel also marks the epoch train and test losses
     at the batch where each epoch ended, so both show on one batch axis (ignored without
-    a batch panel, but checked; ``None``/empty for none). Values must be finite; losses beyond 1e300
-    in magnitude are drawn divided by a power of ten, named on the axis. Writes a PNG of
+    a batch panel, but checked; ``None``/empty for none). ``test_label`` names the second
+    curve in the legends (e.g. ``"validation"`` when it is a validation split's). Values
+    must be finite; losses beyond 1e300 in magnitude are drawn divided by a power of
+    ten, named on the axis. Writes a PNG of
     8 x 5 inches (800 x 500 px at ``dpi=100``), or 12 x 5 inches (1200 x 500 px) with
     the batch panel. Returns ``Path(path)``.
     """
@@ -221,6 +224,7 @@ def plot_loss_curves(
         interval = check_positive_int("batch_interval", batch_interval)
     ends = _epoch_ends(epoch_steps, train.size)
     title_text = _check_title(title)
+    test_name = _check_label("test_label", test_label)
 
     epoch_exp = _display_scale(train, test)
     batch_exp = _display_scale(batches, train, test) if ends.size else _display_scale(batches)
@@ -234,7 +238,9 @@ def plot_loss_curves(
     marker = _marker(train.size)
     ax.plot(epochs, _scaled(train, epoch_exp), color=_TRAIN_COLOR, marker=marker, label="train")
     if test.size:
-        ax.plot(epochs, _scaled(test, epoch_exp), color=_TEST_COLOR, marker=marker, label="test")
+        ax.plot(
+            epochs, _scaled(test, epoch_exp), color=_TEST_COLOR, marker=marker, label=test_name
+        )
     ax.set_ylabel(_scaled_label("loss", epoch_exp))
     ax.set_title("loss per epoch")
     _epoch_axes(ax)
@@ -250,7 +256,7 @@ def plot_loss_curves(
         if ends.size:
             for values, color, name in (
                 (train, _TRAIN_COLOR, "train"),
-                (test, _TEST_COLOR, "test"),
+                (test, _TEST_COLOR, test_name),
             ):
                 if values.size:
                     ax_batch.plot(
@@ -302,14 +308,15 @@ def plot_accuracy_curves(
     epoch_train_accuracy: ArrayLike,
     epoch_test_accuracy: ArrayLike | None = None,
     title: str | None = None,
+    test_label: str = "test",
     dpi: int = 100,
 ) -> Path:
     """Accuracy per epoch, train and (optionally) test, in percent.
 
     ``epoch_train_accuracy``: one fraction in ``[0, 1]`` per epoch, at least one;
-    ``epoch_test_accuracy``: as many, or ``None``/empty. The legend gives each curve's
-    final value. Writes a PNG of 8 x 5 inches (800 x 500 px at ``dpi=100``). Returns
-    ``Path(path)``.
+    ``epoch_test_accuracy``: as many, or ``None``/empty; ``test_label`` names that curve
+    in the legend. The legend gives each curve's final value. Writes a PNG of 8 x 5
+    inches (800 x 500 px at ``dpi=100``). Returns ``Path(path)``.
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
@@ -320,6 +327,7 @@ def plot_accuracy_curves(
         if values.size and (values.min() < 0 or values.max() > 1):
             raise InvalidArgumentError(f"{name}: expected fractions in [0, 1]")
     title_text = _check_title(title)
+    test_name = _check_label("test_label", test_label)
 
     fig = _new_figure(8.0, 5.0, res)
     from matplotlib.ticker import PercentFormatter  # after _new_figure checked it exists
@@ -332,7 +340,11 @@ def plot_accuracy_curves(
     )
     if test.size:
         ax.plot(
-            epochs, test, color=_TEST_COLOR, marker=marker, label=f"test ({test[-1]:.2%} final)"
+            epochs,
+            test,
+            color=_TEST_COLOR,
+            marker=marker,
+            label=f"{test_name} ({test[-1]:.2%} final)",
         )
     ax.set_ylabel("accuracy")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
@@ -347,6 +359,14 @@ def _check_title(title: Any) -> str | None:
     if title is not None and not isinstance(title, str):
         raise ArgumentTypeError(f"title: expected a string or None, got {type(title).__name__}")
     return title
+
+
+def _check_label(name: str, label: Any) -> str:
+    if not isinstance(label, str):
+        raise ArgumentTypeError(f"{name}: expected a string, got {type(label).__name__}")
+    if not label.strip():
+        raise InvalidArgumentError(f"{name}: expected a non-empty label")
+    return label
 
 
 def _finish(fig: Figure, title: str | None) -> None:

@@ -107,6 +107,31 @@ def test_accuracy_curves(tmp_path: Path) -> None:
     assert_png(out, returned, (800, 500))
 
 
+@pytest.mark.parametrize("plot", ["loss", "accuracy"])
+def test_the_second_curve_can_be_named(tmp_path: Path, plot: str) -> None:
+    from matplotlib.image import imread
+
+    def draw(name: str, **label: Any) -> Path:
+        if plot == "loss":
+            return plots.plot_loss_curves(
+                tmp_path / name, epoch_train_loss=[1.0, 0.5], epoch_test_loss=[1.1, 0.6], **label
+            )
+        return plots.plot_accuracy_curves(
+            tmp_path / name, epoch_train_accuracy=[0.5, 0.9], epoch_test_accuracy=[0.4, 0.8],
+            **label,
+        )
+
+    default, named, same = draw("a.png"), draw("b.png", test_label="validation"), draw(
+        "c.png", test_label="test"
+    )
+    np.testing.assert_array_equal(imread(default), imread(same))
+    assert not np.array_equal(imread(default), imread(named))
+    with pytest.raises(fn.InvalidArgumentError, match="test_label: expected a non-empty"):
+        draw("d.png", test_label=" ")
+    with pytest.raises(fn.ArgumentTypeError, match="test_label: expected a string"):
+        draw("e.png", test_label=3)
+
+
 def test_confusion_matrix(tmp_path: Path) -> None:
     y = np.arange(50) % 10
     pred = np.where(np.arange(50) % 7 == 0, (y + 1) % 10, y)
