@@ -204,7 +204,10 @@ def _measure(
     def directional() -> Any:
         return check_network(spec, params, x, y, mode="directional")
 
-    progress("D: first calls (verification full and directional, torch, jax)")
+    # Ours first, before any peer runs: torch's OpenMP threads and XLA's pool keep
+    # spinning after a call (the directional check right after a torch fast-mode call took
+    # 15.5 ms instead of 9.5 ms, measured), so a peer's call must not precede ours.
+    progress("D: verification, first calls and warm repetitions")
     first_full, report = _first(full)
     if not report.passed:
         raise RuntimeError("the full check failed on correct code:\n" + report.table())
@@ -212,26 +215,18 @@ def _measure(
     first_dir, report = _first(directional)
     if not report.passed:
         raise RuntimeError("the directional check failed on correct code:\n" + report.table())
+    full_times = _timed({"ours": full}, reps, quiet)
+    warm = _timed({"ours": directional}, 4 * reps, quiet)
+    progress("D: torch and jax, first calls and warm repetitions")
     firsts = {name: _first(call)[0] for name, call in torch_calls.items()}
+    if "full" in torch_calls and not quick:
+        full_times.update(_timed({"torch": torch_calls["full"]}, reps, quiet))
+    if "fast" in torch_calls:
+        warm.update(_timed({"torch": torch_calls["fast"]}, 4 * reps, quiet))
     jax_call, jax_note = _jax_check(params, x, y)
     if jax_call is not None:
         firsts["jax"] = _first(jax_call)[0]
-    # Full modes: ours against torch's (seconds per call), in turns.
-    progress(f"D: full modes, {reps} repetitions")
-    full_calls: dict[str, Callable[[], Any]] = {"ours": full}
-    if "full" in torch_calls and not quick:
-        full_calls["torch"] = torch_calls["full"]
-    full_times = _timed(full_calls, reps, quiet)
-    progress(f"D: directional and fast modes, {4 * reps} repetitions")
-    # Each on its own, ours first: torch's OpenMP threads keep spinning after a call and
-    # slowed the directional check that followed from 9.5 to 15.5 ms (measured), so taking
-    # turns would time torch's idle threads, not our check.
-    warm = _timed({"ours": directional}, 4 * reps, quiet)
-    if "fast" in torch_calls:
-        warm.update(_timed({"torch": torch_calls["fast"]}, 4 * reps, quiet))
-    # jax runs XLA's own thread pool, which lingers too: measured last.
-    if jax_call is not None:
-        warm.update({"jax": _timed({"jax": jax_call}, 4 * reps, quiet)["jax"]})
+        warm.update(_timed({"jax": jax_call}, 4 * reps, quiet))
     rows = [
         _row(
             "full.first",
@@ -255,7 +250,7 @@ def _measure(
             median(warm["ours"]),
             target=0.010,
             samples=warm["ours"],
-            note=f"median of {len(warm['ours'])}, a block of its own (before torch's)",
+            note=f"median of {len(warm['ours'])}, before any torch or jax call",
         ),
     ]
     if torch_calls:
@@ -282,7 +277,7 @@ def _measure(
                     median(full_times["ours"]) / median(full_times["torch"]),
                     unit="ratio",
                     target=0.5,
-                    note="issue 7: <= half of torch's full mode (warm, same rounds)",
+                    note="issue 7: <= half of torch's full mode (warm medians)",
                 ),
             ]
         else:

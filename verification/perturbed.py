@@ -54,6 +54,8 @@ __all__ = [
     "NetworkLoss",
     "PerturbedLoss",
     "TensorInfo",
+    "block_key",
+    "tensor_block",
     "tensor_layout",
 ]
 
@@ -137,6 +139,26 @@ class Directions:
             info = layout[index]
             out[k, info.offset : info.offset + info.size] = vals
         return out
+
+
+def block_key(index: int) -> tuple[str, int]:
+    """The :attr:`Directions.cache` key of tensor ``index``'s block of directions."""
+    return ("block", index)
+
+
+def tensor_block(dirs: Directions, index: int, members: IntArray) -> FloatArray:
+    """The values of directions ``members`` (all in tensor ``index``) as the rows of one
+    matrix: the block cached under :func:`block_key` when it holds exactly those rows
+    (as the random probes of a directional check do), else a stacked copy."""
+    block: FloatArray | None = dirs.cache.get(block_key(index))
+    if block is not None and block.shape[0] == members.size and all(
+        dirs.tensor[int(k)] == index
+        and dirs.values[int(k)].shape == block.shape[1:]
+        and dirs.values[int(k)].ctypes.data == block.ctypes.data + row * block.strides[0]
+        for row, k in enumerate(members)
+    ):
+        return block
+    return np.stack([dirs.values[int(k)] for k in members])
 
 
 class PerturbedLoss(Protocol):
@@ -670,7 +692,9 @@ class NetworkLoss:
             biases = [k for k in all_members if dirs.tensor[k] % 2 == 1]
             where = {int(k): row for row, k in enumerate(all_members)}
             if weights:
-                stacked = np.stack([dirs.values[k].reshape(W.shape) for k in weights])
+                stacked = tensor_block(dirs, 2 * layer, np.asarray(weights)).reshape(
+                    len(weights), *W.shape
+                )
                 slopes[[where[int(k)] for k in weights]] = self._a[layer][None] @ stacked
             for k in biases:
                 slopes[where[int(k)]] = dirs.values[k][None, :]
