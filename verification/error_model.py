@@ -226,11 +226,15 @@ def _backward_bounds(
 ) -> None:
     """The backward half of :func:`gradient_error_bound`, filling ``bounds`` in place."""
     for layer in range(len(Ws) - 1, -1, -1):
-        a_in, ea_in = np.abs(inputs[layer]), errs_a[layer]
-        bounds[layer] = {
+        a_in = np.abs(inputs[layer])
+        # |a|^T (u (B+1) g + eg): the product's own rounding and the upstream error.
+        bound_W = a_in.T @ (u * (batch + 1) * g + eg)
+        if layer:  # the network's inputs are exact (errs_a[0] is zero)
             # ea^T (g + eg): the product of two errors is first order where a relu
             # flip makes both of them as large as the values themselves.
-            "W": u * (batch + 1) * (a_in.T @ g) + ea_in.T @ (g + eg) + a_in.T @ eg,
+            bound_W += errs_a[layer].T @ (g + eg)
+        bounds[layer] = {
+            "W": bound_W,
             "b": u * (batch + 1) * np.sum(g, axis=0) + np.sum(eg, axis=0),
         }
         if layer == 0:
