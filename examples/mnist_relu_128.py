@@ -6,6 +6,13 @@ softmax cross-entropy, minibatch SGD (lr 0.1, batch 128, reshuffled every epoch)
 epochs. The original reported 96.33% test accuracy, with the train accuracy measured
 after each epoch on the first 10,000 training samples rising from 0.909 to 0.967.
 
+It was hand-written numpy, which computes in float64, so this example does too by
+default: with ``default_rng(0)`` drawing the weights and then each epoch's shuffle it
+gives 96.33% with train accuracy 0.909 -> 0.967, the reported figures, and so does an
+independent numpy float64 replica of the setup. ``--dtype float32`` trains in float32
+(the library's usual training dtype): 96.31% with seed 0, the same spread over seeds
+(mean 96.15% over seeds 0-49 in either dtype).
+
 Run ``python -m examples.mnist_relu_128`` (``--help`` for the flags). It prints, per
 epoch, the accuracy on the first 10,000 training samples and on the test set, then the
 final test accuracy, and writes loss/accuracy curves, the confusion matrix, the most
@@ -29,6 +36,7 @@ from examples.mnist_common import base_parser, load_data, report
 # %% The setup, as reported.
 SIZES = (784, 128, 10)
 INIT = "normal:0.02"  # W ~ N(0, 0.02^2), b = 0
+DTYPE = "float64"  # numpy's default, as in the original notebook
 LR = 0.1
 BATCH = 128
 EPOCHS = 8
@@ -55,12 +63,16 @@ def main(argv: Sequence[str] | None = None) -> Result:
     parser = base_parser(__doc__.splitlines()[0], name="mnist_relu_128", epochs=EPOCHS)
     parser.add_argument("--lr", type=float, default=LR)
     parser.add_argument("--batch-size", type=int, default=BATCH)
+    parser.add_argument(
+        "--dtype", choices=("float64", "float32"), default=DTYPE, help="training dtype"
+    )
     args = parser.parse_args(argv)
+    dtype = np.float64 if args.dtype == "float64" else np.float32
 
-    data = load_data(args.limit, args.test_limit, preprocess="scale")
+    data = load_data(args.limit, args.test_limit, preprocess="scale", dtype=dtype)
     spec = fn.MLP(SIZES, activation="relu")
     rng = np.random.default_rng(args.seed)
-    params = fn.init(spec, rng, scheme=INIT, dtype=np.float32)
+    params = fn.init(spec, rng, scheme=INIT, dtype=dtype)
     x_eval, y_eval = data.x_train[:N_TRAIN_EVAL], data.y_train[:N_TRAIN_EVAL]
     train_accuracy: list[float] = []
 
@@ -93,11 +105,11 @@ def main(argv: Sequence[str] | None = None) -> Result:
         callback_every=10**9,  # epoch events only; batch events are not needed here
     )
     seconds = time.perf_counter() - started
-    title = "784-128-10 ReLU, SGD 0.1"
+    title = f"784-128-10 ReLU, SGD 0.1, {args.dtype}"
     rep = report(spec, params, data, history, args.out, title=title, plot_set=args.plots)
     print(
         f"test accuracy {rep.accuracy:.2%} (reported {REPORTED_TEST_ACCURACY:.2%}); "
-        f"{args.epochs} epochs in {seconds:.1f} s"
+        f"{args.epochs} epochs in {seconds:.1f} s ({args.dtype})"
     )
     return Result(
         train_accuracy=tuple(train_accuracy),

@@ -147,6 +147,16 @@ def test_relu_128(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert result.final_test_accuracy > 0.2
 
 
+def test_relu_128_trains_in_float64_unless_asked_for_float32(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mnist_relu_128.main(reduced(tmp_path, plots="none"))
+    assert "epochs in" in (last := capsys.readouterr().out.splitlines()[-1])
+    assert last.endswith("(float64)")
+    mnist_relu_128.main([*reduced(tmp_path, plots="none"), "--dtype", "float32"])
+    assert capsys.readouterr().out.splitlines()[-1].endswith("(float32)")
+
+
 def test_sigmoid_per_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = mnist_sigmoid_per_sample.main(reduced(tmp_path, plots="none"))
     out = capsys.readouterr().out
