@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
+from funcnn._blas import FusedUpdate, fused_update_for
 from funcnn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, Activation
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.losses import Loss, get_loss
@@ -398,6 +399,21 @@ class _Workspace:
         self._views = {batch: self._full}
         self.gW = [np.empty((n_in, n_out), dtype=dtype) for n_in, n_out in spec.layer_shapes]
         self.gb = [np.empty(n_out, dtype=dtype) for n_out in widths]
+        self._layer_shapes = spec.layer_shapes
+        self._dtype = dtype
+        self._fused: dict[int, list[FusedUpdate | None]] = {}
+
+    def fused_updates(self, r: int) -> list[FusedUpdate | None]:
+        """Per layer, the one-call ``W -= a.T @ g`` for batches of ``r`` rows where it
+        gives the bits of ``matmul`` then ``-=`` (see :mod:`funcnn._blas`), else None."""
+        found = self._fused.get(r)
+        if found is None:
+            found = [
+                None if r == 1 else fused_update_for(r, n_in, n_out, self._dtype)
+                for n_in, n_out in self._layer_shapes
+            ]
+            self._fused[r] = found
+        return found
 
     def views(self, r: int) -> _Views:
         """Buffers for a batch of ``r`` rows (cached: at most two sizes occur per fit)."""
@@ -456,26 +472,34 @@ class _Workspace:
         fused plain SGD: backprop is linear in the loss gradient, so scaling the (small)
         logits gradient by ``lr`` first makes every layer's gradient come out already
         multiplied by ``lr``, and each parameter needs one in-place subtraction
-        (``W -= gW``) instead of a multiply and a subtract. Each ``W`` is updated after
-        its last use.
+        (``W -= gW``) instead of a multiply and a subtract. Where :mod:`funcnn._blas`
+        finds it bit-identical, the weight gradient's product subtracts itself from ``W``
+        in the same BLAS call (no ``gW``, no extra pass). Each ``W`` is updated after its
+        last use.
         """
         matmul = np.matmul
         add_reduce = np.add.reduce
         acts = self.acts
         r = x.shape[0]
         g = v.dz[-1]
+        fused: list[FusedUpdate | None] = [None] * self.n_layers
         if lr is not None:
             g *= lr
+            fused = self.fused_updates(r)
         for i in range(self.n_layers - 1, -1, -1):
             a_in = x if i == 0 else v.a[i - 1]
             gW = self.gW[i]
             gb = self.gb[i]
-            if r == 1:
-                # A (n_in, 1) @ (1, n_out) product is a plain outer product: the same
-                # bits, without BLAS's overhead for an inner dimension of 1.
-                np.multiply(a_in.T, g, out=gW)
-            else:
-                matmul(a_in.T, g, out=gW)
+            # With a fused update, W[i] -= a_in.T @ g is one BLAS call, made below once
+            # W[i] has been used for the next gradient.
+            update = fused[i]
+            if update is None:
+                if r == 1:
+                    # A (n_in, 1) @ (1, n_out) product is a plain outer product: the same
+                    # bits, without BLAS's overhead for an inner dimension of 1.
+                    np.multiply(a_in.T, g, out=gW)
+                else:
+                    matmul(a_in.T, g, out=gW)
             if lr is None:
                 add_reduce(g, axis=0, out=gb)
             elif r == 1:
@@ -483,12 +507,17 @@ class _Workspace:
             else:
                 add_reduce(g, axis=0, out=gb)
                 b[i] -= gb
+            g_layer = g
             if i > 0:
                 d = v.dz[i - 1]
                 matmul(g, W[i].T, out=d)
+                if update is not None:  # before the activation's backward reuses buffers
+                    update(W[i], a_in, g_layer)
                 acts[i - 1][1](v.z[i - 1], v.a[i - 1], d, v.mask[i - 1])
                 g = d
-            if lr is not None:
+            elif update is not None:
+                update(W[i], a_in, g_layer)
+            if lr is not None and update is None:
                 W[i] -= gW
 
     @staticmethod

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funcnn as fn
+from funcnn._blas import fused_update_for
 from funcnn.network import check_params
 from funcnn.optimizers import Optimizer, adam, sgd
 from funcnn.training import BatchEnd, EpochEnd, History, TrainingDivergedError, evaluate, fit
@@ -101,6 +102,31 @@ def test_fit_matches_the_written_out_loop(batch: int, drop_last: bool, opt: Opti
     assert history.epoch_steps == (steps, steps)
     assert int(state["count"]) == 2 * steps
     np.testing.assert_allclose(history.batch_losses, losses, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "identity"])
+def test_plain_sgd_gives_the_same_bits_with_and_without_fused_blas_updates(
+    monkeypatch: pytest.MonkeyPatch, dtype: Any, activation: str
+) -> None:
+    # fit's plain-SGD step subtracts each weight gradient inside its BLAS product where
+    # funcnn._blas finds that bit-identical; switching it off must change no bit, on
+    # full and partial batches alike (37 samples, batch 8).
+    if fused_update_for(8, 6, 9, dtype) is None:
+        pytest.skip("this numpy build has no bit-identical fused kernel to compare")
+    spec = fn.MLP((6, 9, 7, 3), activation=activation)
+    rng = np.random.default_rng(2)
+    params = fn.init(spec, rng, dtype=dtype)
+    x = rng.standard_normal((37, 6)).astype(dtype)
+    y = rng.integers(0, 3, size=37)
+
+    def run() -> fn.Params:
+        return fit(spec, params, sgd(0.1), x, y, epochs=2, batch_size=8,
+                   rng=np.random.default_rng(5))[0]
+
+    fused = run()
+    monkeypatch.setattr("funcnn.training.fused_update_for", lambda *args: None)
+    _assert_equal(fused, run())
 
 
 def test_generic_losses_and_float_targets_match_the_loop() -> None:

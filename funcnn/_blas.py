@@ -1,0 +1,98 @@
+"""``W -= a.T @ g`` as one BLAS call, through the BLAS library numpy itself uses.
+
+Plain SGD in :func:`funcnn.fit` subtracts each layer's (already ``lr``-scaled) weight
+gradient ``a.T @ g`` from ``W``. numpy has no ``matmul`` that accumulates into its
+output, so that costs a product into a buffer and then a pass over ``W`` and the buffer;
+BLAS's ``gemm`` computes ``C = alpha A B + beta C`` in the product's own pass. This module
+calls ``cblas_sgemm``/``cblas_dgemm`` with ``alpha = -1, beta = 1`` from the OpenBLAS
+that numpy's wheels bundle (``numpy.libs/libscipy_openblas64_*.so``, 64-bit integers), so
+the product runs on the same library and thread pool as every other numpy product.
+
+It is an optimisation only, and used only where it changes nothing:
+:func:`fused_update_for` runs both ways once on random operands of the exact shape and
+dtype and returns the fused kernel only if the results are bit for bit identical (the
+operation order of a BLAS product depends on its shapes, kernel and thread count, not on
+the values). Any other numpy build, an unfamiliar library, a shape whose bits differ:
+``None``, and the caller keeps ``matmul`` and ``-=``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from funcnn.typing import FloatArray
+
+__all__ = ["FusedUpdate", "fused_update_for"]
+
+FusedUpdate = Callable[[FloatArray, FloatArray, FloatArray], None]
+"""``update(W, a, g)``: ``W -= a.T @ g`` in place, for C-contiguous ``W`` (n_in, n_out),
+``a`` (r, n_in) and ``g`` (r, n_out) of one dtype."""
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+@cache
+def _gemm(kind: str) -> Any:
+    """numpy's bundled ``scipy_cblas_{s,d}gemm64_``, or None."""
+    pattern = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
+                           "libscipy_openblas64_*.so")
+    for path in sorted(glob.glob(pattern)):
+        try:
+            lib = ctypes.CDLL(path)
+            fn = getattr(lib, f"scipy_cblas_{kind}gemm64_")
+        except (OSError, AttributeError):
+            continue
+        real = ctypes.c_float if kind == "s" else ctypes.c_double
+        i64, ptr = ctypes.c_int64, ctypes.c_void_p
+        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, real, ptr,
+                       i64, ptr, i64, real, ptr, i64]
+        fn.restype = None
+        return fn
+    return None
+
+
+def _make(gemm: Any, dtype: np.dtype[Any]) -> FusedUpdate:
+    def update(W: FloatArray, a: FloatArray, g: FloatArray) -> None:
+        n_in, n_out = W.shape
+        if not (
+            W.dtype == a.dtype == g.dtype == dtype
+            and a.shape == (g.shape[0], n_in)
+            and g.shape[1] == n_out
+            and W.flags.c_contiguous and W.flags.writeable
+            and a.flags.c_contiguous and g.flags.c_contiguous
+        ):
+            # BLAS reads raw memory: anything but the layout it was given to expect
+            # takes numpy's path (the same bits where the fused call is used at all).
+            W -= np.matmul(a.T, g)
+            return
+        gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, n_in, n_out, a.shape[0], -1.0, a.ctypes.data,
+             n_in, g.ctypes.data, n_out, 1.0, W.ctypes.data, n_out)
+
+    return update
+
+
+def fused_update_for(rows: int, n_in: int, n_out: int, dtype: Any) -> FusedUpdate | None:
+    """The fused ``W -= a.T @ g`` for these shapes and dtype if it gives exactly the bits
+    of ``W -= np.matmul(a.T, g)`` here, else None."""
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)) or min(rows, n_in, n_out) < 1:
+        return None
+    gemm = _gemm("s" if dt == np.float32 else "d")
+    if gemm is None:
+        return None
+    update = _make(gemm, dt)
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((n_in, n_out)).astype(dt)
+    a = rng.standard_normal((rows, n_in)).astype(dt)
+    g = (rng.standard_normal((rows, n_out)) * 1e-2).astype(dt)
+    expected = W - np.matmul(a.T, g)
+    fused = W.copy()
+    update(fused, a, g)
+    return update if np.array_equal(fused, expected) else None

@@ -1,0 +1,57 @@
+"""Tests for funcnn._blas: the one-call ``W -= a.T @ g`` used by plain SGD in fit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from funcnn._blas import fused_update_for
+
+
+def _operands(rows: int, n_in: int, n_out: int, dtype: Any, seed: int = 1) -> tuple[Any, ...]:
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((n_in, n_out)).astype(dtype)
+    a = rng.standard_normal((rows, n_in)).astype(dtype)
+    g = rng.standard_normal((rows, n_out)).astype(dtype)
+    return W, a, g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(64, 784, 500), (128, 784, 128), (37, 100, 10), (2, 3, 1)])
+def test_fused_update_matches_matmul_then_subtract_bit_for_bit(
+    shape: tuple[int, int, int], dtype: Any
+) -> None:
+    update = fused_update_for(*shape, dtype)
+    if update is None:
+        pytest.skip("no bit-identical fused kernel for this numpy build and shape")
+    W, a, g = _operands(*shape, dtype)
+    expected = W.copy()
+    expected -= np.matmul(a.T, g)
+    update(W, a, g)
+    np.testing.assert_array_equal(W, expected)
+    assert W.dtype == dtype
+
+
+def test_inputs_it_cannot_pass_to_blas_take_numpys_path() -> None:
+    update = fused_update_for(16, 20, 8, np.float64)
+    if update is None:
+        pytest.skip("no fused kernel for this numpy build")
+    W, a, g = _operands(16, 20, 8, np.float64)
+    a_f = np.asfortranarray(a)  # same values, another memory layout
+    g_view = np.repeat(g, 2, axis=0)[::2]  # strided
+    expected = W - np.matmul(a.T, g)
+    update(W, a_f, g_view)
+    np.testing.assert_array_equal(W, expected)
+    # A kernel made for float64 never reads float32 memory as float64.
+    W32, a32, g32 = _operands(16, 20, 8, np.float32)
+    expected32 = W32 - np.matmul(a32.T, g32)
+    update(W32, a32, g32)
+    np.testing.assert_array_equal(W32, expected32)
+
+
+def test_no_kernel_for_other_dtypes_or_empty_shapes() -> None:
+    assert fused_update_for(4, 3, 2, np.float16) is None
+    assert fused_update_for(4, 3, 2, np.int64) is None
+    assert fused_update_for(0, 3, 2, np.float32) is None
