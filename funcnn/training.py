@@ -10,8 +10,10 @@ plain slices without shuffling), activations and gradients are written into reus
 arrays with ``out=``, and the optimizer's in-place kernel (the same one its pure
 ``update`` runs) updates the private parameters. Plain SGD (no momentum, no weight
 decay) goes further: the learning rate is folded into the logits' gradient, so backprop
-yields ``lr * grad`` directly and each update is one subtraction. The result equals the
-written-out loop (``value_and_grad`` then ``update``) up to floating-point rounding.
+yields ``lr * grad`` directly and each update is one subtraction, which for the weights
+happens inside their gradient's BLAS product where that gives the same bits
+(:mod:`funcnn._blas`). The result equals the written-out loop (``value_and_grad`` then
+``update``) up to floating-point rounding.
 
 Resuming is exact: the state after ``k`` epochs is ``(params, opt_state, history)`` plus
 the rng's state at that epoch boundary (``rng.bit_generator.state``); calling ``fit``
