@@ -509,16 +509,15 @@ class _Workspace:
             else:
                 add_reduce(g, axis=0, out=gb)
                 b[i] -= gb
-            g_layer = g
             if i > 0:
                 d = v.dz[i - 1]
                 matmul(g, W[i].T, out=d)
                 if update is not None:  # before the activation's backward reuses buffers
-                    update(W[i], a_in, g_layer)
+                    update(W[i], a_in, g)
                 acts[i - 1][1](v.z[i - 1], v.a[i - 1], d, v.mask[i - 1])
                 g = d
             elif update is not None:
-                update(W[i], a_in, g_layer)
+                update(W[i], a_in, g)
             if lr is not None and update is None:
                 W[i] -= gW
 

@@ -3,6 +3,7 @@ against finite differences."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,23 @@ def _problem(spec: fn.MLP, loss: str, dtype: Any) -> Any:
     onehot = np.eye(spec.n_out, dtype=dtype)[labels]
     y = labels if loss in ("softmax_cross_entropy", "softmax_then_cross_entropy") else onehot
     return params, x, y
+
+
+def _textbook_with(
+    spec: fn.MLP, layer: int, key: str, edit: Callable[[Any], None], value_scale: float = 1.0
+) -> Callable[[Any, Any, Any], Any]:
+    """The textbook value_and_grad with ``edit`` applied to a copy of one gradient leaf
+    and the loss value scaled: another implementation with a known mistake."""
+    good = textbook_value_and_grad(spec)
+
+    def other(p: Any, xx: Any, yy: Any) -> Any:
+        value, grads = good(p, xx, yy)
+        leaf = grads[layer][key].copy()
+        edit(leaf)
+        grads[layer][key] = leaf
+        return value * value_scale, grads
+
+    return other
 
 
 @pytest.mark.parametrize("activation", sorted(fn.ACTIVATIONS))
@@ -41,14 +59,11 @@ def test_textbook_implementation_conforms(activation: str, loss: str) -> None:
 def test_a_wrong_implementation_is_named_and_funcnn_still_passes() -> None:
     spec = fn.MLP((5, 6, 4), "sigmoid")
     params, x, y = _problem(spec, "softmax_cross_entropy", np.float64)
-    good = textbook_value_and_grad(spec)
 
-    def wrong(p: Any, xx: Any, yy: Any) -> Any:
-        value, grads = good(p, xx, yy)
-        grads[1]["W"] = grads[1]["W"].copy()
-        grads[1]["W"][2, 3] *= -1
-        return value * 1.5, grads
+    def flip(g: Any) -> None:
+        g[2, 3] *= -1
 
+    wrong = _textbook_with(spec, 1, "W", flip, value_scale=1.5)
     report = check_conformance(wrong, spec, params, x, y, other_name="wrong")
     failed = {(row.check, row.tensor) for row in report.failures}
     assert failed == {
@@ -63,14 +78,11 @@ def test_a_wrong_implementation_is_named_and_funcnn_still_passes() -> None:
 def test_a_non_finite_gradient_from_the_other_implementation_is_named() -> None:
     spec = fn.MLP((5, 6, 4), "tanh")
     params, x, y = _problem(spec, "softmax_cross_entropy", np.float64)
-    good = textbook_value_and_grad(spec)
 
-    def nan_at(p: Any, xx: Any, yy: Any) -> Any:
-        value, grads = good(p, xx, yy)
-        grads[0]["b"] = grads[0]["b"].copy()
-        grads[0]["b"][4] = np.nan
-        return value, grads
+    def nan_at_4(g: Any) -> None:
+        g[4] = np.nan
 
+    nan_at = _textbook_with(spec, 0, "b", nan_at_4)
     with pytest.raises(fn.InvalidArgumentError) as caught:
         check_conformance(nan_at, spec, params, x, y, other_name="mine")
     message = str(caught.value)

@@ -79,8 +79,12 @@ def random_case(rng: np.random.Generator) -> Case:
     return Case(spec, params, x, y, loss)
 
 
-def _as64(params: Params) -> Params:
-    return [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()} for layer in params]
+def _as64(case: Case) -> tuple[Params, FloatArray, Array]:
+    """``case``'s params, inputs and (float) targets cast to float64; labels as they are."""
+    params: Params = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()}
+                      for layer in case.params]
+    y = case.y.astype(np.float64) if case.y.dtype.kind == "f" else case.y
+    return params, case.x.astype(np.float64), y
 
 
 GradFn = Callable[[fn.MLP, Params, FloatArray, Array, str], Params]
@@ -95,9 +99,7 @@ def float32_model_ratio(case: Case, grad_fn: GradFn = _funcnn_grad) -> float:
     """``max |g32 - g64| / bound`` over the entries of ``case`` (0 where both are 0);
     ``g32 = grad_fn(...)`` at the float32 values (funcnn's by default)."""
     g32 = grad_fn(case.spec, case.params, case.x, case.y, case.loss)
-    y64 = case.y.astype(np.float64) if case.y.dtype.kind == "f" else case.y
-    _, g64 = fn.value_and_grad(case.spec, _as64(case.params), case.x.astype(np.float64), y64,
-                               case.loss)
+    _, g64 = fn.value_and_grad(case.spec, *_as64(case), case.loss)
     bounds = gradient_error_bound(case.spec, case.params, case.x, case.y, case.loss, np.float32)
     worst = 0.0
     for a, b, bound in zip(tree_leaves(g32), tree_leaves(g64), tree_leaves(bounds), strict=True):
@@ -114,9 +116,7 @@ def error_estimate_ratio(
     """``max |a - n| / e`` over the float64 entries of ``case`` off kinks (0 if none);
     ``a = grad_fn(...)`` at the float64 values (funcnn's by default)."""
     settings = settings or Settings()
-    params = _as64(case.params)
-    x = case.x.astype(np.float64)
-    y = case.y.astype(np.float64) if case.y.dtype.kind == "f" else case.y
+    params, x, y = _as64(case)
     grads = grad_fn(case.spec, params, x, y, case.loss)
     analytic = np.concatenate([np.asarray(g).reshape(-1) for g in tree_leaves(grads)])
     evaluator = NetworkLoss(case.spec, params, x, y, case.loss)

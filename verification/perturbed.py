@@ -678,40 +678,24 @@ class NetworkLoss:
 
     # -- directions ------------------------------------------------------------------
 
-    def _slopes(self, dirs: Directions, members: IntArray, layer: int) -> FloatArray:
-        """``d z_layer / d t`` (len(members), B, n_out) for directions in ``layer``.
+    def _slopes(self, dirs: Directions, layer: int) -> FloatArray:
+        """``d z_layer / d t`` (len(dirs), B, n_out) for every direction, zero for those
+        in other layers, so that points index it directly.
 
         Computed once per direction set (cached on ``dirs``) with one batched product.
         """
         key = (id(self), layer)
         if key not in dirs.cache:
-            all_members = np.flatnonzero(np.asarray(dirs.tensor) // 2 == layer)
             W = self._W[layer]
-            slopes = np.empty((all_members.size, self.batch, W.shape[1]))
-            weights = [k for k in all_members if dirs.tensor[k] % 2 == 0]
-            biases = [k for k in all_members if dirs.tensor[k] % 2 == 1]
-            where = {int(k): row for row, k in enumerate(all_members)}
-            if weights:
-                stacked = tensor_block(dirs, 2 * layer, np.asarray(weights)).reshape(
-                    len(weights), *W.shape
-                )
-                slopes[[where[int(k)] for k in weights]] = self._a[layer][None] @ stacked
-            for k in biases:
-                slopes[where[int(k)]] = dirs.values[k][None, :]
-            dirs.cache[key] = (where, slopes)
-        where, slopes = dirs.cache[key]
-        out: FloatArray = slopes[[where[int(k)] for k in members]]
-        return out
-
-    def _all_slopes(self, dirs: Directions, layer: int) -> FloatArray:
-        """``d z_layer / d t`` (len(dirs), B, n_out) for every direction, zero for those
-        in other layers; cached on ``dirs``, so that points index it directly."""
-        key = (id(self), layer, "all")
-        if key not in dirs.cache:
-            members = np.flatnonzero(np.asarray(dirs.tensor) // 2 == layer)
-            full = np.zeros((len(dirs), self.batch, self._W[layer].shape[1]))
-            full[members] = self._slopes(dirs, members, layer)
-            dirs.cache[key] = full
+            slopes = np.zeros((len(dirs), self.batch, W.shape[1]))
+            tensor = np.asarray(dirs.tensor)
+            weights = np.flatnonzero(tensor == 2 * layer)
+            if weights.size:
+                stacked = tensor_block(dirs, 2 * layer, weights).reshape(weights.size, *W.shape)
+                slopes[weights] = self._a[layer][None] @ stacked
+            for k in np.flatnonzero(tensor == 2 * layer + 1):
+                slopes[k] = dirs.values[k][None, :]
+            dirs.cache[key] = slopes
         out: FloatArray = dirs.cache[key]
         return out
 
@@ -721,7 +705,7 @@ class NetworkLoss:
         layers = np.asarray(dirs.tensor) // 2
         for layer in np.unique(layers):
             members = np.flatnonzero(layers == layer)
-            slopes = self._slopes(dirs, members, int(layer))
+            slopes = self._slopes(dirs, int(layer))[members]
             out[members] = np.max(np.abs(slopes), axis=(1, 2))
         out[~(out > 0)] = 1.0
         out = np.maximum(out, 2.0**-30)
@@ -746,7 +730,7 @@ class NetworkLoss:
         for layer in range(self.spec.n_layers):
             joining = order[layers[order] == layer]
             if joining.size:
-                fresh = self._all_slopes(dirs, layer)[k[joining]]
+                fresh = self._slopes(dirs, layer)[k[joining]]
                 fresh *= t[joining, None, None]
                 fresh += self._z[layer][None]
                 z = fresh if z is None else np.concatenate([z, fresh])
