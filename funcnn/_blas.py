@@ -22,7 +22,7 @@ import ctypes
 import glob
 import os
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -39,16 +39,36 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
 @cache
-def _gemm(kind: str) -> Any:
-    """numpy's bundled ``scipy_cblas_{s,d}gemm64_``, or None."""
+def _library() -> Any:
+    """numpy's bundled OpenBLAS (64-bit integers) with the symbols used here, or None."""
     pattern = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
                            "libscipy_openblas64_*.so")
     for path in sorted(glob.glob(pattern)):
         try:
             lib = ctypes.CDLL(path)
-            fn = getattr(lib, f"scipy_cblas_{kind}gemm64_")
+            for name in ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_",
+                         "scipy_openblas_get_num_threads64_"):
+                getattr(lib, name)
         except (OSError, AttributeError):
             continue
+        lib.scipy_openblas_get_num_threads64_.argtypes = []
+        lib.scipy_openblas_get_num_threads64_.restype = ctypes.c_int
+        return lib
+    return None
+
+
+def _blas_threads() -> int:
+    """The thread count numpy's OpenBLAS runs with now (threadpoolctl may change it)."""
+    lib = _library()
+    return 0 if lib is None else int(lib.scipy_openblas_get_num_threads64_())
+
+
+@cache
+def _gemm(kind: str) -> Any:
+    """numpy's bundled ``scipy_cblas_{s,d}gemm64_``, or None."""
+    lib = _library()
+    if lib is not None:
+        fn = getattr(lib, f"scipy_cblas_{kind}gemm64_")
         real = ctypes.c_float if kind == "s" else ctypes.c_double
         i64, ptr = ctypes.c_int64, ctypes.c_void_p
         fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, real, ptr,
@@ -80,10 +100,21 @@ def _make(gemm: Any, dtype: np.dtype[Any]) -> FusedUpdate:
 
 def fused_update_for(rows: int, n_in: int, n_out: int, dtype: Any) -> FusedUpdate | None:
     """The fused ``W -= a.T @ g`` for these shapes and dtype if it gives exactly the bits
-    of ``W -= np.matmul(a.T, g)`` here, else None."""
+    of ``W -= np.matmul(a.T, g)`` here, else None.
+
+    The self-test's verdict is kept per shape, dtype and BLAS thread count (a product's
+    operation order depends on all three), so repeated ``fit`` calls pay for it once.
+    """
     dt = np.dtype(dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)) or min(rows, n_in, n_out) < 1:
         return None
+    return _self_tested(rows, n_in, n_out, dt, _blas_threads())
+
+
+@lru_cache(maxsize=256)
+def _self_tested(
+    rows: int, n_in: int, n_out: int, dt: np.dtype[Any], threads: int
+) -> FusedUpdate | None:
     gemm = _gemm("s" if dt == np.float32 else "d")
     if gemm is None:
         return None

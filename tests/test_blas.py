@@ -55,3 +55,29 @@ def test_no_kernel_for_other_dtypes_or_empty_shapes() -> None:
     assert fused_update_for(4, 3, 2, np.float16) is None
     assert fused_update_for(4, 3, 2, np.int64) is None
     assert fused_update_for(0, 3, 2, np.float32) is None
+
+
+def test_the_self_test_runs_once_per_shape_dtype_and_thread_count(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import funcnn._blas as blas
+
+    calls: list[tuple[Any, ...]] = []
+    real = blas._make
+
+    def counting_make(gemm: Any, dtype: Any) -> Any:
+        calls.append((dtype,))
+        return real(gemm, dtype)
+
+    monkeypatch.setattr(blas, "_make", counting_make)
+    blas._self_tested.cache_clear()
+    first = fused_update_for(9, 7, 5, np.float64)
+    if first is None:
+        pytest.skip("no fused kernel for this numpy build")
+    assert fused_update_for(9, 7, 5, np.float64) is first
+    assert len(calls) == 1
+    # Another thread count may order the product differently: tested afresh.
+    monkeypatch.setattr(blas, "_blas_threads", lambda: 10_000)
+    fused_update_for(9, 7, 5, np.float64)
+    assert len(calls) == 2
+    blas._self_tested.cache_clear()
