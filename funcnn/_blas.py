@@ -67,15 +67,15 @@ def _blas_threads() -> int:
 def _gemm(kind: str) -> Any:
     """numpy's bundled ``scipy_cblas_{s,d}gemm64_``, or None."""
     lib = _library()
-    if lib is not None:
-        fn = getattr(lib, f"scipy_cblas_{kind}gemm64_")
-        real = ctypes.c_float if kind == "s" else ctypes.c_double
-        i64, ptr = ctypes.c_int64, ctypes.c_void_p
-        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, real, ptr,
-                       i64, ptr, i64, real, ptr, i64]
-        fn.restype = None
-        return fn
-    return None
+    if lib is None:
+        return None
+    fn = getattr(lib, f"scipy_cblas_{kind}gemm64_")
+    real = ctypes.c_float if kind == "s" else ctypes.c_double
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i64, i64, i64, real, ptr,
+                   i64, ptr, i64, real, ptr, i64]
+    fn.restype = None
+    return fn
 
 
 def _make(gemm: Any, dtype: np.dtype[Any]) -> FusedUpdate:

@@ -62,11 +62,11 @@ def test_the_self_test_runs_once_per_shape_dtype_and_thread_count(
 ) -> None:
     import funcnn._blas as blas
 
-    calls: list[tuple[Any, ...]] = []
+    calls: list[Any] = []
     real = blas._make
 
     def counting_make(gemm: Any, dtype: Any) -> Any:
-        calls.append((dtype,))
+        calls.append(dtype)
         return real(gemm, dtype)
 
     monkeypatch.setattr(blas, "_make", counting_make)
