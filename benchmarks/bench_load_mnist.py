@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from funcnn.idx import decode_idx, gunzip
-from funcnn.mnist import find_mnist, load_mnist
+from funcnn.data.idx import decode_idx, gunzip
+from funcnn.data.mnist import find_mnist, load_mnist
 
 
 def peak_rss_mb() -> float:

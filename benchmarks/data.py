@@ -23,7 +23,7 @@ N_TRAIN, N_TEST, N_PIXELS, N_CLASSES = 60000, 10000, 784, 10
 @dataclass(frozen=True)
 class Dataset:
     """``x_*`` float32 ``(N, 784)`` in [0, 1]; ``y_*`` int64 ``(N,)``; ``source`` says where
-    they came from (``"funcnn.mnist.load_mnist"`` or a note on the random fallback)."""
+    they came from (``"funcnn.data.mnist.load_mnist"`` or a note on the random fallback)."""
 
     x_train: NDArray[np.float32]
     y_train: NDArray[np.int64]
@@ -34,17 +34,17 @@ class Dataset:
     @property
     def is_mnist(self) -> bool:
         """Whether this is the real data set."""
-        return self.source.startswith("funcnn.mnist")
+        return self.source.startswith("funcnn.data.mnist")
 
 
 def _raw_mnist() -> tuple[Any, Any, Any, Any]:
-    mnist = importlib.import_module("funcnn.mnist")
+    mnist = importlib.import_module("funcnn.data.mnist")
     (x_train, y_train), (x_test, y_test) = mnist.load_mnist(download=False, progress=False)
     return x_train, y_train, x_test, y_test
 
 
 def _prepare(images: NDArray[Any]) -> NDArray[np.float32]:
-    mnist = importlib.import_module("funcnn.mnist")
+    mnist = importlib.import_module("funcnn.data.mnist")
     rows: NDArray[np.float32] = mnist.scale(mnist.flatten(images), np.float32)
     return rows
 
@@ -61,7 +61,7 @@ def load(limit: int | None = None) -> Dataset:
             y_train.astype(np.int64),
             _prepare(x_test),
             y_test.astype(np.int64),
-            "funcnn.mnist.load_mnist",
+            "funcnn.data.mnist.load_mnist",
         )
     except Exception as exc:  # any failure: the fallback is announced, not silent
         note = f"random data of MNIST's shape (loading MNIST failed: {type(exc).__name__}: {exc})"

@@ -1,6 +1,6 @@
 """funcnn's side of the comparisons: its training loop, driven one epoch per call.
 
-Uses ``funcnn.training.fit`` with ``funcnn.optimizers.sgd`` when they exist. Without
+Uses ``funcnn.training.loop.fit`` with ``funcnn.training.optimizers.sgd`` when they exist. Without
 them it falls back to a loop over the core API (``value_and_grad_unchecked`` after
 validating once, then ``sgd_step``) and says so in :attr:`FuncnnTrainer.source`, so the
 suite keeps working on a checkout without the training loop. Both are looked up through
@@ -17,11 +17,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 import funcnn as fn
-from funcnn.losses import get_loss
-from funcnn.network import check_inputs, check_params, value_and_grad_unchecked
-from funcnn.optimizers import sgd_step
+from funcnn.core.losses import get_loss
+from funcnn.core.network import check_inputs, check_params, value_and_grad_unchecked
+from funcnn.core.validation import check_targets
+from funcnn.training.optimizers import sgd_step
 from funcnn.typing import Params
-from funcnn.validation import check_targets
 
 __all__ = ["FuncnnTrainer", "training_loop"]
 
@@ -29,15 +29,15 @@ __all__ = ["FuncnnTrainer", "training_loop"]
 def training_loop() -> tuple[Any, Any, str]:
     """``(fit, sgd, description)`` of funcnn's training loop, or ``(None, None, why not)``."""
     try:
-        training = importlib.import_module("funcnn.training")
-        optimizers = importlib.import_module("funcnn.optimizers")
+        training = importlib.import_module("funcnn.training.loop")
+        optimizers = importlib.import_module("funcnn.training.optimizers")
     except ImportError as exc:
-        return None, None, f"core-API loop (funcnn.training absent: {exc})"
+        return None, None, f"core-API loop (funcnn.training.loop absent: {exc})"
     fit = getattr(training, "fit", None)
     sgd = getattr(optimizers, "sgd", None)
     if fit is None or sgd is None:
-        return None, None, "core-API loop (funcnn.training.fit or funcnn.optimizers.sgd absent)"
-    return fit, sgd, "funcnn.training.fit + funcnn.optimizers.sgd"
+        return None, None, "core-API loop (funcnn.training.loop.fit or sgd absent)"
+    return fit, sgd, "funcnn.training.loop.fit + funcnn.training.optimizers.sgd"
 
 
 class FuncnnTrainer:

@@ -1,7 +1,7 @@
 """Scenario E: peak resident memory of a full MNIST training run, in a fresh process.
 
 The child (``python -m benchmarks.memory``) does what a user's script does: load MNIST
-with ``funcnn.mnist``, convert it to float32 rows, and train scenario A's network
+with ``funcnn.data.mnist``, convert it to float32 rows, and train scenario A's network
 (784-128-10 ReLU, batch 128, SGD) for three epochs (one with ``--quick``), the test set
 evaluated after each.
 It reports its own peak RSS (``VmHWM`` from ``/proc/self/status``, else

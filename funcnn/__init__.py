@@ -12,7 +12,9 @@ Parameters are a pytree (a list of ``{"W", "b"}`` dicts), a model is a frozen
     params = fn.sgd_step(params, grads, lr=0.1)
 """
 
-from funcnn.activations import (
+from typing import TYPE_CHECKING
+
+from funcnn.core.activations import (
     ACTIVATIONS,
     Activation,
     get_activation,
@@ -29,18 +31,9 @@ from funcnn.activations import (
     tanh,
     tanh_derivative,
 )
-from funcnn.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from funcnn.errors import (
-    ArgumentTypeError,
-    DataFormatError,
-    FuncnnError,
-    InvalidArgumentError,
-    NonFiniteError,
-)
-from funcnn.idx import read_idx, write_idx
-from funcnn.initializers import SCHEMES, InitScheme, get_scheme, init, normal
-from funcnn.layers import dense, dense_vjp
-from funcnn.losses import (
+from funcnn.core.dense import dense, dense_vjp
+from funcnn.core.initializers import SCHEMES, InitScheme, get_scheme, init, normal
+from funcnn.core.losses import (
     LOSSES,
     Loss,
     binary_cross_entropy,
@@ -55,17 +48,20 @@ from funcnn.losses import (
     softmax_then_cross_entropy,
     softmax_then_cross_entropy_grad,
 )
-from funcnn.metrics import (
-    AverageScores,
-    ClassificationReport,
-    Misclassified,
-    accuracy,
-    classification_report,
-    confusion_matrix,
-    predict,
-    top_misclassified,
+from funcnn.core.network import apply, loss, value_and_grad
+from funcnn.core.pytree import (
+    TreeDef,
+    ravel,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
 )
-from funcnn.mnist import (
+from funcnn.core.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
+from funcnn.core.spec import MLP
+from funcnn.data.idx import read_idx, write_idx
+from funcnn.data.mnist import (
     MNIST_MEAN,
     MNIST_STD,
     DownloadError,
@@ -79,8 +75,33 @@ from funcnn.mnist import (
     standardize,
     train_validation_split,
 )
-from funcnn.network import apply, loss, value_and_grad
-from funcnn.optimizers import (
+from funcnn.errors import (
+    ArgumentTypeError,
+    DataFormatError,
+    FuncnnError,
+    InvalidArgumentError,
+    NonFiniteError,
+)
+from funcnn.reporting.metrics import (
+    AverageScores,
+    ClassificationReport,
+    Misclassified,
+    accuracy,
+    classification_report,
+    confusion_matrix,
+    predict,
+    top_misclassified,
+)
+from funcnn.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from funcnn.training.loop import (
+    BatchEnd,
+    EpochEnd,
+    History,
+    TrainingDivergedError,
+    evaluate,
+    fit,
+)
+from funcnn.training.optimizers import (
     SGD,
     Adam,
     Optimizer,
@@ -90,16 +111,7 @@ from funcnn.optimizers import (
     sgd,
     sgd_step,
 )
-from funcnn.pytree import (
-    TreeDef,
-    ravel,
-    tree_flatten,
-    tree_leaves,
-    tree_map,
-    tree_structure,
-    tree_unflatten,
-)
-from funcnn.schedules import (
+from funcnn.training.schedules import (
     Constant,
     Cosine,
     Schedule,
@@ -107,17 +119,10 @@ from funcnn.schedules import (
     as_schedule,
     schedule_from_config,
 )
-from funcnn.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
-from funcnn.spec import MLP
-from funcnn.training import (
-    BatchEnd,
-    EpochEnd,
-    History,
-    TrainingDivergedError,
-    evaluate,
-    fit,
-)
 from funcnn.typing import Layer, Params
+
+if TYPE_CHECKING:
+    from funcnn.reporting import plots as plots
 
 __version__ = "0.1.0"
 
@@ -225,3 +230,13 @@ __all__ = [
     "value_and_grad",
     "write_idx",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # ``from funcnn import plots`` keeps working without importing matplotlib for
+    # everyone: the plots module (extra ``funcnn[plot]``) is loaded on first use.
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module("funcnn.reporting.plots")
+    raise AttributeError(f"module 'funcnn' has no attribute {name!r}")

@@ -26,15 +26,20 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 import numpy as np
 
-from funcnn.checkpoint import Checkpoint, _write_atomically, load_checkpoint, save_checkpoint
+from funcnn.core.initializers import get_scheme, init
+from funcnn.core.losses import LOSSES
+from funcnn.core.network import apply
+from funcnn.core.spec import MLP
 from funcnn.errors import FuncnnError, NonFiniteError
-from funcnn.initializers import get_scheme, init
-from funcnn.losses import LOSSES
-from funcnn.network import apply
-from funcnn.optimizers import Optimizer, adam, sgd
-from funcnn.schedules import Constant, Cosine, Schedule, StepDecay
-from funcnn.spec import MLP
-from funcnn.training import BatchEnd, EpochEnd, History, evaluate, fit
+from funcnn.training.checkpoint import (
+    Checkpoint,
+    _write_atomically,
+    load_checkpoint,
+    save_checkpoint,
+)
+from funcnn.training.loop import BatchEnd, EpochEnd, History, evaluate, fit
+from funcnn.training.optimizers import Optimizer, adam, sgd
+from funcnn.training.schedules import Constant, Cosine, Schedule, StepDecay
 from funcnn.typing import Array, FloatArray, Params
 
 __all__ = ["main"]
@@ -257,7 +262,7 @@ def _load_data(
     args: argparse.Namespace, limit: int | None, quiet: bool
 ) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
     """MNIST as uint8 ``((x_train, y_train), (x_test, y_test))``, cut to ``limit`` samples."""
-    from funcnn.mnist import load_mnist
+    from funcnn.data.mnist import load_mnist
 
     (x_train, y_train), (x_test, y_test) = load_mnist(
         args.data_dir, download=not args.no_download, progress=not quiet
@@ -630,7 +635,7 @@ def _report(
     quiet: bool,
     out: TextIO,
 ) -> None:
-    from funcnn import metrics
+    from funcnn.reporting import metrics
 
     test_loss, _ = evaluate(spec, params, x_test, y_test, loss=loss)
     logits = apply(spec, params, x_test)
@@ -670,7 +675,7 @@ def _plots(
     quiet: bool,
 ) -> None:
     try:
-        from funcnn import metrics, plots
+        from funcnn.reporting import metrics, plots
     except ImportError as exc:  # pragma: no cover - plots ship with funcnn
         _warn(f"plots skipped: {exc}", quiet)
         return
@@ -749,7 +754,7 @@ def _warn(message: str, quiet: bool) -> None:
 
 
 def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    from funcnn import metrics
+    from funcnn.reporting import metrics
 
     ckpt: Checkpoint = load_checkpoint(args.checkpoint)
     spec = ckpt.spec

@@ -1,4 +1,4 @@
-"""Tests for funcnn.activations: values, derivatives, dtype and overflow behaviour."""
+"""Tests for funcnn.core.activations: values, derivatives, dtype and overflow behaviour."""
 
 from __future__ import annotations
 

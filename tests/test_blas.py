@@ -1,4 +1,4 @@
-"""Tests for funcnn._blas: the one-call ``W -= a.T @ g`` used by plain SGD in fit."""
+"""Tests for funcnn.training._blas: the one-call ``W -= a.T @ g`` used by plain SGD in fit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from funcnn._blas import fused_update_for
+from funcnn.training._blas import fused_update_for
 
 
 def _operands(rows: int, n_in: int, n_out: int, dtype: Any, seed: int = 1) -> tuple[Any, ...]:
@@ -60,7 +60,7 @@ def test_no_kernel_for_other_dtypes_or_empty_shapes() -> None:
 def test_the_self_test_runs_once_per_shape_dtype_and_thread_count(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import funcnn._blas as blas
+    import funcnn.training._blas as blas
 
     calls: list[Any] = []
     real = blas._make

@@ -1,4 +1,4 @@
-"""Tests for funcnn.checkpoint: round trips, exact resume, atomic writes, corruption."""
+"""Tests for funcnn.training.checkpoint: round trips, exact resume, atomic writes, corruption."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn.checkpoint import Checkpoint, _seal, load_checkpoint, save_checkpoint
-from funcnn.optimizers import adam, sgd
-from funcnn.schedules import Cosine
-from funcnn.training import fit
+from funcnn.training.checkpoint import Checkpoint, _seal, load_checkpoint, save_checkpoint
+from funcnn.training.loop import fit
+from funcnn.training.optimizers import adam, sgd
+from funcnn.training.schedules import Cosine
 
 SPEC = fn.MLP((5, 7, 3), "sigmoid")
 
@@ -110,7 +110,7 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path: Path) -> None:
 
     # Interrupted after epoch 2, with the checkpoint written by the epoch-end callback.
     def save(event: Any) -> None:
-        if isinstance(event, fn.training.EpochEnd) and event.epoch == 2:
+        if isinstance(event, fn.EpochEnd) and event.epoch == 2:
             save_checkpoint(
                 tmp_path / "c.npz",
                 spec=SPEC,
@@ -173,7 +173,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path, monkeypatch: 
 
 _WRITER = """
 import sys, numpy as np, funcnn as fn
-from funcnn.checkpoint import save_checkpoint
+from funcnn.training.checkpoint import save_checkpoint
 spec = fn.MLP((784, 64, 10))
 params = fn.init(spec, np.random.default_rng(0), dtype=np.float32)
 i = 0

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn.checkpoint import load_checkpoint, save_checkpoint
 from funcnn.cli import main
+from funcnn.training.checkpoint import load_checkpoint, save_checkpoint
 
 SMALL = ["--limit", "600", "--batch-size", "50", "--log-every", "4"]
 
@@ -60,7 +60,7 @@ def test_train_resume_and_evaluate_end_to_end(tmp_path: Path) -> None:
     assert _png_size(run / "confusion_matrix.png") == (800, 700)
     for name in ("samples.png", "first_layer_weights.png"):
         assert min(_png_size(run / name)) > 100
-    history = fn.training.History.from_json((run / "history.json").read_text())
+    history = fn.History.from_json((run / "history.json").read_text())
     assert history.epochs == 2 and history.epoch_steps == (12, 12)
     assert len(history.batch_losses) == 6
     metrics = json.loads((run / "metrics.json").read_text())

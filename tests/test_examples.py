@@ -88,7 +88,7 @@ def test_examples_use_only_the_public_api(path: Path) -> None:
         if isinstance(node, ast.Import):
             used |= {a.name for a in node.names if a.name.split(".")[0] == "funcnn"}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "funcnn":
-            # "from funcnn import plots" imports the module funcnn.plots.
+            # "from funcnn import plots" imports the module funcnn.plots (funcnn.reporting.plots).
             used |= {
                 f"{node.module}.{a.name}" if node.module == "funcnn" else str(node.module)
                 for a in node.names

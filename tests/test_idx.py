@@ -15,8 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
-from funcnn.idx import (
+from funcnn.data.idx import (
     IDX_TYPE_CODES,
     decode_idx,
     encode_idx,
@@ -25,6 +24,7 @@ from funcnn.idx import (
     read_idx,
     write_idx,
 )
+from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 _STRUCT_CODES = {0x08: "B", 0x09: "b", 0x0B: "h", 0x0C: "i", 0x0D: "f", 0x0E: "d"}

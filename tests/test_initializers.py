@@ -1,4 +1,4 @@
-"""Tests for funcnn.initializers: shapes, dtypes, statistics and bit-reproducibility."""
+"""Tests for funcnn.core.initializers: shapes, dtypes, statistics and bit-reproducibility."""
 
 from __future__ import annotations
 

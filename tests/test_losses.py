@@ -1,4 +1,4 @@
-"""Tests for funcnn.losses: values, gradients, fused vs explicit paths, target checks."""
+"""Tests for funcnn.core.losses: values, gradients, fused vs explicit paths, target checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for funcnn.metrics: hand-computed examples, loop references, and bad input."""
+"""Tests for funcnn.reporting.metrics: hand-computed examples, loop references, and bad input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import funcnn as fn
-from funcnn.metrics import (
+from funcnn.reporting.metrics import (
     AverageScores,
     ClassificationReport,
     accuracy,

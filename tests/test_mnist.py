@@ -17,16 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import funcnn.mnist as mnist
-from funcnn.errors import (
-    ArgumentTypeError,
-    DataFormatError,
-    FuncnnError,
-    InvalidArgumentError,
-    NonFiniteError,
-)
-from funcnn.idx import encode_idx, read_idx, write_idx
-from funcnn.mnist import (
+import funcnn.data.mnist as mnist
+from funcnn.data.idx import encode_idx, read_idx, write_idx
+from funcnn.data.mnist import (
     MNIST_FILES,
     MNIST_MEAN,
     MNIST_STD,
@@ -38,6 +31,13 @@ from funcnn.mnist import (
     scale,
     standardize,
     train_validation_split,
+)
+from funcnn.errors import (
+    ArgumentTypeError,
+    DataFormatError,
+    FuncnnError,
+    InvalidArgumentError,
+    NonFiniteError,
 )
 from tests.test_idx import reference_decode
 

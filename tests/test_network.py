@@ -1,4 +1,4 @@
-"""Tests for funcnn.network: apply, loss and value_and_grad (backprop) on whole MLPs."""
+"""Tests for funcnn.core.network: apply, loss and value_and_grad (backprop) on whole MLPs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for funcnn.optimizers: each update against its written-out formula, purity, state."""
+"""Tests for funcnn.training.optimizers: each update against its formula, purity, state."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import funcnn as fn
-from funcnn.optimizers import SGD, Adam, Optimizer, adam, optimizer_from_config, sgd
-from funcnn.schedules import Constant, Cosine, StepDecay
+from funcnn.training.optimizers import SGD, Adam, Optimizer, adam, optimizer_from_config, sgd
+from funcnn.training.schedules import Constant, Cosine, StepDecay
 
 
 def _problem(dtype: Any = np.float64, seed: int = 0) -> tuple[fn.Params, list[fn.Params]]:

@@ -1,4 +1,4 @@
-"""Tests for funcnn.plots: each PNG is written atomically, is a real image of the documented
+"""Tests for funcnn.reporting.plots: each PNG is written atomically, is a real image of the
 pixel size, and bad input raises funcnn errors before anything is drawn."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn import plots
+from funcnn.reporting import plots
 
 pytest.importorskip("matplotlib")
 
@@ -135,7 +135,7 @@ def test_the_second_curve_can_be_named(tmp_path: Path, plot: str) -> None:
 def test_confusion_matrix(tmp_path: Path) -> None:
     y = np.arange(50) % 10
     pred = np.where(np.arange(50) % 7 == 0, (y + 1) % 10, y)
-    cm = fn.metrics.confusion_matrix(y, pred, 10)
+    cm = fn.confusion_matrix(y, pred, 10)
     out = tmp_path / "cm.png"
     returned = plots.plot_confusion_matrix(out, cm, title="test set")
     assert_png(out, returned, (800, 700))

@@ -1,4 +1,4 @@
-"""Tests for funcnn.pytree: flatten/unflatten, map, structure equality and ravel."""
+"""Tests for funcnn.core.pytree: flatten/unflatten, map, structure equality and ravel."""
 
 from __future__ import annotations
 

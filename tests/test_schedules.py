@@ -1,4 +1,4 @@
-"""Tests for funcnn.schedules: values, monotonicity, config round trips, bad input."""
+"""Tests for funcnn.training.schedules: values, monotonicity, config round trips, bad input."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funcnn.errors import FuncnnError
-from funcnn.schedules import (
+from funcnn.training.schedules import (
     Constant,
     Cosine,
     Schedule,

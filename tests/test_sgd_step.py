@@ -1,4 +1,4 @@
-"""Tests for funcnn.optimizers.sgd_step: the explicit, pure gradient step."""
+"""Tests for funcnn.training.optimizers.sgd_step: the explicit, pure gradient step."""
 
 from __future__ import annotations
 

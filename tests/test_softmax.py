@@ -1,4 +1,4 @@
-"""Tests for funcnn.softmax: stability, the full Jacobian and the VJP."""
+"""Tests for funcnn.core.softmax: stability, the full Jacobian and the VJP."""
 
 from __future__ import annotations
 

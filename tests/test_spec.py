@@ -1,4 +1,4 @@
-"""Tests for funcnn.spec: the MLP dataclass validates and normalises its fields."""
+"""Tests for funcnn.core.spec: the MLP dataclass validates and normalises its fields."""
 
 from __future__ import annotations
 

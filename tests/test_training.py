@@ -1,4 +1,4 @@
-"""Tests for funcnn.training: fit against a hand-written loop, history, resume, divergence."""
+"""Tests for funcnn.training.loop: fit against a hand-written loop, history, resume, divergence."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funcnn as fn
-from funcnn._blas import fused_update_for
-from funcnn.network import check_params
-from funcnn.optimizers import Optimizer, adam, sgd
-from funcnn.training import BatchEnd, EpochEnd, History, TrainingDivergedError, evaluate, fit
+from funcnn.core.network import check_params
+from funcnn.training._blas import fused_update_for
+from funcnn.training.loop import BatchEnd, EpochEnd, History, TrainingDivergedError, evaluate, fit
+from funcnn.training.optimizers import Optimizer, adam, sgd
 
 SPEC = fn.MLP((6, 8, 5, 3), ("relu", "tanh"))
 
@@ -110,7 +110,7 @@ def test_plain_sgd_gives_the_same_bits_with_and_without_fused_blas_updates(
     monkeypatch: pytest.MonkeyPatch, dtype: Any, activation: str
 ) -> None:
     # fit's plain-SGD step subtracts each weight gradient inside its BLAS product where
-    # funcnn._blas finds that bit-identical; switching it off must change no bit, on
+    # funcnn.training._blas finds that bit-identical; switching it off must change no bit, on
     # full and partial batches alike (37 samples, batch 8).
     if fused_update_for(8, 6, 9, dtype) is None:
         pytest.skip("this numpy build has no bit-identical fused kernel to compare")
@@ -125,7 +125,7 @@ def test_plain_sgd_gives_the_same_bits_with_and_without_fused_blas_updates(
                    rng=np.random.default_rng(5))[0]
 
     fused = run()
-    monkeypatch.setattr("funcnn.training.fused_update_for", lambda *args: None)
+    monkeypatch.setattr("funcnn.training.loop.fused_update_for", lambda *args: None)
     _assert_equal(fused, run())
 
 

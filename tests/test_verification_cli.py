@@ -69,7 +69,7 @@ def test_only_json_and_exit_status(tmp_path: Path) -> None:
 
 def test_failing_check_gives_exit_status_one(monkeypatch: pytest.MonkeyPatch) -> None:
     import funcnn as fn
-    from funcnn import activations
+    from funcnn.core import activations
 
     broken = fn.Activation("tanh", fn.tanh, lambda z, a: 1 - a, ())
     monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)

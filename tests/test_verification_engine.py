@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn import activations as funcnn_activations
-from funcnn import losses as funcnn_losses
+from funcnn.core import activations as funcnn_activations
+from funcnn.core import losses as funcnn_losses
 from verification.engine import Settings, check_gradients, check_network
 
 SPEC = fn.MLP((12, 8, 6, 5), "sigmoid")

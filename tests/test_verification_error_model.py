@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import funcnn as fn
-from funcnn.pytree import tree_leaves
+from funcnn.core.pytree import tree_leaves
 from tests.strategies import specs
 from verification.error_model import gradient_error_bound
 

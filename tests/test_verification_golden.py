@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from funcnn import network
+from funcnn.core import network
 from funcnn.errors import DataFormatError
 from verification.golden import FORMAT, export_golden, golden_networks, load_golden, verify_golden
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn import network
+from funcnn.core import network
 from verification.invariants import check_invariants, check_softmax_jacobian_invariants
 
 SPEC = fn.MLP((6, 5, 4), "tanh")

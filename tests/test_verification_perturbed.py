@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import funcnn as fn
-from funcnn import network
+from funcnn.core import network
 from tests.strategies import specs
 from verification.perturbed import (
     Directions,

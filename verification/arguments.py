@@ -5,7 +5,7 @@ trusted, so a bad argument must never surface as a raw ``TypeError`` from deep i
 scipy or numpy (or, worse, as a check that quietly ran on nonsense). Each helper here
 returns its argument, normalised, or raises one of funcnn's own errors
 (:mod:`funcnn.errors`) naming the argument and saying what was expected, like the
-checks of :mod:`funcnn.validation` that the library itself uses.
+checks of :mod:`funcnn.core.validation` that the library itself uses.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from funcnn.core.spec import MLP
+from funcnn.core.validation import check_float_dtype
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
-from funcnn.spec import MLP
-from funcnn.validation import check_float_dtype
 
 __all__ = [
     "check_callable",

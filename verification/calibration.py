@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 
 import funcnn as fn
-from funcnn.activations import ACTIVATIONS
+from funcnn.core.activations import ACTIVATIONS
+from funcnn.core.losses import LOSSES
+from funcnn.core.pytree import tree_leaves
 from funcnn.errors import InvalidArgumentError, NonFiniteError
-from funcnn.losses import LOSSES
-from funcnn.pytree import tree_leaves
 from funcnn.typing import Array, FloatArray, Params
 from verification.engine import Settings, _numeric
 from verification.error_model import gradient_error_bound

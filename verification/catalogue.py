@@ -35,14 +35,14 @@ from typing import Any
 import numpy as np
 from scipy.differentiate import jacobian as scipy_jacobian
 
-from funcnn import losses as funcnn_losses
-from funcnn.activations import ACTIVATIONS, Activation, get_activation
+from funcnn.core import losses as funcnn_losses
+from funcnn.core.activations import ACTIVATIONS, Activation, get_activation
+from funcnn.core.dense import dense, dense_vjp
+from funcnn.core.initializers import init
+from funcnn.core.losses import LOSSES, get_loss
+from funcnn.core.softmax import softmax, softmax_jacobian, softmax_vjp
+from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.initializers import init
-from funcnn.layers import dense, dense_vjp
-from funcnn.losses import LOSSES, get_loss
-from funcnn.softmax import softmax, softmax_jacobian, softmax_vjp
-from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, IntArray, Params
 from verification.arguments import check_callable, check_float_dtype, check_seed
 from verification.conformance import check_conformance, textbook_value_and_grad

@@ -23,13 +23,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from funcnn.core.losses import get_loss
+from funcnn.core.network import check_inputs, check_params
+from funcnn.core.network import loss as funcnn_loss
+from funcnn.core.network import value_and_grad as funcnn_value_and_grad
+from funcnn.core.pytree import tree_leaves, tree_structure
+from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.losses import get_loss
-from funcnn.network import check_inputs, check_params
-from funcnn.network import loss as funcnn_loss
-from funcnn.network import value_and_grad as funcnn_value_and_grad
-from funcnn.pytree import tree_leaves, tree_structure
-from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
 from verification.arguments import check_callable, check_loss_value, check_seed, check_spec
 from verification.engine import check_network

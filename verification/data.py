@@ -1,7 +1,7 @@
 """Inputs for the network checks: real MNIST samples when the data is present, random
 inputs otherwise.
 
-The data is looked up through :func:`funcnn.mnist.load_mnist` with downloading turned
+The data is looked up through :func:`funcnn.data.mnist.load_mnist` with downloading turned
 off, so a check never touches the network; when the module, the files or a valid copy
 is missing, inputs are uniform on [0, 1) from the check's own generator instead. Which
 one was used is reported with every batch.
@@ -29,7 +29,7 @@ def mnist_test_images() -> tuple[FloatArray, IntArray] | None:
     Cached: loaded at most once per process, never downloaded.
     """
     try:
-        from funcnn.mnist import load_mnist
+        from funcnn.data.mnist import load_mnist
 
         _, (x_test, y_test) = load_mnist(download=False, progress=False)
     except (ImportError, OSError, ValueError, TypeError, RuntimeError):

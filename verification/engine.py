@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from funcnn.core.losses import get_loss
+from funcnn.core.network import check_params, value_and_grad
+from funcnn.core.pytree import tree_flatten, tree_leaves, tree_structure, tree_unflatten
+from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.losses import get_loss
-from funcnn.network import check_params, value_and_grad
-from funcnn.pytree import tree_flatten, tree_leaves, tree_structure, tree_unflatten
-from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, IntArray, Params
 from verification.arguments import (
     check_callable,
@@ -1011,7 +1011,7 @@ def _consistency_row(
 ) -> CheckRow:
     """The float64 evaluator must reproduce ``funcnn.loss`` at the float64 parameters
     (``known``: that value, when already computed)."""
-    from funcnn.network import loss as funcnn_loss
+    from funcnn.core.network import loss as funcnn_loss
 
     start = time.perf_counter()
     if known is None:
@@ -1055,7 +1055,7 @@ def check_loss_gradient(
     tolerances); ``error_bound`` (B, C) bounds its rounding per entry. The first row
     confirms that the float64 reference reproduces ``funcnn``'s loss value.
     """
-    from funcnn import losses as funcnn_losses
+    from funcnn.core import losses as funcnn_losses
 
     check_callable("grad_fn", grad_fn)
     settings = check_settings(settings)

@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.activations import get_activation
-from funcnn.losses import get_loss
-from funcnn.network import check_inputs, check_params
-from funcnn.spec import MLP
+from funcnn.core.activations import get_activation
+from funcnn.core.losses import get_loss
+from funcnn.core.network import check_inputs, check_params
+from funcnn.core.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
 from verification.arguments import check_float_dtype
 from verification.reference import dense_targets

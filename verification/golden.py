@@ -15,7 +15,7 @@ key                               content
 **network** cases                 ``network/<arch>/<activation>/<loss>/<dtype>``
 ``<case>/sizes``                  (L+1,) int64 layer widths, input first
 ``<case>/activations``            (L-1,) str hidden activations (the last layer is linear)
-``<case>/loss``                   str: funcnn loss name (see ``funcnn.losses``)
+``<case>/loss``                   str: funcnn loss name (see ``funcnn.core.losses``)
 ``<case>/dtype``                  ``"float64"`` or ``"float32"``
 ``<case>/x``                      (B, n_in) inputs, in ``dtype``
 ``<case>/y``                      (B,) int64 labels, or (B, n_out) float targets in ``dtype``
@@ -59,13 +59,13 @@ from typing import Any
 
 import numpy as np
 
-from funcnn import losses as funcnn_losses
-from funcnn.activations import ACTIVATIONS
+from funcnn.core import losses as funcnn_losses
+from funcnn.core.activations import ACTIVATIONS
+from funcnn.core.dense import dense, dense_vjp
+from funcnn.core.network import value_and_grad
+from funcnn.core.softmax import softmax, softmax_jacobian, softmax_vjp
+from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, DataFormatError
-from funcnn.layers import dense, dense_vjp
-from funcnn.network import value_and_grad
-from funcnn.softmax import softmax, softmax_jacobian, softmax_vjp
-from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
 from verification.arguments import check_callable, check_seed
 from verification.catalogue import (

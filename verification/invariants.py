@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from funcnn import network
+from funcnn.core import network
+from funcnn.core.losses import get_loss
+from funcnn.core.pytree import tree_leaves
+from funcnn.core.softmax import softmax, softmax_jacobian
+from funcnn.core.spec import MLP
+from funcnn.core.validation import check_finite
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.losses import get_loss
-from funcnn.pytree import tree_leaves
-from funcnn.softmax import softmax, softmax_jacobian
-from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
-from funcnn.validation import check_finite
 from verification.arguments import check_callable, check_float_dtype
 from verification.error_model import gradient_error_bound
 from verification.report import CheckRow, Report
@@ -81,7 +81,7 @@ def check_invariants(
 
     ``value_and_grad_fn`` and ``backward_fn`` default to funcnn's; pass others (with the
     same signatures as :func:`funcnn.value_and_grad` and
-    :func:`funcnn.network.backward`) to hold them to the same invariants.
+    :func:`funcnn.core.network.backward`) to hold them to the same invariants.
     """
     vag: ValueAndGrad = (
         check_callable("value_and_grad_fn", value_and_grad_fn, optional=True)
@@ -140,7 +140,7 @@ def check_invariants(
 
 
 def _targets(spec: MLP, x2: FloatArray, y: Array, loss: str) -> Array:
-    from funcnn.validation import check_targets
+    from funcnn.core.validation import check_targets
 
     y_arr = np.asarray(y)
     return check_targets(y_arr, x2.shape[0], spec.n_out, x2.dtype, get_loss(loss).target_kind)

@@ -29,13 +29,13 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from funcnn.core.losses import Loss, get_loss
+from funcnn.core.network import check_inputs, check_params
+from funcnn.core.pytree import ravel, tree_leaves
+from funcnn.core.spec import MLP
+from funcnn.core.validation import check_targets
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.losses import Loss, get_loss
-from funcnn.network import check_inputs, check_params
-from funcnn.pytree import ravel, tree_leaves
-from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, IntArray, Params
-from funcnn.validation import check_targets
 from verification.arguments import check_loss_value
 from verification.reference import (
     REFERENCE_LOSSES,
@@ -94,7 +94,7 @@ class TensorInfo:
 
 
 def _paths(tree: Any, prefix: str) -> list[str]:
-    """Leaf paths in :func:`funcnn.pytree.tree_flatten` order (dict keys sorted)."""
+    """Leaf paths in :func:`funcnn.core.pytree.tree_flatten` order (dict keys sorted)."""
     if isinstance(tree, dict):
         return [p for k in sorted(tree) for p in _paths(tree[k], f"{prefix}[{k!r}]")]
     if isinstance(tree, list | tuple):
@@ -397,7 +397,7 @@ class NetworkLoss:
 
     ``params`` may be float32 or float64 (they and ``x`` are up-cast exactly); ``loss``
     must be one of :data:`verification.reference.REFERENCE_LOSSES`. Flat coordinates
-    follow :func:`funcnn.pytree.ravel` order: ``W`` then ``b`` of each layer.
+    follow :func:`funcnn.core.pytree.ravel` order: ``W`` then ``b`` of each layer.
     """
 
     def __init__(self, spec: MLP, params: Params, x: Array, y: Array, loss: str) -> None:

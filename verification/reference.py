@@ -3,9 +3,9 @@ hidden activations the perturbed evaluators run.
 
 The gradient checks evaluate a network's loss at many perturbed parameter vectors at
 once, so they need each sample's loss, not only the batch mean that
-:mod:`funcnn.losses` returns. These are written from the formulas in that module's
+:mod:`funcnn.core.losses` returns. These are written from the formulas in that module's
 docstring, not by calling it, so a slip in funcnn's loss value cannot hide in the
-reference; :func:`batch_loss` is compared with ``funcnn.network.loss`` before any check
+reference; :func:`batch_loss` is compared with ``funcnn.core.network.loss`` before any check
 trusts it.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.activations import get_activation
+from funcnn.core.activations import get_activation
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import Array, FloatArray
 

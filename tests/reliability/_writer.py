@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 
 import funcnn as fn
-from funcnn import checkpoint
-from funcnn.optimizers import adam, sgd
-from funcnn.schedules import Cosine
-from funcnn.training import EpochEnd, fit
+from funcnn.training import checkpoint
+from funcnn.training.loop import EpochEnd, fit
+from funcnn.training.optimizers import adam, sgd
+from funcnn.training.schedules import Cosine
 
 __all__ = ["PHASES", "TRAIN_SPEC", "expected_leaves", "main", "payload"]
 
@@ -71,7 +71,7 @@ def payload(i: int) -> dict[str, Any]:
         "optimizer": OPTIMIZER,
         "opt_state": state,
         "rng": np.random.default_rng(i),
-        "history": fn.training.History(),
+        "history": fn.History(),
         "metadata": {"i": i},
     }
 

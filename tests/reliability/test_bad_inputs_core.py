@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn import validation
-from funcnn.network import check_inputs, check_params
+from funcnn.core import validation
+from funcnn.core.network import check_inputs, check_params
 from tests.reliability._catalogue import Case, check, rows, thunk, wrong
 
 IAE = fn.InvalidArgumentError

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn import idx, mnist, plots
-from funcnn.metrics import ClassificationReport
+from funcnn.data import idx, mnist
+from funcnn.reporting import plots
+from funcnn.reporting.metrics import ClassificationReport
 from tests.reliability._catalogue import Case, check, rows, thunk, wrong
 
 IAE = fn.InvalidArgumentError

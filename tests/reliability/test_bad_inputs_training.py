@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn.checkpoint import Checkpoint, _seal, load_checkpoint, save_checkpoint
-from funcnn.optimizers import SGD, Adam, adam, optimizer_from_config, sgd
-from funcnn.schedules import Constant, Cosine, StepDecay, as_schedule, schedule_from_config
-from funcnn.training import History, evaluate, fit
+from funcnn.training.checkpoint import Checkpoint, _seal, load_checkpoint, save_checkpoint
+from funcnn.training.loop import History, evaluate, fit
+from funcnn.training.optimizers import SGD, Adam, adam, optimizer_from_config, sgd
+from funcnn.training.schedules import Constant, Cosine, StepDecay, as_schedule, schedule_from_config
 from tests.reliability._catalogue import Case, check, rows, thunk, wrong
 
 IAE = fn.InvalidArgumentError

@@ -11,18 +11,11 @@ from types import ModuleType
 
 import funcnn
 import verification
-from funcnn import (
-    checkpoint,
-    idx,
-    metrics,
-    mnist,
-    network,
-    optimizers,
-    plots,
-    schedules,
-    training,
-    validation,
-)
+from funcnn.core import network, validation
+from funcnn.data import idx, mnist
+from funcnn.reporting import metrics, plots
+from funcnn.training import checkpoint, optimizers, schedules
+from funcnn.training import loop as training
 from tests.reliability import (
     test_bad_inputs_core,
     test_bad_inputs_data,

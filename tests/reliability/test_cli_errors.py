@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn import mnist
-from funcnn.checkpoint import load_checkpoint, save_checkpoint
 from funcnn.cli import main
-from funcnn.mnist import MNIST_FILES
+from funcnn.data import mnist
+from funcnn.data.mnist import MNIST_FILES
+from funcnn.training.checkpoint import load_checkpoint, save_checkpoint
 from tests.reliability._bugs import known_bug
 from tests.reliability._tally import tally
 

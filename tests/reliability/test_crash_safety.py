@@ -27,9 +27,9 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn.checkpoint import Checkpoint, _seal, load_checkpoint, save_checkpoint
-from funcnn.optimizers import adam
-from funcnn.training import History
+from funcnn.training.checkpoint import Checkpoint, _seal, load_checkpoint, save_checkpoint
+from funcnn.training.loop import History
+from funcnn.training.optimizers import adam
 from tests.reliability import _writer
 from tests.reliability._tally import tally
 

@@ -27,11 +27,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funcnn as fn
-from funcnn.checkpoint import _seal, load_checkpoint, save_checkpoint
-from funcnn.network import check_params
-from funcnn.optimizers import adam, sgd
-from funcnn.schedules import Constant, Cosine, StepDecay
-from funcnn.training import History, TrainingDivergedError, evaluate, fit
+from funcnn.core.network import check_params
+from funcnn.training.checkpoint import _seal, load_checkpoint, save_checkpoint
+from funcnn.training.loop import History, TrainingDivergedError, evaluate, fit
+from funcnn.training.optimizers import adam, sgd
+from funcnn.training.schedules import Constant, Cosine, StepDecay
 from tests.reliability._catalogue import names, thunk
 from tests.reliability._tally import tally
 from tests.strategies import specs

@@ -31,10 +31,11 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn import idx, mnist, plots
-from funcnn.checkpoint import _seal, load_checkpoint, save_checkpoint
 from funcnn.cli import main
-from funcnn.mnist import MNIST_FILES, DownloadError, download_mnist
+from funcnn.data import idx, mnist
+from funcnn.data.mnist import MNIST_FILES, DownloadError, download_mnist
+from funcnn.reporting import plots
+from funcnn.training.checkpoint import _seal, load_checkpoint, save_checkpoint
 from tests.reliability._tally import tally
 from verification import load_golden
 
@@ -132,7 +133,7 @@ def no_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
 def _valid_checkpoint(path: Path) -> Path:
     spec = fn.MLP((3, 4, 2))
     params = fn.init(spec, np.random.default_rng(0))
-    opt = fn.optimizers.sgd(0.1, momentum=0.5)
+    opt = fn.sgd(0.1, momentum=0.5)
     return save_checkpoint(
         path, spec=spec, params=params, optimizer=opt, opt_state=opt.init(params)
     )
@@ -493,7 +494,7 @@ def test_command_line_outputs_use_the_umask(
         ],
         out=io.StringIO(),
     )
-    assert code == 0  # the plots are written by funcnn.plots, checked above
+    assert code == 0  # the plots are written by funcnn.reporting.plots, checked above
     written = sorted(out.iterdir())
     names = {p.name for p in written}
     assert names == {"checkpoint.npz", "history.json", "metrics.json", "report.txt"}

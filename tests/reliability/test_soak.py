@@ -31,9 +31,9 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn.checkpoint import load_checkpoint, save_checkpoint
-from funcnn.optimizers import adam
-from funcnn.training import EpochEnd, fit
+from funcnn.training.checkpoint import load_checkpoint, save_checkpoint
+from funcnn.training.loop import EpochEnd, fit
+from funcnn.training.optimizers import adam
 from tests.reliability._tally import tally
 from tests.reliability.test_crash_safety import Zygote, run_kill_loop
 

@@ -8,7 +8,7 @@ except that ``update`` returns the new parameters rather than an additive update
     params, state = opt.update(grads, state, params)  # new arrays; inputs untouched
 
 With ``t`` the number of updates already applied (``state["count"]``), ``lr_t`` the
-learning-rate schedule at ``t`` (:mod:`funcnn.schedules`; a number means constant), ``g``
+learning-rate schedule at ``t`` (:mod:`funcnn.training.schedules`; a number means constant), ``g``
 the gradient and ``wd`` the weight decay, every optimizer computes a direction ``d`` and
 then
 
@@ -40,11 +40,11 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from funcnn.core.pytree import TreeDef, tree_flatten, tree_map, tree_unflatten
+from funcnn.core.validation import check_finite, check_learning_rate
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.pytree import TreeDef, tree_flatten, tree_map, tree_unflatten
-from funcnn.schedules import Schedule, as_schedule, schedule_from_config
+from funcnn.training.schedules import Schedule, as_schedule, schedule_from_config
 from funcnn.typing import Array, Params
-from funcnn.validation import check_finite, check_learning_rate
 
 __all__ = [
     "SGD",
@@ -276,7 +276,7 @@ class Optimizer(ABC):
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum or Nesterov momentum.
 
-    ``lr``: a finite number > 0 or a :class:`~funcnn.schedules.Schedule`; ``momentum``
+    ``lr``: a finite number > 0 or a :class:`~funcnn.training.schedules.Schedule`; ``momentum``
     in ``[0, 1)``; ``nesterov`` needs ``momentum > 0``; ``weight_decay >= 0`` (decoupled,
     weight matrices only). See the module docstring for the formulas.
     """

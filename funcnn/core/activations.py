@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from funcnn.core.validation import check_float_array
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray
-from funcnn.validation import check_float_array
 
 __all__ = [
     "ACTIVATIONS",

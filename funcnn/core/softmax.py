@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from funcnn.core.validation import check_float_array
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray
-from funcnn.validation import check_float_array
 
 __all__ = ["log_softmax", "softmax", "softmax_jacobian", "softmax_vjp"]
 

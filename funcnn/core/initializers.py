@@ -24,10 +24,10 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from funcnn.core.spec import MLP
+from funcnn.core.validation import check_finite, check_float_dtype
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
-from funcnn.validation import check_finite, check_float_dtype
 
 __all__ = ["SCHEMES", "InitScheme", "get_scheme", "init", "normal"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from funcnn.activations import get_activation
+from funcnn.core.activations import get_activation
+from funcnn.core.validation import check_positive_int
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.validation import check_positive_int
 
 __all__ = ["MLP"]
 

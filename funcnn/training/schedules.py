@@ -22,8 +22,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
+from funcnn.core.validation import check_learning_rate, check_positive_int
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.validation import check_learning_rate, check_positive_int
 
 __all__ = [
     "Constant",

@@ -12,13 +12,13 @@ arrays with ``out=``, and the optimizer's in-place kernel (the same one its pure
 decay) goes further: the learning rate is folded into the logits' gradient, so backprop
 yields ``lr * grad`` directly and each update is one subtraction, which for the weights
 happens inside their gradient's BLAS product where that gives the same bits
-(:mod:`funcnn._blas`). The result equals the written-out loop (``value_and_grad`` then
+(:mod:`funcnn.training._blas`). The result equals the written-out loop (``value_and_grad`` then
 ``update``) up to floating-point rounding.
 
 Resuming is exact: the state after ``k`` epochs is ``(params, opt_state, history)`` plus
 the rng's state at that epoch boundary (``rng.bit_generator.state``); calling ``fit``
 again with those (``opt_state=``, ``history=``, a generator restored to that state) gives
-bit-identical results to an uninterrupted run. :mod:`funcnn.checkpoint` stores all of it.
+bit-identical results to an uninterrupted run. :mod:`funcnn.training.checkpoint` stores all of it.
 """
 
 from __future__ import annotations
@@ -34,16 +34,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from funcnn._blas import FusedUpdate, fused_update_for
-from funcnn.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, Activation
+from funcnn.core.activations import ACTIVATIONS, LEAKY_RELU_SLOPE, Activation
+from funcnn.core.losses import Loss, get_loss
+from funcnn.core.network import apply_unchecked, check_inputs, check_params
+from funcnn.core.pytree import tree_flatten, tree_unflatten
+from funcnn.core.spec import MLP
+from funcnn.core.validation import check_finite, check_positive_int, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
-from funcnn.losses import Loss, get_loss
-from funcnn.network import apply_unchecked, check_inputs, check_params
-from funcnn.optimizers import SGD, Optimizer, OptState
-from funcnn.pytree import tree_flatten, tree_unflatten
-from funcnn.spec import MLP
+from funcnn.training._blas import FusedUpdate, fused_update_for
+from funcnn.training.optimizers import SGD, Optimizer, OptState
 from funcnn.typing import Array, FloatArray, Params
-from funcnn.validation import check_finite, check_positive_int, check_targets, ensure_array
 
 __all__ = [
     "BatchEnd",
@@ -255,7 +255,7 @@ class TrainingDivergedError(NonFiniteError):
 
 # In-place forward and backward for the built-in activations. Forward writes act(z) into
 # ``a``; backward multiplies the upstream gradient ``d`` by act'(z) in place and may
-# overwrite ``z`` (no longer needed then). The results equal funcnn.activations' bit for bit.
+# overwrite ``z`` (no longer needed then). The results equal funcnn.core.activations' bit for bit.
 _Forward = Callable[[FloatArray, FloatArray], None]
 _Backward = Callable[[FloatArray, FloatArray, FloatArray, Array], None]
 
@@ -407,7 +407,7 @@ class _Workspace:
 
     def fused_updates(self, r: int) -> list[FusedUpdate | None]:
         """Per layer, the one-call ``W -= a.T @ g`` for batches of ``r`` rows where it
-        gives the bits of ``matmul`` then ``-=`` (see :mod:`funcnn._blas`), else None."""
+        gives the bits of ``matmul`` then ``-=`` (see :mod:`funcnn.training._blas`), else None."""
         found = self._fused.get(r)
         if found is None:
             found = [
@@ -474,7 +474,7 @@ class _Workspace:
         fused plain SGD: backprop is linear in the loss gradient, so scaling the (small)
         logits gradient by ``lr`` first makes every layer's gradient come out already
         multiplied by ``lr``, and each parameter needs one in-place subtraction
-        (``W -= gW``) instead of a multiply and a subtract. Where :mod:`funcnn._blas`
+        (``W -= gW``) instead of a multiply and a subtract. Where :mod:`funcnn.training._blas`
         finds it bit-identical, the weight gradient's product subtracts itself from ``W``
         in the same BLAS call (no ``gW``, no extra pass). Each ``W`` is updated after its
         last use.
@@ -638,7 +638,7 @@ def _check_dataset_x(spec: MLP, x: Any, dtype: np.dtype[Any], name: str) -> Floa
 
 
 def _check_finite_fast(name: str, a: Array) -> None:
-    """Raise like :func:`funcnn.validation.check_finite` if ``a`` holds NaN or inf.
+    """Raise like :func:`funcnn.core.validation.check_finite` if ``a`` holds NaN or inf.
 
     A data set can be large: one BLAS dot product reads it once without temporaries,
     and any NaN or inf makes it non-finite. Only then (or if the squares overflow, or
@@ -719,7 +719,7 @@ def fit(
     dtype = check_params(spec, params)
     if not isinstance(optimizer, Optimizer):
         raise ArgumentTypeError(
-            f"optimizer: expected a funcnn Optimizer (e.g. funcnn.optimizers.sgd(0.1)), "
+            f"optimizer: expected a funcnn Optimizer (e.g. funcnn.training.optimizers.sgd(0.1)), "
             f"got {type(optimizer).__name__}"
         )
     resolved = get_loss(loss)

@@ -2,7 +2,7 @@
 
 Forward: ``a_0 = x``; for each layer ``z_l = a_{l-1} W_l + b_l`` and, except after the
 last layer, ``a_l = act_l(z_l)``; the last ``z`` are the logits. Backward walks the layers
-in reverse with :func:`funcnn.layers.dense_vjp`, multiplying by ``act_l'(z_l)`` between
+in reverse with :func:`funcnn.core.dense.dense_vjp`, multiplying by ``act_l'(z_l)`` between
 layers. Public functions validate their arguments; the ``*_unchecked`` variants skip
 that for callers (the training loop) that validated once up front.
 """
@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from funcnn.activations import Activation, get_activation
+from funcnn.core.activations import Activation, get_activation
+from funcnn.core.dense import dense_unchecked, dense_vjp_unchecked
+from funcnn.core.losses import Loss, get_loss
+from funcnn.core.pytree import tree_leaves
+from funcnn.core.spec import MLP
+from funcnn.core.validation import check_finite, check_result_finite, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.layers import dense_unchecked, dense_vjp_unchecked
-from funcnn.losses import Loss, get_loss
-from funcnn.pytree import tree_leaves
-from funcnn.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
-from funcnn.validation import check_finite, check_result_finite, check_targets, ensure_array
 
 __all__ = [
     "Trace",

@@ -1,7 +1,7 @@
 """Checkpoints: a whole training state in one ``.npz`` file, written atomically, no pickle.
 
 A checkpoint holds the spec, the params, optionally the optimizer (its config), its
-state, the rng state, the :class:`~funcnn.training.History` and free-form JSON metadata.
+state, the rng state, the :class:`~funcnn.training.loop.History` and free-form JSON metadata.
 Arrays are stored as ``.npy`` members; everything else is one UTF-8 JSON document stored
 as a ``uint8`` array (member ``meta``). Loading uses ``allow_pickle=False`` throughout.
 
@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from funcnn.core.network import check_params
+from funcnn.core.pytree import TreeDef, tree_flatten, tree_unflatten
+from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
-from funcnn.network import check_params
-from funcnn.optimizers import Optimizer, OptState, optimizer_from_config
-from funcnn.pytree import TreeDef, tree_flatten, tree_unflatten
-from funcnn.spec import MLP
-from funcnn.training import History
+from funcnn.training.loop import History
+from funcnn.training.optimizers import Optimizer, OptState, optimizer_from_config
 from funcnn.typing import Array, Params
 
 __all__ = ["FORMAT", "VERSION", "Checkpoint", "load_checkpoint", "save_checkpoint"]

@@ -40,6 +40,8 @@ from typing import Any, TypeAlias, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from funcnn.core.validation import check_float_dtype, check_positive_int, ensure_array
+from funcnn.data.idx import _as_path, decode_idx, gunzip, idx_header, read_idx
 from funcnn.errors import (
     ArgumentTypeError,
     DataFormatError,
@@ -47,8 +49,6 @@ from funcnn.errors import (
     InvalidArgumentError,
     NonFiniteError,
 )
-from funcnn.idx import _as_path, decode_idx, gunzip, idx_header, read_idx
-from funcnn.validation import check_float_dtype, check_positive_int, ensure_array
 
 __all__ = [
     "DEFAULT_MIRRORS",
@@ -89,7 +89,7 @@ DEFAULT_MIRRORS: tuple[str, ...] = (
 
 _DATA_ENV = "FUNCNN_DATA"
 _MIRRORS_ENV = "FUNCNN_MNIST_MIRRORS"
-_CHECKOUT_ROOT = Path(__file__).resolve().parents[1]
+_CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 _VENDORED_DIR: Path | None = (
     _CHECKOUT_ROOT / "data" / "mnist" if (_CHECKOUT_ROOT / "pyproject.toml").is_file() else None
 )

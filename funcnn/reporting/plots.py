@@ -1,7 +1,7 @@
 """PNG plots of training and evaluation: loss and accuracy curves, confusion matrix, digits.
 
 matplotlib is an optional extra (``pip install funcnn[plot]``): it is imported inside
-the functions, so ``import funcnn.plots`` always works and only drawing needs it. Figures
+the functions, so ``import funcnn.reporting.plots`` always works and only drawing needs it. Figures
 are built as ``matplotlib.figure.Figure`` objects rendered by the Agg canvas directly,
 never through ``pyplot``: no global figure registry, no backend switch, nothing left
 open for the caller. Each function validates its input before drawing, renders the
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from funcnn.core.validation import check_finite, check_positive_int, ensure_array
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
-from funcnn.metrics import _check_labels
-from funcnn.validation import check_finite, check_positive_int, ensure_array
+from funcnn.reporting.metrics import _check_labels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -387,7 +387,7 @@ def plot_confusion_matrix(
     ``cm``: ``(C, C)`` non-negative counts (integer dtype; floats, e.g. row-normalised
     rates, are allowed and shown with two decimals, or three significant digits from
     100 up), rows true classes, columns
-    predicted, as :func:`funcnn.metrics.confusion_matrix` returns. ``class_names``: ``C``
+    predicted, as :func:`funcnn.reporting.metrics.confusion_matrix` returns. ``class_names``: ``C``
     tick labels (default ``0 .. C-1``). Values are written in the cells for up to 20
     classes. Writes a PNG of 8 x 7 inches (800 x 700 px at ``dpi=100``). Returns
     ``Path(path)``.
@@ -497,7 +497,7 @@ def plot_sample_grid(
     28 x 28), any real dtype (uint8 pixels or scaled floats), finite; all images share
     one grey scale. ``y_true``, ``y_pred``: integer labels ``(N,)``. Misclassified
     images get a red frame and red caption. To show chosen samples (say the result of
-    :func:`funcnn.metrics.top_misclassified`), index the arrays first.
+    :func:`funcnn.reporting.metrics.top_misclassified`), index the arrays first.
 
     The grid has ``cols = ceil(sqrt(m))`` columns and ``ceil(m / cols)`` rows for
     ``m = min(n, N)``; the PNG is ``max(4, 1.25 cols)`` x ``1.5 rows + 0.5`` inches

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from funcnn.core.network import apply_unchecked, check_inputs, check_params
+from funcnn.core.softmax import softmax
+from funcnn.core.spec import MLP
+from funcnn.core.validation import check_finite, check_positive_int, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
-from funcnn.network import apply_unchecked, check_inputs, check_params
-from funcnn.softmax import softmax
-from funcnn.spec import MLP
 from funcnn.typing import Params
-from funcnn.validation import check_finite, check_positive_int, ensure_array
 
 __all__ = [
     "AverageScores",

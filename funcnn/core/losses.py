@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.activations import sigmoid
+from funcnn.core.activations import sigmoid
+from funcnn.core.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
+from funcnn.core.validation import check_finite, check_result_finite, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
 from funcnn.typing import Array, FloatArray
-from funcnn.validation import check_finite, check_result_finite, check_targets, ensure_array
 
 __all__ = [
     "LOSSES",
@@ -138,7 +138,7 @@ class Loss:
     """A loss by name: ``value_and_grad(z, y) -> (mean loss, dloss/dz)``.
 
     ``target_kind`` says what float targets must look like (see
-    :func:`funcnn.validation.check_targets`). ``value_and_grad`` does not validate: call
+    :func:`funcnn.core.validation.check_targets`). ``value_and_grad`` does not validate: call
     it only with outputs and targets that passed ``check_targets``.
     """
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from funcnn.core.validation import check_float_array
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray, Layer
-from funcnn.validation import check_float_array
 
 __all__ = ["dense", "dense_unchecked", "dense_vjp", "dense_vjp_unchecked"]
 

@@ -1,0 +1,1 @@
+"""Data: IDX files and the MNIST data set (find, verify, download, prepare)."""

@@ -1,0 +1,1 @@
+"""Reporting: metrics (accuracy, confusion matrix, classification report) and plots."""
