@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,21 @@ def test_round_trip_everything(tmp_path: Path) -> None:
     assert restored.bit_generator.state == rng.bit_generator.state
     np.testing.assert_array_equal(restored.permutation(100), rng.permutation(100))
     assert sorted(os.listdir(tmp_path)) == ["ckpt.npz"]  # no temporary files left
+
+
+def test_the_file_holds_exactly_the_members_the_format_defines(tmp_path: Path) -> None:
+    # numpy 2.0/2.1's np.savez(..., allow_pickle=False) stored a stray "allow_pickle"
+    # member; the CI floor job runs this on numpy 2.0.
+    path, (params, _, state, _, _) = _trained(tmp_path)
+    n_params, n_state = len(fn.tree_leaves(params)), len(fn.tree_leaves(state))
+    expected = {"meta.npy"}
+    expected |= {f"params.{i:04d}.npy" for i in range(n_params)}
+    expected |= {f"opt_state.{i:04d}.npy" for i in range(n_state)}
+    with zipfile.ZipFile(path) as archive:
+        assert set(archive.namelist()) == expected
+        assert len(archive.namelist()) == len(expected)  # no duplicate member either
+    with np.load(path, allow_pickle=False) as npz:  # plain .npy members, nothing pickled
+        assert all(npz[name].dtype != object for name in npz.files)
 
 
 def test_minimal_checkpoint_and_per_layer_activations(tmp_path: Path) -> None:

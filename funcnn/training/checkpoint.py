@@ -24,6 +24,7 @@ import io
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,20 @@ def _umask() -> int:
     mask = os.umask(0o022)  # no way to read it without setting it: restore at once
     os.umask(mask)
     return mask
+
+
+def _npz_bytes(arrays: dict[str, Array]) -> bytes:
+    """``arrays`` as the uncompressed ``.npz`` that ``np.savez`` writes, refusing to pickle.
+
+    Written member by member, not with ``np.savez(..., allow_pickle=False)``: numpy 2.0
+    and 2.1 do not know that keyword and would store it as an extra array.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _seal(data: bytes) -> bytes:
@@ -322,9 +337,7 @@ def save_checkpoint(
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"metadata: not JSON-serialisable ({exc})") from exc
     arrays["meta"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    _write_atomically(target, _seal(buffer.getvalue()))
+    _write_atomically(target, _seal(_npz_bytes(arrays)))
     return target
 
 

@@ -148,14 +148,14 @@ def test_live_pickle_payloads_are_never_run(tmp_path: Path, no_unpickling: None)
     evil = np.array([_Trap(str(marker))], dtype=object)
     for member in ("meta", "params.0000", "params.0003", "opt_state.0001", "extra"):
         buffer = io.BytesIO()
-        np.savez(buffer, allow_pickle=True, **{**arrays, member: evil})
+        np.savez(buffer, **{**arrays, member: evil})  # savez pickles objects by default
         path = tmp_path / f"evil-{member}.npz"
         path.write_bytes(_seal(buffer.getvalue()))
         with pytest.raises(fn.DataFormatError, match=str(path)):
             load_checkpoint(path)
         assert not marker.exists()
     golden = tmp_path / "golden.npz"
-    np.savez(golden, allow_pickle=True, format=evil)
+    np.savez(golden, format=evil)
     with pytest.raises(fn.DataFormatError, match="Object arrays cannot be loaded"):
         load_golden(golden)
     assert not marker.exists()
