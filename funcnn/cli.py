@@ -262,11 +262,18 @@ def _load_data(
     args: argparse.Namespace, limit: int | None, quiet: bool
 ) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
     """MNIST as uint8 ``((x_train, y_train), (x_test, y_test))``, cut to ``limit`` samples."""
-    from funcnn.data.mnist import load_mnist
+    from funcnn.data.mnist import MnistNotFoundError, load_mnist
 
-    (x_train, y_train), (x_test, y_test) = load_mnist(
-        args.data_dir, download=not args.no_download, progress=not quiet
-    )
+    try:
+        (x_train, y_train), (x_test, y_test) = load_mnist(
+            args.data_dir, download=not args.no_download, progress=not quiet
+        )
+    except MnistNotFoundError as exc:  # said in the flags the user typed
+        raise UsageError(
+            f"MNIST not found in {', '.join(map(str, exc.searched))}, and --no-download is "
+            "set: pass --data-dir DIR (a directory with the four files) or set FUNCNN_DATA=DIR, "
+            "or drop --no-download to download it"
+        ) from None
     if limit is not None:
         if limit > len(x_train):
             raise UsageError(f"--limit: {limit} exceeds the {len(x_train)} training samples")

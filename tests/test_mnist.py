@@ -192,7 +192,8 @@ def test_incomplete_funcnn_data_falls_through(
     d.mkdir()
     shutil.copyfile(VENDORED / NAMES[1], d / NAMES[1])
     monkeypatch.setenv("FUNCNN_DATA", str(d))
-    assert find_mnist() == VENDORED
+    with pytest.warns(UserWarning, match=f"FUNCNN_DATA={d} lacks train-images-idx3-ubyte.gz, "):
+        assert find_mnist() == VENDORED
 
 
 def test_cache_dir_is_searched_last(tmp_path: Path, no_vendored: None) -> None:
@@ -204,7 +205,7 @@ def test_cache_dir_is_searched_last(tmp_path: Path, no_vendored: None) -> None:
 
 
 def test_nothing_found_without_download(tmp_path: Path, no_vendored: None) -> None:
-    with pytest.raises(FileNotFoundError, match="MNIST not found.*download=False") as info:
+    with pytest.raises(mnist.MnistNotFoundError, match="MNIST not found.*download=False") as info:
         load_mnist(cache_dir=tmp_path / "nothing", download=False)
     assert str(tmp_path / "nothing") in str(info.value)
 

@@ -206,6 +206,8 @@ def _assert_rejected(info: pytest.ExceptionInfo[DownloadError], *expected: str) 
     assert isinstance(err, OSError) and isinstance(err, FuncnnError)
     message = str(err)
     assert f"could not download {SMALL} from any of 1 mirror(s); nothing was written" in message
+    # One exception, not a chain of urllib internals: its message holds every reason.
+    assert err.__cause__ is None and err.__suppress_context__
     for text in expected:
         assert text in message, message
 
@@ -217,7 +219,6 @@ def test_corrupted_file_is_rejected(server: LocalServer, tmp_path: Path) -> None
     with pytest.raises(DownloadError) as info:
         download_mnist(target, mirrors=[url], progress=False)
     _assert_rejected(info, f"{url}{SMALL}: failed verification", "none of the known copies")
-    assert isinstance(info.value.__cause__, DataFormatError)
     assert listing(target) == before  # no partial or temporary file left behind
 
 

@@ -1,0 +1,386 @@
+"""MNIST downloads: the four files and their checksums, the mirrors, HTTP, and the cache.
+
+:func:`download_mnist` fetches whichever of the four ``.gz`` files a directory lacks
+(by default the user cache, :func:`mnist_cache_dir`) from a list of mirrors, verifies each
+against its published SHA-256 before writing it atomically into place, and, when no mirror
+delivers, raises one :class:`DownloadError` that lists every attempt and says how to use
+local files instead. :mod:`funcnn.data.mnist` finds and loads the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import math
+import os
+import secrets
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from funcnn.data._progress import StderrProgress
+from funcnn.data.idx import _as_path, gunzip
+from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
+
+__all__ = [
+    "DEFAULT_MIRRORS",
+    "DEFAULT_TIMEOUT",
+    "MNIST_FILES",
+    "DownloadError",
+    "MnistFile",
+    "ProgressCallback",
+    "download_mnist",
+    "mnist_cache_dir",
+]
+
+ProgressCallback: TypeAlias = Callable[[str, int, "int | None"], None]
+"""Called as ``progress(file_name, bytes_received, total_bytes_or_None)`` while downloading."""
+
+DEFAULT_MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+"""Where the files are downloaded from, in order (``FUNCNN_MNIST_MIRRORS`` overrides)."""
+
+_MIRRORS_ENV = "FUNCNN_MNIST_MIRRORS"
+_TIMEOUT_ENV = "FUNCNN_DOWNLOAD_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0
+"""Seconds to wait for a mirror to connect or send more data (``FUNCNN_DOWNLOAD_TIMEOUT``)."""
+_USER_AGENT = "funcnn-mnist/0.1 (+python urllib)"
+_READ_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class MnistFile:
+    """One of the four MNIST files and the checksums that identify it.
+
+    ``sha256`` is the digest of the uncompressed IDX content (which any correct copy has,
+    however it was compressed); ``gz_sha256`` holds the digests of the known ``.gz``
+    encodings: the original files the mirrors serve and the copy vendored here.
+    """
+
+    name: str
+    """File name as the mirrors serve it, e.g. ``"train-images-idx3-ubyte.gz"``."""
+    shape: tuple[int, ...]
+    """Array shape: ``(N, 28, 28)`` for images, ``(N,)`` for labels."""
+    sha256: str
+    gz_sha256: frozenset[str]
+
+    @property
+    def stem(self) -> str:
+        """The uncompressed file's name, e.g. ``"train-images-idx3-ubyte"``."""
+        return self.name.removesuffix(".gz")
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the uncompressed IDX file in bytes."""
+        return 4 + 4 * len(self.shape) + math.prod(self.shape)
+
+
+MNIST_FILES: tuple[MnistFile, MnistFile, MnistFile, MnistFile] = (
+    MnistFile(
+        "train-images-idx3-ubyte.gz",
+        (60000, 28, 28),
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        frozenset(
+            {
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                "db8f937d487057fb14a9f0fbe97f0bc8d311ab41b750d41e1ff37c43b9e55e19",
+            }
+        ),
+    ),
+    MnistFile(
+        "train-labels-idx1-ubyte.gz",
+        (60000,),
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        frozenset(
+            {
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                "51fc562b6747b666fbf6e84ce29d43c3cb5f9c388c664d43b33f02095313405a",
+            }
+        ),
+    ),
+    MnistFile(
+        "t10k-images-idx3-ubyte.gz",
+        (10000, 28, 28),
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        frozenset(
+            {
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                "cfeddb84311ecf044fc6a5b0f6ee8a24d265d4e83e388400186eb114082f4209",
+            }
+        ),
+    ),
+    MnistFile(
+        "t10k-labels-idx1-ubyte.gz",
+        (10000,),
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        frozenset(
+            {
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                "e41c74e484045d39b462a7790a4af51301bd9b0b24f0154798d713ec68c45920",
+            }
+        ),
+    ),
+)
+"""Train images, train labels, test images, test labels, with their SHA-256 digests."""
+
+
+class DownloadError(FuncnnError, OSError):
+    """No mirror delivered a verified copy of a file; the message lists each attempt."""
+
+
+def mnist_cache_dir() -> Path:
+    """The download cache: ``$XDG_CACHE_HOME/funcnn/mnist``, else ``~/.cache/funcnn/mnist``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "funcnn" / "mnist"
+
+
+def _file_in(directory: Path, f: MnistFile) -> Path | None:
+    """``directory/NAME.gz`` or ``directory/NAME`` (uncompressed), whichever exists first."""
+    for candidate in (directory / f.name, directory / f.stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _optional_path(name: str, path: Any) -> Path | None:
+    return None if path is None else _as_path(name, path)
+
+
+# --------------------------------------------------------------------------- download
+
+
+def _mirror_list(mirrors: Sequence[str] | None) -> list[str]:
+    if mirrors is None:
+        env = os.environ.get(_MIRRORS_ENV, "")
+        mirrors = env.replace(",", " ").split() if env.strip() else DEFAULT_MIRRORS
+    if isinstance(mirrors, str) or not isinstance(mirrors, Sequence):
+        raise ArgumentTypeError(
+            f"mirrors: expected a sequence of URL strings, got {type(mirrors).__name__}"
+        )
+    result = []
+    for m in mirrors:
+        if not isinstance(m, str):
+            raise ArgumentTypeError(f"mirrors: expected URL strings, got {m!r}")
+        if urllib.parse.urlsplit(m).scheme not in ("http", "https", "file"):
+            raise InvalidArgumentError(f"mirrors: expected http(s):// or file:// URLs, got {m!r}")
+        result.append(m if m.endswith("/") else m + "/")
+    if not result:
+        raise InvalidArgumentError("mirrors: no mirror to download from (empty list)")
+    return result
+
+
+def _fetch(
+    url: str, name: str, limit: int, progress: ProgressCallback | None, timeout: float
+) -> bytearray:
+    """The body at ``url`` (at most ``limit`` bytes), reporting progress as it arrives."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    try:
+        opened = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()  # an HTTPError holds the open response
+        raise
+    with opened as response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length is not None and length.strip().isdigit() else None
+        if total is not None and total > limit:
+            raise DataFormatError(
+                f"{url}: the server announces {total} bytes, more than any valid copy "
+                f"of {name} ({limit} bytes at most)"
+            )
+        body = bytearray()
+        if progress is not None:
+            progress(name, 0, total)
+        while chunk := response.read(_READ_CHUNK):
+            body += chunk
+            if len(body) > limit:
+                raise DataFormatError(
+                    f"{url}: more than {limit} bytes received, more than any valid copy of {name}"
+                )
+            if progress is not None:
+                progress(name, len(body), total)
+    if total is not None and len(body) != total:
+        raise DataFormatError(
+            f"{url}: truncated download: the connection closed after {len(body)} of {total} bytes"
+        )
+    if progress is not None and total is None:
+        progress(name, len(body), len(body))
+    return body
+
+
+def _verify_gz(data: bytes | bytearray, f: MnistFile, source: str) -> None:
+    """Raise ``DataFormatError`` unless ``data`` is a verified gzip copy of ``f``.
+
+    Accepted: a known ``.gz`` SHA-256, or gzip data whose content has the canonical
+    SHA-256 (a mirror that recompressed the file).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    if digest in f.gz_sha256:
+        return
+    known = ", ".join(sorted(f.gz_sha256))
+    problem = (
+        f"{source}: failed verification: the {len(data)} bytes received have SHA-256 "
+        f"{digest}, which is none of the known copies of {f.name} ({known})"
+    )
+    try:
+        content = gunzip(data, source=source, max_size=f.nbytes)
+    except DataFormatError as exc:
+        why = str(exc).removeprefix(f"{source}: ")
+        raise DataFormatError(f"{problem}, and they are not valid gzip data ({why})") from exc
+    content_digest = hashlib.sha256(content).hexdigest()
+    if content_digest != f.sha256:
+        raise DataFormatError(
+            f"{problem}, and they decompress to {len(content)} bytes with SHA-256 "
+            f"{content_digest}, not the {f.nbytes} bytes with SHA-256 {f.sha256} of "
+            f"{f.stem}: the file is corrupt or truncated"
+        )
+
+
+def _write_atomically(path: Path, data: bytes | bytearray) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory + ``os.replace``.
+
+    The file is created with mode 0o666 masked by the user's umask, flushed to disk
+    before it is renamed into place, and removed again if anything fails.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with open(fd, "wb", closefd=True) as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _describe(url: str, exc: BaseException, timeout: float) -> str:
+    """One line saying why fetching ``url`` failed."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"{url}: HTTP error {exc.code} {exc.reason}"
+    cause = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(cause, TimeoutError | socket.timeout):
+        return f"{url}: no answer within the timeout of {timeout:g} s"
+    text = str(cause) or type(cause).__name__
+    return f"{url}: {text}"
+
+
+def _way_out(timeout: float) -> str:
+    """What to do when no mirror delivers: the local-file options and the knobs."""
+    names = ", ".join(f.name for f in MNIST_FILES)
+    return (
+        "To use MNIST files you already have (the four files " + names + ", each .gz or "
+        "uncompressed), put them in one directory DIR and pass it: load_mnist(path=DIR) in "
+        "Python, 'funcnn train --data-dir DIR' on the command line, or set FUNCNN_DATA=DIR "
+        f"for both. Other mirrors: set {_MIRRORS_ENV}='URL ...'. A slow network: set "
+        f"{_TIMEOUT_ENV}=SECONDS (now {timeout:g})."
+    )
+
+
+def _download_file(
+    f: MnistFile,
+    directory: Path,
+    mirrors: list[str],
+    progress: ProgressCallback | None,
+    timeout: float,
+) -> str:
+    """Fetch ``f`` into ``directory`` from the first mirror that delivers; return that mirror."""
+    failures: list[str] = []
+    limit = f.nbytes + f.nbytes // 100 + 1024  # deflate never grows data by more than this
+    for i, mirror in enumerate(mirrors):
+        url = urllib.parse.urljoin(mirror, f.name)
+        if isinstance(progress, StderrProgress):
+            progress.attempt(url, timeout)
+        try:
+            data = _fetch(url, f.name, limit, progress, timeout)
+            _verify_gz(data, f, url)
+        except (OSError, http.client.HTTPException, DataFormatError) as exc:
+            reason = str(exc) if isinstance(exc, DataFormatError) else _describe(url, exc, timeout)
+            failures.append(reason)
+            if isinstance(progress, StderrProgress):
+                progress.note(reason + ("; trying the next mirror" if i + 1 < len(mirrors) else ""))
+            continue
+        target = directory / f.name
+        _write_atomically(target, data)
+        return mirror
+    attempts = "\n".join(f"  - {reason}" for reason in failures)
+    # from None: every attempt's reason is in the message; the chained tracebacks of
+    # urllib's internals would only bury it.
+    raise DownloadError(
+        f"could not download {f.name} from any of {len(mirrors)} mirror(s); nothing was "
+        f"written to {directory}:\n{attempts}\n{_way_out(timeout)}"
+    ) from None
+
+
+def _resolve_timeout(timeout: float | None) -> float:
+    """``timeout``, else ``$FUNCNN_DOWNLOAD_TIMEOUT``, else :data:`DEFAULT_TIMEOUT`."""
+    name: str = "timeout"
+    value: Any = timeout
+    if timeout is None:
+        env = os.environ.get(_TIMEOUT_ENV, "").strip()
+        if not env:
+            return DEFAULT_TIMEOUT
+        name = _TIMEOUT_ENV
+        try:
+            value = float(env)
+        except ValueError:
+            value = env
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise InvalidArgumentError(f"{name}: expected a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def download_mnist(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    mirrors: Sequence[str] | None = None,
+    progress: bool | ProgressCallback = True,
+    timeout: float | None = None,
+) -> Path:
+    """Download whichever of the four MNIST ``.gz`` files ``directory`` lacks; return it.
+
+    ``directory`` defaults to :func:`mnist_cache_dir` and is created if needed. Each file
+    is tried from every mirror in turn (``mirrors``, else the whitespace- or
+    comma-separated URLs in ``$FUNCNN_MNIST_MIRRORS``, else :data:`DEFAULT_MIRRORS`; the
+    file name is appended to each) until one delivers a copy whose SHA-256 is verified;
+    only then is it written, atomically, into ``directory``. A mirror that delivered is
+    tried first for the next file. Files already present are kept (:func:`load_mnist`
+    verifies them). ``progress``: ``True`` reports on stderr (a "connecting to ..." line
+    before each wait, then the transfer), ``False`` is silent, a callable receives
+    ``(file_name, bytes_received, total)``, starting with 0 received. ``timeout``: seconds
+    to wait for a mirror to connect or send more data; default ``$FUNCNN_DOWNLOAD_TIMEOUT``,
+    else :data:`DEFAULT_TIMEOUT` (10 s).
+
+    Raises one :class:`DownloadError` (an ``OSError``, no chained traceback) when no mirror
+    delivers a verified file: it names every failed attempt and how to use local files
+    instead (``path=``, ``--data-dir``, ``FUNCNN_DATA``). No partial file is left behind.
+    """
+    given = _optional_path("directory", directory)
+    target = given if given is not None else mnist_cache_dir()
+    urls = _mirror_list(mirrors)
+    seconds = _resolve_timeout(timeout)
+    report: ProgressCallback | None
+    if progress is True:
+        report = StderrProgress()
+    elif progress is False:
+        report = None
+    elif callable(progress):
+        report = progress
+    else:
+        raise ArgumentTypeError(f"progress: expected a bool or a callable, got {progress!r}")
+    for f in MNIST_FILES:
+        if _file_in(target, f) is None:
+            good = _download_file(f, target, urls, report, seconds)
+            urls.remove(good)
+            urls.insert(0, good)  # try the mirror that worked first for the next file
+    return target
