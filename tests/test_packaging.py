@@ -1,0 +1,124 @@
+"""Packaging: the declared floors are the ones CI tests, and the sdist and wheel hold what they should.
+
+The sdist must be a source tree whose tests run (tests, their helpers, examples, benchmarks,
+the MNIST copy); the wheel only the two packages, their ``py.typed`` markers and the license.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+FLOOR_FILE = ROOT / ".ci" / "floor.txt"
+# What the sdist must carry beyond the packages: every file in these folders.
+SDIST_TREES = ("tests", "examples", "benchmarks", "data", "docs")
+JUNK = shutil.ignore_patterns(
+    ".git", ".venv*", "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+    ".hypothesis", "build", "dist", "*.egg-info", "runs", "site",
+)  # fmt: skip
+
+
+def _floors(requirements: list[str]) -> dict[str, str]:
+    """``{"numpy": "2"}`` for each ``name>=version`` requirement."""
+    out = {}
+    for req in requirements:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?\s*>=\s*([0-9][^,;\s]*)", req)
+        if match:
+            out[match[1].lower()] = match[2]
+    return out
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_every_declared_floor_is_pinned_in_the_ci_floor_job() -> None:
+    declared = _floors(PYPROJECT["project"]["dependencies"])
+    for extra in PYPROJECT["project"]["optional-dependencies"].values():
+        declared |= _floors(extra)
+    declared |= _floors(PYPROJECT["build-system"]["requires"])
+    pinned = dict(
+        line.split("==")
+        for line in FLOOR_FILE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert sorted(pinned) == sorted(declared), "pin exactly the declared floors"
+    for name, floor in declared.items():
+        # The pin is the floor itself (2 -> 2.0.0), or the first patch release of it.
+        assert _version(pinned[name])[: len(_version(floor))] == _version(floor), name
+
+
+def test_license_metadata_is_spdx() -> None:
+    assert PYPROJECT["project"]["license"] == "MIT"
+    assert PYPROJECT["project"]["license-files"] == ["LICENSE"]
+    assert "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    (setuptools,) = PYPROJECT["build-system"]["requires"]
+    assert _version(_floors([setuptools])["setuptools"]) >= (77,)  # first with license-files
+
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """The sdist and wheel built from a clean copy of the tree (without isolation: fast)."""
+    pytest.importorskip("build", reason="python -m build is in the dev extra")
+    src = tmp_path_factory.mktemp("src") / "funcnn"
+    shutil.copytree(ROOT, src, ignore=JUNK)
+    out = src.parent / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (sdist,) = out.glob("*.tar.gz")
+    (wheel,) = out.glob("*.whl")
+    yield sdist, wheel
+
+
+def test_the_wheel_is_small_and_holds_only_the_packages(dists: tuple[Path, Path]) -> None:
+    _, wheel = dists
+    assert wheel.stat().st_size < 400_000
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith("dist-info/METADATA")))
+        entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt")))
+    dist_info = next(n.split("/")[0] for n in names if n.endswith("dist-info/METADATA"))
+    assert {n.split("/")[0] for n in names} == {"funcnn", "verification", dist_info}
+    assert {"funcnn/py.typed", "verification/py.typed"} <= set(names)
+    assert f"{dist_info}/licenses/LICENSE" in names
+    assert not [n for n in names if n.endswith((".gz", ".npz")) or "/tests/" in n]
+    assert b"License-Expression: MIT" in metadata
+    assert b"funcnn = funcnn.cli:main" in entry_points
+
+
+def test_the_sdist_holds_everything_its_tests_need(dists: tuple[Path, Path]) -> None:
+    sdist, _ = dists
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    expected = {"LICENSE", "README.md", "pyproject.toml", "MANIFEST.in", ".ci/floor.txt"}
+    for tree in SDIST_TREES:
+        for path in (ROOT / tree).rglob("*"):
+            parts = path.relative_to(ROOT).parts
+            if path.is_file() and not any(p == "__pycache__" or p.startswith(".") for p in parts):
+                expected.add("/".join(parts))
+    for package in ("funcnn", "verification"):
+        expected |= {
+            "/".join(p.relative_to(ROOT).parts)
+            for p in (ROOT / package).rglob("*")
+            if p.suffix in (".py", ".typed")
+        }
+    missing = sorted(expected - names)
+    assert not missing, f"missing from the sdist: {missing[:10]}"
+    for must in ("tests/conftest.py", "tests/reliability/conftest.py", "tests/strategies.py"):
+        assert must in names
+    assert sum(n.startswith("data/mnist/") and n.endswith(".gz") for n in names) == 4
