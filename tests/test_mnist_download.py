@@ -22,7 +22,7 @@ import pytest
 
 import funcnn.data.mnist as mnist
 from funcnn.data.mnist import MNIST_FILES, DownloadError, download_mnist, load_mnist
-from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
+from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
 
 VENDORED = Path(__file__).resolve().parents[1] / "data" / "mnist"
 GOOD = {f.name: (VENDORED / f.name).read_bytes() for f in MNIST_FILES}

@@ -1,4 +1,4 @@
-"""Packaging: the declared floors are the ones CI tests, and the sdist and wheel hold what they should.
+"""Packaging: the declared floors are the ones CI tests; the sdist and wheel hold what they should.
 
 The sdist must be a source tree whose tests run (tests, their helpers, examples, benchmarks,
 the MNIST copy); the wheel only the two packages, their ``py.typed`` markers and the license.
