@@ -233,7 +233,7 @@ def test_bad_update_arguments() -> None:
     with pytest.raises(TypeError, match="state: expected a dict"):
         opt.update(grads[0], [state], params)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"state\['count'\]"):
-        opt.update(grads[0], {**state, "count": 1.5}, params)
+        opt.update(grads[0], {**state, "count": 1.5}, params)  # type: ignore[typeddict-item]
     with pytest.raises(ValueError, match=r"state\['count'\]: expected a count >= 0"):
         opt.update(grads[0], {**state, "count": np.array(-1)}, params)
     with pytest.raises(TypeError, match="params: leaf 0 has dtype int64"):

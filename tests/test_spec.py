@@ -11,7 +11,7 @@ import funcnn as fn
 
 
 def test_normalises_lists_to_tuples_and_is_hashable() -> None:
-    spec = fn.MLP([784, 32, 32, 10], ["sigmoid", "tanh"])  # type: ignore[arg-type]
+    spec = fn.MLP([784, 32, 32, 10], ["sigmoid", "tanh"])
     assert spec.sizes == (784, 32, 32, 10)
     assert spec.activation == ("sigmoid", "tanh")
     assert hash(spec) == hash(fn.MLP((784, 32, 32, 10), ("sigmoid", "tanh")))

@@ -12,7 +12,7 @@ from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 __all__ = ["MLP"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class MLP:
     """A multilayer perceptron: layer widths and hidden activations.
 
@@ -22,39 +22,24 @@ class MLP:
     layer is linear: the network emits logits, and the loss decides what to make of them.
 
     Invalid specs raise ``InvalidArgumentError`` (a ``ValueError``) naming the problem.
-    Lists are stored as tuples, so specs are hashable and compare by value.
+    Any sequence is accepted (``MLP([784, 128, 10])``) and stored as a tuple, so specs are
+    hashable and compare by value.
     """
 
     sizes: tuple[int, ...]
-    activation: str | tuple[str, ...] = "relu"
+    activation: str | tuple[str, ...]
 
-    def __post_init__(self) -> None:
-        sizes_arg: object = self.sizes  # typed as a tuple, but callers may pass anything
+    def __init__(self, sizes: Sequence[int], activation: str | Sequence[str] = "relu") -> None:
+        sizes_arg: object = sizes  # typed as a sequence, but callers may pass anything
         if isinstance(sizes_arg, str | bytes) or not isinstance(sizes_arg, Sequence):
-            raise ArgumentTypeError(f"sizes: expected a sequence of ints, got {self.sizes!r}")
-        if len(self.sizes) < 2:
+            raise ArgumentTypeError(f"sizes: expected a sequence of ints, got {sizes!r}")
+        if len(sizes) < 2:
             raise InvalidArgumentError(
-                f"sizes: need at least 2 sizes (input and output width), got {tuple(self.sizes)}"
+                f"sizes: need at least 2 sizes (input and output width), got {tuple(sizes)}"
             )
-        sizes = tuple(check_positive_int(f"sizes[{i}]", size) for i, size in enumerate(self.sizes))
-        object.__setattr__(self, "sizes", sizes)
-        n_hidden = len(sizes) - 2
-        if isinstance(self.activation, str):
-            get_activation(self.activation)
-        else:
-            if not isinstance(self.activation, Sequence):
-                raise ArgumentTypeError(
-                    f"activation: expected a name or a sequence of names, got {self.activation!r}"
-                )
-            names = tuple(self.activation)
-            if len(names) != n_hidden:
-                raise InvalidArgumentError(
-                    f"activation: got {len(names)} per-layer activations for {n_hidden} "
-                    f"hidden layers (sizes {sizes})"
-                )
-            for name in names:
-                get_activation(name)
-            object.__setattr__(self, "activation", names)
+        widths = tuple(check_positive_int(f"sizes[{i}]", size) for i, size in enumerate(sizes))
+        object.__setattr__(self, "sizes", widths)
+        object.__setattr__(self, "activation", _check_activation(activation, widths))
 
     @property
     def n_in(self) -> int:
@@ -87,3 +72,24 @@ class MLP:
     def n_params(self) -> int:
         """Total number of parameters (weights and biases)."""
         return sum(n_in * n_out + n_out for n_in, n_out in self.layer_shapes)
+
+
+def _check_activation(activation: object, sizes: tuple[int, ...]) -> str | tuple[str, ...]:
+    """``activation`` as one known name, or a tuple of one known name per hidden layer."""
+    n_hidden = len(sizes) - 2
+    if isinstance(activation, str):
+        get_activation(activation)
+        return activation
+    if not isinstance(activation, Sequence):
+        raise ArgumentTypeError(
+            f"activation: expected a name or a sequence of names, got {activation!r}"
+        )
+    names = tuple(activation)
+    if len(names) != n_hidden:
+        raise InvalidArgumentError(
+            f"activation: got {len(names)} per-layer activations for {n_hidden} "
+            f"hidden layers (sizes {sizes})"
+        )
+    for name in names:
+        get_activation(name)
+    return names

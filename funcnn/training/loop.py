@@ -42,7 +42,7 @@ from funcnn.core.spec import MLP
 from funcnn.core.validation import check_finite, check_positive_int, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.training._blas import FusedUpdate, fused_update_for
-from funcnn.training.optimizers import SGD, Optimizer, OptState
+from funcnn.training.optimizers import SGD, Optimizer, OptState, make_state
 from funcnn.typing import Array, FloatArray, Params
 
 __all__ = [
@@ -900,7 +900,7 @@ def fit(
 
 
 def _state(count: int, slots: dict[str, list[Array]], treedef: Any, *, copy: bool) -> OptState:
-    state: OptState = {"count": np.array(count, dtype=np.int64)}
-    for name, leaves in slots.items():
-        state[name] = tree_unflatten(treedef, [a.copy() if copy else a for a in leaves])
-    return state
+    trees = {
+        n: tree_unflatten(treedef, [a.copy() if copy else a for a in v]) for n, v in slots.items()
+    }
+    return make_state(count, trees)

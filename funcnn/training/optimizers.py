@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, NotRequired, TypedDict, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from funcnn.core.pytree import TreeDef, tree_flatten, tree_map, tree_unflatten
 from funcnn.core.validation import check_finite, check_learning_rate
@@ -57,8 +59,28 @@ __all__ = [
     "sgd_step",
 ]
 
-OptState: TypeAlias = dict[str, Any]
-"""An optimizer's state: ``{"count": 0-d int64 array, slot name: params-shaped pytree}``."""
+
+class OptState(TypedDict):
+    """An optimizer's state, as :meth:`Optimizer.init` and :meth:`Optimizer.update` return it.
+
+    ``count`` is the number of updates applied (a 0-d int64 array); the other keys are the
+    optimizer's slots (:meth:`Optimizer.slot_names`), each shaped like the params.
+    """
+
+    count: NDArray[np.int64]
+    velocity: NotRequired[Params]
+    """:func:`sgd` with momentum: the running velocity."""
+    mu: NotRequired[Params]
+    """:func:`adam`: the first-moment (mean) estimate."""
+    nu: NotRequired[Params]
+    """:func:`adam`: the second-moment (uncentred variance) estimate."""
+
+
+def make_state(count: int, slots: Mapping[str, Any]) -> OptState:
+    """``{"count": count as a 0-d int64 array, **slots}``: the state of any optimizer."""
+    state = {"count": np.array(count, dtype=np.int64), **slots}
+    # The slot names are the optimizer's (slot_names()), which check_state verifies.
+    return cast(OptState, state)
 
 
 def sgd_step(params: Params, grads: Params, lr: float) -> Params:
@@ -177,10 +199,11 @@ class Optimizer(ABC):
     def init(self, params: Any) -> OptState:
         """Fresh state for ``params`` (any pytree of float32/float64 arrays): count 0, zeros."""
         leaves, treedef = _param_leaves(params)
-        state: OptState = {"count": np.array(0, dtype=np.int64)}
-        for slot in self.slot_names():
-            state[slot] = tree_unflatten(treedef, [np.zeros_like(p) for p in leaves])
-        return state
+        zeros = {
+            slot: tree_unflatten(treedef, [np.zeros_like(p) for p in leaves])
+            for slot in self.slot_names()
+        }
+        return make_state(0, zeros)
 
     def update(self, grads: Any, state: OptState, params: Any) -> tuple[Any, OptState]:
         """One step: ``(new_params, new_state)`` as new arrays; arguments are not modified.
@@ -197,10 +220,8 @@ class Optimizer(ABC):
         out = [np.empty_like(p) for p in p_leaves]
         scratch = [np.empty_like(p) for p in p_leaves]
         self._apply(p_leaves, scratch_g, new_slots, scratch, count, out)
-        new_state: OptState = {"count": np.array(count + 1, dtype=np.int64)}
-        for name, leaves in new_slots.items():
-            new_state[name] = tree_unflatten(treedef, leaves)
-        return tree_unflatten(treedef, out), new_state
+        slots = {name: tree_unflatten(treedef, leaves) for name, leaves in new_slots.items()}
+        return tree_unflatten(treedef, out), make_state(count + 1, slots)
 
     def check_state(
         self, state: Any, p_leaves: list[Array], treedef: TreeDef

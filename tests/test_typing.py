@@ -1,0 +1,58 @@
+"""The public types are as precise as the runtime: mypy --strict on user code, checked here.
+
+What the runtime accepts the types accept (``MLP([4, 8, 3])``); what it rejects they
+reject; ``OptState`` says which keys an optimizer's state has.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+api = pytest.importorskip("mypy.api", reason="mypy is in the dev extra")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+USER_CODE = """
+import numpy as np
+import funcnn as fn
+
+spec = fn.MLP([4, 8, 3], ["tanh"])  # lists, as the runtime accepts
+params = fn.init(spec, np.random.default_rng(0))
+opt = fn.adam(1e-3)
+state = opt.init(params)
+params, state = opt.update(params, state, params)
+reveal_type(state)
+reveal_type(state["count"])
+reveal_type(state["mu"])
+state["velocity"] = params  # a slot name: fine for the type, checked at runtime
+fn.MLP(784)  # E: not a sequence
+state["momentum"]  # E: no such key
+state["count"] = 1.5  # E: count is an int64 array
+"""
+
+
+def test_user_code_type_checks_as_the_runtime_behaves(tmp_path: Path) -> None:
+    source = tmp_path / "user.py"
+    source.write_text(textwrap.dedent(USER_CODE), encoding="utf-8")
+    stdout, _, status = api.run(
+        # The project's settings and cache: warm after the first run (and for CI's mypy).
+        ["--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(ROOT / ".mypy_cache"),
+         str(source)]
+    )  # fmt: skip
+    # Matched by file name: mypy's cache may report an earlier run's temporary path.
+    found = re.findall(r"^\S*user\.py:(\d+): (.*)$", stdout, flags=re.MULTILINE)
+    by_line = {int(number): text for number, text in found}
+    code = textwrap.dedent(USER_CODE).splitlines()
+    expected_errors = {i + 1 for i, text in enumerate(code) if "# E:" in text}
+    errors = {n for n, text in by_line.items() if text.startswith("error")}
+    assert errors == expected_errors, stdout
+    assert status == 1
+    notes = [by_line[i + 1] for i, text in enumerate(code) if text.startswith("reveal_type")]
+    assert "TypedDict(funcnn.training.optimizers.OptState, {'count': numpy.ndarray" in notes[0]
+    assert "'mu'?: list[dict[str, numpy.ndarray" in notes[0]
+    assert notes[1].startswith('note: Revealed type is "numpy.ndarray[') and "64Bit" in notes[1]
+    assert notes[2].startswith('note: Revealed type is "list[dict[str, numpy.ndarray[')
