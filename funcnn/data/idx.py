@@ -264,6 +264,13 @@ def decode_idx(data: bytes | bytearray | memoryview, *, source: str = "<bytes>")
             f"{source}: the IDX header declares {ndim} dimensions; numpy arrays have at "
             f"most {_NUMPY_MAXDIMS}"
         )
+    if math.prod(d for d in shape if d) * be_dtype.itemsize > np.iinfo(np.intp).max:
+        # Checked here, not left to numpy: numpy 2.0 refuses such a shape even when a zero
+        # dimension makes it empty, later versions build the empty array.
+        raise DataFormatError(
+            f"{source}: the header declares shape {shape} of {be_dtype.name}, too large for "
+            "an array on this machine"
+        )
     native = be_dtype.newbyteorder("=")
     if count == 0:
         return np.zeros(shape, dtype=native)
