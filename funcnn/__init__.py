@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from funcnn.core.activations import (
     ACTIVATIONS,
     Activation,
+    elementwise,
     get_activation,
     identity,
     identity_derivative,
@@ -48,7 +49,7 @@ from funcnn.core.losses import (
     softmax_then_cross_entropy,
     softmax_then_cross_entropy_grad,
 )
-from funcnn.core.network import apply, loss, value_and_grad
+from funcnn.core.network import apply, grad, input_grad, loss, value_and_grad
 from funcnn.core.pytree import (
     TreeDef,
     ravel,
@@ -172,6 +173,7 @@ __all__ = [
     "dense",
     "dense_vjp",
     "download_mnist",
+    "elementwise",
     "evaluate",
     "find_mnist",
     "fit",
@@ -179,9 +181,11 @@ __all__ = [
     "get_activation",
     "get_loss",
     "get_scheme",
+    "grad",
     "identity",
     "identity_derivative",
     "init",
+    "input_grad",
     "leaky_relu",
     "leaky_relu_derivative",
     "load_checkpoint",

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import special
 
 from funcnn.core.validation import check_float_array
-from funcnn.errors import InvalidArgumentError
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import FloatArray
 
 __all__ = [
@@ -104,6 +104,11 @@ def elementwise(
     allocate the result and run the kernel, so they are the kernels' bits by
     construction.
     """
+    if not isinstance(name, str) or not name:
+        raise ArgumentTypeError(f"name: expected a non-empty str, got {name!r}")
+    for arg, kernel in (("value_into", value_into), ("derivative_into", derivative_into)):
+        if not callable(kernel):
+            raise ArgumentTypeError(f"{arg}: expected a callable, got {type(kernel).__name__}")
 
     def fn(z: FloatArray) -> FloatArray:
         z = check_float_array("z", z)
