@@ -120,6 +120,7 @@ from funcnn.training.schedules import (
     as_schedule,
     schedule_from_config,
 )
+from funcnn.training.step import Step, make_step
 from funcnn.typing import Layer, Params
 
 if TYPE_CHECKING:
@@ -159,6 +160,7 @@ __all__ = [
     "Optimizer",
     "Params",
     "Schedule",
+    "Step",
     "StepDecay",
     "TrainingDivergedError",
     "TreeDef",
@@ -192,6 +194,7 @@ __all__ = [
     "load_mnist",
     "log_softmax",
     "loss",
+    "make_step",
     "mnist_cache_dir",
     "mse",
     "mse_grad",

@@ -55,10 +55,13 @@ class Trace:
         return self.pre[-1]
 
 
-def check_params(spec: MLP, params: Any, name: str = "params") -> np.dtype[Any]:
+def check_params(
+    spec: MLP, params: Any, name: str = "params", *, finite: bool = True
+) -> np.dtype[Any]:
     """Check ``params`` matches ``spec`` in structure, shapes and dtype; return the dtype.
 
-    Every array must be float32 or float64, all of one dtype, and finite.
+    Every array must be float32 or float64, all of one dtype, and (with ``finite``)
+    finite.
     """
     if not isinstance(spec, MLP):
         raise ArgumentTypeError(f"spec: expected an MLP, got {type(spec).__name__}")
@@ -97,13 +100,17 @@ def check_params(spec: MLP, params: Any, name: str = "params") -> np.dtype[Any]:
                 raise InvalidArgumentError(
                     f"{where}: expected shape {shape} for spec {spec.sizes}, got {arr.shape}"
                 )
-            check_finite(where, arr)
+            if finite:
+                check_finite(where, arr)
     assert dtype is not None
     return dtype
 
 
-def check_inputs(spec: MLP, x: Any, dtype: np.dtype[Any], name: str = "x") -> FloatArray:
-    """``x`` as a ``(B, n_in)`` array of ``dtype``; one ``(n_in,)`` sample becomes ``(1, n_in)``."""
+def check_inputs(
+    spec: MLP, x: Any, dtype: np.dtype[Any], name: str = "x", *, finite: bool = True
+) -> FloatArray:
+    """``x`` as a ``(B, n_in)`` array of ``dtype``; one ``(n_in,)`` sample becomes
+    ``(1, n_in)``; with ``finite``, NaN and inf are rejected."""
     arr = ensure_array(name, x)
     if arr.dtype.kind != "f":
         raise ArgumentTypeError(
@@ -123,7 +130,8 @@ def check_inputs(spec: MLP, x: Any, dtype: np.dtype[Any], name: str = "x") -> Fl
         )
     if arr.shape[0] == 0:
         raise InvalidArgumentError(f"{name}: empty batch, expected at least one sample")
-    check_finite(name, arr)
+    if finite:
+        check_finite(name, arr)
     result: FloatArray = arr
     return result
 
