@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -22,9 +23,14 @@ SMALL = ["--limit", "600", "--batch-size", "50", "--log-every", "4"]
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    # The funcnn under test, with its data/mnist/, also when the installed copy is another
+    # (the CI floor job installs the sdist and tests from its unpacked tree).
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
         [sys.executable, "-m", "funcnn", *args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,

@@ -551,7 +551,7 @@ def test_step_updates_in_place_and_matches_the_pure_update() -> None:
         assert value == pytest.approx(fn.loss(SPEC, params, x, y), rel=1e-12)
         _assert_close(got, want, rtol=1e-12)
         assert int(got_state["count"]) == 1
-        _assert_close([got_state.get("mu", {})], [want_state.get("mu", {})], rtol=1e-12)
+        _assert_close(got_state.get("mu", []), want_state.get("mu", []), rtol=1e-12)
 
 
 def test_step_names_a_nan_in_x_and_updates_nothing() -> None:

@@ -10,9 +10,15 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 api = pytest.importorskip("mypy.api", reason="mypy is in the dev extra")
+
+if tuple(int(p) for p in np.__version__.split(".")[:2]) < (2, 4):
+    # numpy's stubs before 2.4 make mypy --strict fail on funcnn itself; the CI floor job
+    # runs on numpy 2.0 and checks the runtime only (docs/install.md, .ci/run).
+    pytest.skip("mypy --strict holds from numpy 2.4", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -41,7 +41,7 @@ from funcnn.training.history import (
     History,
     TrainingDivergedError,
 )
-from funcnn.training.optimizers import Optimizer, OptState
+from funcnn.training.optimizers import Optimizer, OptState, make_state
 from funcnn.training.plan import FitPlan, check_dataset, plan_fit
 from funcnn.training.step import Step, all_leaves_finite, count_correct
 from funcnn.typing import Array, FloatArray, Params
@@ -306,7 +306,7 @@ def fit(
 
 
 def _state(count: int, slots: dict[str, list[Array]], treedef: Any, *, copy: bool) -> OptState:
-    state: OptState = {"count": np.array(count, dtype=np.int64)}
-    for name, leaves in slots.items():
-        state[name] = tree_unflatten(treedef, [a.copy() if copy else a for a in leaves])
-    return state
+    trees = {
+        n: tree_unflatten(treedef, [a.copy() if copy else a for a in v]) for n, v in slots.items()
+    }
+    return make_state(count, trees)
