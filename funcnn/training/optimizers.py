@@ -64,15 +64,25 @@ OptState: TypeAlias = dict[str, Any]
 def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     """``params - lr * grads``, leaf by leaf, as new arrays (inputs are not modified).
 
-    ``grads`` must have the structure, shapes and dtypes of ``params``; ``lr`` must be a
-    finite number > 0.
+    ``grads`` must have the structure, shapes and dtypes of ``params``, both finite;
+    ``lr`` must be a finite number > 0. One pass reads each pair of leaves: finiteness
+    is checked on the result, which is finite exactly when both inputs are (and nothing
+    overflowed); only then are the inputs searched to name the culprit.
     """
     rate = check_learning_rate(lr)
-    p_leaves, treedef = _param_leaves(params)
-    g_leaves = _check_like("grads", grads, p_leaves, treedef, finite=True)
+    p_leaves, treedef = _param_leaves(params, finite=False)
+    g_leaves = _check_like("grads", grads, p_leaves, treedef)
     out = [np.empty_like(p) for p in p_leaves]
-    for p, g, o in zip(p_leaves, g_leaves, out, strict=True):
-        _descend(p, g, rate, o)
+    with np.errstate(all="ignore"):
+        for index, (p, g, o) in enumerate(zip(p_leaves, g_leaves, out, strict=True)):
+            _descend(p, g, rate, o)
+            if not all_finite(o):
+                check_finite(f"params leaf {index}", p)
+                check_finite(f"grads leaf {index}", g)
+                raise NonFiniteError(
+                    f"sgd_step: params leaf {index} - lr * grads leaf {index} overflows "
+                    f"{o.dtype}; use a smaller lr"
+                )
     updated: Params = tree_unflatten(treedef, out)
     return updated
 
@@ -119,7 +129,7 @@ def _check_like(
     return leaves
 
 
-def _param_leaves(params: Any) -> tuple[list[Array], TreeDef]:
+def _param_leaves(params: Any, *, finite: bool = True) -> tuple[list[Array], TreeDef]:
     leaves, treedef = tree_flatten(params)
     if not leaves:
         raise InvalidArgumentError("params: expected at least one array, got an empty pytree")
@@ -132,7 +142,8 @@ def _param_leaves(params: Any) -> tuple[list[Array], TreeDef]:
             raise ArgumentTypeError(
                 f"params: leaf {index} has dtype {leaf.dtype}, expected float32 or float64"
             )
-        check_finite(f"params leaf {index}", leaf)
+        if finite:
+            check_finite(f"params leaf {index}", leaf)
     return leaves, treedef
 
 
