@@ -79,14 +79,19 @@ def check_float_array(name: str, a: Any, min_ndim: int = 0) -> FloatArray:
     return a
 
 
+_SMALL = 4096
+"""Arrays up to this many elements are tested elementwise (a tiny temporary beats the
+dot product's error-state bookkeeping)."""
+
+
 def all_finite(a: Array) -> bool:
     """Whether ``a`` holds no NaN or infinity, in one read of ``a`` and no temporaries.
 
     For a contiguous float array one BLAS dot product ``a . a`` decides it (any NaN or
-    inf makes it non-finite); only when that overflows, or for other layouts, does the
-    elementwise test run.
+    inf makes it non-finite); only when that overflows, for small arrays, or for other
+    layouts, does the elementwise test run.
     """
-    if a.dtype.kind == "f" and a.flags.c_contiguous and a.size:
+    if a.size > _SMALL and a.dtype.kind == "f" and a.flags.c_contiguous:
         flat = a.reshape(-1)
         with np.errstate(all="ignore"):
             if math.isfinite(float(np.dot(flat, flat))):
