@@ -34,6 +34,7 @@ from verification.catalogue import (
     run_checks,
 )
 from verification.conformance import check_conformance, textbook_value_and_grad
+from verification.diagnosis import Diagnosis, diagnose_mlp
 from verification.engine import Settings, check_gradients, check_network
 from verification.error_model import gradient_error_bound
 from verification.golden import export_golden, load_golden, verify_golden
@@ -48,6 +49,7 @@ __all__ = [
     "VERDICTS",
     "Check",
     "CheckRow",
+    "Diagnosis",
     "Report",
     "Settings",
     "Tolerance",
@@ -63,6 +65,7 @@ __all__ = [
     "check_network_case",
     "check_softmax",
     "check_softmax_jacobian_invariants",
+    "diagnose_mlp",
     "export_golden",
     "gradient_error_bound",
     "load_golden",
