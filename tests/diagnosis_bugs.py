@@ -121,7 +121,8 @@ def _derivative(
     if layer == 0 and "derivative-at-activation" in bugs:
         return act.derivative(a[1], act.fn(a[1]))
     if layer == 0 and "sigmoid-from-z" in bugs:
-        return z[0] * (1 - z[0])
+        from_z: Array = z[0] * (1 - z[0])
+        return from_z
     if layer == 0 and "tanh-no-square" in bugs:
         no_square: Array = 1 - np.tanh(z[0])
         return no_square
