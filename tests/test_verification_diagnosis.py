@@ -9,7 +9,7 @@ import pytest
 import funcnn as fn
 from funcnn.typing import Array, Params
 from tests.diagnosis_bugs import BUGS, L2, buggy
-from verification import diagnose_mlp, textbook_value_and_grad
+from verification import check_conformance, diagnose_mlp, textbook_value_and_grad
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))
@@ -161,3 +161,38 @@ def test_the_dict_form_is_json_ready() -> None:
     doc = json.loads(json.dumps(diagnosis.to_dict()))
     assert doc["root_cause"]["kind"] == "derivative-no-square"
     assert doc["text"] == str(diagnosis)
+
+
+def test_check_conformance_attaches_the_diagnosis_when_the_other_fails() -> None:
+    spec = fn.MLP((4, 6, 5, 3), "tanh")
+    params = fn.init(spec, np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(6, 4))
+    y = np.arange(6) % 3
+    other = buggy(spec, "softmax_cross_entropy", {"tanh-no-square"})
+    report = check_conformance(other, spec, params, x, y, other_name="notebook")
+    assert not report.passed
+    found = report.meta["diagnosis"]
+    assert found["root_cause"]["kind"] == "derivative-no-square"
+    assert found["text"].startswith("diagnosis of notebook")
+    report.to_json()  # still JSON-ready
+    good = check_conformance(buggy(spec, "softmax_cross_entropy"), spec, params, x, y)
+    assert good.passed and "diagnosis" not in good.meta
+    quiet = check_conformance(other, spec, params, x, y, diagnose=False)
+    assert "diagnosis" not in quiet.meta
+
+
+def test_check_conformance_keeps_its_report_when_the_diagnosis_cannot_probe() -> None:
+    spec = fn.MLP((4, 6, 3), "tanh")
+    params = fn.init(spec, np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(6, 4))
+    y = np.arange(6) % 3
+
+    def batch_only(p: Params, xs: Array, ys: Array) -> tuple[float, Params]:
+        if len(xs) < 6:
+            raise RuntimeError("this implementation wants batches of 6")
+        value, grads = fn.value_and_grad(spec, p, xs, ys)
+        return value, [{"W": 2 * g["W"], "b": g["b"]} for g in grads]
+
+    report = check_conformance(batch_only, spec, params, x, y)
+    assert not report.passed
+    assert report.meta["diagnosis_error"] == "RuntimeError: this implementation wants batches of 6"

@@ -52,11 +52,12 @@ class Probe:
 
 
 def call_checked(
-    other: Any, params: Params, x: FloatArray, y: Array, name: str
+    other: Any, params: Params, x: FloatArray, y: Array, name: str, who: str
 ) -> tuple[float, Params]:
     """Call ``other(params, x, y)`` on a copy of ``params`` (an implementation may update
     its weights in place) and check that it returns a finite ``(loss, grads)`` pair
-    shaped like ``params``."""
+    shaped like ``params``. Errors name the argument ``name`` and the implementation
+    ``who``."""
     result = other(copy.deepcopy(params), x.copy(), y.copy())
     if not (isinstance(result, tuple) and len(result) == 2):
         raise InvalidArgumentError(
@@ -66,24 +67,26 @@ def call_checked(
     grads = result[1]
     if tree_structure(grads) != tree_structure(params):
         raise InvalidArgumentError(
-            f"{name}: the gradient structure {tree_structure(grads)} does not match params "
+            f"{name}: {who}'s gradient structure {tree_structure(grads)} does not match params "
             f"{tree_structure(params)}"
         )
     for info, g in zip(tensor_layout(params), tree_leaves(grads), strict=True):
         if np.shape(g) != info.shape:
             raise InvalidArgumentError(
-                f"{name}: the gradient of {info.name} has shape {np.shape(g)}, "
+                f"{name}: {who}'s gradient of {info.name} has shape {np.shape(g)}, "
                 f"expected {info.shape}"
             )
         arr = np.asarray(g)
         if arr.dtype.kind not in "iuf":
             raise ArgumentTypeError(
-                f"{name}: the gradient of {info.name} has dtype {arr.dtype}, expected real numbers"
+                f"{name}: {who}'s gradient of {info.name} has dtype {arr.dtype}, "
+                "expected real numbers"
             )
         if not np.all(np.isfinite(arr)):
             where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
             raise InvalidArgumentError(
-                f"{name}: the gradient of {info.name} is not finite: {arr[where]} at index {where}"
+                f"{name}: {who}'s gradient of {info.name} is not finite: {arr[where]} "
+                f"at index {where}"
             )
     return value, grads
 
@@ -122,7 +125,7 @@ def probe(
     """funcnn's forward signals for ``(x, y)`` and the implementation's answer."""
     inputs, pre = _forward(spec, params, x)
     value, dlogits = fn.get_loss(loss).value_and_grad(pre[-1], y)
-    got_value, got = call_checked(other, params, x, y, name)
+    got_value, got = call_checked(other, params, x, y, "value_and_grad", name)
     got64: Params = [
         {key: np.asarray(g, dtype=np.float64) for key, g in layer.items()} for layer in got
     ]
