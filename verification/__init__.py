@@ -18,7 +18,9 @@ many perturbed parameter vectors at once), :mod:`~verification.kinks`,
 condition), :mod:`~verification.report` (results as data), :mod:`~verification.invariants`,
 :mod:`~verification.conformance`, :mod:`~verification.catalogue`,
 :mod:`~verification.golden`, :mod:`~verification.calibration` (measures the pass
-condition's constants on random networks).
+condition's constants on random networks), :mod:`~verification.diagnosis` (the root
+cause of a wrong MLP backprop, in words: :func:`diagnose_mlp`) and
+:mod:`~verification.adapters` (notebook layouts to funcnn's in a few lines).
 """
 
 from verification.catalogue import (
