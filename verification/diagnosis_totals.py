@@ -126,6 +126,13 @@ def _reduction(
     return "other:" + hint([g], [mean], rtol, {"B": count})
 
 
+def _plural(thing: str, unit: str, numbers: list[int]) -> str:
+    """``the bias gradient of layer 3`` or ``the bias gradients of layers 1, 2``."""
+    if len(numbers) == 1:
+        return f"{thing} of {unit} {numbers[0]}"
+    return f"{thing}s of {unit}s {', '.join(map(str, numbers))}"
+
+
 def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Finding:
     step = "batch reduction"
     wrong = {name: s for name, s in status.items() if s != "ok"}
@@ -145,19 +152,15 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
         words = _reduction_words(kind, count)
         if set(wrong) == set(status):
             return Finding(step, f"batch-{kind}", f"every gradient is {words}{loss_words}", feeds)
-        if set(wrong) == biases:
+        if set(wrong) <= biases or not set(wrong) & biases:
+            what, other = ("bias", "weight") if set(wrong) <= biases else ("weight", "bias")
+            layers = sorted(int(n.split("]")[0].split("[")[1]) + 1 for n in wrong)
+            which = _plural(f"{what} gradient", "layer", layers)
+            verb = "is" if len(layers) == 1 else "are"
             return Finding(
                 step,
-                f"bias-{kind}",
-                f"the bias gradients are {words}, while the weight gradients are the mean"
-                f"{loss_words}",
-                feeds,
-            )
-        if not set(wrong) & biases:
-            return Finding(
-                step,
-                f"weight-{kind}",
-                f"the weight gradients are {words}, while the bias gradients are the mean"
+                f"{what}-{kind}",
+                f"the {which} {verb} {words}, while the {other} gradients are the mean"
                 f"{loss_words}",
                 feeds,
             )
