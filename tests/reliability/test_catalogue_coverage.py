@@ -74,6 +74,7 @@ EXEMPT: dict[str, str] = {
             "NonFiniteError",
             "Check",
             "CheckRow",
+            "Diagnosis",
             "Report",
             "Tolerance",
             "OptState",
