@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import funcnn as fn
+from examples import check_textbook_mlp as textbook
 from funcnn.errors import InvalidArgumentError
 from verification import diagnose_mlp
 from verification.adapters import Layout, from_batch, from_per_sample, from_update
@@ -25,32 +26,17 @@ def softmax_columns(z: Any) -> Any:
     return e / e.sum(axis=0, keepdims=True)
 
 
-# Andrew Ng's course layout: W (out, in), b (out, 1), X (n_x, m), Y one-hot (C, m).
-def course_backprop(params: list[Any], X: Any, Y: Any, bug: bool = False) -> Any:
-    W1, b1, W2, b2 = params
-    m = X.shape[1]
-    Z1 = W1 @ X + b1
-    A1 = sigmoid(Z1)
-    Z2 = W2 @ A1 + b2
-    A2 = softmax_columns(Z2)
-    cost = -np.sum(Y * np.log(A2)) / m
-    dZ2 = A2 - Y
-    dW2 = dZ2 @ A1.T / m
-    db2 = np.sum(dZ2, axis=1, keepdims=True) / m
-    dZ1 = (W2.T @ dZ2) * (Z1 * (1 - Z1) if bug else A1 * (1 - A1))
-    dW1 = dZ1 @ X.T / m
-    db1 = np.sum(dZ1, axis=1, keepdims=True) / m
-    return cost, [dW1, db1, dW2, db2]
-
-
-COURSE = Layout(weights="out_in", bias="column", data="columns", targets="one_hot")
+# The course layout of examples/check_textbook_mlp.py: W (out, in), b (out, 1), X (n_x, m),
+# Y one-hot (C, m).
+COURSE = textbook.LAYOUT
 
 
 def test_course_layout_weights_out_in_columns_and_column_biases() -> None:
-    assert diagnose_mlp(SPEC, from_batch(course_backprop, SPEC, COURSE)).ok
-    wrong = from_batch(lambda p, x, y: course_backprop(p, x, y, bug=True), SPEC, COURSE)
-    root = diagnose_mlp(SPEC, wrong).root_cause
-    assert root is not None and root.kind == "derivative-formula-on-z"
+    fixed = from_batch(textbook.TextbookMLP(fixed=True).forward_backward, textbook.SPEC, COURSE)
+    assert diagnose_mlp(textbook.SPEC, fixed).ok
+    wrong = from_batch(textbook.TextbookMLP().forward_backward, textbook.SPEC, COURSE)
+    root = diagnose_mlp(textbook.SPEC, wrong).root_cause
+    assert root is not None and root.kind == "derivative-at-activation"
 
 
 # Nielsen's book: one sample at a time as column vectors, weights (out, in), b (n, 1).
@@ -159,17 +145,17 @@ def test_returned_new_params_are_read_too() -> None:
 
 def test_a_transposed_gradient_names_the_layout_to_use() -> None:
     def transposed(params: list[Any], X: Any, Y: Any) -> Any:
-        cost, grads = course_backprop(params, X, Y)
+        cost, grads = textbook.TextbookMLP(fixed=True).forward_backward(params, X, Y)
         return cost, [grads[0].T, *grads[1:]]
 
-    vag = from_batch(transposed, SPEC, COURSE)
-    params = fn.init(SPEC, np.random.default_rng(0))
+    vag = from_batch(transposed, textbook.SPEC, COURSE)
+    params = fn.init(textbook.SPEC, np.random.default_rng(0))
     with pytest.raises(
         InvalidArgumentError,
-        match=r"grads: dW1 has shape \(4, 6\), expected "
-        r"\(6, 4\) .*transpose: weights='in_out'\?",
+        match=r"grads: dW1 has shape \(8, 6\), expected "
+        r"\(6, 8\) .*transpose: weights='in_out'\?",
     ):
-        vag(params, np.zeros((2, 4)), np.array([0, 1]))
+        vag(params, np.zeros((2, 8)), np.array([0, 1]))
 
 
 @pytest.mark.parametrize(
@@ -197,7 +183,7 @@ def test_bad_layouts_and_options_are_named() -> None:
     ):
         Layout(weights="columns")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="reduction: expected 'mean' or 'sum'"):
-        from_batch(course_backprop, SPEC, reduction="average")
+        from_batch(lambda p, x, y: (0.0, p), SPEC, reduction="average")
     with pytest.raises(InvalidArgumentError, match="lr: expected a positive number"):
         from_update(Net(0.1).train, SPEC, lr=0)
     vag = from_batch(lambda p, x, y: (np.zeros(2), p), SPEC)
