@@ -145,7 +145,9 @@ def _chain(
         found, deltas = weight_gradient(singles, params, layer, deltas, right, l2, rtol)
         findings.append(found)
         if layer > 0:
-            step, deltas, right = hidden_delta(singles, spec, params, layer - 1, deltas, loss, rtol)
+            step, deltas, right = hidden_delta(
+                singles, spec, params, layer - 1, deltas, loss, l2, rtol
+            )
             findings.append(step)
     return _merge_l2(findings)
 

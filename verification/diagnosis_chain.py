@@ -133,6 +133,37 @@ def weight_gradient(
     feeds = (tensor_name(layer, "W"),)
     if close(got, want, rtol):
         return Finding(step, "ok", feeds=feeds), list(deltas)
+    candidates = _weight_candidates(singles, w, layer, deltas, right_deltas, base, got, l2)
+    found = first_match(got, want, candidates, rtol)
+    if found is not None and found.kind == "bias-gradient" and right_deltas is not None:
+        got_b = [p.got[layer]["b"][None, :] for p in singles]
+        text = "is not the layer's delta (the weight gradient uses the right delta): it " + hint(
+            got_b, right_deltas, rtol, {"2": 2.0, "1/2": 0.5}
+        )
+        bias_step = f"layer {layer + 1} bias gradient"
+        return Finding(bias_step, "bias-gradient", text, (tensor_name(layer, "b"),)), list(
+            right_deltas
+        )
+    if found is not None:
+        return Finding(step, found.kind, found.text, feeds), list(deltas)
+    message = (
+        "is not a^T delta" + (" + l2 W" if l2 else "") + ": it " + hint(got, want, rtol, {"2": 2.0})
+    )
+    return Finding(step, "weight-other", message, feeds), list(deltas)
+
+
+def _weight_candidates(
+    singles: Sequence[Probe],
+    w: FloatArray,
+    layer: int,
+    deltas: Sequence[FloatArray],
+    right_deltas: Sequence[FloatArray] | None,
+    base: Sequence[FloatArray],
+    got: Sequence[FloatArray],
+    l2: float,
+) -> list[Candidate]:
+    """Classic mistakes in a weight gradient ``a^T delta + l2 W``."""
+    a = [p.inputs[layer] for p in singles]
     candidates = []
     if w.shape[0] == w.shape[1]:
         candidates.append(
@@ -157,7 +188,7 @@ def weight_gradient(
     k = ratio([g - b for g, b in zip(got, base, strict=True)], [w] * len(got))
     if np.isfinite(k) and l2 > 0:
         candidates.append(
-            Candidate("weight-l2-factor", _l2_text(k / l2, l2), tuple(b + k * w for b in base))
+            Candidate("weight-l2-factor", _l2_text(k / l2), tuple(b + k * w for b in base))
         )
     elif np.isfinite(k):
         candidates.append(
@@ -176,25 +207,10 @@ def weight_gradient(
                 tuple(x.T @ d + l2 * w for x, d in zip(a, right_deltas, strict=True)),
             )
         )
-    found = first_match(got, want, candidates, rtol)
-    if found is not None and found.kind == "bias-gradient" and right_deltas is not None:
-        got_b = [p.got[layer]["b"][None, :] for p in singles]
-        text = "is not the layer's delta (the weight gradient uses the right delta): it " + hint(
-            got_b, right_deltas, rtol, {"2": 2.0, "1/2": 0.5}
-        )
-        bias_step = f"layer {layer + 1} bias gradient"
-        return Finding(bias_step, "bias-gradient", text, (tensor_name(layer, "b"),)), list(
-            right_deltas
-        )
-    if found is not None:
-        return Finding(step, found.kind, found.text, feeds), list(deltas)
-    message = (
-        "is not a^T delta" + (" + l2 W" if l2 else "") + ": it " + hint(got, want, rtol, {"2": 2.0})
-    )
-    return Finding(step, "weight-other", message, feeds), list(deltas)
+    return candidates
 
 
-def _l2_text(factor: float, l2: float) -> str:
+def _l2_text(factor: float) -> str:
     if abs(factor) < 1e-6:
         return "omits the L2 term's gradient l2 W"
     what = {2.0: ", the gradient of l2 sum W^2: twice the loss's term", 0.5: ", half of it"}
@@ -212,6 +228,7 @@ def hidden_delta(
     layer: int,
     next_deltas: Sequence[FloatArray],
     loss: str,
+    l2: float,
     rtol: float,
 ) -> tuple[Finding, list[FloatArray], list[FloatArray]]:
     """Hidden layer ``layer``'s delta (its bias gradient) against ``(delta_next
@@ -228,7 +245,7 @@ def hidden_delta(
     want: list[FloatArray] = [e * f for e, f in zip(back, deriv, strict=True)]
     step = f"layer {layer + 1} delta"
     feeds = _layer_tensors(range(layer + 1))
-    if close(got, want, rtol):
+    if close(got, want, rtol) or _weights_carry(singles, params, layer, want, l2, rtol):
         return Finding(step, "ok", feeds=feeds), got, want
     name = act.name
     candidates = [
@@ -272,6 +289,22 @@ def hidden_delta(
         got, want, rtol, {"2": 2.0, "1/2": 0.5}
     )
     return Finding(step, "delta-other", message, feeds), got, want
+
+
+def _weights_carry(
+    singles: Sequence[Probe],
+    params: Params,
+    layer: int,
+    want: Sequence[FloatArray],
+    l2: float,
+    rtol: float,
+) -> bool:
+    """Whether the layer's weight gradient is built on the right delta (so a wrong bias
+    gradient is the bias gradient's own mistake, found by :func:`weight_gradient`)."""
+    w = np.asarray(params[layer]["W"], dtype=np.float64)
+    got = [p.got[layer]["W"] for p in singles]
+    built = [p.inputs[layer].T @ d + l2 * w for p, d in zip(singles, want, strict=True)]
+    return close(got, built, rtol)
 
 
 def _other_derivatives(

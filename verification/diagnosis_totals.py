@@ -160,8 +160,7 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
             return Finding(
                 step,
                 f"{what}-{kind}",
-                f"the {which} {verb} {words}, while the {other} gradients are the mean"
-                f"{loss_words}",
+                f"the {which} {verb} {words}, while the {other} gradients are the mean{loss_words}",
                 feeds,
             )
     parts = [
