@@ -93,6 +93,9 @@ BUGS: dict[str, Bug] = {
         "derivative-other-activation",
         "layer 1 delta",
     ),
+    "output-bias-sign": Bug(
+        *_NET, "softmax_cross_entropy", "bias-gradient", "layer 3 bias gradient"
+    ),
     "bias-sign": Bug(*_NET, "softmax_cross_entropy", "bias-gradient", "layer 2 bias gradient"),
 }
 """Every planted bug: the net it is planted in and the root cause the diagnosis names."""
@@ -157,7 +160,7 @@ def buggy(spec: fn.MLP, loss: str, bugs: Collection[str] = (), l2: float = 0.0) 
             if "pre-activation" in bugs and index == spec.n_layers - 1:
                 d_w = z[index - 1].T @ delta
             d_b = np.sum(delta * batch, axis=0) if "bias-sum" in bugs else np.sum(delta, axis=0)
-            if "bias-sign" in bugs and index == 1:
+            if ("bias-sign" in bugs and index == 1) or ("output-bias-sign" in bugs and index == 2):
                 d_b = -d_b
             value += 0.5 * l2 * float(np.sum(w * w))
             d_w = d_w + (2 * l2 if "l2-factor" in bugs else l2) * w

@@ -138,7 +138,7 @@ def _chain(
 ) -> list[Finding]:
     """Steps 2 and 3 of the module docstring, from the output down."""
     top = spec.n_layers - 1
-    first, deltas = output_delta(singles, loss, spec.n_layers, rtol)
+    first, deltas = output_delta(singles, params, loss, l2, rtol)
     findings = [first]
     right: list[FloatArray] | None = [p.dlogits for p in singles]
     for layer in range(top, -1, -1):
