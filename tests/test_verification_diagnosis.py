@@ -196,3 +196,14 @@ def test_check_conformance_keeps_its_report_when_the_diagnosis_cannot_probe() ->
     report = check_conformance(batch_only, spec, params, x, y)
     assert not report.passed
     assert report.meta["diagnosis_error"] == "RuntimeError: this implementation wants batches of 6"
+
+
+def test_an_undeclared_l2_term_is_named_in_the_loss_and_the_weight_gradients() -> None:
+    spec = fn.MLP((4, 6, 5, 3), "tanh")
+    diagnosis = diagnose_mlp(spec, buggy(spec, "softmax_cross_entropy", (), L2))
+    assert [(f.step, f.kind) for f in diagnosis.wrong] == [
+        ("loss value", "loss-l2-unexpected"),
+        ("L2 term of layers 1, 2, 3", "weight-l2-unexpected"),
+    ], str(diagnosis)
+    assert "pass l2=0.01" in diagnosis.wrong[0].message
+    assert diagnose_mlp(spec, buggy(spec, "softmax_cross_entropy", (), L2), l2=L2).ok

@@ -60,7 +60,11 @@ def loss_value(
                     tuple(np.array(-np.log(q + value) + reg) for q in probs),
                 )
             )
-    found = first_match(got, want, candidates, rtol * 1e3)
+    candidates.append(_l2_candidate(singles, params, l2, got))
+    # The eps is solved from a log of a difference: its own rounding is larger.
+    found = first_match(got, want, candidates[:-1], rtol * 1e3) or first_match(
+        got, want, candidates[-1:], rtol
+    )
     if found is not None:
         return Finding(step, found.kind, found.text, ("loss",))
     n_out = singles[0].pre[-1].shape[1]
@@ -71,6 +75,22 @@ def loss_value(
         + hint(got, want, rtol, {"C, the number of outputs": n_out, "2": 2.0, "1/2": 0.5})
     )
     return Finding(step, "loss-other", message, ("loss",))
+
+
+def _l2_candidate(
+    singles: Sequence[Probe], params: Params, l2: float, got: Sequence[FloatArray]
+) -> Candidate:
+    """The loss plus ``c/2 sum W^2`` for the ``c`` that fits best."""
+    half_norm = l2_value(params, 1.0)
+    c = float(np.mean([float(g) - p.value for g, p in zip(got, singles, strict=True)])) / max(
+        half_norm, np.finfo(np.float64).tiny
+    )
+    if l2 > 0:
+        text = f"adds {c:.4g}/2 sum W^2 where l2/2 sum W^2 = {l2:.4g}/2 sum W^2 belongs"
+    else:
+        text = f"adds {c:.4g}/2 sum W^2, an L2 term (pass l2={c:.4g} to check its gradient)"
+    values = tuple(np.array(p.value + c * half_norm) for p in singles)
+    return Candidate("loss-l2-unexpected" if l2 == 0 else "loss-l2-factor", text, values)
 
 
 def _reduction_words(kind: str, count: int) -> str:
