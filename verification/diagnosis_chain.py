@@ -195,8 +195,8 @@ def _weight_candidates(
         candidates.append(
             Candidate(
                 "weight-l2-unexpected",
-                f"adds {k:.4g} W, an L2 term the loss does not have (pass l2={k:.4g} if the "
-                "loss has the term l2/2 sum W^2)",
+                f"adds {k:.4g} W, the gradient of an L2 term, with l2 = 0 declared (pass "
+                f"l2={k:.4g} if the loss has the term l2/2 sum W^2)",
                 tuple(b + k * w for b in base),
             )
         )
@@ -214,12 +214,12 @@ def _weight_candidates(
 def _l2_text(factor: float) -> str:
     if abs(factor) < 1e-6:
         return "omits the L2 term's gradient l2 W"
-    what = {2.0: ", the gradient of l2 sum W^2: twice the loss's term", 0.5: ", half of it"}
-    extra = next((t for v, t in what.items() if np.isclose(factor, v, rtol=1e-6)), "")
-    return (
-        f"adds {factor:.4g} l2 W where l2 W belongs (the gradient of the loss's term "
-        f"l2/2 sum W^2){extra}"
-    )
+    if np.isclose(factor, 2.0, rtol=1e-6):
+        return (
+            "adds 2 l2 W where l2 W belongs: that is the gradient of l2 sum W^2, while the "
+            "loss has l2/2 sum W^2"
+        )
+    return f"adds {factor:.4g} l2 W where l2 W belongs (the gradient of the loss's l2/2 sum W^2)"
 
 
 def hidden_delta(
