@@ -10,6 +10,7 @@ import pytest
 
 import funcnn as fn
 from examples import check_textbook_mlp as textbook
+from examples import xor
 from funcnn.errors import InvalidArgumentError
 from verification import diagnose_mlp
 from verification.adapters import Layout, from_batch, from_per_sample, from_update
@@ -189,3 +190,34 @@ def test_bad_layouts_and_options_are_named() -> None:
     vag = from_batch(lambda p, x, y: (np.zeros(2), p), SPEC)
     with pytest.raises(InvalidArgumentError, match="loss: expected one number"):
         vag(fn.init(SPEC, np.random.default_rng(0)), np.zeros((2, 4)), np.array([0, 1]))
+
+
+# The XOR notebook: sigmoid output unit, mean squared error, the update inside backward
+# (the output weights updated before they are used: the bug the issue found).
+def xor_train(params: list[Any], X: Any, Y: Any, early: bool) -> float:
+    W1, b1, W2, b2 = params
+    lr = 0.5
+    hidden = sigmoid(X @ W1 + b1)
+    out = sigmoid(hidden @ W2 + b2)
+    error = out - Y
+    d_out = 2 * error * out * (1 - out) / error.size
+    if early:
+        W2 -= lr * hidden.T @ d_out
+    d_hidden = (d_out @ W2.T) * hidden * (1 - hidden)
+    if not early:
+        W2 -= lr * hidden.T @ d_out
+    b2 -= lr * d_out.sum(axis=0)
+    W1 -= lr * X.T @ d_hidden
+    b1 -= lr * d_hidden.sum(axis=0)
+    return float(np.mean(error**2))
+
+
+def test_a_loss_of_your_own_sigmoid_output_with_mse() -> None:
+    spec = fn.MLP((2, 3, 1), "sigmoid")
+    layout = Layout(targets="one_hot")
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [0.5, 0.2]], dtype=np.float64)
+    right = from_update(lambda p, x, y: xor_train(p, x, y, False), spec, layout, lr=0.5)
+    assert diagnose_mlp(spec, right, xor.SIGMOID_MSE, x=x).ok
+    early = from_update(lambda p, x, y: xor_train(p, x, y, True), spec, layout, lr=0.5)
+    root = diagnose_mlp(spec, early, xor.SIGMOID_MSE, x=x).root_cause
+    assert root is not None and root.kind == "propagation-updated-weights"

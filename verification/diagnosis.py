@@ -134,7 +134,7 @@ def _default_params(spec: fn.MLP, rng: np.random.Generator) -> Params:
 
 
 def _chain(
-    singles: list[Probe], spec: fn.MLP, params: Params, loss: str, l2: float, rtol: float
+    singles: list[Probe], spec: fn.MLP, params: Params, loss: fn.Loss, l2: float, rtol: float
 ) -> list[Finding]:
     """Steps 2 and 3 of the module docstring, from the output down."""
     top = spec.n_layers - 1
@@ -180,7 +180,7 @@ def _tensor_verdicts(
     batch: Probe,
     spec: fn.MLP,
     params: Params,
-    loss: str,
+    loss: fn.Loss,
     l2: float,
     rtol: float,
 ) -> tuple[TensorVerdict, ...]:
@@ -212,7 +212,7 @@ def _tensor_verdicts(
 def diagnose_mlp(
     spec: fn.MLP,
     value_and_grad: ValueAndGrad,
-    loss: str = "softmax_cross_entropy",
+    loss: str | fn.Loss = "softmax_cross_entropy",
     *,
     params: Params | None = None,
     x: Array | None = None,
@@ -228,11 +228,12 @@ def diagnose_mlp(
     of ``x`` (default: standard normal rows) and with the 5 together; ``y`` are
     crafted labels (different from the prediction) or random targets. ``l2``: the
     loss includes ``l2/2 sum W^2`` over the weight matrices, so each weight gradient
-    ``l2 W``. ``loss`` is one of funcnn's losses by name.
+    ``l2 W``. ``loss`` is one of funcnn's losses by name, or a :class:`funcnn.Loss` of
+    your own (its ``value_and_grad`` is then the definition of the loss derivative).
     """
     spec = check_spec(spec)
     check_callable("value_and_grad", value_and_grad)
-    loss = fn.get_loss(loss).name
+    resolved = fn.get_loss(loss)
     l2 = check_nonnegative_number("l2", l2)
     rng = np.random.default_rng(check_seed(seed))
     if params is None:
@@ -241,15 +242,15 @@ def diagnose_mlp(
     if x is None:
         x = rng.normal(size=(_BATCH, spec.n_in)).astype(dtype)
     xs = check_inputs(spec, x, dtype)[:_BATCH]
-    y = craft_inputs(spec, params, xs, loss, rng)
+    y = craft_inputs(spec, params, xs, resolved, rng)
     singles = [
-        probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], loss, name)
+        probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], resolved, name)
         for i in range(len(xs))
     ]
     rtol = rtol_of(dtype)
-    findings = _chain(singles, spec, params, loss, l2, rtol)
-    findings.insert(0, loss_value(singles, params, loss, l2, rtol, findings[0].ok))
-    batch = probe(spec, value_and_grad, params, xs, y, loss, name)
+    findings = _chain(singles, spec, params, resolved, l2, rtol)
+    findings.insert(0, loss_value(singles, params, resolved, l2, rtol, findings[0].ok))
+    batch = probe(spec, value_and_grad, params, xs, y, resolved, name)
     if len(xs) > 1:
         reduction = batch_reduction(singles, batch, rtol)
         if reduction.kind == "batch-other" and not all(f.ok for f in findings):
@@ -261,6 +262,11 @@ def diagnose_mlp(
                 message=reduction.message + " (this may follow from the root cause)",
             )
         findings.append(reduction)
-    verdicts = _tensor_verdicts(findings, singles, batch, spec, params, loss, l2, rtol)
-    meta = {"name": name, "spec": f"sizes {spec.sizes}, {spec.activation}", "loss": loss, "l2": l2}
+    verdicts = _tensor_verdicts(findings, singles, batch, spec, params, resolved, l2, rtol)
+    meta = {
+        "name": name,
+        "spec": f"sizes {spec.sizes}, {spec.activation}",
+        "loss": resolved.name,
+        "l2": l2,
+    }
     return Diagnosis(tuple(findings), verdicts, meta)

@@ -59,7 +59,7 @@ def _layer_tensors(layers: range) -> tuple[str, ...]:
 
 
 def output_delta(
-    singles: Sequence[Probe], params: Params, loss: str, l2: float, rtol: float
+    singles: Sequence[Probe], params: Params, loss: fn.Loss, l2: float, rtol: float
 ) -> tuple[Finding, list[FloatArray]]:
     """The last layer's delta (its bias gradient) against funcnn's dL/dz."""
     n_layers = len(params)
@@ -85,12 +85,12 @@ def output_delta(
                 "uses the one-hot of the prediction argmax(z) where the one-hot of the label "
                 "belongs",
                 tuple(
-                    fn.get_loss(loss).value_and_grad(p.pre[-1], w)[1]
+                    loss.value_and_grad(p.pre[-1], w)[1]
                     for p, w in zip(singles, wrong_labels, strict=True)
                 ),
             )
         )
-    if "softmax" in loss:
+    if "softmax" in loss.name:
         # diag(s) g differs from the full Jacobian product (diag(s) - s s^T) g by a
         # multiple of s: fit that multiple per sample.
         fitted = []
@@ -107,7 +107,7 @@ def output_delta(
     found = first_match(got, want, candidates, rtol)
     n_out = want[0].shape[1]
     factors = {"C, the number of outputs": n_out, "2": 2.0, "1/2": 0.5, "C/2": n_out / 2}
-    message = f"is not dL/dz of {loss}: it {hint(got, want, rtol, factors)}"
+    message = f"is not dL/dz of {loss.name}: it {hint(got, want, rtol, factors)}"
     if found is not None:
         return Finding(step, found.kind, found.text, feeds), got
     return Finding(step, "output-delta-other", message, feeds), got
@@ -228,7 +228,7 @@ def hidden_delta(
     params: Params,
     layer: int,
     next_deltas: Sequence[FloatArray],
-    loss: str,
+    loss: fn.Loss,
     l2: float,
     rtol: float,
 ) -> tuple[Finding, list[FloatArray], list[FloatArray]]:
@@ -350,7 +350,7 @@ def _propagation_candidates(
     next_deltas: Sequence[FloatArray],
     deriv: Sequence[FloatArray],
     want: Sequence[FloatArray],
-    loss: str,
+    loss: fn.Loss,
 ) -> list[Candidate]:
     """Mistakes in carrying the next delta back through the next layer's weights."""
     w_next = np.asarray(params[layer + 1]["W"], dtype=np.float64)
@@ -380,7 +380,7 @@ def _propagation_candidates(
         names = ["output"]
         values = [outputs]
         if layer + 2 == spec.n_layers:
-            link = fn.softmax if "softmax" in loss else fn.sigmoid
+            link = fn.softmax if "softmax" in loss.name else fn.sigmoid
             names.append("prediction")
             values.append([link(p.pre[-1]) for p in singles])
         for what, vals in zip(names, values, strict=True):

@@ -104,27 +104,31 @@ def _forward(
 
 
 def craft_inputs(
-    spec: fn.MLP, params: Params, x: FloatArray, loss: str, rng: np.random.Generator
+    spec: fn.MLP, params: Params, x: FloatArray, loss: fn.Loss, rng: np.random.Generator
 ) -> Array:
     """Targets for ``x``: labels other than the prediction where the loss takes labels,
     else random targets of the loss's kind."""
     logits = fn.apply(spec, params, x)
-    if loss in _LABEL_LOSSES and spec.n_out > 1:
+    if loss.name in _LABEL_LOSSES and spec.n_out > 1:
         labels: Array = (np.argmax(logits, axis=1) + 1) % spec.n_out
         return labels
-    if loss == "binary_cross_entropy" and spec.n_out == 1:
+    if loss.name == "binary_cross_entropy" and spec.n_out == 1:
         return (logits[:, 0] <= 0).astype(np.int64)
-    if loss == "mse":
+    if loss.target_kind == "real":
         return rng.normal(size=logits.shape).astype(logits.dtype)
-    return rng.uniform(0.1, 0.9, size=logits.shape).astype(logits.dtype)
+    targets = rng.uniform(0.1, 0.9, size=logits.shape).astype(logits.dtype)
+    if loss.target_kind == "distribution":
+        rows: Array = targets / np.sum(targets, axis=1, keepdims=True)
+        return rows
+    return targets
 
 
 def probe(
-    spec: fn.MLP, other: Any, params: Params, x: FloatArray, y: Array, loss: str, name: str
+    spec: fn.MLP, other: Any, params: Params, x: FloatArray, y: Array, loss: fn.Loss, name: str
 ) -> Probe:
     """funcnn's forward signals for ``(x, y)`` and the implementation's answer."""
     inputs, pre = _forward(spec, params, x)
-    value, dlogits = fn.get_loss(loss).value_and_grad(pre[-1], y)
+    value, dlogits = loss.value_and_grad(pre[-1], y)
     got_value, got = call_checked(other, params, x, y, "value_and_grad", name)
     got64: Params = [
         {key: np.asarray(g, dtype=np.float64) for key, g in layer.items()} for layer in got

@@ -30,7 +30,12 @@ def l2_value(params: Params, l2: float) -> float:
 
 
 def loss_value(
-    singles: Sequence[Probe], params: Params, loss: str, l2: float, rtol: float, delta_ok: bool
+    singles: Sequence[Probe],
+    params: Params,
+    loss: fn.Loss,
+    l2: float,
+    rtol: float,
+    delta_ok: bool,
 ) -> Finding:
     """The implementation's loss on one sample against funcnn's (plus the L2 term)."""
     reg = l2_value(params, l2)
@@ -40,7 +45,7 @@ def loss_value(
     if close(got, want, rtol):
         return Finding(step, "ok", feeds=("loss",))
     candidates = []
-    if loss in _CROSS_ENTROPY and all(np.asarray(p.y).dtype.kind in "iu" for p in singles):
+    if loss.name in _CROSS_ENTROPY and all(np.asarray(p.y).dtype.kind in "iu" for p in singles):
         # -log(p + eps) = L solves to eps = exp(-L) - p: one eps for every sample is this bug.
         probs = [float(fn.softmax(p.pre[-1])[0, int(p.y[0])]) for p in singles]
         eps = [float(np.exp(-(float(g) - reg))) - q for g, q in zip(got, probs, strict=True)]
@@ -69,7 +74,7 @@ def loss_value(
         return Finding(step, found.kind, found.text, ("loss",))
     n_out = singles[0].pre[-1].shape[1]
     message = (
-        f"is not {loss}"
+        f"is not {loss.name}"
         + (" + l2/2 sum W^2" if l2 else "")
         + ": it "
         + hint(got, want, rtol, {"C, the number of outputs": n_out, "2": 2.0, "1/2": 0.5})
