@@ -207,3 +207,18 @@ def test_an_undeclared_l2_term_is_named_in_the_loss_and_the_weight_gradients() -
     ], str(diagnosis)
     assert "pass l2=0.01" in diagnosis.wrong[0].message
     assert diagnose_mlp(spec, buggy(spec, "softmax_cross_entropy", (), L2), l2=L2).ok
+
+
+def test_a_factor_c_on_the_output_delta_is_named_with_its_likely_cause() -> None:
+    # scikit-learn's MLPRegressor with several outputs: C times its loss's gradient.
+    spec = fn.MLP((4, 6, 3), "tanh")
+
+    def c_times(params: Params, x: Array, y: Array) -> tuple[float, Params]:
+        value, grads = fn.value_and_grad(spec, params, x, y, "mse")
+        return value, [{k: 3 * g for k, g in layer.items()} for layer in grads]
+
+    root = diagnose_mlp(spec, c_times, "mse").root_cause
+    assert root is not None and (root.step, root.kind) == ("output delta", "output-delta-other")
+    assert "is 3 x (= C, the number of outputs: the gradient of a sum over the outputs" in (
+        root.message
+    )

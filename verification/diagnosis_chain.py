@@ -106,7 +106,13 @@ def output_delta(
         )
     found = first_match(got, want, candidates, rtol)
     n_out = want[0].shape[1]
-    factors = {"C, the number of outputs": n_out, "2": 2.0, "1/2": 0.5, "C/2": n_out / 2}
+    factors = {
+        "C, the number of outputs: the gradient of a sum over the outputs where the loss "
+        "is their mean?": n_out,
+        "1/2: the gradient of (z - y)^2 / 2 where the loss is (z - y)^2?": 0.5,
+        "C/2: the gradient of a half sum of squares where the loss is their mean?": n_out / 2,
+        "2": 2.0,
+    }
     message = f"is not dL/dz of {loss.name}: it {hint(got, want, rtol, factors)}"
     if found is not None:
         return Finding(step, found.kind, found.text, feeds), got
