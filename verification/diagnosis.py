@@ -50,8 +50,9 @@ _BATCH = 5
 
 @dataclass(frozen=True)
 class TensorVerdict:
-    """One gradient tensor end to end: ``ok``, ``wrong`` (a step that computes it is
-    wrong) or ``inherited`` (right given its inputs, wrong because of ``cause``)."""
+    """One gradient tensor end to end: ``ok``, ``wrong`` (``cause`` is its own step that
+    is wrong; empty when no step explains it) or ``inherited`` (its own steps are right,
+    ``cause`` is the earlier step it is wrong because of)."""
 
     tensor: str
     status: str
@@ -98,8 +99,10 @@ class Diagnosis:
         for verdict in self.tensors:
             if verdict.status == "inherited":
                 lines.append(f"inherited   {verdict.tensor}: wrong because of the {verdict.cause}")
-            elif verdict.status == "wrong":
+            elif verdict.status == "wrong" and verdict.cause:
                 lines.append(f"wrong       {verdict.tensor}: made wrong by the {verdict.cause}")
+            elif verdict.status == "wrong":
+                lines.append(f"wrong       {verdict.tensor}: wrong, and no single step explains it")
         right = [f.step for f in self.findings if f.ok]
         if right:
             lines.append("right       " + ", ".join(right))
@@ -155,12 +158,8 @@ def _chain(
 def _merge_l2(findings: list[Finding]) -> list[Finding]:
     """One finding for an L2 factor that is wrong the same way in several layers (one
     line of code adds it everywhere)."""
-    same = [
-        f
-        for f in findings
-        if f.kind.startswith("weight-l2")
-        and f.message == next((g.message for g in findings if g.kind.startswith("weight-l2")), None)
-    ]
+    l2_findings = [f for f in findings if f.kind.startswith("weight-l2")]
+    same = [f for f in l2_findings if f.message == l2_findings[0].message]
     if len(same) < 2:
         return findings
     layers = ", ".join(f.step.split(" ")[1] for f in reversed(same))
@@ -185,23 +184,21 @@ def _tensor_verdicts(
     rtol: float,
 ) -> tuple[TensorVerdict, ...]:
     """Each tensor against funcnn's gradient, blamed on the first wrong step feeding it."""
+    probes = [*singles, batch]
+    references = [fn.value_and_grad(spec, params, p.x, p.y, loss)[1] for p in probes]
     verdicts = []
     for layer in range(spec.n_layers):
         for key in ("W", "b"):
             name = tensor_name(layer, key)
-            got, want = [], []
-            for p in [*singles, batch]:
-                reference = fn.value_and_grad(spec, params, p.x, p.y, loss)[1][layer][key]
-                if key == "W":
-                    reference = reference + l2 * params[layer]["W"]
-                got.append(p.got[layer][key])
-                want.append(np.asarray(reference, dtype=np.float64))
+            reg = l2 * params[layer]["W"] if key == "W" else 0.0
+            got = [p.got[layer][key] for p in probes]
+            want = [np.asarray(r[layer][key] + reg, dtype=np.float64) for r in references]
             if close(got, want, rtol):
                 verdicts.append(TensorVerdict(name, "ok"))
                 continue
             causes = [f for f in findings if not f.ok and name in f.feeds]
             if not causes:
-                verdicts.append(TensorVerdict(name, "wrong", "no single step explains it"))
+                verdicts.append(TensorVerdict(name, "wrong"))
             elif causes[0].step.endswith("delta"):
                 verdicts.append(TensorVerdict(name, "inherited", causes[0].step))
             else:
