@@ -222,3 +222,15 @@ def test_a_factor_c_on_the_output_delta_is_named_with_its_likely_cause() -> None
     assert "is 3 x (= C, the number of outputs: the gradient of a sum over the outputs" in (
         root.message
     )
+
+
+def test_an_implementation_in_lower_precision_passes_with_a_looser_rtol() -> None:
+    spec = fn.MLP((4, 6, 3), "tanh")
+
+    def in_float32(params: Params, x: Array, y: Array) -> tuple[float, Params]:
+        p32 = [{k: v.astype(np.float32) for k, v in layer.items()} for layer in params]
+        value, grads = fn.value_and_grad(spec, p32, x.astype(np.float32), y)
+        return value, [{k: v.astype(np.float64) for k, v in g.items()} for g in grads]
+
+    assert not diagnose_mlp(spec, in_float32).ok  # float32 rounding is not float64's
+    assert diagnose_mlp(spec, in_float32, rtol=1e-4).ok

@@ -216,6 +216,7 @@ def diagnose_mlp(
     l2: float = 0.0,
     seed: int = 0,
     name: str = "the implementation",
+    rtol: float | None = None,
 ) -> Diagnosis:
     """Find the first wrong step of ``value_and_grad``'s backprop for ``spec``.
 
@@ -227,6 +228,9 @@ def diagnose_mlp(
     loss includes ``l2/2 sum W^2`` over the weight matrices, so each weight gradient
     ``l2 W``. ``loss`` is one of funcnn's losses by name, or a :class:`funcnn.Loss` of
     your own (its ``value_and_grad`` is then the definition of the loss derivative).
+    ``rtol``: how close to a tensor's largest entry "equal" is (default 4096 eps of the
+    params' dtype; raise it for an implementation that computes in a lower precision
+    than its parameters, e.g. 1e-4 for float32 arithmetic on float64 parameters).
     """
     spec = check_spec(spec)
     check_callable("value_and_grad", value_and_grad)
@@ -244,7 +248,7 @@ def diagnose_mlp(
         probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], resolved, name)
         for i in range(len(xs))
     ]
-    rtol = rtol_of(dtype)
+    rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
     findings = _chain(singles, spec, params, resolved, l2, rtol)
     findings.insert(0, loss_value(singles, params, resolved, l2, rtol, findings[0].ok))
     batch = probe(spec, value_and_grad, params, xs, y, resolved, name)

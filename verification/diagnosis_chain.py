@@ -34,7 +34,8 @@ class Finding:
 
     ``kind`` is ``"ok"`` or a short id of the mistake (``"derivative-at-activation"``,
     ``"output-prediction-one-hot"``, ...; ``"<step>-other"`` when no known mistake
-    matches). ``message`` says what is wrong in words. ``feeds`` are the tensors that
+    matches; ``"unsure"`` for a batch failure that an earlier wrong step can explain).
+    ``message`` says what is wrong in words. ``feeds`` are the tensors that
     are wrong end to end when this step is wrong (the gradients computed from it).
     """
 
