@@ -221,3 +221,24 @@ def test_a_loss_of_your_own_sigmoid_output_with_mse() -> None:
     early = from_update(lambda p, x, y: xor_train(p, x, y, True), spec, layout, lr=0.5)
     root = diagnose_mlp(spec, early, xor.SIGMOID_MSE, x=x).root_cause
     assert root is not None and root.kind == "propagation-updated-weights"
+
+
+def test_layouts_compose_bias_trick_last_with_out_in_columns() -> None:
+    def augmented(params: list[dict[str, Any]], X: Any, Y: Any) -> Any:
+        W1, W2 = params[0]["W"], params[1]["W"]  # (out, in + 1), the bias last
+        m = X.shape[1]  # X is (n_in + 1, m) with a row of ones last
+        A1 = sigmoid(W1 @ X)
+        H = np.vstack([A1, np.ones((1, m))])
+        P = softmax_columns(W2 @ H)
+        D2 = (P - Y) / m
+        D1 = (W2[:, :-1].T @ D2) * A1 * (1 - A1)
+        return -np.sum(Y * np.log(P)) / m, [{"W": D1 @ X.T}, {"W": D2 @ H.T}]
+
+    layout = Layout(
+        weights="out_in", bias="last", data="columns", targets="one_hot", params="layers"
+    )
+    assert diagnose_mlp(SPEC, from_batch(augmented, SPEC, layout)).ok
+    first = Layout(
+        weights="out_in", bias="first", data="columns", targets="one_hot", params="layers"
+    )
+    assert not diagnose_mlp(SPEC, from_batch(augmented, SPEC, first)).ok
