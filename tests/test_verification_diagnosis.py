@@ -12,11 +12,13 @@ from tests.diagnosis_bugs import BUGS, L2, buggy
 from verification import check_conformance, diagnose_mlp, textbook_value_and_grad
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("bug", sorted(BUGS))
-def test_the_diagnosis_names_each_planted_bug(bug: str) -> None:
+def test_the_diagnosis_names_each_planted_bug(bug: str, seed: int) -> None:
     case = BUGS[bug]
     spec = fn.MLP(case.sizes, case.activation)
-    diagnosis = diagnose_mlp(spec, buggy(spec, case.loss, {bug}, case.l2), case.loss, l2=case.l2)
+    vag = buggy(spec, case.loss, {bug}, case.l2)
+    diagnosis = diagnose_mlp(spec, vag, case.loss, l2=case.l2, seed=seed)
     root = diagnosis.root_cause
     assert root is not None, str(diagnosis)
     assert (root.kind, root.step) == (case.kind, case.step), str(diagnosis)
