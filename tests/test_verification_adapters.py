@@ -103,8 +103,8 @@ def test_summed_batch_loss_with_row_biases_in_layer_dicts() -> None:
 
 # An XOR-style class notebook: the update happens inside backward, in place.
 class Net:
-    def __init__(self, lr: float, early_update: bool = False) -> None:
-        self.lr, self.early_update = lr, early_update
+    def __init__(self, lr: float, early_update: bool = False, summed: bool = False) -> None:
+        self.lr, self.early_update, self.summed = lr, early_update, summed
 
     def train(self, params: list[Any], X: Any, y: Any) -> float:
         W1, b1, W2, b2 = params
@@ -114,7 +114,10 @@ class Net:
         loss = float(-np.mean(np.log(P[np.arange(n), y])))
         D2 = P.copy()
         D2[np.arange(n), y] -= 1
-        D2 /= n
+        if self.summed:
+            loss *= n
+        else:
+            D2 /= n
         dW2 = A1.T @ D2
         W2 -= self.lr * dW2 if self.early_update else 0
         D1 = (D2 @ W2.T) * A1 * (1 - A1)
@@ -131,6 +134,10 @@ def test_updates_inside_backward_read_back_as_gradients() -> None:
     root = diagnose_mlp(SPEC, from_update(Net(0.3, True).train, SPEC, lr=0.3)).root_cause
     assert root is not None and root.kind == "propagation-updated-weights"
     assert "W - 0.3 dW" in root.message
+    summed = Net(0.3, summed=True).train
+    assert diagnose_mlp(SPEC, from_update(summed, SPEC, lr=0.3, reduction="sum")).ok
+    root = diagnose_mlp(SPEC, from_update(summed, SPEC, lr=0.3)).root_cause
+    assert root is not None and root.kind == "batch-sum"
 
 
 def test_returned_new_params_are_read_too() -> None:
