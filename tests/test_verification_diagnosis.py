@@ -236,3 +236,18 @@ def test_an_implementation_in_lower_precision_passes_with_a_looser_rtol() -> Non
 
     assert not diagnose_mlp(spec, in_float32).ok  # float32 rounding is not float64's
     assert diagnose_mlp(spec, in_float32, rtol=1e-4).ok
+
+
+def test_a_printed_loss_that_is_not_the_gradients_loss_is_named() -> None:
+    spec = fn.MLP((4, 6, 3), "tanh")
+
+    def mse_printed(params: Params, x: Array, y: Array) -> tuple[float, Params]:
+        _, grads = fn.value_and_grad(spec, params, x, y)
+        return fn.loss(spec, params, x, fn.one_hot(y, 3), "mse"), grads
+
+    root = diagnose_mlp(spec, mse_printed).root_cause
+    assert root is not None and (root.step, root.kind) == ("loss value", "loss-other")
+    assert root.message.endswith(
+        "the gradient is that of softmax_cross_entropy: the loss is not the one the gradient "
+        "belongs to"
+    )

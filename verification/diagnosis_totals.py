@@ -79,6 +79,11 @@ def loss_value(
         + ": it "
         + hint(got, want, rtol, {"C, the number of outputs": n_out, "2": 2.0, "1/2": 0.5})
     )
+    if delta_ok:
+        message += (
+            f"; the gradient is that of {loss.name}: the loss is not the one the gradient "
+            "belongs to"
+        )
     return Finding(step, "loss-other", message, ("loss",))
 
 
