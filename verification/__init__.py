@@ -18,7 +18,9 @@ many perturbed parameter vectors at once), :mod:`~verification.kinks`,
 condition), :mod:`~verification.report` (results as data), :mod:`~verification.invariants`,
 :mod:`~verification.conformance`, :mod:`~verification.catalogue`,
 :mod:`~verification.golden`, :mod:`~verification.calibration` (measures the pass
-condition's constants on random networks).
+condition's constants on random networks), :mod:`~verification.diagnosis` (the root
+cause of a wrong MLP backprop, in words: :func:`diagnose_mlp`) and
+:mod:`~verification.adapters` (notebook layouts to funcnn's in a few lines).
 """
 
 from verification.catalogue import (
@@ -34,6 +36,7 @@ from verification.catalogue import (
     run_checks,
 )
 from verification.conformance import check_conformance, textbook_value_and_grad
+from verification.diagnosis import Diagnosis, diagnose_mlp
 from verification.engine import Settings, check_gradients, check_network
 from verification.error_model import gradient_error_bound
 from verification.golden import export_golden, load_golden, verify_golden
@@ -48,6 +51,7 @@ __all__ = [
     "VERDICTS",
     "Check",
     "CheckRow",
+    "Diagnosis",
     "Report",
     "Settings",
     "Tolerance",
@@ -63,6 +67,7 @@ __all__ = [
     "check_network_case",
     "check_softmax",
     "check_softmax_jacobian_invariants",
+    "diagnose_mlp",
     "export_golden",
     "gradient_error_bound",
     "load_golden",
