@@ -64,13 +64,13 @@ def run_train(args: argparse.Namespace, out: TextIO) -> int:
     """Train as the flags say; return the exit status (errors are raised)."""
     started = time.perf_counter()
     run = _resumed(args) if args.resume is not None else _fresh(args)
-    _check_out(run.out_dir, args)
     config, quiet = run.config, bool(args.quiet)
     spec = build_spec(config) if run.ckpt is None else run.ckpt.spec
     if run.ckpt is None:
         # Check the settings before the data are loaded (the real schedule needs its size).
         flagged(lambda: get_scheme(config["init"]), flag="--init", whole=("scheme", "name"))
         flagged(lambda: build_optimizer(config, 1))
+    _check_out(run.out_dir, args)
     dtype = np.dtype(config["dtype"])
     (train_images, y_train), (test_images, y_test) = load_data(args, config["limit"], quiet)
     x_train = prepare(train_images, dtype)

@@ -162,7 +162,7 @@ def _check_caption(caption: Any) -> str | None:
 
 # Sample grid geometry, in inches: each image is _TILE square with its caption above it.
 _TILE = 1.0
-_CAPTION = 0.22
+_CAPTION = 0.25
 _GAP = 0.2
 _HEADER_LINE = 0.25
 
@@ -190,9 +190,9 @@ def plot_sample_grid(
     the caption and how many are misclassified.
 
     The grid has ``cols = ceil(sqrt(m))`` columns and ``ceil(m / cols)`` rows for
-    ``m = min(n, N)``, each cell 1.2 x 1.22 inches, under a heading of 0.35 inches (0.6
-    with a ``title``); e.g. 600 x 645 px for 25 images at ``dpi=100`` (at least 400 px
-    wide). Returns ``Path(path)``.
+    ``m = min(n, N)``, each cell 1.2 x 1.25 inches, under a heading of 0.4 inches (0.65
+    with a ``title``), at least 4 inches wide; e.g. 600 x 665 px for 25 images at
+    ``dpi=100``. Returns ``Path(path)``.
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
@@ -212,7 +212,7 @@ def plot_sample_grid(
 
     rows, cols = _grid(shown)
     cell_w, cell_h = _TILE + _GAP, _TILE + _CAPTION
-    top = 0.1 + _HEADER_LINE * len(heading)
+    top = 0.15 + _HEADER_LINE * len(heading)
     width, height = max(4.0, cell_w * cols), top + cell_h * rows
     # Laid out by hand: constrained layout is slow for dozens of Axes and gains nothing on
     # a regular grid.
@@ -294,9 +294,9 @@ def plot_first_layer_weights(
     For ``m = min(n, H)`` units the grid is square (``cols = ceil(sqrt(m))``) up to 64
     units, twice as wide as tall beyond (``cols = ceil(sqrt(2 m))``; 128 units are 16 x
     8), with ``ceil(m / cols)`` rows; tiles are 1 inch, smaller when that would make the
-    grid wider than 12 inches. The PNG is the grid plus 1.2 inches for the colorbar and
-    0.4 for the heading (0.65 with a ``title``): e.g. 920 x 835 px for 64 units, 1320 x
-    635 px for 128, at ``dpi=100``. Returns ``Path(path)``.
+    grid wider than 12 inches. The PNG is ``max(4, grid width + 0.2) + 1.2`` inches (the
+    colorbar) x the grid height plus 0.5 (0.75 with a ``title``): e.g. 940 x 850 px for
+    64 units, 1340 x 650 px for 128, at ``dpi=100``. Returns ``Path(path)``.
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
@@ -313,7 +313,7 @@ def plot_first_layer_weights(
     rows, cols = _grid(shown, wide=shown > 64)
     mosaic = _mosaic(arr[:, :shown].astype(np.float64), side, rows, cols)
     tile = min(1.0, 12.0 / cols)
-    grid_w, grid_h = tile * mosaic.shape[1] / (side + 1), tile * mosaic.shape[0] / (side + 1)
+    grid_w, grid_h = tile * cols, tile * rows
     heading = f"first-layer weights: units 0-{shown - 1} of {arr.shape[1]}"
     lines = [title_text, heading] if title_text else [heading]
     top = 0.15 + _HEADER_LINE * len(lines)
@@ -322,11 +322,12 @@ def plot_first_layer_weights(
     import matplotlib as mpl  # after _new_figure checked it exists
 
     cmap = mpl.colormaps["RdBu_r"].with_extremes(bad="white")
-    ax = fig.add_axes((0.1 / width, 0.1 / height, grid_w / width, grid_h / height))
+    x0 = max(0.1, (width - 1.2 - grid_w) / 2)  # centred when the heading sets the width
+    ax = fig.add_axes((x0 / width, 0.1 / height, grid_w / width, grid_h / height))
     image = ax.imshow(mosaic, cmap=cmap, vmin=-1.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     bar_ax = fig.add_axes(
-        ((0.1 + grid_w + 0.2) / width, 0.1 / height, 0.2 / width, grid_h / height)
+        ((x0 + grid_w + 0.2) / width, 0.1 / height, 0.2 / width, grid_h / height)
     )
     bar = fig.colorbar(image, cax=bar_ax)
     bar.set_label("w / max |w| of the unit")
