@@ -256,6 +256,9 @@ def test_divergence_exits_1_with_a_clear_message(tmp_path: Path) -> None:
     assert done.returncode == 1
     err = done.stderr.strip().splitlines()
     assert len(err) == 1 and "training diverged" in err[0] and "at epoch 1, batch" in err[0]
+    # What a command-line user can do, not the Python-only TrainingDivergedError.params.
+    assert "smaller --lr than 1000" in err[0] and ".params" not in err[0]
+    assert "no epoch completed, so there is no checkpoint" in err[0]
     assert "Traceback" not in done.stderr
 
 
@@ -272,7 +275,7 @@ def test_resume_refuses_conflicting_settings(
     code, text = _cli(
         "train", "--resume", str(tmp_path / "checkpoint.npz"), "--epochs", "1", "--no-plots"
     )
-    assert code == 0 and "already trained 1 of 1 epochs" in text
+    assert code == 0 and "already trained 1 epoch of 1\n" in text
     code, _ = _cli("train", "--out", str(tmp_path / "checkpoint.npz"), "-q")
     assert code == 2
     assert "--out: " in capsys.readouterr().err

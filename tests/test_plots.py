@@ -3,6 +3,7 @@ pixel size, and bad input raises funcnn errors before anything is drawn."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 import sys
 from pathlib import Path
@@ -119,12 +120,16 @@ def test_the_second_curve_can_be_named(tmp_path: Path, plot: str) -> None:
                 tmp_path / name, epoch_train_loss=[1.0, 0.5], epoch_test_loss=[1.1, 0.6], **label
             )
         return plots.plot_accuracy_curves(
-            tmp_path / name, epoch_train_accuracy=[0.5, 0.9], epoch_test_accuracy=[0.4, 0.8],
+            tmp_path / name,
+            epoch_train_accuracy=[0.5, 0.9],
+            epoch_test_accuracy=[0.4, 0.8],
             **label,
         )
 
-    default, named, same = draw("a.png"), draw("b.png", test_label="validation"), draw(
-        "c.png", test_label="test"
+    default, named, same = (
+        draw("a.png"),
+        draw("b.png", test_label="validation"),
+        draw("c.png", test_label="test"),
     )
     np.testing.assert_array_equal(imread(default), imread(same))
     assert not np.array_equal(imread(default), imread(named))
@@ -254,7 +259,7 @@ def test_sample_grid_rows_are_close(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     boxes = [ax.get_window_extent() for ax in fig.axes]
     rows = sorted({round(b.y0, 3) for b in boxes}, reverse=True)
     assert len(rows) == 5
-    gaps = [(upper - (lower + boxes[0].height)) / dpi for upper, lower in zip(rows, rows[1:])]
+    gaps = [(upper - (lower + boxes[0].height)) / dpi for upper, lower in itertools.pairwise(rows)]
     # Room for the 8-point caption above each image (0.25 inch), not the old 0.55 inch.
     assert all(0.2 <= gap <= 0.3 for gap in gaps), gaps
 

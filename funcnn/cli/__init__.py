@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     stream = sys.stdout if out is None else out
     try:
-        return _dispatch(args_list, stream)
+        code = _dispatch(args_list, stream)
+        # Flushed here, not at exit, so that a closed pipe is caught below.
+        stream.flush()
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
         # The reader went away (`funcnn evaluate CKPT | head`): stop quietly, as coreutils do.
         return exit_quietly_on_broken_pipe()

@@ -326,9 +326,7 @@ def plot_first_layer_weights(
     ax = fig.add_axes((x0 / width, 0.1 / height, grid_w / width, grid_h / height))
     image = ax.imshow(mosaic, cmap=cmap, vmin=-1.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
-    bar_ax = fig.add_axes(
-        ((x0 + grid_w + 0.2) / width, 0.1 / height, 0.2 / width, grid_h / height)
-    )
+    bar_ax = fig.add_axes(((x0 + grid_w + 0.2) / width, 0.1 / height, 0.2 / width, grid_h / height))
     bar = fig.colorbar(image, cax=bar_ax)
     bar.set_label("w / max |w| of the unit")
     fig.text(0.5, 1 - 0.08 / height, "\n".join(lines), ha="center", va="top", fontsize=10)
