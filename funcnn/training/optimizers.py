@@ -44,7 +44,7 @@ from funcnn.core.pytree import TreeDef, tree_flatten, tree_map, tree_unflatten
 from funcnn.core.validation import check_finite, check_learning_rate
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.training.schedules import Schedule, as_schedule, schedule_from_config
-from funcnn.typing import Array, Params
+from funcnn.typing import Array, IntLike, Params
 
 __all__ = [
     "SGD",
@@ -224,8 +224,9 @@ class Optimizer(ABC):
         }
         return count, slot_leaves
 
-    def learning_rate(self, step: int) -> float:
-        """The learning rate of update number ``step`` (0-based)."""
+    def learning_rate(self, step: IntLike) -> float:
+        """The learning rate of update number ``step`` (0-based): an int, a numpy integer
+        or the 0-d array ``state["count"]``."""
         return self.schedule(step)
 
     @abstractmethod
