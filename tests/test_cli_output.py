@@ -160,6 +160,16 @@ def test_usage_errors_name_the_flag_once(capsys: pytest.CaptureFixture[str]) -> 
         assert "scheme: " not in err and not re.search(r"(?<!-)\blr: ", err), err
 
 
+def test_a_bad_data_dir_names_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], checkpoint: Path
+) -> None:
+    for argv in (["train", "--out", str(tmp_path / "run")], ["evaluate", str(checkpoint)]):
+        code, _ = _cli(*argv, "--data-dir", str(tmp_path / "nowhere"))
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1
+        assert err[0].startswith(f"funcnn: error: --data-dir: {tmp_path / 'nowhere'}"), err
+
+
 def test_an_unwritable_out_names_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("x")

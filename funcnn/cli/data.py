@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from funcnn.cli.errors import UsageError
+from funcnn.errors import FuncnnError
 from funcnn.typing import Array, FloatArray
 
 __all__ = ["MNIST_CLASSES", "MNIST_INPUTS", "load_data", "prepare"]
@@ -22,9 +23,14 @@ def load_data(
     """MNIST as uint8 ``((x_train, y_train), (x_test, y_test))``, cut to ``limit`` samples."""
     from funcnn.data.mnist import load_mnist
 
-    (x_train, y_train), (x_test, y_test) = load_mnist(
-        args.data_dir, download=not args.no_download, progress=not quiet
-    )
+    try:
+        (x_train, y_train), (x_test, y_test) = load_mnist(
+            args.data_dir, download=not args.no_download, progress=not quiet
+        )
+    except (FuncnnError, OSError) as exc:
+        if args.data_dir is None:
+            raise
+        raise UsageError(f"--data-dir: {exc}") from exc
     if limit is not None:
         if limit > len(x_train):
             raise UsageError(f"--limit: {limit} exceeds the {len(x_train)} training samples")

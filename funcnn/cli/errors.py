@@ -67,7 +67,8 @@ T = TypeVar("T")
 def flagged(build: Callable[[], T], flag: str | None = None, whole: tuple[str, ...] = ()) -> T:
     """Run ``build``; a funcnn error about a parameter is re-raised naming its flag.
 
-    With ``flag``, every error is put under it; a library parameter name in ``whole``
+    With ``flag`` (``""`` for a positional argument), every error is put under it; a
+    library parameter name in ``whole``
     (the name of the flag's whole value, like ``scheme`` for ``--init``) is dropped so
     the message does not say the same thing twice. Without ``flag``, the parameter name
     at the start of the message is mapped by :data:`FLAG_OF`.
@@ -80,7 +81,7 @@ def flagged(build: Callable[[], T], flag: str | None = None, whole: tuple[str, .
         if flag is not None:
             if match is not None and match["base"] in whole and not match["index"]:
                 message = match["rest"]
-            raise UsageError(f"{flag}: {message}") from exc
+            raise UsageError(f"{flag}: {message}" if flag else message) from exc
         if match is None or match["base"] not in FLAG_OF:
             raise
         index = match["index"] or ""

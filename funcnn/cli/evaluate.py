@@ -9,7 +9,7 @@ from typing import TextIO
 import numpy as np
 
 from funcnn.cli.data import MNIST_CLASSES, MNIST_INPUTS, load_data, prepare
-from funcnn.cli.errors import UsageError
+from funcnn.cli.errors import UsageError, flagged
 from funcnn.cli.progress import format_loss, plural
 from funcnn.core.network import apply
 from funcnn.training.checkpoint import Checkpoint, load_checkpoint
@@ -23,7 +23,8 @@ def run_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     """Evaluate the checkpoint as the flags say; return the exit status."""
     from funcnn.reporting import metrics
 
-    ckpt: Checkpoint = load_checkpoint(args.checkpoint)
+    # The checkpoint is the one positional argument: its errors need no flag name.
+    ckpt: Checkpoint = flagged(lambda: load_checkpoint(args.checkpoint), "", whole=("path",))
     spec = ckpt.spec
     if spec.n_in != MNIST_INPUTS or spec.n_out != MNIST_CLASSES:
         raise UsageError(

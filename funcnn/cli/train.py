@@ -112,7 +112,7 @@ def _resumed(args: argparse.Namespace) -> _Run:
             f"--resume: the model, optimizer and data settings come from the checkpoint; "
             f"do not pass {flags}"
         )
-    ckpt = load_checkpoint(args.resume)
+    ckpt = flagged(lambda: load_checkpoint(args.resume), flag="--resume", whole=("path",))
     saved = ckpt.metadata.get("train")
     if not isinstance(saved, dict) or ckpt.optimizer is None or ckpt.history is None:
         raise UsageError(f"--resume: {args.resume} was not written by 'funcnn train'")

@@ -346,8 +346,9 @@ ROWS = [
         "verify/seed-word",
         ("verify", "--seed", "x"),
         r"--seed",
-        r"invalid int value",
+        r"expected an integer >= 0, got 'x'",
     ),
+    Row("verify/seed-negative", ("verify", "--seed", "-1"), r"--seed", r"integer >= 0, got -1"),
     Row("command-unknown", ("frobnicate",), r"frobnicate", r"invalid choice"),
 ]
 
