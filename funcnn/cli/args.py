@@ -107,112 +107,10 @@ def build_parser() -> Parser:
         help="train an MLP on MNIST (no arguments: 784-128-10 ReLU, SGD 0.1, 8 epochs)",
         description="Train an MLP on MNIST with minibatch SGD or Adam.",
     )
-    S = argparse.SUPPRESS
-    model = train.add_argument_group("model")
-    model.add_argument("--sizes", default=S, help="layer widths, input to output (784,128,10)")
-    model.add_argument(
-        "--activation",
-        default=S,
-        help="hidden activation, or one per hidden layer separated by commas (relu)",
-    )
-    model.add_argument(
-        "--init", default=S, help="init scheme, e.g. he_normal or normal:STD (normal:0.02)"
-    )
-    model.add_argument(
-        "--loss", default=S, choices=sorted(LOSSES), help="loss (softmax_cross_entropy)"
-    )
-    model.add_argument("--dtype", default=S, choices=["float32", "float64"], help="(float32)")
-    opt = train.add_argument_group("optimizer")
-    opt.add_argument("--optimizer", default=S, choices=["sgd", "adam"], help="(sgd)")
-    opt.add_argument("--lr", default=S, type=number, help="learning rate (0.1 sgd, 0.001 adam)")
-    opt.add_argument("--momentum", default=S, type=number, help="SGD momentum in [0, 1) (0)")
-    opt.add_argument("--nesterov", default=S, action="store_true", help="Nesterov momentum (off)")
-    opt.add_argument("--beta1", default=S, type=number, help="Adam b1 (0.9)")
-    opt.add_argument("--beta2", default=S, type=number, help="Adam b2 (0.999)")
-    opt.add_argument("--eps", default=S, type=number, help="Adam eps (1e-8)")
-    opt.add_argument(
-        "--weight-decay",
-        default=S,
-        type=number,
-        help="decoupled weight decay on weight matrices (0)",
-    )
-    opt.add_argument(
-        "--schedule",
-        default=S,
-        choices=["constant", "step", "cosine"],
-        help="learning-rate schedule (constant)",
-    )
-    opt.add_argument(
-        "--decay-every",
-        default=S,
-        type=positive_int,
-        metavar="EPOCHS",
-        help="step schedule: decay every EPOCHS epochs (1)",
-    )
-    opt.add_argument("--decay-factor", default=S, type=number, help="step schedule: factor (0.1)")
-    opt.add_argument("--final-lr", default=S, type=number, help="cosine schedule: final rate (0)")
-    loop = train.add_argument_group("training")
-    loop.add_argument("--batch-size", default=S, type=positive_int, help="(128)")
-    loop.add_argument("--epochs", type=positive_int, default=None, help="total epochs (8)")
-    loop.add_argument(
-        "--seed", default=S, type=seed, help="seed of init and shuffling, an integer >= 0 (0)"
-    )
-    loop.add_argument(
-        "--no-shuffle",
-        dest="shuffle",
-        action="store_false",
-        default=S,
-        help="use the training data in order (shuffled every epoch)",
-    )
-    loop.add_argument(
-        "--drop-last",
-        action="store_true",
-        default=S,
-        help="skip each epoch's final partial batch (kept)",
-    )
-    loop.add_argument(
-        "--log-every",
-        default=S,
-        type=positive_int,
-        metavar="N",
-        help="record the loss every N batches (50, fewer for short runs)",
-    )
-    data = train.add_argument_group("data and output")
-    data.add_argument(
-        "--limit",
-        default=S,
-        type=positive_int,
-        metavar="N",
-        help="use only the first N training and test samples (all)",
-    )
-    _data_flags(data)
-    data.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output directory (runs/<sizes>-<activation>-<optimizer>-seed<seed>)",
-    )
-    data.add_argument(
-        "--resume",
-        type=Path,
-        default=None,
-        metavar="CHECKPOINT",
-        help="continue a run from its checkpoint, up to --epochs in total (none)",
-    )
-    data.add_argument(
-        "--force",
-        action="store_true",
-        help="overwrite the run already in --out (refused)",
-    )
-    data.add_argument("--no-plots", action="store_true", help="do not draw PNG plots (drawn)")
-    data.add_argument(
-        "--quiet",
-        "-q",
-        action="store_true",
-        help="no progress bar or per-epoch lines; only the result (off)",
-    )
-
+    _model_flags(train.add_argument_group("model"))
+    _optimizer_flags(train.add_argument_group("optimizer"))
+    _loop_flags(train.add_argument_group("training"))
+    _output_flags(train.add_argument_group("data and output"))
     ev = sub.add_parser(
         "evaluate",
         help="accuracy, confusion matrix and classification report of a checkpoint",
@@ -274,3 +172,127 @@ def join_negative_values(argv: list[str]) -> list[str]:
             out.append(token)
             i += 1
     return out
+
+
+def _model_flags(group: Any) -> None:
+    """The network: sizes, activation, init, loss, dtype."""
+    model = group
+    S = argparse.SUPPRESS
+    model.add_argument("--sizes", default=S, help="layer widths, input to output (784,128,10)")
+    model.add_argument(
+        "--activation",
+        default=S,
+        help="hidden activation, or one per hidden layer separated by commas (relu)",
+    )
+    model.add_argument(
+        "--init", default=S, help="init scheme, e.g. he_normal or normal:STD (normal:0.02)"
+    )
+    model.add_argument(
+        "--loss", default=S, choices=sorted(LOSSES), help="loss (softmax_cross_entropy)"
+    )
+    model.add_argument("--dtype", default=S, choices=["float32", "float64"], help="(float32)")
+
+
+def _optimizer_flags(group: Any) -> None:
+    """The optimizer and its learning-rate schedule."""
+    opt = group
+    S = argparse.SUPPRESS
+    opt.add_argument("--optimizer", default=S, choices=["sgd", "adam"], help="(sgd)")
+    opt.add_argument("--lr", default=S, type=number, help="learning rate (0.1 sgd, 0.001 adam)")
+    opt.add_argument("--momentum", default=S, type=number, help="SGD momentum in [0, 1) (0)")
+    opt.add_argument("--nesterov", default=S, action="store_true", help="Nesterov momentum (off)")
+    opt.add_argument("--beta1", default=S, type=number, help="Adam b1 (0.9)")
+    opt.add_argument("--beta2", default=S, type=number, help="Adam b2 (0.999)")
+    opt.add_argument("--eps", default=S, type=number, help="Adam eps (1e-8)")
+    opt.add_argument(
+        "--weight-decay",
+        default=S,
+        type=number,
+        help="decoupled weight decay on weight matrices (0)",
+    )
+    opt.add_argument(
+        "--schedule",
+        default=S,
+        choices=["constant", "step", "cosine"],
+        help="learning-rate schedule (constant)",
+    )
+    opt.add_argument(
+        "--decay-every",
+        default=S,
+        type=positive_int,
+        metavar="EPOCHS",
+        help="step schedule: decay every EPOCHS epochs (1)",
+    )
+    opt.add_argument("--decay-factor", default=S, type=number, help="step schedule: factor (0.1)")
+    opt.add_argument("--final-lr", default=S, type=number, help="cosine schedule: final rate (0)")
+
+
+def _loop_flags(group: Any) -> None:
+    """Batches, epochs, seed and shuffling."""
+    loop = group
+    S = argparse.SUPPRESS
+    loop.add_argument("--batch-size", default=S, type=positive_int, help="(128)")
+    loop.add_argument("--epochs", type=positive_int, default=None, help="total epochs (8)")
+    loop.add_argument(
+        "--seed", default=S, type=seed, help="seed of init and shuffling, an integer >= 0 (0)"
+    )
+    loop.add_argument(
+        "--no-shuffle",
+        dest="shuffle",
+        action="store_false",
+        default=S,
+        help="use the training data in order (shuffled every epoch)",
+    )
+    loop.add_argument(
+        "--drop-last",
+        action="store_true",
+        default=S,
+        help="skip each epoch's final partial batch (kept)",
+    )
+    loop.add_argument(
+        "--log-every",
+        default=S,
+        type=positive_int,
+        metavar="N",
+        help="record the loss every N batches (50, fewer for short runs)",
+    )
+
+
+def _output_flags(group: Any) -> None:
+    """Data, the run directory, resuming and output."""
+    data = group
+    S = argparse.SUPPRESS
+    data.add_argument(
+        "--limit",
+        default=S,
+        type=positive_int,
+        metavar="N",
+        help="use only the first N training and test samples (all)",
+    )
+    _data_flags(data)
+    data.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory (runs/<sizes>-<activation>-<optimizer>-seed<seed>)",
+    )
+    data.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue a run from its checkpoint, up to --epochs in total (none)",
+    )
+    data.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite the run already in --out (refused)",
+    )
+    data.add_argument("--no-plots", action="store_true", help="do not draw PNG plots (drawn)")
+    data.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar or per-epoch lines; only the result (off)",
+    )

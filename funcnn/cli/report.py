@@ -94,32 +94,7 @@ def _plot_jobs(
 
     names = plots.PLOT_FILES
     predicted = np.argmax(logits, axis=1)
-    jobs: list[tuple[str, Callable[[], object]]] = [
-        (
-            names["loss"],
-            lambda: plots.plot_loss_curves(
-                out_dir / names["loss"],
-                epoch_train_loss=history.epoch_train_loss,
-                epoch_test_loss=history.epoch_test_loss,
-                batch_losses=history.batch_losses,
-                batch_interval=history.batch_interval,
-                epoch_steps=history.epoch_steps,
-                title=title,
-            ),
-        ),
-    ]
-    if history.epoch_train_accuracy:
-        jobs.append(
-            (
-                names["accuracy"],
-                lambda: plots.plot_accuracy_curves(
-                    out_dir / names["accuracy"],
-                    epoch_train_accuracy=history.epoch_train_accuracy,
-                    epoch_test_accuracy=history.epoch_test_accuracy,
-                    title=title,
-                ),
-            )
-        )
+    jobs = _curve_jobs(history, out_dir, title)
     cm = metrics.confusion_matrix(y_test, predicted, spec.n_out)
     wrong = metrics.top_misclassified(logits, y_test, MISCLASSIFIED_SHOWN, from_logits=True)
     jobs += [
@@ -158,6 +133,42 @@ def _plot_jobs(
                     title=title,
                     caption=f"the {len(wrong)} most confident mistakes "
                     "(highest predicted probability)",
+                ),
+            )
+        )
+    return jobs
+
+
+def _curve_jobs(
+    history: History, out_dir: Path, title: str
+) -> list[tuple[str, Callable[[], object]]]:
+    """The loss and (when recorded) accuracy curves to draw."""
+    from funcnn.reporting import plots
+
+    names = plots.PLOT_FILES
+    jobs: list[tuple[str, Callable[[], object]]] = [
+        (
+            names["loss"],
+            lambda: plots.plot_loss_curves(
+                out_dir / names["loss"],
+                epoch_train_loss=history.epoch_train_loss,
+                epoch_test_loss=history.epoch_test_loss,
+                batch_losses=history.batch_losses,
+                batch_interval=history.batch_interval,
+                epoch_steps=history.epoch_steps,
+                title=title,
+            ),
+        ),
+    ]
+    if history.epoch_train_accuracy:
+        jobs.append(
+            (
+                names["accuracy"],
+                lambda: plots.plot_accuracy_curves(
+                    out_dir / names["accuracy"],
+                    epoch_train_accuracy=history.epoch_train_accuracy,
+                    epoch_test_accuracy=history.epoch_test_accuracy,
+                    title=title,
                 ),
             )
         )
