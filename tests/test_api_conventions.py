@@ -1,5 +1,9 @@
 """Two conventions of the public API: numpy integers count as integers wherever a count or
-step is taken, and a ``dtype`` is accepted by position and by keyword alike."""
+step is taken, and a ``dtype`` is accepted by position and by keyword alike.
+
+The signatures say ``int`` (what a type checker should steer new code to); the
+``type: ignore[arg-type]`` comments mark the calls that check the runtime accepts numpy
+integers too, as they come out of numpy arithmetic and optimizer states."""
 
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ THREES = [3, np.int64(3), np.int32(3), np.uint8(3), np.array(3), np.array(3, dty
 @pytest.mark.parametrize("three", THREES, ids=lambda v: f"{type(v).__name__}-{np.asarray(v).dtype}")
 def test_schedules_take_numpy_steps(three: Any) -> None:
     assert fn.Constant(0.1)(three) == 0.1
-    assert fn.StepDecay(0.1, step_size=np.int64(2), gamma=0.5)(three) == pytest.approx(0.05)
-    cosine = fn.Cosine(0.1, total_steps=np.array(6))
+    assert fn.StepDecay(0.1, step_size=np.int64(2), gamma=0.5)(three) == pytest.approx(0.05)  # type: ignore[arg-type]
+    cosine = fn.Cosine(0.1, total_steps=np.array(6))  # type: ignore[arg-type]
     assert cosine(three) == pytest.approx(cosine(3)) == pytest.approx(0.05)
 
 
@@ -32,14 +36,14 @@ def test_learning_rate_of_the_state_count() -> None:
     assert opt.learning_rate(state["count"]) == pytest.approx(0.05)
     for bad in (True, np.bool_(True), 1.0, np.float64(1.0), np.array([1]), "1"):
         with pytest.raises(fn.ArgumentTypeError, match="step: expected a non-negative integer"):
-            opt.learning_rate(bad)
+            opt.learning_rate(bad)  # type: ignore[arg-type]
     with pytest.raises(fn.InvalidArgumentError, match="step: expected a non-negative integer"):
         opt.learning_rate(np.int64(-1))
 
 
 def test_counts_accept_numpy_integers() -> None:
     rng = np.random.default_rng(0)
-    spec = fn.MLP((np.int64(4), np.array(3), np.int32(2)))
+    spec = fn.MLP((np.int64(4), np.array(3), np.int32(2)))  # type: ignore[arg-type]
     assert spec.sizes == (4, 3, 2)
     x = rng.normal(size=(6, 4))
     y = np.arange(6) % 2
@@ -50,16 +54,16 @@ def test_counts_accept_numpy_integers() -> None:
         fn.sgd(0.1),
         x,
         y,
-        epochs=np.int64(2),
-        batch_size=np.array(3),
+        epochs=np.int64(2),  # type: ignore[arg-type]
+        batch_size=np.array(3),  # type: ignore[arg-type]
         rng=rng,
-        log_every=np.int32(1),
+        log_every=np.int32(1),  # type: ignore[arg-type]
     )
     assert history.epochs == 2 and history.batch_interval == 1
-    assert fn.confusion_matrix(y, y, np.int64(2)).shape == (2, 2)
-    assert fn.one_hot(y, np.array(2)).shape == (6, 2)
-    assert len(fn.top_misclassified(fn.apply(spec, params, x), y, np.int64(2))) <= 2
-    assert fn.predict(spec, params, x, batch_size=np.uint8(4)).shape == (6,)
+    assert fn.confusion_matrix(y, y, np.int64(2)).shape == (2, 2)  # type: ignore[arg-type]
+    assert fn.one_hot(y, np.array(2)).shape == (6, 2)  # type: ignore[arg-type]
+    assert len(fn.top_misclassified(fn.apply(spec, params, x), y, np.int64(2))) <= 2  # type: ignore[arg-type]
+    assert fn.predict(spec, params, x, batch_size=np.uint8(4)).shape == (6,)  # type: ignore[arg-type]
 
 
 def _public_functions_with_dtype() -> list[tuple[str, inspect.Parameter]]:
