@@ -144,7 +144,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 def _run(args: argparse.Namespace, stream: TextIO) -> int:
     checks = select(catalogue(quick=args.quick), args.only)
     if not checks:
-        print(f"funcnn-verify: no check matches {args.only}", file=sys.stderr)
+        patterns = ", ".join(repr(p) for p in args.only)
+        print(f"funcnn-verify: error: --only: no check matches {patterns} (see --list)",
+              file=sys.stderr)
         return 2
     if args.list:
         for check in checks:

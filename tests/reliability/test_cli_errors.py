@@ -333,8 +333,8 @@ ROWS = [
     Row(
         "verify/no-match",
         ("verify", "--only", "no-such-check"),
-        r"no-such-check",
-        r"no check matches",
+        r"--only",
+        r"no check matches 'no-such-check'",
     ),
     Row(
         "verify/unknown-flag",
