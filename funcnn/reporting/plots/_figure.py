@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from numpy.typing import NDArray
 
 from funcnn.core.validation import check_finite, check_positive_int, ensure_array
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
+from funcnn.training.checkpoint import _write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -79,20 +79,9 @@ def _save(fig: Figure, target: Path) -> Path:
     canvas = fig.canvas
     assert isinstance(canvas, FigureCanvasAgg)  # attached by _new_figure
     canvas.print_png(buffer)  # type: ignore[no-untyped-call]  # untyped in matplotlib
-    data = buffer.getvalue()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)  # mode masked by the umask, like any new file
-    try:
-        with open(fd, "wb", closefd=True) as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # The checkpoint's atomic write (temporary file, fsync, rename): one implementation.
+    _write_atomically(target, buffer.getvalue())
     return target
 
 
