@@ -21,7 +21,7 @@ __all__ = ["run_evaluate"]
 
 def run_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     """Evaluate the checkpoint as the flags say; return the exit status."""
-    from funcnn.reporting import metrics
+    from funcnn.reporting import classification, metrics
 
     # The checkpoint is the one positional argument: its errors need no flag name.
     ckpt: Checkpoint = flagged(lambda: load_checkpoint(args.checkpoint), "", whole=("path",))
@@ -45,7 +45,7 @@ def run_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     value, _ = evaluate(spec, ckpt.params, x, y, loss=str(loss))
     acc = metrics.accuracy(y, predicted)
     cm = metrics.confusion_matrix(y, predicted, spec.n_out)
-    report = metrics.classification_report(y, predicted, spec.n_out)
+    report = classification.classification_report(y, predicted, spec.n_out)
     if args.json:
         print(
             json.dumps(

@@ -50,14 +50,14 @@ def write_report(
     ``test`` is ``(x_test, y_test, images)``; ``title`` names the run in every plot, and
     ``None`` draws none. Returns the names of the files written.
     """
-    from funcnn.reporting import metrics
+    from funcnn.reporting import classification, metrics
 
     x_test, y_test, images = test
     test_loss, _ = evaluate(spec, params, x_test, y_test, loss=loss)
     logits = apply(spec, params, x_test)
     predicted = np.argmax(logits, axis=1)
     acc = metrics.accuracy(y_test, predicted)
-    report = metrics.classification_report(y_test, predicted, spec.n_out)
+    report = classification.classification_report(y_test, predicted, spec.n_out)
     write_text(out_dir / "report.txt", report.render() + "\n")
     summary = {
         "test_accuracy": acc,
