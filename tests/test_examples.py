@@ -24,6 +24,7 @@ from examples import (
     mnist_softmax_jacobian,
     xor,
 )
+from funcnn.reporting.plots import PLOT_FILES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -71,7 +72,7 @@ def printed_percent(out: str, prefix: str) -> float:
     return float(line[len(prefix) :].split("%")[0]) / 100
 
 
-ALL_PNGS = {"loss.png", "accuracy.png", "confusion.png", "weights.png", "misclassified.png"}
+ALL_PNGS = set(PLOT_FILES.values()) - {"samples.png"}
 
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
