@@ -31,6 +31,10 @@ def softmax(z: FloatArray) -> FloatArray:
     """``exp(z) / sum(exp(z))`` over the last axis, shape and dtype of ``z``.
 
     Shifted by the row maximum first, so logits of any finite size are safe.
+
+    >>> softmax(np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]]))
+    array([[0.25, 0.75],
+           [0.5 , 0.5 ]])
     """
     z = _check_classes("z", z)
     shifted = z - np.max(z, axis=-1, keepdims=True)
