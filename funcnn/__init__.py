@@ -5,16 +5,16 @@ frozen :class:`MLP` spec plus its parameters, a list of ``{"W": (n_in, n_out), "
 (n_out,)}`` dicts; every function is pure (no hidden state, inputs never mutated,
 randomness from an explicit ``numpy.random.Generator``):
 
->>> import numpy as np
->>> import funcnn as fn
->>> rng = np.random.default_rng(0)
->>> spec = fn.MLP((4, 8, 3), activation="relu")
->>> params = fn.init(spec, rng)
->>> x, y = rng.random((5, 4)), np.array([0, 1, 2, 1, 0])
->>> value, grads = fn.value_and_grad(spec, params, x, y)
->>> params = fn.sgd_step(params, grads, lr=0.1)
->>> fn.apply(spec, params, x).shape
-(5, 3)
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> rng = np.random.default_rng(0)
+    >>> spec = fn.MLP((4, 8, 3), activation="relu")
+    >>> params = fn.init(spec, rng)
+    >>> x, y = rng.random((5, 4)), np.array([0, 1, 2, 1, 0])
+    >>> value, grads = fn.value_and_grad(spec, params, x, y)
+    >>> params = fn.sgd_step(params, grads, lr=0.1)
+    >>> fn.apply(spec, params, x).shape
+    (5, 3)
 
 Where to look (``help(funcnn.core.network)`` and so on for each module):
 

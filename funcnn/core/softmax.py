@@ -43,9 +43,9 @@ def softmax(z: FloatArray) -> FloatArray:
 
     Shifted by the row maximum first, so logits of any finite size are safe.
 
-    >>> softmax(np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]]))
-    array([[0.25, 0.75],
-           [0.5 , 0.5 ]])
+        >>> softmax(np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]]))
+        array([[0.25, 0.75],
+               [0.5 , 0.5 ]])
     """
     z = _check_classes("z", z)
     out = np.empty_like(z)

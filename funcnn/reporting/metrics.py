@@ -91,8 +91,8 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
     ``y_true``, ``y_pred``: integer labels ``>= 0``, shape ``(N,)`` with ``N >= 1``.
 
-    >>> accuracy([0, 1, 2, 2], [0, 1, 1, 2])
-    0.75
+        >>> accuracy([0, 1, 2, 2], [0, 1, 1, 2])
+        0.75
     """
     t, p = _check_pair(y_true, y_pred, None)
     return float(np.count_nonzero(t == p) / t.size)
@@ -106,10 +106,10 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> ND
     classes, columns predicted; row sums are the supports, the trace is the number
     correct.
 
-    >>> confusion_matrix([0, 1, 2, 2], [0, 1, 1, 2], 3)
-    array([[1, 0, 0],
-           [0, 1, 0],
-           [0, 1, 1]])
+        >>> confusion_matrix([0, 1, 2, 2], [0, 1, 1, 2], 3)
+        array([[1, 0, 0],
+               [0, 1, 0],
+               [0, 1, 1]])
     """
     c = check_positive_int("n_classes", n_classes)
     t, p = _check_pair(y_true, y_pred, c)
