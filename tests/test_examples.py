@@ -3,7 +3,7 @@
 The MNIST examples train on the first few hundred training samples for one epoch and
 test on the first few hundred test samples; the checks are that they run end to end
 through the public API, print and return real accuracies, and write their PNGs. The
-full-length runs and their numbers are in ``examples/README.md``.
+full-length runs and their numbers are in ``docs/examples.md``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,17 @@ that covers every gradient funcnn computes. Run it as ``python -m verification``
     from verification import check_network                  # a funcnn MLP, fast path
     report = check_network(spec, params, x, y, "softmax_cross_entropy", mode="full")
 
+For example, the gradient of ``w . w`` is ``2 w``, and a gradient that forgets the 2 fails:
+
+    >>> import numpy as np
+    >>> def loss_fn(p):
+    ...     return float(p["w"] @ p["w"])
+    >>> params = {"w": np.array([1.0, -2.0])}
+    >>> check_gradients(loss_fn, lambda p: {"w": 2 * p["w"]}, params).summary()
+    '1 rows: 1 pass -> PASSED'
+    >>> check_gradients(loss_fn, lambda p: {"w": p["w"]}, params).summary()
+    '1 rows: 1 fail -> FAILED'
+
 Modules: :mod:`~verification.engine` (the checks), :mod:`~verification.numeric`
 (scipy derivatives with error estimates), :mod:`~verification.perturbed` (losses at
 many perturbed parameter vectors at once), :mod:`~verification.kinks`,

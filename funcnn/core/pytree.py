@@ -154,6 +154,9 @@ def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
 
     Returns a new tree; nothing is mutated. Raises ``InvalidArgumentError`` when a tree
     in ``rest`` has a different structure.
+
+        >>> tree_map(lambda a, b: a + b, {"w": 1, "b": [2, 3]}, {"w": 10, "b": [20, 30]})
+        {'b': [22, 33], 'w': 11}
     """
     leaves, treedef = tree_flatten(tree)
     other_leaves = []
@@ -176,6 +179,13 @@ def ravel(tree: Any) -> tuple[Array, Callable[[Array], Any]]:
     vector of that length back into the tree, restoring each leaf's shape and dtype;
     ``unravel(ravel(p)[0])`` equals ``p`` bit for bit. ``unravel`` returns copies, never
     views of ``v``.
+
+        >>> flat, unravel = ravel([{"W": np.ones((2, 2)), "b": np.zeros(2)}])
+        >>> flat
+        array([1., 1., 1., 1., 0., 0.])
+        >>> unravel(2 * flat)[0]["W"]
+        array([[2., 2.],
+               [2., 2.]])
     """
     leaves, treedef = tree_flatten(tree)
     arrays = [np.asarray(leaf) for leaf in leaves]
