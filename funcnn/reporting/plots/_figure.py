@@ -46,7 +46,10 @@ def _new_figure(width: float, height: float, dpi: int, *, constrained: bool = Tr
             "funcnn's plots need matplotlib, which is not installed; "
             "install it with: pip install 'funcnn[plot]'"
         ) from exc
-    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained" if constrained else None)
+    # Whole pixels, nudged up: matplotlib before 3.11 truncates inches x dpi, so 13.4 in
+    # (12 + 0.2 + 1.2 = 13.399999999999999) at 100 dpi came out 1339 px, not 1340.
+    w, h = ((round(size * dpi) + 0.01) / dpi for size in (width, height))
+    fig = Figure(figsize=(w, h), dpi=dpi, layout="constrained" if constrained else None)
     FigureCanvasAgg(fig)
     return fig
 
