@@ -11,9 +11,10 @@ A golden directory holds:
 - ``data.bin``: every tensor's bytes, row-major (C order), little-endian, each starting
   at a multiple of 8 (so a JavaScript ``Float64Array`` can view it in place);
 - ``index.txt``: the same facts as lines of space-separated fields, for readers (C)
-  that would rather not parse JSON: ``case <id> <kind> <dtype> <key>=<value>...`` then
-  one ``tensor <name> <dtype> <offset> <nbytes> <shape>`` line per tensor of that case
-  (shape comma-separated, ``-`` for a scalar).
+  that would rather not parse JSON: ``rule <kind> <constant>=<value>...`` per
+  comparison rule, then per case ``case <id> <kind> <dtype> <key>=<value>...`` followed
+  by one ``tensor <name> <dtype> <offset> <nbytes> <shape>`` line per tensor of that
+  case (shape comma-separated, ``-`` for a scalar; lists comma-separated).
 
 This module writes and reads that layout; :mod:`verification.golden` decides what goes in.
 """
@@ -96,6 +97,22 @@ def _flat(value: Any) -> str:
     return ""
 
 
+def _rule_lines(rules: dict[str, Any]) -> list[str]:
+    """``rule <kind> <constant>=<value>...``: the numbers of each comparison rule (the
+    formulas themselves are in the manifest), nested keys joined by ``_``."""
+    lines = []
+    for kind, rule in rules.items():
+        if not isinstance(rule, dict):
+            continue
+        fields = []
+        for key, value in rule.items():
+            items = value.items() if isinstance(value, dict) else [("", value)]
+            fields += [f"{key}{'_' + sub if sub else ''}={v!r}" for sub, v in items
+                       if isinstance(v, int | float)]
+        lines.append(" ".join(["rule", kind, *fields]))
+    return lines
+
+
 def _atomic_write(path: Path, payload: bytes) -> None:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -131,7 +148,8 @@ def write_golden(directory: str | Path, header: dict[str, Any],
     manifest = {"format": FORMAT, **header, "data_file": DATA_FILE, "byte_order": "little",
                 "cases": entries}
     _atomic_write(root / DATA_FILE, b"".join(chunks))
-    index = [f"format {FORMAT}", f"data_file {DATA_FILE}"]
+    index = [f"format {FORMAT}", f"data_file {DATA_FILE}",
+             *_rule_lines(header.get("comparison", {}))]
     for entry in entries:
         index += _index_line(entry)
     _atomic_write(root / INDEX_FILE, ("\n".join(index) + "\n").encode())
