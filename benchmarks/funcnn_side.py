@@ -106,7 +106,7 @@ class FuncnnTrainer:
         total = 0.0
         for start in range(0, n, self.batch_size):
             idx = perm[start : start + self.batch_size]
-            value, grads = value_and_grad_unchecked(spec, params, x[idx], y[idx], loss)
+            value, grads, _ = value_and_grad_unchecked(spec, params, x[idx], y[idx], loss)
             params = sgd_step(params, grads, self.lr)
             total += value * len(idx)
         self.params = params
