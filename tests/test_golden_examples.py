@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from verification.foreign import check_foreign
 from verification.golden import export_golden
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -79,11 +80,26 @@ def test_javascript_example_checks_the_golden_files(golden: Path) -> None:
     RAN.add("node")
 
 
+def test_javascript_example_serves_the_foreign_protocol() -> None:
+    node = _tool("node")
+    serve = [node, str(EXAMPLES / "golden_js" / "serve.js")]
+    only = ["2-3-2/sigmoid/softmax_cross_entropy/float64", "2-3-1/tanh/*/float32"]
+    report = check_foreign(serve, only=only, timeout=60)
+    assert report.passed and report.meta["problems"] == 2, report.table()
+    bad = check_foreign([*serve, "--bug", "tanh-square"], only=only, timeout=60)
+    assert {row.check.split(":")[0] for row in bad.failures} == {
+        "foreign/2-3-1/tanh/binary_cross_entropy/float32"}
+    RAN.add("node-foreign")
+
+
 def test_the_examples_were_not_skipped_where_their_tools_exist(
     request: pytest.FixtureRequest,
 ) -> None:
     selected = {item.name for item in request.session.items}
-    for tool, test in (("gcc", "test_c_example_checks_the_golden_files"),
-                       ("node", "test_javascript_example_checks_the_golden_files")):
+    for tool, ran, test in (
+        ("gcc", "gcc", "test_c_example_checks_the_golden_files"),
+        ("node", "node", "test_javascript_example_checks_the_golden_files"),
+        ("node", "node-foreign", "test_javascript_example_serves_the_foreign_protocol"),
+    ):
         if shutil.which(tool) and test in selected:
-            assert tool in RAN, f"{test} did not run although {tool} is installed"
+            assert ran in RAN, f"{test} did not run although {tool} is installed"

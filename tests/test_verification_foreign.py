@@ -106,3 +106,28 @@ def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("funcnn-verify: --foreign: ") and "\n" not in err
+
+
+def test_a_failing_problem_gets_the_root_cause_diagnosis(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    calls: list[tuple[object, ...]] = []
+
+    def diagnose_mlp(spec: object, value_and_grad: object, loss: str, **kwargs: object) -> str:
+        import numpy as np
+
+        params, x = kwargs["params"], kwargs["x"]
+        calls.append((spec, loss))
+        value, _ = value_and_grad(params, x[:1], np.zeros(1, dtype=np.int64))  # type: ignore[operator,index]
+        return f"root cause: planted (loss {value:.3f})"
+
+    fake = types.ModuleType("verification.diagnosis")
+    fake.diagnose_mlp = diagnose_mlp  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "verification.diagnosis", fake)
+    bad = check_foreign([*SERVER, "--bug", "grad-scale"], only=XOR, timeout=30)
+    assert bad.meta["diagnosis"][f"foreign/{XOR[0]}"].startswith("root cause: planted")
+    assert len(calls) == 1
+    good = check_foreign(SERVER, only=XOR, timeout=30)
+    assert "diagnosis" not in good.meta and len(calls) == 1

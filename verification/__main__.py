@@ -135,6 +135,8 @@ def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
         return 1
     shown = Report(report.failures, report.meta) if args.brief else report
     print(shown.table() if shown.rows else report.summary(), file=stream)
+    for problem, text in report.meta.get("diagnosis", {}).items():
+        print(f"\n{problem}:\n{text}", file=stream)
     if args.json is not None:
         report.write_json(args.json)
     return 0 if report.passed else 1

@@ -10,8 +10,9 @@ For each problem (a row of the catalogue's network matrix that the program suppo
   (:func:`verification.engine.check_gradients` with the per-entry error model), so a
   loss and gradient that disagree with each other are caught even where both differ
   from funcnn; the perturbed points go out in one ``loss`` message per scipy iteration;
-- when a row fails and :mod:`verification.diagnosis` is installed, its root-cause
-  diagnosis.
+- when a row fails and ``verification.diagnosis`` is installed, its root-cause
+  diagnosis (``diagnose_mlp`` on the foreign backprop), as text in
+  ``report.meta["diagnosis"]``, by problem.
 
 Command line: ``funcnn-verify --foreign "CMD ARGS" [--timeout S] [--quick] [--only PAT]``.
 """
@@ -19,6 +20,7 @@ Command line: ``funcnn-verify --foreign "CMD ARGS" [--timeout S] [--quick] [--on
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -85,15 +87,20 @@ def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
     return pattern
 
 
-def _diagnosis(spec: MLP, params: Params, x: Array, y: Array, loss: str,
-               value_and_grad_fn: Callable[..., Any]) -> Report | None:
-    """The root-cause diagnosis of :mod:`verification.diagnosis`, when it is installed."""
+def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, loss: str,
+               dtype: str, seed: int) -> str | None:
+    """The root-cause diagnosis (``verification.diagnosis.diagnose_mlp``) of the foreign
+    backprop, as text; None where that module is not installed."""
     try:
-        from verification.diagnosis import diagnose_mlp  # type: ignore[import-not-found]
+        module = importlib.import_module("verification.diagnosis")
     except ImportError:
         return None
-    result: Report = diagnose_mlp(spec, value_and_grad_fn, params=params, x=x, y=y, loss=loss)
-    return result
+
+    def value_and_grad(p: Params, xx: Array, yy: Array) -> tuple[float, Params]:
+        return program.value_and_grad(spec, p, xx, yy, loss, dtype)
+
+    return str(module.diagnose_mlp(spec, value_and_grad, loss, params=params, x=x, seed=seed,
+                                   name=program.name))
 
 
 def _check_problem(program: ForeignProgram, problem: Problem, seed: int) -> Report:
@@ -125,11 +132,9 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int) -> Repo
     )
     report = Report.combine([conformance, own], {})
     if not report.passed:
-        diagnosis = _diagnosis(spec, params, x, y, loss,
-                               lambda s, p, xx, yy, lo: program.value_and_grad(
-                                   s, p, xx, yy, lo, dtype))
+        diagnosis = _diagnosis(program, spec, params, x, loss, dtype, seed)
         if diagnosis is not None:
-            report = Report.combine([report, diagnosis], {})
+            report = Report(report.rows, {**report.meta, "diagnosis": {name: diagnosis}})
     return report
 
 
@@ -160,5 +165,7 @@ def check_foreign(
             raise ForeignError(f"no problem matches what {program.name!r} supports "
                                f"({hello}) and --only {list(only)}")
         reports = [_check_problem(program, problem, seed) for problem in problems]
+        diagnoses = {k: v for r in reports for k, v in r.meta.get("diagnosis", {}).items()}
         return Report.combine(reports, {"foreign": program.name, "problems": len(problems),
-                                        "messages": program.requests})
+                                        "messages": program.requests,
+                                        **({"diagnosis": diagnoses} if diagnoses else {})})
