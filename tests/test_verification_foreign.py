@@ -80,7 +80,8 @@ def check_foreign_once(program: ForeignProgram) -> None:
 
 
 def test_a_missing_program_is_one_line() -> None:
-    with pytest.raises(ForeignError, match=r"cannot start 'no-such-program-h17 --serve': .*No such file"):
+    with pytest.raises(ForeignError,
+                       match=r"cannot start 'no-such-program-h17 --serve': .*No such file"):
         check_foreign("no-such-program-h17 --serve")
 
 

@@ -170,7 +170,7 @@ def test_every_case_fails_zero_sign_flipped_and_classic_bugs(golden: Path) -> No
         flipped = {n: -v for n, v in outputs.items()}
         if case["kind"] == "network":
             spec_fn = _buggy_network(case)
-            value, grads = spec_fn(*_network_args(case, arrays))
+            _value, grads = spec_fn(*_network_args(case, arrays))
             bug = {f"grads/{i}/{k}": g[k] for i, g in enumerate(grads) for k in ("W", "b")}
         else:
             bug = _classic_bug(case, arrays)

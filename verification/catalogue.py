@@ -90,9 +90,9 @@ __all__ = [
     "network_case",
     "network_matrix",
     "problem_rng",
-    "softmax_based",
     "run_checks",
     "select",
+    "softmax_based",
     "softmax_logits",
 ]
 

@@ -154,7 +154,8 @@ class ForeignProgram:
             shown = line[:60].decode("utf-8", "replace").rstrip()
             raise ForeignError(f"answer to {op!r} is not JSON ({exc}): {shown!r}") from exc
         if not isinstance(answer, dict):
-            raise ForeignError(f"answer to {op!r}: expected a JSON object, got {shown_type(answer)}")
+            raise ForeignError(
+                f"answer to {op!r}: expected a JSON object, got {shown_type(answer)}")
         if "error" in answer:
             raise ForeignError(f"answer to {op!r}: the program reports: {answer['error']}")
         return answer
