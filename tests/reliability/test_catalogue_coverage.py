@@ -81,6 +81,8 @@ EXEMPT: dict[str, str] = {
             "Layer",
             "InitScheme",
             "ProgressCallback",
+            "Callback",
+            "Event",
         )
     },
     "Settings": "a record; validated where it is used (rows check_gradients/settings-*)",
