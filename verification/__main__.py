@@ -127,6 +127,9 @@ def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
     """``--foreign CMD [--timeout S]``: check another program's gradients."""
     from verification.foreign import ForeignError, check_foreign
 
+    if not args.timeout > 0:
+        print(f"funcnn-verify: --timeout {args.timeout:g}: expected seconds > 0", file=sys.stderr)
+        return 2
     try:
         report = check_foreign(args.foreign, seed=args.seed, timeout=args.timeout,
                                quick=args.quick, only=args.only)

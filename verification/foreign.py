@@ -28,7 +28,9 @@ import numpy as np
 
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
+from verification.arguments import check_nonnegative_number, check_seed
 from verification.catalogue import DTYPES, network_case, network_matrix
 from verification.conformance import check_conformance
 from verification.engine import check_gradients
@@ -138,6 +140,19 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int) -> Repo
     return report
 
 
+def _check_arguments(command: Any, timeout: Any, encoding: Any) -> None:
+    parts = [command] if isinstance(command, str) else command
+    if not isinstance(parts, Sequence) or not all(isinstance(p, str) for p in parts):
+        raise ArgumentTypeError(f"command: expected a str or a sequence of str, got "
+                                f"{type(command).__name__}")
+    if not any(p.strip() for p in parts):
+        raise InvalidArgumentError("command: empty, expected a program to run")
+    if check_nonnegative_number("timeout", timeout) == 0:
+        raise InvalidArgumentError("timeout: 0, expected seconds > 0")
+    if encoding not in ("base64", "list"):
+        raise InvalidArgumentError(f"encoding: {encoding!r}, expected 'base64' or 'list'")
+
+
 def check_foreign(
     command: str | Sequence[str],
     *,
@@ -149,12 +164,15 @@ def check_foreign(
 ) -> Report:
     """Run ``command`` and check its MLP on every supported problem; one report.
 
-    Raises :class:`ForeignError` (one line) when the program breaks the protocol,
-    crashes, hangs past ``timeout`` seconds per answer, or answers non-finite numbers;
-    the program is ended in every case.
+    ``command``: a shell-style string (split, not run by a shell) or an argument list;
+    ``only``: patterns (shell wildcards or substrings) on ``arch/activation/loss/dtype``;
+    ``encoding``: how arrays are sent, ``"base64"`` or ``"list"``. Raises
+    :class:`ForeignError` (one line) when the program breaks the protocol, crashes, hangs
+    past ``timeout`` seconds per answer, or answers non-finite numbers; the program is
+    ended in every case.
     """
-    if encoding not in ("base64", "list"):
-        raise ForeignError(f"encoding: {encoding!r}, expected 'base64' or 'list'")
+    _check_arguments(command, timeout, encoding)
+    seed = check_seed(seed)
     with ForeignProgram(command, timeout, encoding) as program:
         hello = program.request({"op": "hello", "protocol": PROTOCOL})
         if hello.get("protocol", PROTOCOL) != PROTOCOL:

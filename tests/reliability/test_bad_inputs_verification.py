@@ -21,6 +21,7 @@ from verification import (
     check_conformance,
     check_cross_entropy,
     check_dense,
+    check_foreign,
     check_gradients,
     check_invariants,
     check_losses,
@@ -454,6 +455,20 @@ def _catalogue_cases() -> Iterator[Case]:
             r"expected",
             None,
         ),
+    ]
+    cases += [
+        ("check_foreign/command-int", lambda: check_foreign(wrong(3)), ATE, "command",
+         r"expected a str or a sequence of str", None),
+        ("check_foreign/command-empty", lambda: check_foreign("  "), IAE, "command",
+         r"expected a program to run", None),
+        ("check_foreign/timeout-zero", lambda: check_foreign("true", timeout=0), IAE,
+         "timeout", r"expected seconds > 0", None),
+        ("check_foreign/timeout-str", lambda: check_foreign("true", timeout=wrong("1")), ATE,
+         "timeout", r"expected", None),
+        ("check_foreign/encoding", lambda: check_foreign("true", encoding="hex"), IAE,
+         "encoding", r"expected 'base64' or 'list'", None),
+        ("check_foreign/seed", lambda: check_foreign("true", seed=-1), IAE, "seed",
+         r"expected", None),
     ]
     for fid, call, error, arg, expected, bug in cases:
         yield Case(fid, call, error, arg, expected, bug)

@@ -72,6 +72,7 @@ EXEMPT: dict[str, str] = {
             "ArgumentTypeError",
             "DataFormatError",
             "NonFiniteError",
+            "ForeignError",
             "Check",
             "CheckRow",
             "Report",
