@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "to DIR as manifest.json + data.bin (see docs/golden-format.md) "
                              "and exit, without running any check")
     parser.add_argument("--large", action="store_true",
-                        help="with --export-golden: add the large networks (about 40 MB)")
+                        help="with --export-golden: add the large networks (about 43 MB)")
     parser.add_argument("--foreign", metavar="CMD",
                         help="check another program's MLP gradients: run CMD (a shell-style "
                              "command line) and talk to it over stdin/stdout (see "

@@ -14,7 +14,8 @@
 7. whole networks, every parameter tensor: every architecture the project reproduces,
    every activation and every loss, float64 and float32, on real MNIST samples when the
    data is present (random inputs otherwise), full mode up to 30k parameters and
-   directional mode above; plus a conformance check against an independent
+   directional mode above (no softmax-based loss on a one-output network: the XOR
+   network runs those with two outputs, 2-3-2); plus a conformance check against an independent
    implementation. The exact invariants of backprop (:mod:`verification.invariants`)
    run first, before any finite difference.
 

@@ -18,9 +18,9 @@ reproduce):
 
 Default networks (:func:`golden_networks`): every XOR network of the catalogue
 (2-3-1 with the non-softmax losses, 2-3-2 with the softmax-based ones) and
-784-32-32-10 with sigmoid and cross-entropy, in float64 and float32 (about 1.5 MB);
+784-32-32-10 with sigmoid and cross-entropy, in float64 and float32 (about 1.8 MB);
 ``large=True`` adds every activation and loss on 784-32-32-10 and each larger
-architecture with its own activation (about 40 MB). :func:`compare_case` is the
+architecture with its own activation (about 43 MB). :func:`compare_case` is the
 comparison rule, written into the manifest with its constants; :func:`verify_golden`
 applies it to funcnn or any other implementation.
 """
