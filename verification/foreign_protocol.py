@@ -91,19 +91,29 @@ class ForeignProgram:
             raise ForeignError(f"cannot start {self.name!r}: {exc}") from exc
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=5)
-        threading.Thread(target=self._pump, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
+        self._pumps = [threading.Thread(target=self._pump, daemon=True),
+                       threading.Thread(target=self._pump_stderr, daemon=True)]
+        for pump in self._pumps:
+            pump.start()
 
     def _pump(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            self._lines.put(line)
+        # Reads on its own thread so that a silent program cannot block the checker
+        # past its timeout; ends at the end of the output (or when close() closes it).
+        try:
+            assert self._proc.stdout is not None
+            for line in self._proc.stdout:
+                self._lines.put(line)
+        except (OSError, ValueError):
+            pass
         self._lines.put(None)
 
     def _pump_stderr(self) -> None:
-        assert self._proc.stderr is not None
-        for line in self._proc.stderr:
-            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+        try:
+            assert self._proc.stderr is not None
+            for line in self._proc.stderr:
+                self._stderr.append(line.decode("utf-8", "replace").rstrip())
+        except (OSError, ValueError):
+            pass
 
     def __enter__(self) -> ForeignProgram:
         return self
@@ -121,6 +131,8 @@ class ForeignProgram:
             except (OSError, subprocess.TimeoutExpired):
                 self._proc.kill()
                 self._proc.wait()
+        for pump in self._pumps:  # the pipes end with the process: let them drain
+            pump.join(timeout=1.0)
         for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
             if stream is not None:
                 stream.close()
