@@ -132,3 +132,20 @@ def test_a_failing_problem_gets_the_root_cause_diagnosis(
     assert len(calls) == 1
     good = check_foreign(SERVER, only=XOR, timeout=30)
     assert "diagnosis" not in good.meta and len(calls) == 1
+
+
+def test_a_diagnosis_that_does_not_apply_is_reported_not_raised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    from funcnn.errors import InvalidArgumentError
+
+    def diagnose_mlp(*args: object, **kwargs: object) -> str:
+        raise InvalidArgumentError("loss: not covered")
+
+    fake = types.ModuleType("verification.diagnosis")
+    fake.diagnose_mlp = diagnose_mlp  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "verification.diagnosis", fake)
+    bad = check_foreign([*SERVER, "--bug", "grad-scale"], only=XOR, timeout=30)
+    assert bad.meta["diagnosis"][f"foreign/{XOR[0]}"] == "no diagnosis: loss: not covered"

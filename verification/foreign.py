@@ -28,7 +28,7 @@ import numpy as np
 
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
-from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
 from verification.arguments import check_nonnegative_number, check_seed
 from verification.catalogue import DTYPES, network_case, network_matrix
@@ -101,11 +101,19 @@ def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, los
     def value_and_grad(p: Params, xx: Array, yy: Array) -> tuple[float, Params]:
         return program.value_and_grad(spec, p, xx, yy, loss, dtype)
 
-    return str(module.diagnose_mlp(spec, value_and_grad, loss, params=params, x=x, seed=seed,
-                                   name=program.name))
+    try:
+        return str(module.diagnose_mlp(spec, value_and_grad, loss, params=params, x=x,
+                                       seed=seed, name=program.name))
+    except ForeignError:
+        raise
+    except FuncnnError as exc:  # a problem the diagnosis does not cover: say so, go on
+        return f"no diagnosis: {exc}"
 
 
-def _check_problem(program: ForeignProgram, problem: Problem, seed: int) -> Report:
+def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtype: str
+                   ) -> Report:
+    """Conformance, then the foreign gradient against finite differences of the foreign
+    loss evaluated in ``fd_dtype`` (float64 unless the program only does float32)."""
     arch, act, loss, dtype = problem
     spec, params, x, y, _ = network_case(arch, act, loss, np.dtype(dtype), seed)
     name = f"foreign/{arch}/{act}/{loss}/{dtype}"
@@ -123,10 +131,10 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int) -> Repo
     y64 = y if np.asarray(y).dtype.kind in "iu" else np.asarray(y, dtype=np.float64)
 
     def batched(thetas: FloatArray) -> FloatArray:
-        return program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, "float64")
+        return program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, fd_dtype)
 
     own = check_gradients(
-        lambda p: float(program.losses(spec, [p], x64, y64, loss, "float64")[0]),
+        lambda p: float(program.losses(spec, [p], x64, y64, loss, fd_dtype)[0]),
         lambda p: other(p, x, y)[1], params, mode=mode,
         seed=seed, name=f"{name}: foreign grads vs foreign loss", batched_loss=batched,
         pattern_fn=_kink_pattern(spec, x64, y64, loss),
@@ -182,7 +190,9 @@ def check_foreign(
         if not problems:
             raise ForeignError(f"no problem matches what {program.name!r} supports "
                                f"({hello}) and --only {list(only)}")
-        reports = [_check_problem(program, problem, seed) for problem in problems]
+        declared = hello.get("dtypes") or ["float64"]
+        fd_dtype = "float64" if "float64" in declared else "float32"
+        reports = [_check_problem(program, problem, seed, fd_dtype) for problem in problems]
         diagnoses = {k: v for r in reports for k, v in r.meta.get("diagnosis", {}).items()}
         return Report.combine(reports, {"foreign": program.name, "problems": len(problems),
                                         "messages": program.requests,
