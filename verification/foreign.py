@@ -95,7 +95,9 @@ def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, los
     backprop, as text; None where that module is not installed."""
     try:
         module = importlib.import_module("verification.diagnosis")
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "verification.diagnosis":
+            raise  # installed but broken: that must not pass for "not installed"
         return None
 
     def value_and_grad(p: Params, xx: Array, yy: Array) -> tuple[float, Params]:
