@@ -100,6 +100,18 @@ def test_default_and_large_case_lists() -> None:
                      "784-500-250-100-10"}
 
 
+def test_tolerances_are_a_small_fraction_of_each_gradient(golden: Path) -> None:
+    files = load_golden(golden)
+    for case_id, case in files.cases.items():
+        if case["kind"] != "network":
+            continue
+        arrays = files.arrays(case_id)
+        for name in (n for n in arrays if n.startswith("grads/")):
+            scale = np.max(np.abs(arrays[name]))
+            worst = np.max(arrays["tolerance/" + name.split("/", 1)[1]])
+            assert scale > 0 and worst <= 1e-3 * scale, (case_id, name, worst / scale)
+
+
 def test_no_network_applies_a_softmax_to_one_output() -> None:
     for arch, _, loss in golden_networks(large=True):
         assert not (arch == "2-3-1" and loss.startswith("softmax"))

@@ -20,7 +20,7 @@ with ``gamma_n ~= n u``), carried through the forward and backward passes:
   both are as large as the values); going down through ``W^T`` and the activation
   derivative adds
   ``u (n_out + 1) |g| |W|^T``, and the derivative's own error ``|act''| EZ`` plus its
-  rounding (:func:`derivative_rounding`), or the full jump where ``|z| <= EZ`` could
+  rounding (:func:`derivative_rounding`), or the full jump where ``|z| <= EZ > 0`` could
   flip a relu.
 
 ``u`` is the unit roundoff ``eps / 2`` of the dtype the gradient was computed in; all
@@ -215,7 +215,7 @@ def gradient_error_bound(
             a = act.fn(z) if forward is None else forward[0][layer + 1]
             slope = np.abs(act.derivative(z, a))
             if jump:
-                slope = np.where(np.abs(z) <= ez, sup1, slope)
+                slope = np.where(_may_flip(z, ez), sup1, slope)
             else:
                 slope = np.minimum(slope + ACTIVATION_BOUNDS[acts[layer]][1] * ez, sup1)
             ea = slope * ez + 2 * u * np.abs(a) + tiny
@@ -281,6 +281,12 @@ def _gradient_in(spec: MLP, params: Params, x: Array, y: Any, loss: str, dtype: 
     return value_and_grad(spec, cast, np.asarray(x).astype(dtype), targets, loss)[1]
 
 
+def _may_flip(z: FloatArray, ez: FloatArray) -> Any:
+    """Where rounding may put ``z`` on the other side of a kink at 0: within its error,
+    unless it is exact (a zero computed from zero inputs and biases stays zero)."""
+    return (np.abs(z) <= ez) & (ez > 0)
+
+
 def _backward_bounds(
     Ws: Sequence[FloatArray], absW: Sequence[FloatArray], inputs: Sequence[FloatArray],
     errs_a: Sequence[FloatArray], pres: Sequence[FloatArray], errs_z: Sequence[FloatArray],
@@ -312,5 +318,5 @@ def _backward_bounds(
         _, sup2, jump = ACTIVATION_BOUNDS[name_act]
         ed = sup2 * ez + derivative_rounding(name_act, a_act, d, u) + tiny
         if jump:
-            ed = ed + jump * (np.abs(z) <= ez)
+            ed = ed + jump * _may_flip(z, ez)
         g, eg = g_in * d, eg_in * (d + ed) + g_in * ed
