@@ -11,6 +11,17 @@ that covers every gradient funcnn computes. Run it as ``python -m verification``
     from verification import check_network                  # a funcnn MLP, fast path
     report = check_network(spec, params, x, y, "softmax_cross_entropy", mode="full")
 
+For example, the gradient of ``w . w`` is ``2 w``, and a gradient that forgets the 2 fails:
+
+    >>> import numpy as np
+    >>> def loss_fn(p):
+    ...     return float(p["w"] @ p["w"])
+    >>> params = {"w": np.array([1.0, -2.0])}
+    >>> check_gradients(loss_fn, lambda p: {"w": 2 * p["w"]}, params).summary()
+    '1 rows: 1 pass -> PASSED'
+    >>> check_gradients(loss_fn, lambda p: {"w": p["w"]}, params).summary()
+    '1 rows: 1 fail -> FAILED'
+
 Modules: :mod:`~verification.engine` (the checks), :mod:`~verification.numeric`
 (scipy derivatives with error estimates), :mod:`~verification.perturbed` (losses at
 many perturbed parameter vectors at once), :mod:`~verification.kinks`,
@@ -18,8 +29,10 @@ many perturbed parameter vectors at once), :mod:`~verification.kinks`,
 condition), :mod:`~verification.report` (results as data), :mod:`~verification.invariants`,
 :mod:`~verification.conformance`, :mod:`~verification.catalogue`,
 :mod:`~verification.golden` (portable golden files), :mod:`~verification.foreign` (checks
-a program in any language over stdin/stdout), :mod:`~verification.calibration` (measures the pass
-condition's constants on random networks).
+a program in any language over stdin/stdout), :mod:`~verification.calibration` (measures
+the pass condition's constants on random networks), :mod:`~verification.diagnosis` (the
+root cause of a wrong MLP backprop, in words: :func:`diagnose_mlp`) and
+:mod:`~verification.adapters` (notebook layouts to funcnn's in a few lines).
 """
 
 from verification.catalogue import (
@@ -35,6 +48,7 @@ from verification.catalogue import (
     run_checks,
 )
 from verification.conformance import check_conformance, textbook_value_and_grad
+from verification.diagnosis import Diagnosis, diagnose_mlp
 from verification.engine import Settings, check_gradients, check_network
 from verification.error_model import gradient_error_bound
 from verification.foreign import ForeignError, check_foreign
@@ -50,6 +64,7 @@ __all__ = [
     "VERDICTS",
     "Check",
     "CheckRow",
+    "Diagnosis",
     "ForeignError",
     "Report",
     "Settings",
@@ -67,6 +82,7 @@ __all__ = [
     "check_network_case",
     "check_softmax",
     "check_softmax_jacobian_invariants",
+    "diagnose_mlp",
     "export_golden",
     "gradient_error_bound",
     "load_golden",

@@ -76,6 +76,7 @@ EXEMPT: dict[str, str] = {
             "ForeignError",
             "Check",
             "CheckRow",
+            "Diagnosis",
             "Report",
             "Tolerance",
             "OptState",
