@@ -106,7 +106,7 @@ def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     status = cli.main(["--foreign", command + " --bug crash", "--only", XOR[0]], out=out)
     assert status == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("funcnn-verify: --foreign: ") and "\n" not in err
+    assert err.startswith("funcnn-verify: error: --foreign: ") and "\n" not in err
 
 
 def test_a_failing_problem_gets_the_root_cause_diagnosis(
@@ -149,3 +149,9 @@ def test_a_diagnosis_that_does_not_apply_is_reported_not_raised(
     monkeypatch.setitem(sys.modules, "verification.diagnosis", fake)
     bad = check_foreign([*SERVER, "--bug", "grad-scale"], only=XOR, timeout=30)
     assert bad.meta["diagnosis"][f"foreign/{XOR[0]}"] == "no diagnosis: loss: not covered"
+
+
+def test_the_real_diagnosis_names_the_root_cause() -> None:
+    bad = check_foreign([*SERVER, "--bug", "grad-scale"], only=XOR, timeout=30)
+    text = bad.meta["diagnosis"][f"foreign/{XOR[0]}"]
+    assert "ROOT CAUSE  output delta" in text and "1.01 x the right value" in text
