@@ -28,9 +28,10 @@ many perturbed parameter vectors at once), :mod:`~verification.kinks`,
 :mod:`~verification.tolerances` and :mod:`~verification.error_model` (the pass
 condition), :mod:`~verification.report` (results as data), :mod:`~verification.invariants`,
 :mod:`~verification.conformance`, :mod:`~verification.catalogue`,
-:mod:`~verification.golden`, :mod:`~verification.calibration` (measures the pass
-condition's constants on random networks), :mod:`~verification.diagnosis` (the root
-cause of a wrong MLP backprop, in words: :func:`diagnose_mlp`) and
+:mod:`~verification.golden` (portable golden files), :mod:`~verification.foreign` (checks
+a program in any language over stdin/stdout), :mod:`~verification.calibration` (measures
+the pass condition's constants on random networks), :mod:`~verification.diagnosis` (the
+root cause of a wrong MLP backprop, in words: :func:`diagnose_mlp`) and
 :mod:`~verification.adapters` (notebook layouts to funcnn's in a few lines).
 """
 
@@ -50,6 +51,7 @@ from verification.conformance import check_conformance, textbook_value_and_grad
 from verification.diagnosis import Diagnosis, diagnose_mlp
 from verification.engine import Settings, check_gradients, check_network
 from verification.error_model import gradient_error_bound
+from verification.foreign import ForeignError, check_foreign
 from verification.golden import export_golden, load_golden, verify_golden
 from verification.invariants import check_invariants, check_softmax_jacobian_invariants
 from verification.report import VERDICTS, CheckRow, Report
@@ -63,6 +65,7 @@ __all__ = [
     "Check",
     "CheckRow",
     "Diagnosis",
+    "ForeignError",
     "Report",
     "Settings",
     "Tolerance",
@@ -71,6 +74,7 @@ __all__ = [
     "check_conformance",
     "check_cross_entropy",
     "check_dense",
+    "check_foreign",
     "check_gradients",
     "check_invariants",
     "check_losses",
