@@ -33,7 +33,7 @@ import numpy as np
 import funcnn as fn
 from benchmarks.harness import Quiet, Row, Target, format_value, interleaved_times, median, progress
 from verification.data import sample_batch
-from verification.engine import check_network
+from verification.network_check import check_network
 
 __all__ = ["main", "problem", "run"]
 

@@ -24,7 +24,7 @@ from verification.catalogue import (
     check_softmax,
     select,
 )
-from verification.engine import check_network
+from verification.network_check import check_network
 
 DTYPES = [np.float64, np.float32]
 

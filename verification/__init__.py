@@ -34,11 +34,13 @@ from verification.catalogue import (
     run_checks,
 )
 from verification.conformance import check_conformance, textbook_value_and_grad
-from verification.engine import Settings, check_gradients, check_network
+from verification.engine import check_gradients
 from verification.error_model import gradient_error_bound
 from verification.golden import export_golden, load_golden, verify_golden
 from verification.invariants import check_invariants, check_softmax_jacobian_invariants
+from verification.network_check import check_network
 from verification.report import VERDICTS, CheckRow, Report
+from verification.settings import Settings
 from verification.tolerances import K_ERROR, MODEL_SAFETY, Tolerance
 
 __all__ = [

@@ -47,16 +47,12 @@ from funcnn.typing import Array, FloatArray, IntArray, Params
 from verification.arguments import check_callable, check_float_dtype, check_seed
 from verification.conformance import check_conformance, textbook_value_and_grad
 from verification.data import sample_batch
-from verification.engine import (
-    check_gradients,
-    check_loss_gradient,
-    check_network,
-    check_problems,
-    compare_derivative,
-)
+from verification.engine import check_gradients
 from verification.error_model import derivative_rounding, loss_gradient_error
 from verification.invariants import check_invariants, check_softmax_jacobian_invariants
+from verification.network_check import check_network
 from verification.numeric import Derivative, stencil_rounding
+from verification.problems import check_loss_gradient, check_problems, compare_derivative
 from verification.reference import dense_targets
 from verification.report import CheckRow, Report
 from verification.threads import single_threaded_blas

@@ -32,9 +32,9 @@ from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
 from verification.arguments import check_callable, check_loss_value, check_seed, check_spec
-from verification.engine import check_network
 from verification.error_model import gradient_error_bound
-from verification.perturbed import tensor_layout
+from verification.layout import tensor_layout
+from verification.network_check import check_network
 from verification.reference import dense_targets
 from verification.report import CheckRow, Report
 from verification.tolerances import MODEL_SAFETY, eps_of, rtol_for
