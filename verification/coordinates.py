@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import FloatArray, IntArray
 from verification.compare import (
+    Numeric,
     compare,
     make_row,
     numeric_derivatives,
@@ -22,10 +23,12 @@ from verification.layout import TensorInfo
 from verification.numeric import OffsetFunction
 from verification.perturbed import PerturbedLoss
 from verification.report import CheckRow
+from verification.screen import decided, merge, screen
 from verification.settings import (
     Settings,
     TolFactory,
 )
+from verification.tolerances import Tolerance
 
 __all__ = ["check_coordinates", "selections"]
 
@@ -43,28 +46,65 @@ def check_coordinates(
     layout: Sequence[TensorInfo], tols: Sequence[TolFactory],
     dtype: Any, selections: Sequence[IntArray], mode: str, settings: Settings,
     steps_all: Callable[[], FloatArray], note: str = "",
+    screen_steps: Callable[[], FloatArray] | None = None,
 ) -> list[CheckRow]:
-    """Full or subset mode: one scipy problem per selected coordinate, per tensor."""
+    """Full or subset mode: one numerical derivative per selected coordinate, per tensor.
+
+    With ``screen_steps`` (the screen's step per coordinate) every entry is first
+    screened with three evaluations (:mod:`verification.screen`) and only the entries
+    the screen leaves undecided get scipy's refinement.
+    """
     rows = []
     rtol = tols[0](np.zeros(0, dtype=np.int64)).rtol if tols else 0.0
     for info, a_flat, tol_of, local in zip(layout, analytic, tols, selections, strict=True):
         start = time.perf_counter()
         flat_index = info.offset + local
         fn = _coordinate_fn(evaluator, flat_index)
-        steps = steps_all()[flat_index]
-        numeric = numeric_derivatives(fn, steps, evaluator.noise_scale, settings, rtol)
         a_sel = a_flat[local]
-        scale = float(np.max(np.abs(numeric.derivative.value), initial=0.0))
         tol = tol_of(local)
+        steps = steps_all()[flat_index]
+        if screen_steps is None:
+            numeric = _refined(fn, steps, a_sel, tol, evaluator.noise_scale, settings, rtol)
+        else:
+            first = screen(fn, screen_steps()[flat_index], evaluator.noise_scale)
+            members = np.flatnonzero(~decided(a_sel, first, tol))
+            refined = _refined(
+                _restricted(fn, members), steps[members], a_sel[members], _take(tol, members),
+                evaluator.noise_scale, settings, rtol,
+            )
+            numeric = merge(first, members, refined)
+        scale = float(np.max(np.abs(numeric.derivative.value), initial=0.0))
         cmp = compare(a_sel, numeric, tol, slice(None), scale)
-        doubtful = np.flatnonzero(cmp.failed | cmp.undecided)
-        if doubtful.size:
-            numeric = second_opinion(fn, steps, evaluator.noise_scale, settings, rtol,
-                                      doubtful, numeric)
-            cmp = compare(a_sel, numeric, tol, slice(None), scale)
         rows.append(make_row(check, info, mode, dtype, local, a_sel, numeric, cmp, slice(None),
-                         time.perf_counter() - start, note=note))
+                             time.perf_counter() - start, note=note))
     return rows
+
+
+def _restricted(fn: OffsetFunction, members: IntArray) -> OffsetFunction:
+    def sub(k: IntArray, t: FloatArray) -> tuple[FloatArray, BoolArray]:
+        return fn(members[k], t)
+
+    return sub
+
+
+def _take(tol: Tolerance, members: IntArray) -> Tolerance:
+    atol = tol.atol if np.ndim(tol.atol) == 0 else np.asarray(tol.atol)[members]
+    return Tolerance(atol, tol.rtol, tol.k)
+
+
+def _refined(
+    fn: OffsetFunction, steps: FloatArray, analytic: FloatArray, tol: Tolerance,
+    noise: float, settings: Settings, rtol: float,
+) -> Numeric:
+    """scipy's derivatives with kinks handled, and a second opinion on every entry that
+    fails or cannot decide."""
+    numeric = numeric_derivatives(fn, steps, noise, settings, rtol)
+    scale = float(np.max(np.abs(numeric.derivative.value), initial=0.0))
+    cmp = compare(analytic, numeric, tol, slice(None), scale)
+    doubtful = np.flatnonzero(cmp.failed | cmp.undecided)
+    if doubtful.size:
+        numeric = second_opinion(fn, steps, noise, settings, rtol, doubtful, numeric)
+    return numeric
 
 
 # -- selections -----------------------------------------------------------------------

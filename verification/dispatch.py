@@ -60,8 +60,10 @@ def run_mode(
     check: str, evaluator: PerturbedLoss, analytic: list[FloatArray], layout: Sequence[TensorInfo],
     tols: Sequence[TolFactory], dtype: Any, mode: str, probes: int,
     subset: Any, seed: int, settings: Settings, steps_all: Callable[[], FloatArray],
-    meta: dict[str, Any],
+    meta: dict[str, Any], screen_steps: Callable[[], FloatArray] | None = None,
 ) -> Report:
+    """Every tensor checked in ``mode``; ``screen_steps`` (full and subset mode only)
+    switches the three-evaluation screen on (see :func:`check_coordinates`)."""
     rng = np.random.default_rng(seed)
     if mode == "directional":
         if not (isinstance(probes, int) and probes >= 3):
@@ -71,7 +73,7 @@ def run_mode(
     else:
         chosen = selections(layout, subset if mode == "subset" else None, rng)
         rows = check_coordinates(check, evaluator, analytic, layout, tols, dtype, chosen,
-                                  mode, settings, steps_all)
+                                 mode, settings, steps_all, screen_steps=screen_steps)
     return Report(tuple(rows), {**meta, "seed": seed})
 
 

@@ -45,6 +45,7 @@ from verification.layout import tensor_layout
 from verification.network_check import check_network, move_off_kinks, moved_params
 from verification.problems import check_loss_gradient, check_problems, compare_derivative
 from verification.report import CheckRow, Report
+from verification.screen import SCREEN_STEP
 from verification.settings import (
     BISECT_LEAF,
     FULL_MODE_LIMIT,
@@ -146,6 +147,7 @@ def _check_gradients(
     leaves64 = [np.asarray(x, dtype=np.float64).reshape(-1) for x in tree_leaves(params)]
     flat = np.concatenate(leaves64) if leaves64 else np.zeros(0)
     steps_all = cache(lambda: settings.step_unit * np.maximum(1.0, np.abs(flat)))
+    screen_steps = cache(lambda: SCREEN_STEP * np.maximum(1.0, np.abs(flat)))
     scales = [max(float(np.max(np.abs(a), initial=0.0)), EPS64) for a in analytic]
 
     def scale_tol(scale: float) -> TolFactory:
@@ -163,7 +165,8 @@ def _check_gradients(
         tols = [model_tol(b) for b in bounds]
     start = time.perf_counter()
     report = run_mode(name, evaluator, analytic, layout, tols, dtype, mode, probes, subset, seed,
-                  settings, steps_all, {"loss_value": evaluator.value})
+                      settings, steps_all, {"loss_value": evaluator.value},
+                      screen_steps if settings.screen else None)
     rows = list(report.rows)
     if pattern_fn is not None:
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from funcnn.core.pytree import ravel, tree_leaves
+from funcnn.core.pytree import ravel, tree_flatten, tree_leaves, tree_unflatten
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, IntArray
 from verification.arguments import check_loss_value
@@ -50,20 +50,18 @@ class GenericLoss:
         *,
         batched_loss: Callable[[FloatArray], FloatArray] | None = None,
         pattern_fn: Callable[[Any], Array] | None = None,
-        keep_dtype: bool = False,
         noise_scale: float | None = None,
     ) -> None:
-        flat, unravel = _float64_leaves(params)
+        flat, _ = _float64_leaves(params)
         self._flat = flat
         self._loss_fn = loss_fn
         self._batched = batched_loss
         self._pattern_fn = pattern_fn
-        if keep_dtype:
-            self._unravel = unravel
-        else:
-            leaves = tree_leaves(params)
-            as64 = [np.asarray(leaf, dtype=np.float64) for leaf in leaves]
-            self._unravel = ravel(_rebuild(params, as64))[1]
+        as64 = [np.asarray(leaf, dtype=np.float64) for leaf in tree_leaves(params)]
+        tree64 = _rebuild(params, as64)
+        self._unravel = ravel(tree64)[1]
+        self._treedef = tree_flatten(tree64)[1]
+        self._shapes = [leaf.shape for leaf in as64]
         self._layout = tensor_layout(params)
         self._value = check_loss_value("loss_fn", loss_fn(self._unravel(flat)))
         if not np.isfinite(self._value):
@@ -135,6 +133,9 @@ class GenericLoss:
         idx, steps = np.broadcast_arrays(np.asarray(index), np.asarray(t, dtype=np.float64))
         shape = idx.shape
         idx_flat, t_flat = idx.reshape(-1), steps.reshape(-1)
+        if self._batched is None:
+            values, flags = self._one_at_a_time(idx_flat, t_flat)
+            return values.reshape(shape), flags.reshape(shape)
 
         def make(start: int, stop: int) -> FloatArray:
             thetas = np.repeat(self._flat[None, :], stop - start, axis=0)
@@ -144,6 +145,34 @@ class GenericLoss:
 
         values, flags = self._chunked(idx_flat.size, make)
         return values.reshape(shape), flags.reshape(shape)
+
+    def _one_at_a_time(self, idx: IntArray, t: FloatArray) -> tuple[FloatArray, BoolArray]:
+        """The coordinate moves through ``loss_fn``, one call each, without copying the
+        whole parameter vector per call: one working copy, each entry moved and put
+        back (a full-mode check of a large network is one loss call per point, so a
+        copy per call would be a large share of the time)."""
+        work = self._flat.copy()
+        stops = np.cumsum([int(np.prod(s, dtype=np.int64)) for s in self._shapes])
+        starts = np.concatenate(([0], stops[:-1])).astype(np.int64)
+        # The leaves handed to loss_fn are views of the working copy.
+        leaves = [work[a:b].reshape(s) for a, b, s in zip(starts, stops, self._shapes, strict=True)]
+        values = np.empty(idx.size)
+        flags = np.zeros(idx.size, dtype=bool)
+        for p in range(idx.size):
+            i = int(idx[p])
+            work[i] = self._flat[i] + t[p]
+            tree = tree_unflatten(self._treedef, leaves)
+            values[p] = check_loss_value("loss_fn", self._loss_fn(tree))
+            if self._pattern_fn is not None:
+                pattern = np.asarray(self._pattern_fn(tree))
+                flags[p] = not np.array_equal(pattern, np.asarray(self._pattern))
+            work[i] = self._flat[i]
+        if not np.array_equal(work, self._flat):
+            raise InvalidArgumentError(
+                "loss_fn: changed the parameter arrays it was given; expected a function "
+                "that leaves its argument unchanged (copy before updating in place)"
+            )
+        return values - self._value, flags
 
     def direction_scale(self, dirs: Directions) -> FloatArray:
         """All ones."""

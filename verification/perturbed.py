@@ -14,8 +14,8 @@ The protocol :class:`PerturbedLoss` lives here; its implementations each have a 
   structure: moving ``W[i, j]`` or ``b[j]`` of layer ``l`` changes only column ``j`` of
   that layer's pre-activations, by ``t * a[:, i]`` (or ``t``), and only for samples
   where that is non-zero. So each perturbation costs one column plus the layers above
-  it, per affected sample, instead of a whole forward pass; 26,506 coordinates of a 784-32-32-10 network are a few
-  hundred thousand cheap row evaluations.
+  it, per affected sample, instead of a whole forward pass; 26,506 coordinates of a
+  784-32-32-10 network are a few hundred thousand cheap row evaluations.
 - :class:`~verification.generic_loss.GenericLoss` wraps any ``loss_fn(params) -> float``:
   one call per perturbed vector, or one call per chunk when a vectorised
   ``batched_loss(thetas)`` is given;

@@ -57,13 +57,17 @@ class Settings:
 
     ``step_unit`` is the initial step in units of pre-activation change (structured
     evaluator) or of the parameter itself (generic loss, where it is scaled by
-    ``max(1, |theta_i|)``).
+    ``max(1, |theta_i|)``). ``screen``: in full and subset mode of
+    :func:`~verification.engine.check_gradients`, decide most entries with three loss
+    calls each and refine only the rest (:mod:`verification.screen`); ``False`` sends
+    every entry through scipy's refinement.
     """
 
     order: int = ORDER
     maxiter: int = MAXITER
     step_factor: float = STEP_FACTOR
     step_unit: float = STEP_UNIT
+    screen: bool = True
 
 
 def check_settings(settings: Any) -> Settings:
@@ -94,6 +98,10 @@ def check_settings(settings: Any) -> Settings:
             raise InvalidArgumentError(
                 f"settings.{field_name}: expected a finite number > {above:g}, got {value!r}"
             )
+    if not isinstance(settings.screen, bool):
+        raise ArgumentTypeError(
+            f"settings.screen: expected True or False, got {settings.screen!r}"
+        )
     return settings
 
 
