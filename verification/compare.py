@@ -13,6 +13,7 @@ from funcnn.typing import FloatArray, IntArray
 from verification.kinks import KinkResolution, resolve_kinks
 from verification.layout import TensorInfo
 from verification.numeric import Derivative, OffsetFunction, derivatives, stencil_rounding
+from verification.patterns import failure_detail
 from verification.report import CheckRow
 from verification.settings import (
     Settings,
@@ -191,6 +192,10 @@ def make_row(
         int(entries[worst]),
     )
     ratio = cmp.diff[worst] / cmp.bound[worst] if cmp.bound[worst] > 0 else np.inf
+    hint, errors = "", None
+    if n_failed and mode != "directional":
+        hint, errors = failure_detail(info.shape, entries, analytic, d.value, cmp.bound,
+                                      cmp.failed, kinks.at_kink[where], floor)
     return CheckRow(
         check=check,
         tensor=info.name,
@@ -217,6 +222,8 @@ def make_row(
         probes=probes,
         seconds=seconds,
         note=note,
+        hint=hint,
+        errors=errors,
     )
 
 

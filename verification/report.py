@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from funcnn.errors import DataFormatError, InvalidArgumentError
 
 __all__ = ["VERDICTS", "CheckRow", "Report"]
@@ -48,6 +51,9 @@ class CheckRow:
     one-sided derivatives, and ``moved`` how many of those were then re-checked at a
     point moved off the kinks (see :func:`verification.engine.check_network`).
     ``probes`` is the number of directions for directional mode (0 otherwise).
+    ``hint`` names the pattern of a failing tensor's errors (:mod:`verification.patterns`);
+    ``errors`` is its signed relative error per entry in the tensor's shape (``nan``
+    where not compared), kept for :meth:`Report.plot` and not written to JSON.
     """
 
     check: str
@@ -76,6 +82,8 @@ class CheckRow:
     probes: int = 0
     seconds: float = 0.0
     note: str = ""
+    hint: str = ""
+    errors: NDArray[np.floating[Any]] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -91,7 +99,9 @@ class CheckRow:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite floats become ``None``)."""
         out: dict[str, Any] = {}
-        for key, value in asdict(self).items():
+        for key, value in asdict(replace(self, errors=None)).items():
+            if key == "errors":
+                continue
             if isinstance(value, float):
                 out[key] = _clean(value)
             elif isinstance(value, tuple):
@@ -159,14 +169,22 @@ class Report:
         result = "PASSED" if self.passed else "FAILED"
         return f"{len(self.rows)} rows: {parts or 'none'} -> {result}"
 
+    def __str__(self) -> str:
+        return self.table()
+
     def table(self, columns: Sequence[str] | None = None) -> str:
-        """A fixed-width text table, one line per row, then the summary."""
+        """A fixed-width text table, one line per row, the pattern hints of failing
+        tensors, then the summary. Column ``failed`` is failed/compared entries."""
         headers = list(columns or _DEFAULT_COLUMNS)
         cells = [[_format(row, h) for h in headers] for row in self.rows]
         widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+        hinted = [row for row in self.rows if row.hint]
+        if hinted:
+            lines.append("hints:")
+            lines += [f"  {row.check} {row.tensor}: {row.hint}" for row in hinted]
         lines.append(self.summary())
         return "\n".join(lines)
 
@@ -198,7 +216,7 @@ class Report:
 
 
 _DEFAULT_COLUMNS = (
-    "check", "tensor", "shape", "mode", "dtype", "verdict", "n", "max_abs", "max_rel",
+    "check", "tensor", "shape", "mode", "dtype", "verdict", "failed", "max_abs", "max_rel",
     "err_est", "worst", "analytic", "numeric", "kinks", "time",
 )
 
@@ -212,6 +230,8 @@ def _format(row: CheckRow, column: str) -> str:
         return "x".join(str(s) for s in row.shape) or "()"
     if column == "n":
         return f"{row.n_checked}" + (f"/{row.probes}p" if row.probes else "")
+    if column == "failed":
+        return f"{row.n_failed}/{row.n_checked}" + (f" ({row.probes}p)" if row.probes else "")
     if column == "max_abs":
         return _num(row.max_abs_error)
     if column == "max_rel":
