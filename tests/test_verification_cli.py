@@ -96,3 +96,23 @@ def test_usage_errors_list_and_golden(tmp_path: Path, monkeypatch: pytest.Monkey
     status, text = _run(["--only", "dense/float32", "--export-golden", str(target), "--quick"])
     assert status == 0 and written == {"path": target, "seed": 0, "quick": True}
     assert "2 cases" in text
+
+
+def test_plot_writes_a_heat_map_of_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import funcnn as fn
+    from funcnn.core import activations
+
+    target = tmp_path / "fail.png"
+    status, text = _run(["--only", "activation/tanh/float64", "--plot", str(target)])
+    assert status == 0 and "nothing" not in text and "no failing tensor to draw" in text
+    assert not target.exists()
+    broken = fn.Activation("tanh", fn.tanh, lambda z, a: 1 - a, ())
+    monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
+    status, text = _run(["--only", "activation/tanh/float64", "--plot", str(target)])
+    assert status == 1 and f"written to {target}" in text
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit) as excinfo:
+        cli.main(["--plot", str(tmp_path / "x.pdf")])
+    assert excinfo.value.code == 2

@@ -49,7 +49,7 @@ def test_screen_decides_a_correct_gradient_with_three_calls_per_entry() -> None:
 
 @pytest.mark.parametrize("relative", [1e-6, 1e-3, -1.0])
 def test_screen_still_fails_a_small_error_and_names_it(relative: float) -> None:
-    params, loss_fn, grad_fn, calls = _black_box()
+    params, loss_fn, grad_fn, _ = _black_box()
 
     def wrong(p: Any) -> Any:
         g = [{k: v.copy() for k, v in layer.items()} for layer in grad_fn(p)]

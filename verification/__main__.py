@@ -47,7 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="list the selected checks and exit")
     parser.add_argument("--brief", action="store_true",
                         help="print only rows that did not pass, then the summary")
+    parser.add_argument("--plot", metavar="PATH", type=_png_path,
+                        help="draw the signed relative error of every failing tensor as a "
+                             "heat map to PATH (.png; needs matplotlib)")
     return parser
+
+
+def _png_path(text: str) -> Path:
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"expected a file name ending in .png, got {text!r}")
+    return Path(text)
 
 
 def _progress(out: TextIO, name_width: int = 64) -> Callable[
@@ -96,11 +105,23 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if args.json is not None:
         report.write_json(args.json)
         print(f"report written to {args.json}", file=stream)
+    if args.plot is not None:
+        _write_plot(report, args.plot, stream)
     if args.export_golden is not None:
         cases = export_golden(args.export_golden, seed=args.seed, quick=args.quick)
         print(f"golden values of {len(cases)} cases written to {args.export_golden}",
               file=stream)
     return 0 if report.passed else 1
+
+
+def _write_plot(report: Report, path: Path, stream: TextIO) -> None:
+    failing = [row for row in report.rows if row.verdict == "fail" and row.errors is not None]
+    if not failing:
+        print(f"--plot: no failing tensor to draw; {path} not written", file=stream)
+        return
+    report.plot(path)
+    print(f"heat map of {min(len(failing), 12)} failing tensor(s) written to {path}",
+          file=stream)
 
 
 if __name__ == "__main__":

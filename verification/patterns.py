@@ -179,8 +179,9 @@ def failure_detail(
     """The hints of a failing tensor and its signed relative error
     ``sign(n) (a - n) / max(|a|, |n|, floor)`` laid out in the tensor's ``shape`` (``nan``
     where no entry was compared). Signed along ``n`` so that a uniform ratio shows as
-    one colour: ``a = 2n`` gives 0.5 everywhere, ``a = n / 2`` -0.5, ``a = -n`` -2. ``entries`` are the tensor-local flat indices compared;
-    the matrix patterns need them all, the others work on any subset."""
+    one colour: ``a = 2n`` gives 0.5 everywhere, ``a = n / 2`` -0.5, ``a = -n`` -2.
+    ``entries`` are the tensor-local flat indices compared; the matrix patterns need
+    them all, the others work on any subset."""
     size = int(np.prod(shape, dtype=np.int64))
     signed = np.full(size, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):

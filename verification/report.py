@@ -210,6 +210,14 @@ class Report:
             raise DataFormatError(f"report: not a verification report JSON ({exc})") from exc
         return Report(rows, meta)
 
+    def plot(self, path: str | Path, *, dpi: int = 100) -> Path:
+        """Draw every failing tensor's signed relative error as a heat map, to the PNG
+        ``path`` (written atomically; needs matplotlib, the ``plot`` extra). See
+        :func:`verification.plot.plot_failures`."""
+        from verification.plot import plot_failures
+
+        return plot_failures(self.rows, path, dpi=dpi)
+
     def write_json(self, path: str | Path) -> None:
         """Write :meth:`to_json` to ``path``."""
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
