@@ -24,7 +24,7 @@ condition's constants on random networks).
 from verification.catalogue import (
     ARCHITECTURES,
     Check,
-    catalogue,
+    build_catalogue,
     check_activation,
     check_cross_entropy,
     check_dense,
@@ -53,7 +53,7 @@ __all__ = [
     "Report",
     "Settings",
     "Tolerance",
-    "catalogue",
+    "build_catalogue",
     "check_activation",
     "check_conformance",
     "check_cross_entropy",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from verification.catalogue import Check, catalogue, run_checks, select
+from verification.catalogue import Check, build_catalogue, run_checks, select
 from verification.golden import export_golden
 from verification.report import Report
 
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     stream = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(None if argv is None else list(argv))
-    checks = select(catalogue(quick=args.quick), args.only)
+    checks = select(build_catalogue(quick=args.quick), args.only)
     if not checks:
         print(f"funcnn-verify: no check matches {args.only}", file=sys.stderr)
         return 2

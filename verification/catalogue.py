@@ -18,7 +18,7 @@
 
 Each entry is a :class:`Check` (a name, a group, whether ``--quick`` runs it, and a
 function of the seed returning a :class:`~verification.report.Report`);
-:func:`catalogue` lists them and :func:`run_checks` runs them. The check functions take
+:func:`build_catalogue` lists them and :func:`run_checks` runs them. The check functions take
 the implementation under test as optional arguments (``derivative=``, ``jacobian=``,
 ``vjp=``, ``grad_fn=``...) so that a broken one can be shown to fail.
 """
@@ -74,7 +74,7 @@ __all__ = [
     "Architecture",
     "Check",
     "activation_points",
-    "catalogue",
+    "build_catalogue",
     "check_activation",
     "check_cross_entropy",
     "check_dense",
@@ -595,7 +595,7 @@ def _seeded(fn: Callable[..., Report], *args: Any) -> Callable[[int], Report]:
     return lambda seed: fn(*args, seed=seed)
 
 
-def catalogue(quick: bool = False) -> list[Check]:
+def build_catalogue(quick: bool = False) -> list[Check]:
     """Every check, in run order; with ``quick`` only those marked quick."""
     checks: list[Check] = []
 
