@@ -1,0 +1,154 @@
+"""The loss checks: cross-entropy (fused, explicit and composed paths), MSE and the
+binary cross-entropies, as gradients in the logits against finite differences of the
+loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from funcnn.core import losses as funcnn_losses
+from funcnn.core.softmax import softmax, softmax_jacobian
+from funcnn.errors import InvalidArgumentError
+from funcnn.typing import Array, FloatArray
+from verification.arguments import check_callable, check_float_dtype, check_seed
+from verification.data import dtype_name, problem_rng
+from verification.error_model import loss_gradient_error
+from verification.numeric import Derivative
+from verification.problems import check_loss_gradient, compare_derivative
+from verification.reference import dense_targets
+from verification.report import Report
+from verification.tolerances import (
+    MODEL_SAFETY,
+    Tolerance,
+    eps_of,
+    rtol_for,
+)
+
+__all__ = [
+    "check_cross_entropy",
+    "check_losses",
+    "loss_logits",
+]
+
+
+def loss_logits(
+    rng: np.random.Generator, dtype: Any, batch: int = 16, width: int = 10
+) -> FloatArray:
+    scales = np.geomspace(0.3, 12.0, batch)[:, None]
+    out: FloatArray = (rng.standard_normal((batch, width)) * scales).astype(dtype)
+    return out
+
+
+def _loss_row(
+    check: str, tensor: str, loss: str, z: FloatArray, y: Array, dtype: Any,
+    grad_fn: Callable[[FloatArray], FloatArray],
+) -> Report:
+    """A loss gradient in ``dtype`` against finite differences of the float64 loss,
+    with the loss gradient's rounding model as ``atol``."""
+    t = dense_targets(y, *z.shape)
+    info = np.finfo(np.dtype(dtype))
+    bound = loss_gradient_error(loss, z.astype(np.float64), np.zeros(z.shape), t,
+                                float(info.eps) / 2, float(info.tiny))[1]
+    report = check_loss_gradient(loss, z, y, grad_fn, name=check, tensor=tensor,
+                                 error_bound=bound)
+    rows = tuple(
+        replace(row, tensor=f"{tensor}: loss value") if row.tensor == "loss value" else row
+        for row in report.rows
+    )
+    return Report(rows, report.meta)
+
+
+def check_cross_entropy(
+    dtype: Any = np.float64,
+    targets: str = "labels",
+    *,
+    seed: int = 0,
+    jacobian: Callable[[FloatArray], FloatArray] | None = None,
+    check: str | None = None,
+) -> Report:
+    """Cross-entropy gradients in the logits, with integer ``labels`` or ``onehot``
+    float targets: fused, funcnn's explicit path, an explicit path composed from
+    ``-y/p`` and ``jacobian`` (default funcnn's softmax Jacobian), each against finite
+    differences of the loss, and explicit against fused."""
+    dtype = check_float_dtype("dtype", dtype)
+    if targets not in ("labels", "onehot"):
+        raise InvalidArgumentError(f"targets: expected 'labels' or 'onehot', got {targets!r}")
+    seed = check_seed(seed)
+    jac = check_callable("jacobian", jacobian, optional=True) or softmax_jacobian
+    check = check or f"cross_entropy/{targets}/{dtype_name(dtype)}"
+    rng = problem_rng(seed, check)
+    z = loss_logits(rng, dtype)
+    batch, width = z.shape
+    labels = np.asarray(rng.integers(0, width, size=batch))
+    y: Array = labels if targets == "labels" else np.eye(width, dtype=dtype)[labels]
+    t = dense_targets(y, batch, width)
+
+    def composed(zz: FloatArray) -> FloatArray:
+        p = softmax(zz)
+        dp = -t.astype(zz.dtype) / np.maximum(p, np.finfo(zz.dtype).tiny) / batch
+        out: FloatArray = np.einsum("bij,bi->bj", jac(p), dp)
+        return out
+
+    fused = _loss_row(check, "dL/dz fused (softmax_cross_entropy_grad)",
+                      "softmax_cross_entropy", z, y, dtype,
+                      lambda zz: funcnn_losses.softmax_cross_entropy_grad(zz, y))
+    explicit = _loss_row(check, "dL/dz explicit (softmax_then_cross_entropy_grad)",
+                         "softmax_then_cross_entropy", z, y, dtype,
+                         lambda zz: funcnn_losses.softmax_then_cross_entropy_grad(zz, y))
+    built = _loss_row(check, "dL/dz explicit composed (-y/p through softmax_jacobian)",
+                      "softmax_then_cross_entropy", z, y, dtype, composed)
+    # Explicit against fused, entry by entry, within both rounding bounds.
+    u = eps_of(dtype) / 2
+    tiny = float(np.finfo(np.dtype(dtype)).tiny)
+    z64 = z.astype(np.float64)
+    b_fused = loss_gradient_error("softmax_cross_entropy", z64, np.zeros(z.shape), t, u, tiny)[1]
+    b_expl = loss_gradient_error("softmax_then_cross_entropy", z64, np.zeros(z.shape), t, u,
+                                 tiny)[1]
+    g_f = np.asarray(funcnn_losses.softmax_cross_entropy_grad(z, y), dtype=np.float64)
+    g_e = np.asarray(composed(z), dtype=np.float64)
+    exact = Derivative(
+        g_f.reshape(-1), np.zeros(g_f.size), np.zeros(g_f.size), np.zeros(g_f.size),
+        np.full(g_f.size, np.nan), np.zeros(g_f.size, np.int32), np.zeros(g_f.size, np.int32),
+        np.zeros(g_f.size, dtype=bool),
+    )
+    cross = compare_derivative(
+        check, "explicit composed vs fused", z.shape, g_e, exact,
+        Tolerance(MODEL_SAFETY * (b_fused + b_expl).reshape(-1), rtol_for(dtype)), dtype,
+        note="a = explicit (composed), n = fused",
+    )
+    return Report.combine([fused, explicit, built, Report((replace(cross, mode="cross"),))])
+
+
+def check_losses(dtype: Any = np.float64, *, seed: int = 0, check: str | None = None) -> Report:
+    """MSE (real targets), binary cross-entropy (probability targets and labels) and
+    softmax binary cross-entropy (one-hot labels) gradients against finite differences."""
+    dtype = check_float_dtype("dtype", dtype)
+    seed = check_seed(seed)
+    check = check or f"losses/{dtype_name(dtype)}"
+    rng = problem_rng(seed, check)
+    z = loss_logits(rng, dtype)
+    batch, width = z.shape
+    cases: list[tuple[str, str, Array]] = [
+        ("mse", "real targets", rng.standard_normal((batch, width)).astype(dtype)),
+        ("binary_cross_entropy", "probability targets", rng.random((batch, width)).astype(dtype)),
+        ("binary_cross_entropy", "labels", np.asarray(rng.integers(0, width, size=batch))),
+        ("softmax_binary_cross_entropy", "labels", np.asarray(rng.integers(0, width, size=batch))),
+    ]
+    reports = []
+    for loss, kind, y in cases:
+        grad: Callable[[FloatArray, Array], FloatArray] = getattr(funcnn_losses, f"{loss}_grad")
+        reports.append(_loss_row(check, f"dL/dz {loss} ({kind})", loss, z, y, dtype,
+                                 _bind(grad, y)))
+    return Report.combine(reports)
+
+
+def _bind(
+    grad: Callable[[FloatArray, Array], FloatArray], y: Array
+) -> Callable[[FloatArray], FloatArray]:
+    return lambda zz: grad(zz, y)
+
+
