@@ -135,7 +135,11 @@ def compare(
     undecided = ~ok & (
         ~finite | (inconclusive(d.truncation, d.rounding, scale, tol.k) & ~at_kink)
     )
-    undecided = np.asarray(undecided, dtype=bool)
+    # A NaN or infinite analytic value is wrong whatever the numerical one is: it fails,
+    # and counts as infinitely far off so that the worst index points at it.
+    broken = ~np.isfinite(analytic)
+    diff = np.where(broken, np.inf, diff)
+    undecided = np.asarray(undecided, dtype=bool) & ~broken
     failed = ~ok & ~undecided
     subgradient = ok & at_kink
     return Comparison(diff, np.where(finite, bound, np.nan), failed, undecided, subgradient,

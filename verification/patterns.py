@@ -78,7 +78,13 @@ def hints(
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numeric, dtype=np.float64)
     tol = np.where(np.isfinite(bound), bound, 0.0)
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))) or not failed.any():
+    if not failed.any():
+        return ""
+    if not np.all(np.isfinite(a)):
+        bad = np.argwhere(~np.isfinite(a))
+        return (f"the analytic value is NaN or infinite at {len(bad)} entries, first at "
+                f"{[int(i) for i in bad[0]]} (an overflow, a division by zero or 0 * inf)")
+    if not np.all(np.isfinite(n)):
         return ""
     out = []
     if at_kink is not None and np.all(at_kink[failed]):

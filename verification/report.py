@@ -230,6 +230,8 @@ _DEFAULT_COLUMNS = (
 
 
 def _num(value: float) -> str:
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return "-" if not math.isfinite(value) else f"{value:.2e}"
 
 
@@ -249,7 +251,9 @@ def _format(row: CheckRow, column: str) -> str:
     if column == "worst":
         return "-" if row.worst_index is None else str(list(row.worst_index))
     if column == "analytic":
-        return f"a={_num(row.analytic)}"
+        # A failing row's NaN analytic value is the finding, not a missing field.
+        missing = math.isnan(row.analytic) and row.verdict == "fail"
+        return "a=nan" if missing else f"a={_num(row.analytic)}"
     if column == "numeric":
         return f"n={_num(row.numeric)}"
     if column == "kinks":
