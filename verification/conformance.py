@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -200,7 +201,7 @@ def check_conformance(
         max_rel_error=diff / scale, tolerance=loss_tol, ratio=diff / loss_tol,
         worst_index=(), analytic=float(value_o), numeric=value_f,
         seconds=time.perf_counter() - start,
-        note=f"a = {other_name}, n = funcnn; tol = 2 eps sum(sizes) max(|L|, 1)",
+        note=f"a = {other_name}, n = funcnn (cross rows); tol = 2 eps sum(sizes) max(|L|, 1)",
     ))
     bounds = tree_leaves(gradient_error_bound(spec, params, x, y, loss, dtype))
     for info, go, gf, bound in zip(
@@ -228,7 +229,7 @@ def check_conformance(
             worst_index=index, analytic=float(a.reshape(-1)[worst]) if a.size else np.nan,
             numeric=float(n.reshape(-1)[worst]) if n.size else np.nan,
             n_failed=int(np.sum(d > tol)), seconds=time.perf_counter() - t0,
-            note=f"a = {other_name}, n = funcnn",
+            note=f"a = {other_name}, n = funcnn (cross rows)",
         ))
     cross = Report(tuple(rows), {})
     vs_other = check_network(
@@ -238,5 +239,20 @@ def check_conformance(
     vs_funcnn = check_network(
         spec, params, x, y, loss, mode=mode, seed=seed, name=f"{name}: funcnn vs numeric"
     )
-    return Report.combine([cross, vs_other, vs_funcnn], {"conformance": other_name})
+    return Report.combine(
+        [cross, _described(vs_other, other_name), _described(vs_funcnn, "funcnn")],
+        {"conformance": other_name},
+    )
+
+
+def _described(report: Report, who: str) -> Report:
+    """The gradient rows of a "vs numeric" report, with what their columns hold."""
+    text = (f"a = {who}'s gradient, n = finite differences of the float64 loss of the same "
+            "network and batch (funcnn's reference evaluator)")
+    rows = tuple(
+        row if row.tensor == "loss value"
+        else replace(row, note=text + (f"; {row.note}" if row.note else ""))
+        for row in report.rows
+    )
+    return Report(rows, report.meta)
 

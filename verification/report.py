@@ -173,14 +173,22 @@ class Report:
         return self.table()
 
     def table(self, columns: Sequence[str] | None = None) -> str:
-        """A fixed-width text table, one line per row, the pattern hints of failing
-        tensors, then the summary. Column ``failed`` is failed/compared entries."""
+        """A fixed-width text table, one line per row, then what the ``a`` and ``n``
+        columns hold where a row's note says (``a = ...``: cross rows compare two
+        implementations), the pattern hints of failing tensors, and the summary.
+        Column ``failed`` is failed/compared entries."""
         headers = list(columns or _DEFAULT_COLUMNS)
         cells = [[_format(row, h) for h in headers] for row in self.rows]
         widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+        legend = dict.fromkeys(
+            row.note.split(";")[0] for row in self.rows if row.note.startswith("a = ")
+        )
+        if legend:
+            lines.append("columns (analytic a, numeric n):")
+            lines += [f"  {text}" for text in legend]
         hinted = [row for row in self.rows if row.hint]
         if hinted:
             lines.append("hints:")
