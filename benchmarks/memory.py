@@ -52,13 +52,12 @@ def _child(limit: int | None, epochs: int) -> dict[str, Any]:
 
     import funcnn as fn
     from benchmarks.data import load
-    from benchmarks.funcnn_side import FuncnnTrainer, training_loop
+    from benchmarks.funcnn_side import SOURCE
 
     baseline = _proc_status("VmRSS") or _peak_rss()[0]
     data = load(limit)
     spec = fn.MLP((784, 128, 10), activation="relu")
     params = fn.init(spec, np.random.default_rng(0), "glorot_uniform", dtype=np.float32)
-    fit, sgd, source = training_loop()
     rss_per_epoch: list[float] = []
 
     def after_epoch(event: object) -> None:
@@ -66,26 +65,20 @@ def _child(limit: int | None, epochs: int) -> dict[str, Any]:
         if type(event).__name__ == "EpochEnd":
             rss_per_epoch.append(_proc_status("VmRSS") or _peak_rss()[0])
 
-    if fit is not None:
-        _, _, history = fit(
-            spec,
-            params,
-            sgd(0.1),
-            data.x_train,
-            data.y_train,
-            epochs=epochs,
-            batch_size=128,
-            rng=np.random.default_rng(0),
-            x_test=data.x_test,
-            y_test=data.y_test,
-            callback=after_epoch,
-        )
-        final_loss = float(history.epoch_train_loss[-1])
-    else:
-        trainer = FuncnnTrainer(spec, params, 0.1, data.x_train, data.y_train, 128)
-        for epoch in range(epochs):
-            final_loss = trainer.train_epoch(epoch)
-        fn.loss(spec, trainer.params, data.x_test, data.y_test)
+    _, _, history = fn.fit(
+        spec,
+        params,
+        fn.sgd(0.1),
+        data.x_train,
+        data.y_train,
+        epochs=epochs,
+        batch_size=128,
+        rng=np.random.default_rng(0),
+        x_test=data.x_test,
+        y_test=data.y_test,
+        callback=after_epoch,
+    )
+    final_loss = float(history.epoch_train_loss[-1])
     peak, how = _peak_rss()
     return {
         "peak_rss_bytes": peak,
@@ -95,7 +88,7 @@ def _child(limit: int | None, epochs: int) -> dict[str, Any]:
         "train_set_bytes": int(data.x_train.nbytes),
         "n_train": int(data.x_train.shape[0]),
         "data_source": data.source,
-        "training_loop": source,
+        "training_loop": SOURCE,
         "epochs": epochs,
         "final_train_loss": final_loss,
     }

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from funcnn.core.activations import (
     ACTIVATIONS,
     Activation,
+    elementwise,
     get_activation,
     identity,
     identity_derivative,
@@ -48,7 +49,7 @@ from funcnn.core.losses import (
     softmax_then_cross_entropy,
     softmax_then_cross_entropy_grad,
 )
-from funcnn.core.network import apply, loss, value_and_grad
+from funcnn.core.network import apply, grad, input_grad, loss, value_and_grad
 from funcnn.core.pytree import (
     TreeDef,
     ravel,
@@ -119,6 +120,7 @@ from funcnn.training.schedules import (
     as_schedule,
     schedule_from_config,
 )
+from funcnn.training.step import Step, make_step
 from funcnn.typing import Layer, Params
 
 if TYPE_CHECKING:
@@ -158,6 +160,7 @@ __all__ = [
     "Optimizer",
     "Params",
     "Schedule",
+    "Step",
     "StepDecay",
     "TrainingDivergedError",
     "TreeDef",
@@ -172,6 +175,7 @@ __all__ = [
     "dense",
     "dense_vjp",
     "download_mnist",
+    "elementwise",
     "evaluate",
     "find_mnist",
     "fit",
@@ -179,15 +183,18 @@ __all__ = [
     "get_activation",
     "get_loss",
     "get_scheme",
+    "grad",
     "identity",
     "identity_derivative",
     "init",
+    "input_grad",
     "leaky_relu",
     "leaky_relu_derivative",
     "load_checkpoint",
     "load_mnist",
     "log_softmax",
     "loss",
+    "make_step",
     "mnist_cache_dir",
     "mse",
     "mse_grad",

@@ -198,6 +198,9 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "A.funcnn/torch",
         "A.funcnn/jax",
         "A.funcnn/gemm",
+        "A.loop",
+        "A.loop/numpy",
+        "A.loop/funcnn",
         "C.funcnn",
         "C.homework",
         "C.numpy",
@@ -208,10 +211,13 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "E.baseline_rss",
     }
     assert expected <= set(rows), expected - set(rows)
-    positive = ("A.funcnn", "A.numpy", "A.gemm", "A.gemm_gather", "C.funcnn", "C.homework")
+    positive = (
+        "A.funcnn", "A.loop", "A.numpy", "A.gemm", "A.gemm_gather", "C.funcnn", "C.homework"
+    )
     for key in (*positive, "E.peak_rss"):
         assert rows[key]["value"] is not None and rows[key]["value"] > 0, rows[key]
-    for key in ("A.funcnn/numpy", "A.funcnn/gemm", "C.funcnn/homework", "E.peak_rss"):
+    targets = ("A.funcnn/numpy", "A.funcnn/gemm_gather", "A.loop/numpy", "A.loop/funcnn")
+    for key in (*targets, "C.funcnn/homework", "E.peak_rss"):
         assert rows[key]["status"] in ("pass", "miss"), rows[key]
         assert rows[key]["target"] is not None
     for key in ("A.torch", "A.jax", "C.funcnn/torch"):

@@ -125,7 +125,7 @@ def test_plain_sgd_gives_the_same_bits_with_and_without_fused_blas_updates(
                    rng=np.random.default_rng(5))[0]
 
     fused = run()
-    monkeypatch.setattr("funcnn.training.loop.fused_update_for", lambda *args: None)
+    monkeypatch.setattr("funcnn.training.step.fused_update_for", lambda *args: None)
     _assert_equal(fused, run())
 
 
@@ -506,3 +506,103 @@ def _with_nan(x: np.ndarray) -> np.ndarray:
     out = x.copy()
     out[36, 5] = np.nan
     return out
+
+
+_OPTIMIZERS = {
+    "sgd": sgd(0.1),
+    "momentum": sgd(0.05, momentum=0.9, weight_decay=1e-3),
+    "nesterov": sgd(0.05, momentum=0.9, nesterov=True),
+    "adam": adam(0.01, weight_decay=1e-3),
+}
+
+
+@pytest.mark.parametrize("opt_name", sorted(_OPTIMIZERS))
+@pytest.mark.parametrize("loss", sorted(fn.LOSSES))
+@pytest.mark.parametrize("activation", sorted(fn.ACTIVATIONS))
+def test_fit_matches_the_loop_for_every_activation_loss_and_optimizer(
+    activation: str, loss: str, opt_name: str
+) -> None:
+    # fit's step and the written-out loop (value_and_grad, then optimizer.update) must
+    # agree for every combination; a partial last batch (37 = 4 * 8 + 5) included.
+    spec = fn.MLP((6, 7, 5, 3), activation)
+    x, y = _data()
+    params = _params(spec=spec)
+    opt = _OPTIMIZERS[opt_name]
+    got, state, history = fit(spec, params, opt, x, y, epochs=2, batch_size=8, loss=loss,
+                              rng=np.random.default_rng(3), log_every=1)
+    want, losses = _manual(spec, params, opt, x, y, epochs=2, batch=8, seed=3, loss=loss)
+    _assert_close(got, want, rtol=1e-9)
+    np.testing.assert_allclose(history.batch_losses, losses, rtol=1e-12)
+    assert int(state["count"]) == 10
+
+
+def test_step_updates_in_place_and_matches_the_pure_update() -> None:
+    x, y = _data()
+    for opt in (sgd(0.1), adam(0.01)):
+        params = _params()
+        state = opt.init(params)
+        want, want_state = opt.update(fn.grad(SPEC, params, x, y), state, params)
+        step = fn.make_step(SPEC, opt)
+        mine = copy.deepcopy(params)
+        mine_state = copy.deepcopy(state)
+        leaf = mine[0]["W"]
+        got, got_state, value = step(mine, mine_state, x, y)
+        assert got is mine and got_state is mine_state and got[0]["W"] is leaf  # donated
+        assert value == pytest.approx(fn.loss(SPEC, params, x, y), rel=1e-12)
+        _assert_close(got, want, rtol=1e-12)
+        assert int(got_state["count"]) == 1
+        _assert_close([got_state.get("mu", {})], [want_state.get("mu", {})], rtol=1e-12)
+
+
+def test_step_names_a_nan_in_x_and_updates_nothing() -> None:
+    x, y = _data()
+    x[3, 2] = np.nan
+    params = _params()
+    before = copy.deepcopy(params)
+    step = fn.make_step(SPEC, sgd(0.1))
+    with pytest.raises(fn.InvalidArgumentError, match=r"x: expected finite values.*\(3, 2\)"):
+        step(params, sgd(0.1).init(params), x, y)
+    _assert_equal(params, before)
+
+
+@pytest.mark.parametrize(("dtype", "scale"), [(np.float32, 1e21), (np.float64, 1e200)])
+def test_adam_overflow_stops_cleanly_with_the_last_good_state(dtype: Any, scale: float) -> None:
+    # A net without hidden layers and huge inputs: the gradient is finite, its square
+    # is not. The pure update refuses; fit stops naming the batch and keeps a finite,
+    # consistent params/state pair from which training can resume.
+    spec = fn.MLP((4, 3))
+    rng = np.random.default_rng(0)
+    params = fn.init(spec, rng, dtype=dtype)
+    x = rng.standard_normal((16, 4)).astype(dtype)
+    x[9] *= scale
+    y = rng.integers(0, 3, 16)
+    opt = adam(1e-3)
+    grads = fn.grad(spec, params, x, y)
+    with pytest.raises(fn.NonFiniteError, match=r"square overflows.*nothing was updated"):
+        opt.update(grads, opt.init(params), params)
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1, batch 3 of 4") as info:
+        fit(spec, params, opt, x, y, epochs=1, batch_size=4, rng=None, shuffle=False)
+    err = info.value
+    assert err.opt_state is not None and int(err.opt_state["count"]) == 2
+    for leaf in fn.tree_leaves([err.params, err.opt_state]):
+        assert np.isfinite(leaf).all()
+    # The pair is consistent: two clean steps from the start give it.
+    p2, s2, _ = fit(spec, params, opt, x[:8], y[:8], epochs=1, batch_size=4, rng=None,
+                    shuffle=False)
+    _assert_equal([err.params, err.opt_state["nu"]], [p2, s2["nu"]])
+
+
+def test_the_fused_blas_update_is_selected_on_the_standard_numpy_wheel() -> None:
+    # numpy's PyPI wheels bundle OpenBLAS as numpy.libs/libscipy_openblas64_*.so; where
+    # that library is present the fused update must be found for the benchmark shapes
+    # (the skips in tests/test_blas.py must not hide a lost fast path).
+    import glob
+    import os
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    if not glob.glob(os.path.join(libs, "libscipy_openblas64_*.so")):
+        pytest.skip("numpy not from a PyPI wheel with bundled OpenBLAS")
+    for rows, n_in, n_out in [(128, 784, 128), (128, 128, 10), (64, 784, 500)]:
+        assert fused_update_for(rows, n_in, n_out, np.float32) is not None
+    step = fn.make_step(SPEC, sgd(0.1))
+    assert step.fused_sgd

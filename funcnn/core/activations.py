@@ -1,30 +1,41 @@
-"""Elementwise activation functions and their derivatives.
+"""Elementwise activation functions and their derivatives, each defined once.
 
-Each activation is an :class:`Activation` pair: ``fn(z)`` and ``derivative(z, a)``,
-where ``a = fn(z)`` is passed in so that sigmoid and tanh reuse their forward output
-instead of recomputing it. All functions preserve the input's floating dtype and never
-warn on overflow: sigmoid is exact for ``|z|`` up to 1e4 and beyond.
+Every built-in activation is defined by two in-place kernels, made into an
+:class:`Activation` by :func:`elementwise` (the idea of ``stax.elementwise``):
 
-At the kink of relu (z = 0) the derivative is taken as 0, and for leaky relu as the
-negative slope, matching PyTorch and JAX.
+- ``value_into(z, out)`` writes ``act(z)`` into ``out``;
+- ``derivative_into(z, a, out)`` writes ``act'(z)`` into ``out``, given ``a = act(z)``
+  (sigmoid and tanh reuse their forward output); ``out`` may be ``z`` itself.
+
+The pure functions (``Activation.fn(z)``, ``Activation.derivative(z, a)`` and the
+module-level ``sigmoid``, ``sigmoid_derivative``, ...) are those kernels run on fresh
+outputs, and the backprop engine (:mod:`funcnn.core.engine`) runs the same kernels on
+reused buffers, so every path computes the same bits. An activation built from pure
+functions (``Activation(name, fn, derivative)``) works everywhere too: the engine then
+copies its results into its buffers.
+
+All functions preserve the input's floating dtype and never warn on overflow: sigmoid
+is scipy's ``expit``, exact for any magnitude. At the kink of relu (z = 0) the derivative
+is taken as 0, and for leaky relu as the negative slope, matching PyTorch and JAX.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special
 
 from funcnn.core.validation import check_float_array
-from funcnn.errors import InvalidArgumentError
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import FloatArray
 
 __all__ = [
     "ACTIVATIONS",
     "LEAKY_RELU_SLOPE",
     "Activation",
+    "elementwise",
     "get_activation",
     "identity",
     "identity_derivative",
@@ -43,104 +54,147 @@ __all__ = [
 LEAKY_RELU_SLOPE = 0.01
 """Slope of leaky relu for negative inputs."""
 
-
-def sigmoid(z: FloatArray) -> FloatArray:
-    """Logistic sigmoid ``1 / (1 + exp(-z))``, same shape and dtype as ``z``, no overflow."""
-    z = check_float_array("z", z)
-    out: FloatArray = special.expit(z)
-    return out
-
-
-def sigmoid_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    """``sigmoid'(z) = a * (1 - a)`` with ``a = sigmoid(z)``."""
-    z = check_float_array("z", z)
-    return a * (1 - a)
-
-
-def tanh(z: FloatArray) -> FloatArray:
-    """Hyperbolic tangent, same shape and dtype as ``z``."""
-    z = check_float_array("z", z)
-    return np.tanh(z)
-
-
-def tanh_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    """``tanh'(z) = 1 - a**2`` with ``a = tanh(z)``."""
-    z = check_float_array("z", z)
-    return 1 - a * a
-
-
-def relu(z: FloatArray) -> FloatArray:
-    """``max(z, 0)``, same shape and dtype as ``z``."""
-    z = check_float_array("z", z)
-    return np.maximum(z, 0)
-
-
-def relu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    """1 where ``z > 0``, else 0 (0 at the kink), in ``z``'s dtype."""
-    z = check_float_array("z", z)
-    return (z > 0).astype(z.dtype)
-
-
-def leaky_relu(z: FloatArray) -> FloatArray:
-    """``z`` for ``z > 0``, else ``LEAKY_RELU_SLOPE * z``."""
-    z = check_float_array("z", z)
-    return np.where(z > 0, z, z * z.dtype.type(LEAKY_RELU_SLOPE))
-
-
-def leaky_relu_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    """1 where ``z > 0``, else ``LEAKY_RELU_SLOPE`` (the slope at the kink)."""
-    z = check_float_array("z", z)
-    one = z.dtype.type(1)
-    return np.where(z > 0, one, z.dtype.type(LEAKY_RELU_SLOPE))
-
-
-def identity(z: FloatArray) -> FloatArray:
-    """Returns ``z`` unchanged (the same array; callers never mutate it)."""
-    z = check_float_array("z", z)
-    return z
-
-
-def identity_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    """Ones in the shape and dtype of ``z``."""
-    z = check_float_array("z", z)
-    return np.ones_like(z)
-
-
-def softplus(z: FloatArray) -> FloatArray:
-    """``log(1 + exp(z))`` computed without overflow, same shape and dtype as ``z``."""
-    z = check_float_array("z", z)
-    return np.logaddexp(z.dtype.type(0), z)
-
-
-def softplus_derivative(z: FloatArray, a: FloatArray) -> FloatArray:
-    """``softplus'(z) = sigmoid(z)``."""
-    z = check_float_array("z", z)
-    return sigmoid(z)
+ValueInto = Callable[[FloatArray, FloatArray], None]
+DerivativeInto = Callable[[FloatArray, FloatArray, FloatArray], None]
 
 
 @dataclass(frozen=True)
 class Activation:
-    """An elementwise activation: ``fn(z)`` and ``derivative(z, fn(z))``.
+    """An elementwise activation: ``fn(z)`` and ``derivative(z, fn(z))``, both pure.
 
     ``kinks`` lists the inputs where the function is not differentiable (the
-    verification suite treats perturbations across them specially).
+    verification suite treats perturbations across them specially). ``value_into(z, out)``
+    and ``derivative_into(z, a, out)`` are in-place kernels (``out`` may be ``z``); the
+    engine runs them as ``value_kernel`` / ``derivative_kernel``, which copy the pure
+    results when no kernel is given (see :func:`elementwise` for the other way round).
     """
 
     name: str
     fn: Callable[[FloatArray], FloatArray]
     derivative: Callable[[FloatArray, FloatArray], FloatArray]
     kinks: tuple[float, ...] = ()
+    value_into: ValueInto | None = field(default=None, repr=False, compare=False)
+    derivative_into: DerivativeInto | None = field(default=None, repr=False, compare=False)
+    # The kernels the engine runs: the ones given, else copies of the pure results.
+    value_kernel: ValueInto = field(init=False, repr=False, compare=False)
+    derivative_kernel: DerivativeInto = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fn, derivative = self.fn, self.derivative
+
+        def value_copy(z: FloatArray, out: FloatArray) -> None:
+            np.copyto(out, fn(z))
+
+        def derivative_copy(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
+            np.copyto(out, derivative(z, a))
+
+        object.__setattr__(self, "value_kernel", self.value_into or value_copy)
+        object.__setattr__(self, "derivative_kernel", self.derivative_into or derivative_copy)
+
+
+def elementwise(
+    name: str,
+    value_into: ValueInto,
+    derivative_into: DerivativeInto,
+    kinks: tuple[float, ...] = (),
+) -> Activation:
+    """An :class:`Activation` defined by its two in-place kernels.
+
+    The pure ``fn`` and ``derivative`` check their argument (a float32/float64 array),
+    allocate the result and run the kernel, so they are the kernels' bits by
+    construction.
+    """
+    if not isinstance(name, str) or not name:
+        raise ArgumentTypeError(f"name: expected a non-empty str, got {name!r}")
+    for arg, kernel in (("value_into", value_into), ("derivative_into", derivative_into)):
+        if not callable(kernel):
+            raise ArgumentTypeError(f"{arg}: expected a callable, got {type(kernel).__name__}")
+
+    def fn(z: FloatArray) -> FloatArray:
+        z = check_float_array("z", z)
+        out = np.empty_like(z)
+        value_into(z, out)
+        return out
+
+    def derivative(z: FloatArray, a: FloatArray) -> FloatArray:
+        z = check_float_array("z", z)
+        out = np.empty_like(z)
+        derivative_into(z, a, out)
+        return out
+
+    fn.__name__, derivative.__name__ = name, f"{name}_derivative"
+    return Activation(name, fn, derivative, kinks, value_into, derivative_into)
+
+
+# ---------------------------------------------------------------- the kernels, once each
+
+
+def _sigmoid(z: FloatArray, out: FloatArray) -> None:
+    special.expit(z, out=out)
+
+
+def _sigmoid_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
+    np.subtract(1, a, out=out)
+    out *= a
+
+
+def _tanh(z: FloatArray, out: FloatArray) -> None:
+    np.tanh(z, out=out)
+
+
+def _tanh_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
+    np.multiply(a, a, out=out)
+    np.subtract(1, out, out=out)
+
+
+def _relu(z: FloatArray, out: FloatArray) -> None:
+    np.maximum(z, 0, out=out)
+
+
+def _relu_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
+    np.greater(z, 0, out=out)
+
+
+def _leaky_relu(z: FloatArray, out: FloatArray) -> None:
+    # max(z, s z) is z for z > 0 and s z otherwise, because 0 < s < 1.
+    np.multiply(z, LEAKY_RELU_SLOPE, out=out)
+    np.maximum(z, out, out=out)
+
+
+def _leaky_relu_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
+    np.greater(z, 0, out=out)  # 1 or 0, then max(., s): exactly 1 or the dtype's s
+    np.maximum(out, z.dtype.type(LEAKY_RELU_SLOPE), out=out)
+
+
+def _identity(z: FloatArray, out: FloatArray) -> None:
+    np.copyto(out, z)
+
+
+def _identity_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
+    out.fill(1)
+
+
+def _softplus(z: FloatArray, out: FloatArray) -> None:
+    np.logaddexp(0, z, out=out)
+
+
+def _softplus_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
+    special.expit(z, out=out)
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", sigmoid, sigmoid_derivative),
-    "tanh": Activation("tanh", tanh, tanh_derivative),
-    "relu": Activation("relu", relu, relu_derivative, kinks=(0.0,)),
-    "leaky_relu": Activation("leaky_relu", leaky_relu, leaky_relu_derivative, kinks=(0.0,)),
-    "identity": Activation("identity", identity, identity_derivative),
-    "softplus": Activation("softplus", softplus, softplus_derivative),
+    act.name: act
+    for act in (
+        elementwise("sigmoid", _sigmoid, _sigmoid_d),
+        elementwise("tanh", _tanh, _tanh_d),
+        elementwise("relu", _relu, _relu_d, kinks=(0.0,)),
+        elementwise("leaky_relu", _leaky_relu, _leaky_relu_d, kinks=(0.0,)),
+        elementwise("identity", _identity, _identity_d),
+        elementwise("softplus", _softplus, _softplus_d),
+    )
 }
-"""Every activation funcnn knows, by name."""
+"""Every activation funcnn knows, by name. Adding one is one entry here: the pure API,
+the training step and the verification catalogue all look activations up in this table."""
 
 
 def get_activation(name: str) -> Activation:
@@ -151,3 +205,16 @@ def get_activation(name: str) -> Activation:
         raise InvalidArgumentError(
             f"activation: unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
         ) from None
+
+
+def _pure(name: str) -> tuple[Callable[[FloatArray], FloatArray], Callable[..., FloatArray]]:
+    act = ACTIVATIONS[name]
+    return act.fn, act.derivative
+
+
+sigmoid, sigmoid_derivative = _pure("sigmoid")
+tanh, tanh_derivative = _pure("tanh")
+relu, relu_derivative = _pure("relu")
+leaky_relu, leaky_relu_derivative = _pure("leaky_relu")
+identity, identity_derivative = _pure("identity")
+softplus, softplus_derivative = _pure("softplus")

@@ -28,14 +28,15 @@ available by name through :func:`get_loss` and as plain functions
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from funcnn.core.activations import sigmoid
-from funcnn.core.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
+from funcnn.core.activations import ACTIVATIONS
+from funcnn.core.softmax import softmax, softmax_into, softmax_jacobian, softmax_vjp
 from funcnn.core.validation import check_finite, check_result_finite, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray
@@ -57,6 +58,8 @@ __all__ = [
 ]
 
 LossValueAndGrad = Callable[[FloatArray, Array], tuple[float, FloatArray]]
+LossInto = Callable[[FloatArray, Array, FloatArray], float]
+"""``into(z, y, dz) -> mean loss``: writes dL/dz into ``dz``; may overwrite ``z``."""
 
 
 def _one_hot(z: FloatArray, y: Array) -> FloatArray:
@@ -75,20 +78,27 @@ def _targets(z: FloatArray, y: Array) -> FloatArray:
     return _one_hot(z, y)
 
 
-def _softmax_cross_entropy(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
-    batch = z.shape[0]
-    logp = log_softmax(z)
-    probs = np.exp(logp)
+def _softmax_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
+    # Per sample: log(sum(exp(z - max))) - (z_y - max); gradient (softmax(z) - y) / B.
+    r, c = int(z.shape[0]), int(z.shape[1])
+    sums = softmax_into(z, dz)  # z is now shifted: its row maxima are 0
     if y.dtype.kind == "f":
-        value = -float(np.sum(y * logp)) / batch
-        dz = probs * np.sum(y, axis=1, keepdims=True) - y
-    else:
-        rows = np.arange(batch)
-        value = -float(np.sum(logp[rows, y])) / batch
-        dz = probs
-        dz[rows, y] -= 1
-    dz /= batch
-    return value, dz
+        value = (float(np.dot(np.log(sums[:, 0]), y.sum(axis=1))) - float(np.vdot(y, z))) / r
+        dz *= np.sum(y, axis=1, keepdims=True)
+        dz -= y
+        dz /= r
+        return value
+    if r == 1:
+        # One sample (per-sample SGD): scalars are cheaper than array bookkeeping.
+        label = int(y[0])
+        dz[0, label] -= 1
+        return float(math.log(float(sums[0, 0])) - float(z[0, label]))
+    flat = np.arange(0, r * c, c)
+    flat += y
+    value = (float(np.log(sums).sum()) - float(z.reshape(-1).take(flat).sum())) / r
+    dz.reshape(-1)[flat] -= 1
+    dz /= r
+    return value
 
 
 def _clipped_probabilities(z: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -97,64 +107,96 @@ def _clipped_probabilities(z: FloatArray) -> tuple[FloatArray, FloatArray]:
     return s, np.maximum(s, np.finfo(z.dtype).tiny)
 
 
-def _softmax_then_cross_entropy(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
-    batch = z.shape[0]
+def _softmax_then_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
+    batch = int(z.shape[0])
     t = _one_hot(z, y)
     s, p = _clipped_probabilities(z)
     value = -float(np.sum(t * np.log(p))) / batch
     dp = -t / p / batch
     # The explicit path on purpose: materialise each sample's C x C Jacobian.
-    dz: FloatArray = np.einsum("bij,bi->bj", softmax_jacobian(s), dp)
-    return value, dz
+    np.einsum("bij,bi->bj", softmax_jacobian(s), dp, out=dz)
+    return value
 
 
-def _mse(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
+def _mse(z: FloatArray, y: Array, dz: FloatArray) -> float:
+    np.subtract(z, _targets(z, y), out=dz)
+    flat = dz.reshape(-1)
+    value = float(np.dot(flat, flat)) / flat.size
+    dz *= z.dtype.type(2 / flat.size)
+    return value
+
+
+def _binary_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
     t = _targets(z, y)
-    diff = z - t
-    value = float(np.mean(diff * diff))
-    dz: FloatArray = diff * z.dtype.type(2 / diff.size)
-    return value, dz
+    # softplus(z) - t z per entry; its derivative sigmoid(z) - t: the activations' kernels.
+    ACTIVATIONS["softplus"].value_kernel(z, dz)
+    dz -= t * z
+    value = float(np.mean(dz))
+    ACTIVATIONS["sigmoid"].value_kernel(z, dz)
+    dz -= t
+    dz *= z.dtype.type(1 / z.size)
+    return value
 
 
-def _binary_cross_entropy(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
-    t = _targets(z, y)
-    value = float(np.mean(np.logaddexp(z.dtype.type(0), z) - t * z))
-    dz: FloatArray = (sigmoid(z) - t) * z.dtype.type(1 / z.size)
-    return value, dz
-
-
-def _softmax_binary_cross_entropy(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
+def _softmax_binary_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
     t = _targets(z, y)
     s = softmax(z)
     info = np.finfo(z.dtype)
     p = np.clip(s, info.tiny, 1 - info.epsneg)
     value = -float(np.mean(t * np.log(p) + (1 - t) * np.log1p(-p)))
     dp = (-t / p + (1 - t) / (1 - p)) * z.dtype.type(1 / z.size)
-    return value, softmax_vjp(s, dp)
+    np.copyto(dz, softmax_vjp(s, dp))
+    return value
 
 
 @dataclass(frozen=True)
 class Loss:
-    """A loss by name: ``value_and_grad(z, y) -> (mean loss, dloss/dz)``.
+    """A loss by name: ``value_and_grad(z, y) -> (mean loss, dloss/dz)``, pure.
 
     ``target_kind`` says what float targets must look like (see
-    :func:`funcnn.core.validation.check_targets`). ``value_and_grad`` does not validate: call
-    it only with outputs and targets that passed ``check_targets``.
+    :func:`funcnn.core.validation.check_targets`). ``value_and_grad_into(z, y, dz)`` is
+    an in-place kernel (it writes dL/dz into ``dz`` and may overwrite ``z``); the engine
+    runs ``kernel``, which copies the pure function's result when none is given. Neither
+    validates: call them only with outputs and targets that passed ``check_targets``.
     """
 
     name: str
     value_and_grad: LossValueAndGrad
     target_kind: str
+    value_and_grad_into: LossInto | None = field(default=None, repr=False, compare=False)
+    # The kernel the engine runs: the one given, else a copy of the pure result.
+    kernel: LossInto = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pure = self.value_and_grad
+
+        def copy(z: FloatArray, y: Array, dz: FloatArray) -> float:
+            value, grad = pure(z, y)
+            np.copyto(dz, grad)
+            return value
+
+        object.__setattr__(self, "kernel", self.value_and_grad_into or copy)
+
+
+def from_kernel(name: str, into: LossInto, target_kind: str) -> Loss:
+    """A :class:`Loss` defined by its in-place kernel; the pure form runs it on a copy of
+    ``z`` and a fresh gradient, so both paths compute the same bits."""
+
+    def value_and_grad(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
+        dz = np.empty_like(z)
+        return into(z.copy(), y, dz), dz
+
+    return Loss(name, value_and_grad, target_kind, into)
 
 
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
-        Loss("softmax_cross_entropy", _softmax_cross_entropy, "distribution"),
-        Loss("softmax_then_cross_entropy", _softmax_then_cross_entropy, "distribution"),
-        Loss("mse", _mse, "real"),
-        Loss("binary_cross_entropy", _binary_cross_entropy, "probability"),
-        Loss("softmax_binary_cross_entropy", _softmax_binary_cross_entropy, "probability"),
+        from_kernel("softmax_cross_entropy", _softmax_cross_entropy, "distribution"),
+        from_kernel("softmax_then_cross_entropy", _softmax_then_cross_entropy, "distribution"),
+        from_kernel("mse", _mse, "real"),
+        from_kernel("binary_cross_entropy", _binary_cross_entropy, "probability"),
+        from_kernel("softmax_binary_cross_entropy", _softmax_binary_cross_entropy, "probability"),
     )
 }
 """Every loss funcnn knows, by name."""

@@ -1,10 +1,10 @@
-"""The network as pure functions: apply, loss and value_and_grad with hand-written backprop.
+"""The network as pure functions: apply, loss, value_and_grad, grad and input_grad.
 
-Forward: ``a_0 = x``; for each layer ``z_l = a_{l-1} W_l + b_l`` and, except after the
-last layer, ``a_l = act_l(z_l)``; the last ``z`` are the logits. Backward walks the layers
-in reverse with :func:`funcnn.core.dense.dense_vjp`, multiplying by ``act_l'(z_l)`` between
-layers. Public functions validate their arguments; the ``*_unchecked`` variants skip
-that for callers (the training loop) that validated once up front.
+Each validates its arguments once, then runs the backprop engine
+(:mod:`funcnn.core.engine`) on fresh buffers, so results are new arrays and inputs are
+never modified. ``forward`` / ``backward`` expose the two passes separately (the
+verification suite holds them to backprop's invariants); the ``*_unchecked`` variants
+skip validation for callers that validated once up front.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from funcnn.core.activations import Activation, get_activation
-from funcnn.core.dense import dense_unchecked, dense_vjp_unchecked
+from funcnn.core import engine
 from funcnn.core.losses import Loss, get_loss
-from funcnn.core.pytree import tree_leaves
 from funcnn.core.spec import MLP
 from funcnn.core.validation import check_finite, check_result_finite, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
@@ -32,6 +30,8 @@ __all__ = [
     "check_inputs",
     "check_params",
     "forward",
+    "grad",
+    "input_grad",
     "loss",
     "value_and_grad",
     "value_and_grad_unchecked",
@@ -55,14 +55,13 @@ class Trace:
         return self.pre[-1]
 
 
-def _activations(spec: MLP) -> list[Activation]:
-    return [get_activation(name) for name in spec.hidden_activations]
-
-
-def check_params(spec: MLP, params: Any, name: str = "params") -> np.dtype[Any]:
+def check_params(
+    spec: MLP, params: Any, name: str = "params", *, finite: bool = True
+) -> np.dtype[Any]:
     """Check ``params`` matches ``spec`` in structure, shapes and dtype; return the dtype.
 
-    Every array must be float32 or float64, all of one dtype, and finite.
+    Every array must be float32 or float64, all of one dtype, and (with ``finite``)
+    finite.
     """
     if not isinstance(spec, MLP):
         raise ArgumentTypeError(f"spec: expected an MLP, got {type(spec).__name__}")
@@ -101,13 +100,17 @@ def check_params(spec: MLP, params: Any, name: str = "params") -> np.dtype[Any]:
                 raise InvalidArgumentError(
                     f"{where}: expected shape {shape} for spec {spec.sizes}, got {arr.shape}"
                 )
-            check_finite(where, arr)
+            if finite:
+                check_finite(where, arr)
     assert dtype is not None
     return dtype
 
 
-def check_inputs(spec: MLP, x: Any, dtype: np.dtype[Any], name: str = "x") -> FloatArray:
-    """``x`` as a ``(B, n_in)`` array of ``dtype``; one ``(n_in,)`` sample becomes ``(1, n_in)``."""
+def check_inputs(
+    spec: MLP, x: Any, dtype: np.dtype[Any], name: str = "x", *, finite: bool = True
+) -> FloatArray:
+    """``x`` as a ``(B, n_in)`` array of ``dtype``; one ``(n_in,)`` sample becomes
+    ``(1, n_in)``; with ``finite``, NaN and inf are rejected."""
     arr = ensure_array(name, x)
     if arr.dtype.kind != "f":
         raise ArgumentTypeError(
@@ -127,52 +130,53 @@ def check_inputs(spec: MLP, x: Any, dtype: np.dtype[Any], name: str = "x") -> Fl
         )
     if arr.shape[0] == 0:
         raise InvalidArgumentError(f"{name}: empty batch, expected at least one sample")
-    check_finite(name, arr)
+    if finite:
+        check_finite(name, arr)
     result: FloatArray = arr
     return result
 
 
+def _split(params: Params) -> tuple[list[FloatArray], list[FloatArray]]:
+    return [layer["W"] for layer in params], [layer["b"] for layer in params]
+
+
 def forward(spec: MLP, params: Params, x: FloatArray) -> Trace:
     """Run the network on validated ``x`` (B, n_in), keeping what backward needs."""
-    acts = _activations(spec)
-    inputs = [x]
-    pre: list[FloatArray] = []
-    a = x
-    for index, layer in enumerate(params):
-        z = dense_unchecked(layer, a)
-        pre.append(z)
-        if index < len(acts):
-            a = acts[index].fn(z)
-            inputs.append(a)
-    return Trace(tuple(inputs), tuple(pre))
+    W, b = _split(params)
+    buf = engine.allocate(spec, x.shape[0], x.dtype)
+    engine.forward(engine.activations_of(spec), W, b, x, buf)
+    return Trace((x, *buf.a), buf.z)
 
 
 def backward(spec: MLP, params: Params, trace: Trace, dlogits: FloatArray) -> Params:
     """Gradients of a scalar with respect to every parameter, given ``d/dlogits``.
 
-    Returns a new params-shaped list; ``dlogits`` has the logits' shape.
+    Returns a new params-shaped list; ``trace`` and ``dlogits`` are not modified.
     """
-    acts = _activations(spec)
-    grads: Params = [{} for _ in params]
-    g = dlogits
-    for index in range(len(params) - 1, -1, -1):
-        layer_grads, g_in = dense_vjp_unchecked(params[index], trace.inputs[index], g)
-        grads[index] = layer_grads
-        if index > 0:
-            act = acts[index - 1]
-            g = g_in * act.derivative(trace.pre[index - 1], trace.inputs[index])
+    W, _ = _split(params)
+    x = trace.inputs[0]
+    buf = engine.Buffers(
+        z=tuple(z.copy() for z in trace.pre),  # backward's scratch: keep the trace intact
+        a=trace.inputs[1:],
+        dz=(*(np.empty_like(z) for z in trace.pre[:-1]), dlogits),
+        dx=None,
+    )
+    grads = _fresh_grads(params)
+    engine.backward(engine.activations_of(spec), W, x, buf, _sink(grads))
     return grads
 
 
+def _fresh_grads(params: Params) -> Params:
+    return [{"W": np.empty_like(layer["W"]), "b": np.empty_like(layer["b"])} for layer in params]
+
+
+def _sink(grads: Params) -> engine.Sink:
+    return engine.store_gradients([g["W"] for g in grads], [g["b"] for g in grads])
+
+
 def apply_unchecked(spec: MLP, params: Params, x: FloatArray) -> FloatArray:
-    """Logits ``(B, n_out)`` for validated 2-D ``x``, without storing a trace."""
-    acts = _activations(spec)
-    a = x
-    for index, layer in enumerate(params):
-        a = dense_unchecked(layer, a)
-        if index < len(acts):
-            a = acts[index].fn(a)
-    return a
+    """Logits ``(B, n_out)`` for validated 2-D ``x`` (a fresh array)."""
+    return forward(spec, params, x).logits
 
 
 def apply(spec: MLP, params: Params, x: ArrayLike) -> FloatArray:
@@ -190,12 +194,18 @@ def apply(spec: MLP, params: Params, x: ArrayLike) -> FloatArray:
 
 
 def value_and_grad_unchecked(
-    spec: MLP, params: Params, x: FloatArray, y: Array, loss: Loss
-) -> tuple[float, Params]:
-    """:func:`value_and_grad` for arguments that already passed validation."""
-    trace = forward(spec, params, x)
-    value, dlogits = loss.value_and_grad(trace.logits, y)
-    return value, backward(spec, params, trace, dlogits)
+    spec: MLP, params: Params, x: FloatArray, y: Array, loss: Loss, *, input_grad: bool = False
+) -> tuple[float, Params, FloatArray | None]:
+    """The engine on fresh buffers, for arguments that already passed validation:
+    ``(mean loss, grads, dL/dx if input_grad else None)``."""
+    W, b = _split(params)
+    acts = engine.activations_of(spec)
+    buf = engine.allocate(spec, x.shape[0], x.dtype, input_grad=input_grad)
+    logits = engine.forward(acts, W, b, x, buf)
+    value = loss.kernel(logits, y, buf.dz[-1])
+    grads = _fresh_grads(params)
+    engine.backward(acts, W, x, buf, _sink(grads), input_grad=input_grad)
+    return value, grads, buf.dx
 
 
 def _checked_batch(
@@ -228,7 +238,7 @@ def loss(
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
     with np.errstate(all="ignore"):
         logits = apply_unchecked(spec, params, batch)
-        value = resolved.value_and_grad(logits, targets)[0]
+        value = resolved.kernel(logits, targets, np.empty_like(logits))
     check_result_finite("loss", batch.dtype, value)
     return value
 
@@ -243,10 +253,44 @@ def value_and_grad(
     """The mean loss and its gradient with respect to every parameter, by backprop.
 
     Arguments as for :func:`loss`. The gradient has exactly the structure, shapes and
-    dtype of ``params``.
+    dtype of ``params``; it is computed by the same engine, on fresh arrays, as the
+    training step applies (:func:`funcnn.make_step`).
     """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
     with np.errstate(all="ignore"):
-        value, grads = value_and_grad_unchecked(spec, params, batch, targets, resolved)
-    check_result_finite("value_and_grad", batch.dtype, value, *tree_leaves(grads))
+        value, grads, _ = value_and_grad_unchecked(spec, params, batch, targets, resolved)
+    check_result_finite("value_and_grad", batch.dtype, value)
+    for layer in grads:
+        check_result_finite("value_and_grad", batch.dtype, *layer.values())
     return value, grads
+
+
+def grad(
+    spec: MLP,
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
+    loss: str | Loss = "softmax_cross_entropy",
+) -> Params:
+    """The gradient of the mean loss with respect to every parameter (as ``jax.grad``):
+    :func:`value_and_grad` without the value."""
+    return value_and_grad(spec, params, x, y, loss)[1]
+
+
+def input_grad(
+    spec: MLP,
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
+    loss: str | Loss = "softmax_cross_entropy",
+) -> FloatArray:
+    """The gradient of the mean loss with respect to the inputs ``x``, shape of ``x``
+    (e.g. for saliency maps or adversarial examples); arguments as for :func:`loss`."""
+    batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
+    with np.errstate(all="ignore"):
+        _, _, dx = value_and_grad_unchecked(
+            spec, params, batch, targets, resolved, input_grad=True
+        )
+    assert dx is not None
+    check_result_finite("input_grad", batch.dtype, dx)
+    return dx[0] if np.ndim(x) == 1 else dx

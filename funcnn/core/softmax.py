@@ -14,7 +14,7 @@ from funcnn.core.validation import check_float_array
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray
 
-__all__ = ["log_softmax", "softmax", "softmax_jacobian", "softmax_vjp"]
+__all__ = ["log_softmax", "softmax", "softmax_into", "softmax_jacobian", "softmax_vjp"]
 
 
 def _check_classes(name: str, z: object) -> FloatArray:
@@ -27,24 +27,35 @@ def _check_classes(name: str, z: object) -> FloatArray:
     return arr
 
 
+def softmax_into(z: FloatArray, out: FloatArray) -> FloatArray:
+    """The softmax kernel: shifts ``z`` in place by its row maxima, writes
+    ``exp(z) / sum(exp(z))`` into ``out`` and returns the row sums ``(..., 1)`` of
+    ``exp(z - max)`` (what log-sum-exp needs). No validation: the engine's form."""
+    z -= np.max(z, axis=-1, keepdims=True)
+    np.exp(z, out=out)
+    sums: FloatArray = np.add.reduce(out, axis=-1, keepdims=True)
+    out /= sums
+    return sums
+
+
 def softmax(z: FloatArray) -> FloatArray:
     """``exp(z) / sum(exp(z))`` over the last axis, shape and dtype of ``z``.
 
     Shifted by the row maximum first, so logits of any finite size are safe.
     """
     z = _check_classes("z", z)
-    shifted = z - np.max(z, axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    out: FloatArray = e / np.sum(e, axis=-1, keepdims=True)
+    out = np.empty_like(z)
+    softmax_into(z.copy(), out)
     return out
 
 
 def log_softmax(z: FloatArray) -> FloatArray:
     """``log(softmax(z))`` over the last axis via log-sum-exp; finite for finite ``z``."""
     z = _check_classes("z", z)
-    shifted = z - np.max(z, axis=-1, keepdims=True)
-    out: FloatArray = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-    return out
+    shifted = z.copy()
+    sums = softmax_into(shifted, np.empty_like(z))
+    shifted -= np.log(sums)
+    return shifted
 
 
 def softmax_jacobian(s: FloatArray) -> FloatArray:

@@ -16,6 +16,7 @@ from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteErro
 from funcnn.typing import Array, FloatArray
 
 __all__ = [
+    "all_finite",
     "check_finite",
     "check_float_array",
     "check_float_dtype",
@@ -78,9 +79,24 @@ def check_float_array(name: str, a: Any, min_ndim: int = 0) -> FloatArray:
     return a
 
 
+def all_finite(a: Array) -> bool:
+    """Whether ``a`` holds no NaN or infinity, in one read of ``a`` and no temporaries.
+
+    For a contiguous float array one BLAS dot product ``a . a`` decides it (any NaN or
+    inf makes it non-finite); only when that overflows, or for other layouts, does the
+    elementwise test run.
+    """
+    if a.dtype.kind == "f" and a.flags.c_contiguous and a.size:
+        flat = a.reshape(-1)
+        with np.errstate(all="ignore"):
+            if math.isfinite(float(np.dot(flat, flat))):
+                return True
+    return bool(np.isfinite(a).all())
+
+
 def check_finite(name: str, a: Array) -> None:
     """Raise ``InvalidArgumentError`` if ``a`` holds NaN or infinity, naming the first."""
-    if a.size and not np.isfinite(a).all():
+    if a.size and not all_finite(a):
         bad = np.argwhere(~np.isfinite(a))[0]
         where = tuple(int(i) for i in bad)
         raise InvalidArgumentError(
@@ -96,7 +112,8 @@ def check_result_finite(what: str, dtype: np.dtype[Any], *results: Any) -> None:
     representable in ``dtype``, and the caller must hear it rather than get inf or NaN.
     """
     for result in results:
-        if not np.isfinite(result).all():
+        finite = all_finite(result) if isinstance(result, np.ndarray) else math.isfinite(result)
+        if not finite:
             raise NonFiniteError(
                 f"{what}: the result overflows {dtype} although the inputs are finite; "
                 "scale the inputs or parameters down"

@@ -40,9 +40,9 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from funcnn.core.pytree import TreeDef, tree_flatten, tree_map, tree_unflatten
-from funcnn.core.validation import check_finite, check_learning_rate
-from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.core.pytree import TreeDef, tree_flatten, tree_unflatten
+from funcnn.core.validation import all_finite, check_finite, check_learning_rate
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.training.schedules import Schedule, as_schedule, schedule_from_config
 from funcnn.typing import Array, Params
 
@@ -64,14 +64,43 @@ OptState: TypeAlias = dict[str, Any]
 def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     """``params - lr * grads``, leaf by leaf, as new arrays (inputs are not modified).
 
-    ``grads`` must have the structure, shapes and dtypes of ``params``; ``lr`` must be a
-    finite number > 0.
+    ``grads`` must have the structure, shapes and dtypes of ``params``, both finite;
+    ``lr`` must be a finite number > 0. One pass reads each pair of leaves: finiteness
+    is checked on the result, which is finite exactly when both inputs are (and nothing
+    overflowed); only then are the inputs searched to name the culprit.
     """
     rate = check_learning_rate(lr)
-    p_leaves, treedef = _param_leaves(params)
-    _check_like("grads", grads, p_leaves, treedef, finite=True)
-    updated: Params = tree_map(lambda p, g: p - rate * g, params, grads)
+    p_leaves, treedef = _param_leaves(params, finite=False)
+    g_leaves = _check_like("grads", grads, p_leaves, treedef)
+    out = [np.empty_like(p) for p in p_leaves]
+    with np.errstate(all="ignore"):
+        for index, (p, g, o) in enumerate(zip(p_leaves, g_leaves, out, strict=True)):
+            _descend(p, g, rate, o)
+            if not all_finite(o):
+                check_finite(f"params leaf {index}", p)
+                check_finite(f"grads leaf {index}", g)
+                raise NonFiniteError(
+                    f"sgd_step: params leaf {index} - lr * grads leaf {index} overflows "
+                    f"{o.dtype}; use a smaller lr"
+                )
+    updated: Params = tree_unflatten(treedef, out)
     return updated
+
+
+def _dot_finite(g: Array) -> bool:
+    """Whether ``sum(g * g)`` is finite: then no square overflows (the cheap test)."""
+    flat = g.reshape(-1)
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(np.dot(flat, flat)))
+
+
+def _descend(p: Array, d: Array, lr: float, out: Array, step: Array | None = None) -> None:
+    """``out = p - lr * d`` in two passes and no temporary, ``lr * d`` going through
+    ``step`` (default ``out``; either may alias ``d``): the one update step that
+    :func:`sgd_step` and every optimizer end with."""
+    step = out if step is None else step
+    np.multiply(d, lr, out=step)
+    np.subtract(p, step, out=out)
 
 
 def _check_like(
@@ -100,7 +129,7 @@ def _check_like(
     return leaves
 
 
-def _param_leaves(params: Any) -> tuple[list[Array], TreeDef]:
+def _param_leaves(params: Any, *, finite: bool = True) -> tuple[list[Array], TreeDef]:
     leaves, treedef = tree_flatten(params)
     if not leaves:
         raise InvalidArgumentError("params: expected at least one array, got an empty pytree")
@@ -113,7 +142,8 @@ def _param_leaves(params: Any) -> tuple[list[Array], TreeDef]:
             raise ArgumentTypeError(
                 f"params: leaf {index} has dtype {leaf.dtype}, expected float32 or float64"
             )
-        check_finite(f"params leaf {index}", leaf)
+        if finite:
+            check_finite(f"params leaf {index}", leaf)
     return leaves, treedef
 
 
@@ -191,6 +221,9 @@ class Optimizer(ABC):
         p_leaves, treedef = _param_leaves(params)
         g_leaves = _check_like("grads", grads, p_leaves, treedef, finite=True)
         count, slot_leaves = self.check_state(state, p_leaves, treedef)
+        overflow = self.overflows(g_leaves)
+        if overflow is not None:
+            raise NonFiniteError(f"update: {overflow}; nothing was updated")
         # The kernel works in place: give it private copies.
         scratch_g = [g.copy() for g in g_leaves]
         new_slots = {name: [a.copy() for a in leaves] for name, leaves in slot_leaves.items()}
@@ -203,9 +236,10 @@ class Optimizer(ABC):
         return tree_unflatten(treedef, out), new_state
 
     def check_state(
-        self, state: Any, p_leaves: list[Array], treedef: TreeDef
+        self, state: Any, p_leaves: list[Array], treedef: TreeDef, *, finite: bool = True
     ) -> tuple[int, dict[str, list[Array]]]:
-        """Validate ``state`` against params leaves; return the count and slot leaves."""
+        """Validate ``state`` against params leaves; return the count and slot leaves
+        (with ``finite``, NaN and inf in the slots are rejected)."""
         if not isinstance(state, dict):
             raise ArgumentTypeError(
                 f"state: expected a dict from {type(self).__name__}.init, got "
@@ -219,10 +253,17 @@ class Optimizer(ABC):
             )
         count = _check_count(state["count"])
         slot_leaves = {
-            name: _check_like(f"state[{name!r}]", state[name], p_leaves, treedef, finite=True)
+            name: _check_like(f"state[{name!r}]", state[name], p_leaves, treedef, finite=finite)
             for name in self.slot_names()
         }
         return count, slot_leaves
+
+    def overflows(self, grads: list[Array]) -> str | None:
+        """Why applying these (finite) gradient leaves would overflow the optimizer's
+        state, or None. Checked before anything is modified, so an update either happens
+        in full or not at all; only Adam, whose second moment squares the gradient, can
+        overflow silently (its steps would become 0, not inf)."""
+        return None
 
     def learning_rate(self, step: int) -> float:
         """The learning rate of update number ``step`` (0-based)."""
@@ -260,16 +301,8 @@ class Optimizer(ABC):
         if wd and p.ndim >= 2:
             np.multiply(p, wd, out=spare)
             spare += d
-            step = spare
-        elif d_writable:
-            step = d
-        else:
-            step = spare
-            np.multiply(d, lr, out=step)
-            np.subtract(p, step, out=out)
-            return
-        step *= lr
-        np.subtract(p, step, out=out)
+            d = spare
+        _descend(p, d, lr, out, d if d is spare or d_writable else spare)
 
 
 @dataclass(frozen=True)
@@ -349,6 +382,19 @@ class Adam(Optimizer):
 
     def slot_names(self) -> tuple[str, ...]:
         return ("mu", "nu")
+
+    def overflows(self, grads: list[Array]) -> str | None:
+        for index, g in enumerate(grads):
+            # The cheap test first; the exact one only when the sum of squares overflows.
+            with np.errstate(over="ignore"):
+                if _dot_finite(g) or all_finite(np.square(g)):
+                    continue
+            return (
+                f"the gradient's square overflows {g.dtype} in grads leaf {index} "
+                f"(|g| up to {float(np.max(np.abs(g))):.3g}), so Adam's second moment "
+                "'nu' would become inf; scale the inputs or the loss down"
+            )
+        return None
 
     def _apply(
         self,

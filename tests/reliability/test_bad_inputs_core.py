@@ -230,6 +230,8 @@ _NETWORK_FUNCTIONS: dict[str, Callable[..., object]] = {
     "apply": lambda spec, params, x, y, loss: fn.apply(spec, params, x),
     "loss": lambda spec, params, x, y, loss: fn.loss(spec, params, x, y, loss),
     "value_and_grad": lambda spec, params, x, y, loss: fn.value_and_grad(spec, params, x, y, loss),
+    "grad": lambda spec, params, x, y, loss: fn.grad(spec, params, x, y, loss),
+    "input_grad": lambda spec, params, x, y, loss: fn.input_grad(spec, params, x, y, loss),
 }
 
 
@@ -948,6 +950,12 @@ def _primitive_cases() -> Iterator[Case]:
             "z",
             r"expected float32",
         )
+    kernel = fn.ACTIVATIONS["relu"].value_kernel
+    yield Case("elementwise/name-int", thunk(fn.elementwise, wrong(3), kernel, kernel), ATE,
+               "name", r"expected a non-empty str")
+    yield Case("elementwise/derivative-not-callable",
+               thunk(fn.elementwise, "mine", kernel, wrong(1.0)), ATE, "derivative_into",
+               r"expected a callable")
     yield Case(
         "dense/x-width",
         lambda: fn.dense(P64[0], np.ones((2, 5))),

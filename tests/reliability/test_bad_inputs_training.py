@@ -661,6 +661,41 @@ def _fit_cases() -> Iterator[Case]:
     ]
     for fid, call, error, arg, expected in ev:
         yield Case(f"evaluate/{fid}", call, error, arg, expected)
+    yield from _step_cases()
+
+
+def _step_cases() -> Iterator[Case]:
+    def step(params: Any = None, state: Any = None, x: Any = X, y: Any = Y,
+             opt: Any = None) -> Callable[[], object]:
+        o = opt or adam()
+        p = P if params is None else params
+
+        def call() -> object:
+            fresh = [dict(layer) for layer in p]  # the step owns what it is given
+            return fn.make_step(SPEC, o)(fresh, o.init(P) if state is None else state, x, y)
+
+        return call
+
+    cases: list[tuple[str, Callable[[], object], type[BaseException], str, str]] = [
+        ("make_step/spec-str", lambda: fn.make_step(wrong("spec"), sgd(0.1)), ATE, "spec",
+         r"expected an MLP"),
+        ("make_step/optimizer-str", lambda: fn.make_step(SPEC, wrong("sgd")), ATE, "optimizer",
+         r"expected a funcnn Optimizer"),
+        ("make_step/loss-unknown", lambda: fn.make_step(SPEC, sgd(0.1), "nll"), IAE, "loss",
+         r"unknown loss"),
+        ("Step/optimizer-None", lambda: fn.Step(SPEC, wrong(None)), ATE, "optimizer",
+         r"expected a funcnn Optimizer"),
+        ("make_step/call-x-nan", step(x=_nan_at(X)), IAE, "x", FINITE),
+        ("make_step/call-params-inf", step(params=_with(P, 0, "b", np.full(5, np.inf))), IAE,
+         "params[0]['b']", FINITE),
+        ("make_step/call-x-f32", step(x=X.astype(np.float32)), ATE, "x", r"does not match"),
+        ("make_step/call-y-range", step(y=Y * 5), IAE, "y", r"must lie in \[0, 3\)"),
+        ("make_step/call-state-wrong", step(state={"count": np.array(0)}), IAE, "state",
+         r"expected keys"),
+        ("make_step/call-params-short", step(params=P[:1]), IAE, "params", r"params has 1"),
+    ]
+    for fid, call, error, arg, expected in cases:
+        yield Case(fid, call, error, arg, expected)
 
 
 def _history_cases() -> Iterator[Case]:

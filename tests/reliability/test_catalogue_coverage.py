@@ -46,6 +46,7 @@ EXEMPT: dict[str, str] = {
     "backward": "documented as taking validated arguments",
     # Any value is a valid argument.
     "ravel": "any pytree is valid",
+    "all_finite": "any array is valid (the answer is a bool)",
     "tree_leaves": "any pytree is valid",
     "tree_structure": "any pytree is valid",
     "mnist_cache_dir": "no arguments",
@@ -80,6 +81,8 @@ EXEMPT: dict[str, str] = {
             "Layer",
             "InitScheme",
             "ProgressCallback",
+            "Callback",
+            "Event",
         )
     },
     "Settings": "a record; validated where it is used (rows check_gradients/settings-*)",

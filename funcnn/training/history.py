@@ -1,0 +1,217 @@
+"""What training records and reports: the :class:`History`, the events a ``fit``
+callback receives, and :class:`TrainingDivergedError`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, TypeAlias
+
+from funcnn.errors import InvalidArgumentError, NonFiniteError
+from funcnn.training.optimizers import OptState
+from funcnn.typing import Params
+
+__all__ = ["BatchEnd", "Callback", "EpochEnd", "Event", "History", "TrainingDivergedError"]
+
+
+def _float_tuple(name: str, value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list | tuple):
+        raise InvalidArgumentError(f"history.{name}: expected a list of numbers, got {value!r}")
+    out = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            raise InvalidArgumentError(f"history.{name}: expected numbers, found {item!r}")
+        try:
+            out.append(float(item))
+        except OverflowError:
+            raise InvalidArgumentError(
+                f"history.{name}: expected numbers within float range, found an integer "
+                f"of {len(str(item))} digits"
+            ) from None
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class History:
+    """What happened during training, one entry per epoch (JSON-serialisable).
+
+    - ``epoch_train_loss``: mean loss over the epoch's training samples, each taken when
+      its batch was processed (the running loss, as Keras reports it)
+    - ``epoch_train_accuracy``: likewise, the fraction of training samples whose logits'
+      argmax was the label when their batch was processed (empty when ``n_out == 1``)
+    - ``epoch_test_loss``, ``epoch_test_accuracy``: on the test set with the parameters
+      at the end of the epoch (empty without test data; accuracy empty when ``n_out == 1``)
+    - ``epoch_time``: wall-clock seconds of each epoch, test evaluation included
+    - ``epoch_steps``: the number of minibatch updates in each epoch
+    - ``batch_losses``: the loss of every ``batch_interval``-th batch, counting batches
+      across epochs (batch ``batch_interval``, ``2 * batch_interval``, ...); empty when
+      ``batch_interval`` is ``None``
+
+    For integer labels the accuracy counts the label's logit being the largest; a tie
+    for the largest counts as correct.
+    """
+
+    epoch_train_loss: tuple[float, ...] = ()
+    epoch_train_accuracy: tuple[float, ...] = ()
+    epoch_test_loss: tuple[float, ...] = ()
+    epoch_test_accuracy: tuple[float, ...] = ()
+    epoch_time: tuple[float, ...] = ()
+    epoch_steps: tuple[int, ...] = ()
+    batch_losses: tuple[float, ...] = ()
+    batch_interval: int | None = None
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs recorded."""
+        return len(self.epoch_train_loss)
+
+    @property
+    def steps(self) -> int:
+        """Total number of minibatch updates recorded."""
+        return sum(self.epoch_steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (lists of floats); :meth:`from_dict` inverts it."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The history as a JSON string."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> History:
+        """Rebuild a history from :meth:`to_dict` output, checking every field.
+
+        Raises ``InvalidArgumentError`` on unknown or missing keys, non-numbers, or
+        per-epoch lists of different lengths.
+        """
+        if not isinstance(data, dict):
+            raise InvalidArgumentError(f"history: expected a dict, got {type(data).__name__}")
+        names = {f.name for f in fields(cls)}
+        if set(data) != names:
+            raise InvalidArgumentError(
+                f"history: expected keys {sorted(names)}, got {sorted(map(str, data))}"
+            )
+        interval = data["batch_interval"]
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, int) or interval <= 0
+        ):
+            raise InvalidArgumentError(
+                f"history.batch_interval: expected a positive int or null, got {interval!r}"
+            )
+        steps = _float_tuple("epoch_steps", data["epoch_steps"])
+        if any(s != int(s) or s <= 0 for s in steps):
+            raise InvalidArgumentError("history.epoch_steps: expected positive integers")
+        history = cls(
+            epoch_train_loss=_float_tuple("epoch_train_loss", data["epoch_train_loss"]),
+            epoch_train_accuracy=_float_tuple("epoch_train_accuracy", data["epoch_train_accuracy"]),
+            epoch_test_loss=_float_tuple("epoch_test_loss", data["epoch_test_loss"]),
+            epoch_test_accuracy=_float_tuple("epoch_test_accuracy", data["epoch_test_accuracy"]),
+            epoch_time=_float_tuple("epoch_time", data["epoch_time"]),
+            epoch_steps=tuple(int(s) for s in steps),
+            batch_losses=_float_tuple("batch_losses", data["batch_losses"]),
+            batch_interval=interval,
+        )
+        n = history.epochs
+        for name in ("epoch_time", "epoch_steps"):
+            if len(getattr(history, name)) != n:
+                raise InvalidArgumentError(
+                    f"history.{name}: has {len(getattr(history, name))} entries for {n} epochs"
+                )
+        for name in ("epoch_train_accuracy", "epoch_test_loss", "epoch_test_accuracy"):
+            if len(getattr(history, name)) not in (0, n):
+                raise InvalidArgumentError(
+                    f"history.{name}: has {len(getattr(history, name))} entries for {n} epochs"
+                )
+        if interval is None and history.batch_losses:
+            raise InvalidArgumentError("history.batch_losses: entries without a batch_interval")
+        if interval is not None and len(history.batch_losses) != history.steps // interval:
+            raise InvalidArgumentError(
+                f"history.batch_losses: expected {history.steps // interval} entries "
+                f"({history.steps} steps, one every {interval}), got {len(history.batch_losses)}"
+            )
+        return history
+
+    @classmethod
+    def from_json(cls, text: str) -> History:
+        """Rebuild a history from :meth:`to_json` output."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise InvalidArgumentError(f"history: not valid JSON ({exc})") from exc
+        return cls.from_dict(data)
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    """Sent to the callback after batch ``batch`` (1-based) of ``n_batches`` in ``epoch``.
+
+    ``epoch`` counts from 1 across resumed runs (a run resumed after 3 epochs starts at
+    epoch 4); ``loss`` is that batch's mean loss; ``batches_done`` is the number of
+    batches finished in this epoch so far (equal to ``batch``).
+    """
+
+    epoch: int
+    batch: int
+    n_batches: int
+    loss: float
+
+    @property
+    def batches_done(self) -> int:
+        """Batches finished in this epoch (``batch``)."""
+        return self.batch
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """Sent to the callback after every epoch, with copies the callback may keep.
+
+    ``epoch`` is the 1-based epoch just finished and ``last_epoch`` the one this call to
+    :func:`fit` stops after; ``params`` and ``opt_state`` are the state after the epoch
+    (fresh copies) and ``history`` the history so far. Together with the rng's current
+    state they are exactly what resuming needs.
+    """
+
+    epoch: int
+    last_epoch: int
+    params: Params
+    opt_state: OptState
+    history: History
+
+
+Event: TypeAlias = BatchEnd | EpochEnd
+Callback: TypeAlias = Callable[[Event], None]
+
+
+class TrainingDivergedError(NonFiniteError):
+    """Training produced a NaN or infinite loss, parameters or optimizer state.
+
+    ``epoch`` and ``batch`` (1-based) say where; ``params`` and ``opt_state`` hold the
+    last good parameters and optimizer state, a consistent pair (see :func:`fit`), and
+    ``history`` the completed epochs.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        epoch: int,
+        batch: int,
+        params: Params,
+        history: History,
+        opt_state: OptState | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+        self.params = params
+        self.opt_state = opt_state
+        self.history = history

@@ -1,0 +1,134 @@
+"""Everything :func:`funcnn.fit` checks before training, done once: its arguments become a
+:class:`FitPlan` (validated data, batch layout, logging and callback settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from funcnn.core.losses import Loss, get_loss
+from funcnn.core.network import check_inputs, check_params
+from funcnn.core.spec import MLP
+from funcnn.core.validation import check_finite, check_positive_int, check_targets, ensure_array
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.training.history import Callback, History
+from funcnn.training.optimizers import Optimizer
+from funcnn.typing import Array, FloatArray
+
+__all__ = ["FitPlan", "check_dataset", "plan_fit"]
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What ``fit`` runs: validated data (never copied) and the settings it implies."""
+
+    dtype: np.dtype[Any]
+    loss: Loss
+    x: FloatArray
+    y: Array
+    x_test: FloatArray | None
+    y_test: Array | None
+    epochs: int
+    batch: int
+    n_batches: int
+    shuffle: bool
+    past: History
+    interval: int | None
+    callback: Callback | None
+    callback_every: int
+
+    @property
+    def n(self) -> int:
+        """Training samples."""
+        return int(self.x.shape[0])
+
+
+def check_dataset(
+    spec: MLP, x: Any, y: Any, dtype: np.dtype[Any], loss: Loss, names: tuple[str, str]
+) -> tuple[FloatArray, Array]:
+    """``x`` ``(N, n_in)`` of ``dtype``, finite, and its targets ``y``, validated."""
+    name = names[0]
+    arr = ensure_array(name, x)
+    if arr.ndim != 2 or arr.shape[1] != spec.n_in:
+        raise InvalidArgumentError(
+            f"{name}: expected a 2-D array of shape (N, {spec.n_in}), got shape {arr.shape}"
+        )
+    # Dtype, emptiness and the first row through the core's own check (same messages).
+    check_inputs(spec, arr[:1], dtype, name)
+    check_finite(name, arr)
+    targets = check_targets(
+        ensure_array(names[1], y), arr.shape[0], spec.n_out, dtype, loss.target_kind, names[1]
+    )
+    return arr, targets
+
+
+def plan_fit(
+    spec: MLP,
+    params: Any,
+    optimizer: Any,
+    data: tuple[Any, Any, Any, Any],
+    *,
+    loss: str | Loss,
+    epochs: Any,
+    batch_size: Any,
+    rng: Any,
+    history: Any,
+    shuffle: Any,
+    drop_last: Any,
+    log_every: Any,
+    callback: Any,
+    callback_every: Any,
+) -> FitPlan:
+    """Check every argument of ``fit`` (same names, same errors) and plan the batches."""
+    dtype = check_params(spec, params)
+    if not isinstance(optimizer, Optimizer):
+        raise ArgumentTypeError(
+            f"optimizer: expected a funcnn Optimizer (e.g. funcnn.sgd(0.1)), "
+            f"got {type(optimizer).__name__}"
+        )
+    resolved = get_loss(loss)
+    x_train, y_train, x_test, y_test = data
+    x, y = check_dataset(spec, x_train, y_train, dtype, resolved, ("x_train", "y_train"))
+    if (x_test is None) != (y_test is None):
+        raise InvalidArgumentError("x_test, y_test: pass both or neither")
+    xt, yt = (None, None)
+    if x_test is not None:
+        xt, yt = check_dataset(spec, x_test, y_test, dtype, resolved, ("x_test", "y_test"))
+    n = x.shape[0]
+    n_epochs = check_positive_int("epochs", epochs)
+    batch = n if batch_size is None else check_positive_int("batch_size", batch_size)
+    if batch > n:
+        raise InvalidArgumentError(
+            f"batch_size: {batch} is larger than the training set ({n} samples)"
+        )
+    for flag_name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+        if not isinstance(flag, bool):
+            raise ArgumentTypeError(f"{flag_name}: expected a bool, got {flag!r}")
+    use_order = shuffle and batch < n  # one full batch: order cannot matter
+    if use_order and not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(
+            f"rng: expected a numpy.random.Generator to shuffle with "
+            f"(np.random.default_rng(seed)), got {type(rng).__name__}"
+        )
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+    past = History() if history is None else history
+    if not isinstance(past, History):
+        raise ArgumentTypeError(f"history: expected a History, got {type(past).__name__}")
+    interval = (
+        past.batch_interval if log_every is None else check_positive_int("log_every", log_every)
+    )
+    if past.batch_interval is not None and interval != past.batch_interval:
+        raise InvalidArgumentError(
+            f"log_every: {interval} differs from the history's batch_interval "
+            f"{past.batch_interval}; a history must keep one interval"
+        )
+    if callback is not None and not callable(callback):
+        raise ArgumentTypeError(f"callback: expected a callable, got {type(callback).__name__}")
+    every = check_positive_int("callback_every", callback_every)
+    return FitPlan(
+        dtype, resolved, x, y, xt, yt, n_epochs, batch,
+        n // batch if drop_last else -(-n // batch), use_order, past, interval, callback, every,
+    )

@@ -1,0 +1,218 @@
+"""The training step: the core's engine on reused buffers, followed by an optimizer update.
+
+``step = make_step(spec, optimizer, loss)`` gives a function
+``params, opt_state, value = step(params, opt_state, x, y)`` for hand-written loops, in
+the spirit of a jitted JAX step with donated buffers: it **takes ownership** of the
+``params`` and ``opt_state`` passed in and updates their arrays in place (the same
+objects come back), so the caller must not use the old ones afterwards; ``x`` and ``y``
+are only read. Its buffers live as long as the step, so a step costs no allocation.
+
+The gradient is the one :func:`funcnn.value_and_grad` computes: both run
+:func:`funcnn.core.engine.forward` and :func:`~funcnn.core.engine.backward`. Only
+the sink differs: the step either stores the gradients and hands them to the
+optimizer's in-place kernel (the one its pure ``update`` runs), or, for plain SGD,
+applies them inside backprop: backprop is linear in the logits' gradient, so scaling that
+(small) gradient by ``lr`` first makes every layer's gradient come out multiplied by
+``lr``, and each layer then needs one subtraction after its weights were last read. The
+weights' subtraction happens inside their gradient's BLAS product where
+:mod:`funcnn.training._blas` finds that bit-identical to ``matmul`` then ``-=``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from funcnn.core import engine
+from funcnn.core.dense import bias_grad_into, weight_grad_into
+from funcnn.core.losses import Loss, get_loss
+from funcnn.core.network import check_inputs, check_params
+from funcnn.core.pytree import tree_flatten
+from funcnn.core.spec import MLP
+from funcnn.core.validation import all_finite, check_targets, ensure_array
+from funcnn.errors import ArgumentTypeError, NonFiniteError
+from funcnn.training._blas import FusedUpdate, fused_update_for
+from funcnn.training.optimizers import SGD, Optimizer, OptState
+from funcnn.typing import Array, FloatArray, Params
+
+__all__ = ["Step", "make_step"]
+
+
+class Step:
+    """A training step for one spec, optimizer and loss (see the module docstring).
+
+    ``step(params, opt_state, x, y) -> (params, opt_state, value)``. Arguments are
+    checked at every call in structure, shape and dtype (no pass over the data);
+    finiteness is judged from the loss, which any NaN or inf in ``x`` or the params
+    reaches: a non-finite loss raises before anything is updated, naming the argument
+    that holds the NaN or inf, else :class:`~funcnn.errors.NonFiniteError`.
+    """
+
+    def __init__(
+        self, spec: MLP, optimizer: Optimizer, loss: str | Loss = "softmax_cross_entropy"
+    ) -> None:
+        if not isinstance(spec, MLP):
+            raise ArgumentTypeError(f"spec: expected an MLP, got {type(spec).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise ArgumentTypeError(
+                f"optimizer: expected a funcnn Optimizer (e.g. funcnn.sgd(0.1)), got "
+                f"{type(optimizer).__name__}"
+            )
+        self.spec = spec
+        self.optimizer = optimizer
+        self.loss = get_loss(loss)
+        self.acts = engine.activations_of(spec)
+        # Plain SGD (no momentum, no weight decay) is applied inside backprop.
+        plain = isinstance(optimizer, SGD) and not optimizer.momentum
+        self.fused_sgd = plain and not optimizer.weight_decay
+        self._buffers: dict[tuple[int, Any], engine.Buffers] = {}
+        self._work: dict[Any, tuple[list[FloatArray], list[FloatArray], list[Array]]] = {}
+        self._fused: dict[tuple[int, Any], list[FusedUpdate | None]] = {}
+
+    # ---------------------------------------------------------------- public call
+
+    def __call__(
+        self, params: Params, opt_state: OptState, x: ArrayLike, y: ArrayLike
+    ) -> tuple[Params, OptState, float]:
+        dtype = check_params(self.spec, params, finite=False)
+        xb = check_inputs(self.spec, x, dtype, finite=False)
+        yb = check_targets(
+            ensure_array("y", y), xb.shape[0], self.spec.n_out, dtype, self.loss.target_kind
+        )
+        leaves, treedef = tree_flatten(params)
+        count, slots = self.optimizer.check_state(opt_state, leaves, treedef, finite=False)
+        with np.errstate(all="ignore"):
+            value, _ = self.run(leaves, slots, count, xb, yb)
+        if not math.isfinite(value):
+            check_params(self.spec, params)  # names a NaN or inf in the params ...
+            check_inputs(self.spec, xb, dtype)  # ... or in x
+            raise NonFiniteError(
+                f"step: the loss is {value} (the outputs overflow for these params and x; "
+                "try a smaller learning rate); nothing was updated"
+            )
+        opt_state["count"] = np.array(count + 1, dtype=np.int64)
+        return params, opt_state, value
+
+    # ---------------------------------------------------------------- the step itself
+
+    def run(
+        self,
+        leaves: list[FloatArray],
+        slots: dict[str, list[Array]],
+        count: int,
+        x: FloatArray,
+        y: Array,
+        *,
+        hits: bool = False,
+    ) -> tuple[float, int | None]:
+        """One step on validated arguments, updating ``leaves`` (``[W0, b0, W1, ...]``)
+        and ``slots`` in place; ``(loss, correct predictions if hits else None)``.
+
+        A non-finite loss returns before anything is updated. An update that the
+        optimizer finds would overflow raises :class:`NonFiniteError`, also before.
+        """
+        r, dtype = x.shape[0], x.dtype
+        buf = self._buffers_for(r, dtype)
+        W, b = leaves[0::2], leaves[1::2]
+        logits = engine.forward(self.acts, W, b, x, buf)
+        correct = count_correct(logits, y) if hits else None
+        value = self.loss.kernel(logits, y, buf.dz[-1])
+        if not math.isfinite(value):
+            return value, correct
+        gW, gb, scratch = self._work_for(dtype, leaves)
+        if self.fused_sgd:
+            dz = buf.dz[-1]
+            dz *= self.optimizer.schedule.value(count)
+            sink = _sgd_sink(W, b, gW, gb, self._fused_for(r, dtype))
+            engine.backward(self.acts, W, x, buf, sink)
+            return value, correct
+        engine.backward(self.acts, W, x, buf, engine.store_gradients(gW, gb))
+        grads = [g for pair in zip(gW, gb, strict=True) for g in pair]
+        overflow = self.optimizer.overflows(grads)
+        if overflow is not None:
+            raise NonFiniteError(f"step: {overflow}; nothing was updated")
+        self.optimizer._apply(leaves, grads, slots, scratch, count, leaves)
+        return value, correct
+
+    def _buffers_for(self, r: int, dtype: Any) -> engine.Buffers:
+        key = (r, np.dtype(dtype))
+        buf = self._buffers.get(key)
+        if buf is None:
+            if len(self._buffers) > 4:  # a loop sees one or two batch sizes
+                self._buffers.clear()
+            buf = self._buffers[key] = engine.allocate(self.spec, r, dtype)
+        return buf
+
+    def _work_for(
+        self, dtype: Any, leaves: list[FloatArray]
+    ) -> tuple[list[FloatArray], list[FloatArray], list[Array]]:
+        key = np.dtype(dtype)
+        work = self._work.get(key)
+        if work is None:
+            gW = [np.empty_like(w) for w in leaves[0::2]]
+            gb = [np.empty_like(v) for v in leaves[1::2]]
+            work = self._work[key] = (gW, gb, [np.empty_like(leaf) for leaf in leaves])
+        return work
+
+    def _fused_for(self, r: int, dtype: Any) -> list[FusedUpdate | None]:
+        key = (r, np.dtype(dtype))
+        found = self._fused.get(key)
+        if found is None:
+            found = self._fused[key] = [
+                None if r == 1 else fused_update_for(r, n_in, n_out, dtype)
+                for n_in, n_out in self.spec.layer_shapes
+            ]
+        return found
+
+
+def make_step(
+    spec: MLP, optimizer: Optimizer, loss: str | Loss = "softmax_cross_entropy"
+) -> Step:
+    """A fast training step ``params, opt_state, value = step(params, opt_state, x, y)``
+    that updates the ``params`` and ``opt_state`` it is given in place (see :class:`Step`).
+    """
+    return Step(spec, optimizer, loss)
+
+
+def count_correct(logits: FloatArray, y: Array) -> int | None:
+    """Samples whose target class has the largest logit (a tie counts as correct); the
+    target class is the label, or the largest target; None with one output."""
+    r, c = logits.shape
+    if c < 2:
+        return None
+    labels = y if y.dtype.kind != "f" else np.argmax(y, axis=1)
+    picked = logits.reshape(-1).take(np.arange(0, r * c, c) + labels)
+    return int(np.count_nonzero(picked >= logits.max(axis=1)))
+
+
+def _sgd_sink(
+    W: list[FloatArray],
+    b: list[FloatArray],
+    gW: list[FloatArray],
+    gb: list[FloatArray],
+    fused: list[FusedUpdate | None],
+) -> engine.Sink:
+    """Plain SGD applied by backprop: ``dz`` arrives already multiplied by ``lr``."""
+
+    def sink(i: int, a_in: FloatArray, g: FloatArray) -> None:
+        update = fused[i]
+        if update is not None:
+            update(W[i], a_in, g)
+        else:
+            weight_grad_into(a_in, g, gW[i])
+            W[i] -= gW[i]
+        if g.shape[0] == 1:
+            b[i] -= g[0]  # the sum over one row, without the reduction's overhead
+        else:
+            bias_grad_into(g, gb[i])
+            b[i] -= gb[i]
+
+    return sink
+
+
+def all_leaves_finite(leaves: list[Array]) -> bool:
+    """Whether every array holds only finite values (one read of each)."""
+    return all(all_finite(leaf) for leaf in leaves)
