@@ -6,17 +6,28 @@ that covers every gradient funcnn computes. Run it as ``python -m verification``
 
     from verification import check_gradients
     report = check_gradients(loss_fn, grad_fn, params)     # any pytree of arrays
-    print(report.table()); assert report.passed
+    print(report); assert report.passed                    # the table, with hints
 
     from verification import check_network                  # a funcnn MLP, fast path
     report = check_network(spec, params, x, y, "softmax_cross_entropy", mode="full")
+    report.plot("errors.png")                                 # heat maps of failures
 
-Modules: :mod:`~verification.engine` (the checks), :mod:`~verification.numeric`
-(scipy derivatives with error estimates), :mod:`~verification.perturbed` (losses at
-many perturbed parameter vectors at once), :mod:`~verification.kinks`,
-:mod:`~verification.tolerances` and :mod:`~verification.error_model` (the pass
-condition), :mod:`~verification.report` (results as data), :mod:`~verification.invariants`,
-:mod:`~verification.conformance`, :mod:`~verification.catalogue`,
+Modules: :mod:`~verification.engine` (the entry points: check_gradients, re-exports),
+:mod:`~verification.network_check`, :mod:`~verification.problems` (scalar problems,
+Jacobians, loss gradients), :mod:`~verification.coordinates` and
+:mod:`~verification.directional` (the modes), :mod:`~verification.screen` (three-call
+first pass for black-box losses), :mod:`~verification.compare` (comparison and report
+rows), :mod:`~verification.settings`, :mod:`~verification.dispatch`,
+:mod:`~verification.numeric` (scipy derivatives with error estimates),
+:mod:`~verification.perturbed` (the perturbed-loss protocol; implementations in
+:mod:`~verification.generic_loss`, :mod:`~verification.network_loss`,
+:mod:`~verification.logits_loss`; layout in :mod:`~verification.layout`),
+:mod:`~verification.kinks`, :mod:`~verification.tolerances` and
+:mod:`~verification.error_model` (the pass condition), :mod:`~verification.report`
+(results as data), :mod:`~verification.patterns` (hints), :mod:`~verification.plot`
+(heat maps), :mod:`~verification.invariants`, :mod:`~verification.conformance`,
+:mod:`~verification.catalogue` (with :mod:`~verification.activation_check`,
+:mod:`~verification.layer_checks`, :mod:`~verification.loss_checks`),
 :mod:`~verification.golden`, :mod:`~verification.calibration` (measures the pass
 condition's constants on random networks).
 """
