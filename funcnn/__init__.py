@@ -83,12 +83,14 @@ from funcnn.errors import (
     InvalidArgumentError,
     NonFiniteError,
 )
-from funcnn.reporting.metrics import (
+from funcnn.reporting.classification import (
     AverageScores,
     ClassificationReport,
+    classification_report,
+)
+from funcnn.reporting.metrics import (
     Misclassified,
     accuracy,
-    classification_report,
     confusion_matrix,
     predict,
     top_misclassified,

@@ -635,13 +635,13 @@ def _report(
     quiet: bool,
     out: TextIO,
 ) -> None:
-    from funcnn.reporting import metrics
+    from funcnn.reporting import classification, metrics
 
     test_loss, _ = evaluate(spec, params, x_test, y_test, loss=loss)
     logits = apply(spec, params, x_test)
     predicted = np.argmax(logits, axis=1)
     acc = metrics.accuracy(y_test, predicted)
-    report = metrics.classification_report(y_test, predicted, spec.n_out)
+    report = classification.classification_report(y_test, predicted, spec.n_out)
     _write_text(out_dir / "report.txt", report.render() + "\n")
     _write_text(
         out_dir / "metrics.json",
@@ -754,7 +754,7 @@ def _warn(message: str, quiet: bool) -> None:
 
 
 def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
-    from funcnn.reporting import metrics
+    from funcnn.reporting import classification, metrics
 
     ckpt: Checkpoint = load_checkpoint(args.checkpoint)
     spec = ckpt.spec
@@ -777,7 +777,7 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
     value, _ = evaluate(spec, ckpt.params, x, y, loss=str(loss))
     acc = metrics.accuracy(y, predicted)
     cm = metrics.confusion_matrix(y, predicted, spec.n_out)
-    report = metrics.classification_report(y, predicted, spec.n_out)
+    report = classification.classification_report(y, predicted, spec.n_out)
     if args.json:
         print(
             json.dumps(

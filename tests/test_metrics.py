@@ -12,11 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import funcnn as fn
-from funcnn.reporting.metrics import (
+from funcnn.reporting.classification import (
     AverageScores,
     ClassificationReport,
-    accuracy,
     classification_report,
+)
+from funcnn.reporting.metrics import (
+    accuracy,
     confusion_matrix,
     predict,
     top_misclassified,

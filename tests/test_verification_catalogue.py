@@ -52,8 +52,12 @@ def test_catalogue_covers_everything_once() -> None:
         "dense",
         "invariants",
         "networks",
+        "training",
         "conformance",
     }
+    # The applied training gradient: every activation x loss x dtype x way of applying it.
+    steps = {n for n in names if n.startswith("train-step/")}
+    assert len(steps) == len(fn.ACTIVATIONS) * len(fn.LOSSES) * 2 * 2
     assert [c.name for c in select(full, ["network/2-3-1/relu/*/float32"])] == [
         "network/2-3-1/relu/softmax_cross_entropy/float32"
     ]

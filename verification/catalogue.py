@@ -9,7 +9,9 @@
    with integer labels and one-hot targets;
 4. MSE, binary cross-entropy and softmax binary cross-entropy gradients;
 5. the dense layer's VJP with respect to W, b and x;
-6. whole networks, every parameter tensor: every architecture the project reproduces,
+6. the gradient the training step applies (``fit``, ``make_step``), observed from one
+   step, for every activation x loss x dtype (:mod:`verification.training_step`);
+7. whole networks, every parameter tensor: every architecture the project reproduces,
    every activation and every loss, float64 and float32, on real MNIST samples when the
    data is present (random inputs otherwise), full mode up to 30k parameters and
    directional mode above; plus a conformance check against an independent
@@ -50,6 +52,8 @@ from verification.network_check import check_network
 from verification.reference import dense_targets
 from verification.report import CheckRow, Report
 from verification.threads import single_threaded_blas
+from verification.training_step import OPTIMIZERS as STEP_OPTIMIZERS
+from verification.training_step import check_training_step
 
 __all__ = [
     "ARCHITECTURES",
@@ -256,10 +260,25 @@ def build_catalogue(quick: bool = False) -> list[Check]:
             )
             add(f"network/{arch}/{act}/{loss}/{dn}", "networks", is_quick,
                 _seeded(check_network_case, arch, act, loss, dtype))
+    _add_training_steps(add)
     for arch in ("784-32-32-10", "784-128-10"):
         name = f"conformance/textbook/{arch}/float64"
         add(name, "conformance", arch == "784-32-32-10", _conformance_check(arch, name))
     return [c for c in checks if c.quick] if quick else checks
+
+
+def _add_training_steps(add: Callable[[str, str, bool, Callable[[int], Report]], None]) -> None:
+    """The gradient the training step applies (:mod:`verification.training_step`), for
+    every activation x loss x dtype x way of applying it."""
+    for dtype in DTYPES:
+        dn = dtype_name(dtype)
+        for act in sorted(ACTIVATIONS):
+            for loss in sorted(LOSSES):
+                for opt in STEP_OPTIMIZERS:
+                    name = f"train-step/{act}/{loss}/{dn}/{opt}"
+                    quick = act in ("relu", "sigmoid") and loss == "softmax_cross_entropy"
+                    add(name, "training", quick,
+                        _seeded(check_training_step, act, loss, dtype, opt))
 
 
 def _invariants_check(arch: str, dtype: Any, name: str) -> Callable[[int], Report]:

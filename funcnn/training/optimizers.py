@@ -33,16 +33,24 @@ momentum) or ``"mu"`` and ``"nu"`` (Adam), each shaped like ``params``.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
 
-from funcnn.core.pytree import TreeDef, tree_flatten, tree_unflatten
+from funcnn.core.pytree import TreeDef, tree_unflatten
 from funcnn.core.validation import all_finite, check_finite, check_learning_rate
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
+from funcnn.training.leaves import (
+    check_count,
+    check_fraction,
+    check_like,
+    check_non_negative,
+    descend,
+    dot_finite,
+    param_leaves,
+)
 from funcnn.training.schedules import Schedule, as_schedule, schedule_from_config
 from funcnn.typing import Array, Params
 
@@ -70,12 +78,12 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     overflowed); only then are the inputs searched to name the culprit.
     """
     rate = check_learning_rate(lr)
-    p_leaves, treedef = _param_leaves(params, finite=False)
-    g_leaves = _check_like("grads", grads, p_leaves, treedef)
+    p_leaves, treedef = param_leaves(params, finite=False)
+    g_leaves = check_like("grads", grads, p_leaves, treedef)
     out = [np.empty_like(p) for p in p_leaves]
     with np.errstate(all="ignore"):
         for index, (p, g, o) in enumerate(zip(p_leaves, g_leaves, out, strict=True)):
-            _descend(p, g, rate, o)
+            descend(p, g, rate, o)
             if not all_finite(o):
                 check_finite(f"params leaf {index}", p)
                 check_finite(f"grads leaf {index}", g)
@@ -85,99 +93,6 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
                 )
     updated: Params = tree_unflatten(treedef, out)
     return updated
-
-
-def _dot_finite(g: Array) -> bool:
-    """Whether ``sum(g * g)`` is finite: then no square overflows (the cheap test)."""
-    flat = g.reshape(-1)
-    with np.errstate(all="ignore"):
-        return bool(np.isfinite(np.dot(flat, flat)))
-
-
-def _descend(p: Array, d: Array, lr: float, out: Array, step: Array | None = None) -> None:
-    """``out = p - lr * d`` in two passes and no temporary, ``lr * d`` going through
-    ``step`` (default ``out``; either may alias ``d``): the one update step that
-    :func:`sgd_step` and every optimizer end with."""
-    step = out if step is None else step
-    np.multiply(d, lr, out=step)
-    np.subtract(p, step, out=out)
-
-
-def _check_like(
-    name: str, tree: Any, ref_leaves: list[Any], ref_def: TreeDef, *, finite: bool = False
-) -> list[Array]:
-    """The leaves of ``tree``, checked to match ``ref`` in structure, shapes and dtypes."""
-    leaves, treedef = tree_flatten(tree)
-    if treedef != ref_def:
-        raise InvalidArgumentError(f"{name}: structure {treedef} does not match params {ref_def}")
-    for index, (p, g) in enumerate(zip(ref_leaves, leaves, strict=True)):
-        if not isinstance(g, np.ndarray):
-            raise ArgumentTypeError(
-                f"{name}: leaf {index} is a {type(g).__name__}, expected a numpy array"
-            )
-        p_shape, p_dtype = getattr(p, "shape", None), getattr(p, "dtype", None)
-        if g.shape != p_shape:
-            raise InvalidArgumentError(
-                f"{name}: leaf {index} has shape {g.shape}, params has {p_shape}"
-            )
-        if g.dtype != p_dtype:
-            raise ArgumentTypeError(
-                f"{name}: leaf {index} has dtype {g.dtype}, params has {p_dtype}"
-            )
-        if finite:
-            check_finite(f"{name} leaf {index}", g)
-    return leaves
-
-
-def _param_leaves(params: Any, *, finite: bool = True) -> tuple[list[Array], TreeDef]:
-    leaves, treedef = tree_flatten(params)
-    if not leaves:
-        raise InvalidArgumentError("params: expected at least one array, got an empty pytree")
-    for index, leaf in enumerate(leaves):
-        if not isinstance(leaf, np.ndarray):
-            raise ArgumentTypeError(
-                f"params: leaf {index} is a {type(leaf).__name__}, expected a numpy array"
-            )
-        if leaf.dtype not in (np.float32, np.float64):
-            raise ArgumentTypeError(
-                f"params: leaf {index} has dtype {leaf.dtype}, expected float32 or float64"
-            )
-        if finite:
-            check_finite(f"params leaf {index}", leaf)
-    return leaves, treedef
-
-
-def _check_fraction(name: str, value: Any, *, allow_zero: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ArgumentTypeError(f"{name}: expected a number in [0, 1), got {value!r}")
-    number = float(value)
-    low_ok = number >= 0 if allow_zero else number > 0
-    if not (math.isfinite(number) and low_ok and number < 1):
-        interval = "[0, 1)" if allow_zero else "(0, 1)"
-        raise InvalidArgumentError(f"{name}: expected a number in {interval}, got {number}")
-    return number
-
-
-def _check_non_negative(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ArgumentTypeError(f"{name}: expected a finite number >= 0, got {value!r}")
-    number = float(value)
-    if not (math.isfinite(number) and number >= 0):
-        raise InvalidArgumentError(f"{name}: expected a finite number >= 0, got {number}")
-    return number
-
-
-def _check_count(count: Any) -> int:
-    arr = np.asarray(count) if isinstance(count, np.ndarray | np.integer | int) else None
-    if arr is None or isinstance(count, bool) or arr.shape != () or arr.dtype.kind not in "iu":
-        raise ArgumentTypeError(
-            f"state['count']: expected a 0-d integer array, got {type(count).__name__} "
-            f"{getattr(count, 'shape', '')}"
-        )
-    value = int(arr)
-    if value < 0:
-        raise InvalidArgumentError(f"state['count']: expected a count >= 0, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -197,7 +112,7 @@ class Optimizer(ABC):
     def __post_init__(self) -> None:
         object.__setattr__(self, "schedule", as_schedule(self.lr))
         object.__setattr__(
-            self, "weight_decay", _check_non_negative("weight_decay", self.weight_decay)
+            self, "weight_decay", check_non_negative("weight_decay", self.weight_decay)
         )
 
     def slot_names(self) -> tuple[str, ...]:
@@ -206,7 +121,7 @@ class Optimizer(ABC):
 
     def init(self, params: Any) -> OptState:
         """Fresh state for ``params`` (any pytree of float32/float64 arrays): count 0, zeros."""
-        leaves, treedef = _param_leaves(params)
+        leaves, treedef = param_leaves(params)
         state: OptState = {"count": np.array(0, dtype=np.int64)}
         for slot in self.slot_names():
             state[slot] = tree_unflatten(treedef, [np.zeros_like(p) for p in leaves])
@@ -218,8 +133,8 @@ class Optimizer(ABC):
         ``grads`` and every slot of ``state`` must match ``params`` in structure, shapes
         and dtypes; ``grads`` must be finite.
         """
-        p_leaves, treedef = _param_leaves(params)
-        g_leaves = _check_like("grads", grads, p_leaves, treedef, finite=True)
+        p_leaves, treedef = param_leaves(params)
+        g_leaves = check_like("grads", grads, p_leaves, treedef, finite=True)
         count, slot_leaves = self.check_state(state, p_leaves, treedef)
         overflow = self.overflows(g_leaves)
         if overflow is not None:
@@ -251,9 +166,9 @@ class Optimizer(ABC):
                 f"state: expected keys {sorted(expected)} for {type(self).__name__}, "
                 f"got {sorted(map(str, state))}"
             )
-        count = _check_count(state["count"])
+        count = check_count(state["count"])
         slot_leaves = {
-            name: _check_like(f"state[{name!r}]", state[name], p_leaves, treedef, finite=finite)
+            name: check_like(f"state[{name!r}]", state[name], p_leaves, treedef, finite=finite)
             for name in self.slot_names()
         }
         return count, slot_leaves
@@ -302,7 +217,7 @@ class Optimizer(ABC):
             np.multiply(p, wd, out=spare)
             spare += d
             d = spare
-        _descend(p, d, lr, out, d if d is spare or d_writable else spare)
+        descend(p, d, lr, out, d if d is spare or d_writable else spare)
 
 
 @dataclass(frozen=True)
@@ -319,7 +234,7 @@ class SGD(Optimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "momentum", _check_fraction("momentum", self.momentum))
+        object.__setattr__(self, "momentum", check_fraction("momentum", self.momentum))
         if not isinstance(self.nesterov, bool):
             raise ArgumentTypeError(f"nesterov: expected a bool, got {self.nesterov!r}")
         if self.nesterov and self.momentum == 0:
@@ -376,8 +291,8 @@ class Adam(Optimizer):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "b1", _check_fraction("b1", self.b1))
-        object.__setattr__(self, "b2", _check_fraction("b2", self.b2))
+        object.__setattr__(self, "b1", check_fraction("b1", self.b1))
+        object.__setattr__(self, "b2", check_fraction("b2", self.b2))
         object.__setattr__(self, "eps", check_learning_rate(self.eps, "eps"))
 
     def slot_names(self) -> tuple[str, ...]:
@@ -387,7 +302,7 @@ class Adam(Optimizer):
         for index, g in enumerate(grads):
             # The cheap test first; the exact one only when the sum of squares overflows.
             with np.errstate(over="ignore"):
-                if _dot_finite(g) or all_finite(np.square(g)):
+                if dot_finite(g) or all_finite(np.square(g)):
                     continue
             return (
                 f"the gradient's square overflows {g.dtype} in grads leaf {index} "

@@ -20,7 +20,7 @@ import pytest
 import funcnn as fn
 from funcnn.data import idx, mnist
 from funcnn.reporting import plots
-from funcnn.reporting.metrics import ClassificationReport
+from funcnn.reporting.classification import ClassificationReport
 from tests.reliability._catalogue import Case, check, rows, thunk, wrong
 
 IAE = fn.InvalidArgumentError

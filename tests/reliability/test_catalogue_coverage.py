@@ -13,7 +13,7 @@ import funcnn
 import verification
 from funcnn.core import network, validation
 from funcnn.data import idx, mnist
-from funcnn.reporting import metrics, plots
+from funcnn.reporting import classification, metrics, plots
 from funcnn.training import checkpoint, optimizers, schedules
 from funcnn.training import loop as training
 from tests.reliability import (
@@ -34,6 +34,7 @@ MODULES: tuple[ModuleType, ...] = (
     mnist,
     idx,
     metrics,
+    classification,
     plots,
     verification,
 )
