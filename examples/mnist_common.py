@@ -152,11 +152,13 @@ def report(
     validation split's, as in the best recipe); the confusion matrix and the
     misclassified digits are always the test set's.
 
-    Writes ``{prefix}loss.png`` (per-epoch train and test loss, plus the every-N-batches
-    loss when the history has it) and, with ``plot_set="all"``, ``{prefix}accuracy.png``
-    (per-epoch accuracy), ``{prefix}confusion.png``, ``{prefix}weights.png`` (the first
-    layer's receptive fields) and ``{prefix}misclassified.png`` (the 25 most confidently
-    wrong test digits, when any is wrong); ``plot_set="none"`` writes nothing. Without
+    Writes, with the file names ``funcnn train`` uses (:data:`funcnn.plots.PLOT_FILES`),
+    ``{prefix}loss.png`` (per-epoch train and test loss, plus the every-N-batches loss
+    when the history has it) and, with ``plot_set="all"``, ``{prefix}accuracy.png``
+    (per-epoch accuracy), ``{prefix}confusion_matrix.png``,
+    ``{prefix}first_layer_weights.png`` (the first layer's receptive fields) and
+    ``{prefix}misclassified.png`` (the 25 most confidently wrong test digits, when any is
+    wrong); ``plot_set="none"`` writes nothing. ``title`` names the run in each. Without
     matplotlib (an optional extra) it says so and writes nothing.
     """
     logits = fn.apply(spec, params, data.x_test)
@@ -205,9 +207,10 @@ def _draw(
     test_label: str,
 ) -> list[Path]:
     """Write the PNGs :func:`report` describes; returns their paths."""
+    name = {key: f"{prefix}{file}" for key, file in plots.PLOT_FILES.items()}
     written = [
         plots.plot_loss_curves(
-            out / f"{prefix}loss.png",
+            out / name["loss"],
             epoch_train_loss=history.epoch_train_loss,
             epoch_test_loss=history.epoch_test_loss,
             batch_losses=history.batch_losses,
@@ -219,23 +222,25 @@ def _draw(
     if plot_set == "all":
         written += [
             plots.plot_accuracy_curves(
-                out / f"{prefix}accuracy.png",
+                out / name["accuracy"],
                 epoch_train_accuracy=history.epoch_train_accuracy,
                 epoch_test_accuracy=history.epoch_test_accuracy,
                 title=title,
                 test_label=test_label,
             ),
-            plots.plot_confusion_matrix(out / f"{prefix}confusion.png", confusion, title=title),
-            plots.plot_first_layer_weights(out / f"{prefix}weights.png", params[0]["W"]),
+            plots.plot_confusion_matrix(out / name["confusion"], confusion, title=title),
+            plots.plot_first_layer_weights(out / name["weights"], params[0]["W"], title=title),
         ]
         wrong = fn.top_misclassified(logits, data.y_test, 25, from_logits=True)
         if len(wrong):
             written.append(
                 plots.plot_sample_grid(
-                    out / f"{prefix}misclassified.png",
+                    out / name["misclassified"],
                     data.images_test[wrong.indices],
                     wrong.y_true,
                     wrong.y_pred,
+                    title=title,
+                    caption=f"the {len(wrong)} most confident mistakes",
                 )
             )
     return written

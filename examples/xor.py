@@ -84,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> NDArray[np.floating]:
         print(f"{point.astype(int)} -> {out:.4f} (target {int(target)})")
     try:
         written = plots.plot_loss_curves(
-            args.out / "loss.png", epoch_train_loss=losses, title="XOR 2-3-1 sigmoid, MSE"
+            args.out / plots.PLOT_FILES["loss"],
+            epoch_train_loss=losses,
+            title=f"XOR 2-3-1 sigmoid, MSE, full-batch gradient descent lr {args.lr:g}",
         )
         print(f"wrote {written}")
     except plots.PlotDependencyError:

@@ -1,15 +1,35 @@
 """funcnn: pure-functional, typed multilayer perceptrons in numpy, with hand-written backprop.
 
-Parameters are a pytree (a list of ``{"W", "b"}`` dicts), a model is a frozen
-:class:`MLP` spec, and everything is a pure function::
+Everything public is importable from here (``import funcnn as fn``). A network is a
+frozen :class:`MLP` spec plus its parameters, a list of ``{"W": (n_in, n_out), "b":
+(n_out,)}`` dicts; every function is pure (no hidden state, inputs never mutated,
+randomness from an explicit ``numpy.random.Generator``):
 
-    import numpy as np
-    import funcnn as fn
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> rng = np.random.default_rng(0)
+    >>> spec = fn.MLP((4, 8, 3), activation="relu")
+    >>> params = fn.init(spec, rng)
+    >>> x, y = rng.random((5, 4)), np.array([0, 1, 2, 1, 0])
+    >>> value, grads = fn.value_and_grad(spec, params, x, y)
+    >>> params = fn.sgd_step(params, grads, lr=0.1)
+    >>> fn.apply(spec, params, x).shape
+    (5, 3)
 
-    spec = fn.MLP((784, 128, 10), activation="relu")
-    params = fn.init(spec, np.random.default_rng(0), scheme="normal:0.02")
-    value, grads = fn.value_and_grad(spec, params, x, y)   # x (B, 784) float64, y (B,) int
-    params = fn.sgd_step(params, grads, lr=0.1)
+Where to look (``help(funcnn.core.network)`` and so on for each module):
+
+- ``funcnn.core``: ``MLP`` (spec), ``init`` (initializers), ``apply`` / ``loss`` /
+  ``value_and_grad`` (network), activations, losses, softmax, dense layers, pytrees.
+- ``funcnn.training``: ``sgd`` / ``adam`` (optimizers), schedules, ``fit`` (loop),
+  ``save_checkpoint`` / ``load_checkpoint``.
+- ``funcnn.data``: ``load_mnist`` and its helpers (mnist), IDX files (idx).
+- ``funcnn.reporting``: accuracy, confusion matrix, classification report (metrics);
+  ``funcnn.plots`` draws PNGs (extra ``funcnn[plot]``).
+- ``funcnn.errors``: ``InvalidArgumentError``, ``ArgumentTypeError`` and the rest.
+- The ``funcnn`` command (``funcnn.cli``): ``funcnn train``, ``evaluate``, ``verify``.
+- The ``verification`` package checks gradients against scipy finite differences.
+
+The user documentation is the ``docs/`` folder of the repository (an mkdocs site).
 """
 
 from typing import TYPE_CHECKING

@@ -16,6 +16,9 @@ IntArray: TypeAlias = NDArray[np.integer[Any]]
 Array: TypeAlias = NDArray[Any]
 """Any numpy array."""
 
+IntLike: TypeAlias = int | np.integer[Any] | NDArray[np.integer[Any]]
+"""A count or step: an int, a numpy integer or a 0-d integer array (``state["count"]``)."""
+
 Layer: TypeAlias = dict[str, FloatArray]
 """One dense layer's parameters: ``{"W": (n_in, n_out), "b": (n_out,)}``."""
 
@@ -23,4 +26,8 @@ Params: TypeAlias = list[Layer]
 """A network's parameters: one :data:`Layer` dict per dense layer, input to output."""
 
 FloatDType: TypeAlias = type[np.float32] | type[np.float64] | np.dtype[Any]
-"""A floating dtype accepted where funcnn asks for one (``np.float32`` or ``np.float64``)."""
+"""A floating dtype accepted where funcnn asks for one (``np.float32`` or ``np.float64``).
+
+One convention for every public function taking a ``dtype``: it follows the data
+arguments and may be passed by position or by keyword (``fn.scale(x, np.float32)``,
+``fn.standardize(x, dtype=np.float32)``)."""

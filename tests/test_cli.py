@@ -195,16 +195,15 @@ def test_options_reach_the_optimizer_and_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["train", "--lr", "-1"], 2, "lr: expected a finite number > 0"),
+        (["train", "--lr", "-1"], 2, "error: --lr: expected a finite number > 0"),
         (["train", "--lr", "abc"], 2, "argument --lr: expected a number, got 'abc'"),
         (["train", "--sizes", "784,10,9"], 2, "--sizes: MNIST needs 784 inputs and 10 outputs"),
         (["train", "--sizes", "a,b"], 2, "--sizes: expected comma-separated integers"),
-        (["train", "--activation", "swish"], 2, "activation: unknown activation 'swish'"),
-        (["train", "--init", "zeros"], 2, "scheme: unknown init scheme 'zeros'"),
+        (["train", "--activation", "swish"], 2, "--activation: unknown activation 'swish'"),
+        (["train", "--init", "zeros"], 2, "error: --init: unknown init scheme 'zeros'"),
         (["train", "--batch-size", "0"], 2, "argument --batch-size: expected a positive integer"),
-        (["train", "--batch-size", "700"], 2, "--batch-size: 700 is larger than the 600"),
         (["train", "--optimizer", "adam", "--momentum", "0.9"], 2, "--momentum/--nesterov"),
-        (["train", "--nesterov"], 2, "nesterov: Nesterov momentum needs momentum > 0"),
+        (["train", "--nesterov"], 2, "error: --nesterov: Nesterov momentum needs momentum > 0"),
         (["train", "--bogus"], 2, "unrecognized arguments: --bogus"),
         (["evaluate", "nowhere.npz"], 2, "cannot read checkpoint 'nowhere.npz'"),
         (["train", "--data-dir", "/nonexistent-dir"], 2, "nonexistent-dir"),
@@ -257,6 +256,9 @@ def test_divergence_exits_1_with_a_clear_message(tmp_path: Path) -> None:
     assert done.returncode == 1
     err = done.stderr.strip().splitlines()
     assert len(err) == 1 and "training diverged" in err[0] and "at epoch 1, batch" in err[0]
+    # What a command-line user can do, not the Python-only TrainingDivergedError.params.
+    assert "smaller --lr than 1000" in err[0] and ".params" not in err[0]
+    assert "no epoch completed, so there is no checkpoint" in err[0]
     assert "Traceback" not in done.stderr
 
 
@@ -273,7 +275,7 @@ def test_resume_refuses_conflicting_settings(
     code, text = _cli(
         "train", "--resume", str(tmp_path / "checkpoint.npz"), "--epochs", "1", "--no-plots"
     )
-    assert code == 0 and "already trained 1 of 1 epochs" in text
+    assert code == 0 and "already trained 1 epoch of 1\n" in text
     code, _ = _cli("train", "--out", str(tmp_path / "checkpoint.npz"), "-q")
     assert code == 2
     assert "--out: " in capsys.readouterr().err

@@ -3,7 +3,7 @@
 The MNIST examples train on the first few hundred training samples for one epoch and
 test on the first few hundred test samples; the checks are that they run end to end
 through the public API, print and return real accuracies, and write their PNGs. The
-full-length runs and their numbers are in ``examples/README.md``.
+full-length runs and their numbers are in ``docs/examples.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from examples import (
     mnist_softmax_jacobian,
     xor,
 )
+from funcnn.reporting.plots import PLOT_FILES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -71,7 +72,7 @@ def printed_percent(out: str, prefix: str) -> float:
     return float(line[len(prefix) :].split("%")[0]) / 100
 
 
-ALL_PNGS = {"loss.png", "accuracy.png", "confusion.png", "weights.png", "misclassified.png"}
+ALL_PNGS = set(PLOT_FILES.values()) - {"samples.png"}
 
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"

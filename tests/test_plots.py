@@ -3,6 +3,7 @@ pixel size, and bad input raises funcnn errors before anything is drawn."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 
 import funcnn as fn
 from funcnn.reporting import plots
+from funcnn.reporting.plots import _figure, curves
+from funcnn.reporting.plots import images as image_plots
 
 pytest.importorskip("matplotlib")
 
@@ -117,12 +120,16 @@ def test_the_second_curve_can_be_named(tmp_path: Path, plot: str) -> None:
                 tmp_path / name, epoch_train_loss=[1.0, 0.5], epoch_test_loss=[1.1, 0.6], **label
             )
         return plots.plot_accuracy_curves(
-            tmp_path / name, epoch_train_accuracy=[0.5, 0.9], epoch_test_accuracy=[0.4, 0.8],
+            tmp_path / name,
+            epoch_train_accuracy=[0.5, 0.9],
+            epoch_test_accuracy=[0.4, 0.8],
             **label,
         )
 
-    default, named, same = draw("a.png"), draw("b.png", test_label="validation"), draw(
-        "c.png", test_label="test"
+    default, named, same = (
+        draw("a.png"),
+        draw("b.png", test_label="validation"),
+        draw("c.png", test_label="test"),
     )
     np.testing.assert_array_equal(imread(default), imread(same))
     assert not np.array_equal(imread(default), imread(named))
@@ -130,6 +137,131 @@ def test_the_second_curve_can_be_named(tmp_path: Path, plot: str) -> None:
         draw("d.png", test_label=" ")
     with pytest.raises(fn.ArgumentTypeError, match="test_label: expected a string"):
         draw("e.png", test_label=3)
+
+
+def _drawn(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[Any]:
+    """The figures ``module``'s plot functions draw, kept for inspection as they are saved."""
+    figures: list[Any] = []
+    save = module._save
+
+    def keep(fig: Any, target: Path) -> Path:
+        figures.append(fig)
+        return save(fig, target)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(module, "_save", keep)
+    return figures
+
+
+def _texts(fig: Any) -> list[str]:
+    """Every text in the figure: titles, annotations, the heading."""
+    found = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        found += [ax.get_title()] + [t.get_text() for t in ax.texts]
+    return [t for t in found if t]
+
+
+def test_a_single_epoch_is_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One point per curve: the axes must not be matplotlib's +-5% around it (0.945-1.050).
+    figures = _drawn(monkeypatch, curves)
+    plots.plot_loss_curves(
+        tmp_path / "loss.png", epoch_train_loss=[2.279], epoch_test_loss=[2.254], title="run A"
+    )
+    plots.plot_accuracy_curves(
+        tmp_path / "acc.png", epoch_train_accuracy=[0.225], epoch_test_accuracy=[0.32]
+    )
+    loss_ax, acc_ax = figures[0].axes[0], figures[1].axes[0]
+    for ax in (loss_ax, acc_ax):
+        assert ax.get_xlim() == (0.5, 1.5)
+        assert list(ax.get_xticks()) == [1.0]
+        assert ax.get_ylim()[0] == 0.0
+    assert loss_ax.get_ylim()[1] > 2.279
+    assert acc_ax.get_ylim()[1] >= 1.0
+    # The values are written beside the points, and the title names the run.
+    assert {"2.279", "2.254", "run A"} <= set(_texts(figures[0]))
+    assert {"22.50%", "32.00%"} <= set(_texts(figures[1]))
+    # With several epochs matplotlib chooses the ranges and no values are written.
+    plots.plot_loss_curves(tmp_path / "two.png", epoch_train_loss=[2.0, 1.0])
+    assert figures[2].axes[0].get_xlim() != (0.5, 1.5) and not figures[2].axes[0].texts
+
+
+def test_few_batches_still_get_a_batch_panel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figures = _drawn(monkeypatch, curves)
+    out = tmp_path / "loss.png"
+    plots.plot_loss_curves(
+        out,
+        epoch_train_loss=[2.2],
+        batch_losses=[2.3, 2.2, 2.1],
+        batch_interval=1,
+        epoch_steps=[3],
+    )
+    assert png_size(out) == (1200, 500)
+    batch_ax = figures[0].axes[1]
+    assert batch_ax.get_title() == "loss every batch, and at each epoch's end"
+    assert batch_ax.lines[0].get_marker() == "."  # three points, visible as points
+
+
+def test_titles_and_captions_say_which_run_and_what(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, digits: Any
+) -> None:
+    figures = _drawn(monkeypatch, image_plots)
+    images, y, pred = digits
+    wrong = y != pred
+    plots.plot_sample_grid(
+        tmp_path / "m.png",
+        images[wrong],
+        y[wrong],
+        pred[wrong],
+        title="784-16-10 relu, sgd lr 0.1",
+        caption="the 3 most confident mistakes",
+    )
+    plots.plot_sample_grid(tmp_path / "s.png", images, y, pred)
+    W = np.random.default_rng(0).normal(size=(784, 4))
+    plots.plot_first_layer_weights(tmp_path / "w.png", W, title="784-16-10 relu, sgd lr 0.1")
+    mistakes = "\n".join(_texts(figures[0]))
+    assert mistakes.startswith("784-16-10 relu, sgd lr 0.1\nthe 3 most confident mistakes")
+    assert mistakes.count("misclassified") == 0  # chosen as mistakes: said once
+    n_wrong = int(wrong.sum())
+    assert f"12 samples, {n_wrong} misclassified (red)" in _texts(figures[1])
+    assert any(t.startswith("784-16-10 relu, sgd lr 0.1\nfirst-layer") for t in _texts(figures[2]))
+
+
+def test_weights_show_every_unit_without_blank_margins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    figures = _drawn(monkeypatch, image_plots)
+    W = np.random.default_rng(0).normal(size=(784, 128))
+    out = tmp_path / "w.png"
+    plots.plot_first_layer_weights(out, W)
+    # 128 units by default, 16 x 8 tiles of 0.75 inch.
+    assert png_size(out) == (1340, 650)
+    fig = figures[0]
+    assert "units 0-127 of 128" in fig.texts[0].get_text()
+    mosaic = fig.axes[0].images[0].get_array()
+    assert mosaic.shape == (8 * 29 - 1, 16 * 29 - 1)
+    assert int(np.count_nonzero(~np.isnan(mosaic))) == 128 * 784
+    # The tiles fill the figure but for the colorbar and the heading: no blank margins.
+    fig.canvas.draw()
+    box = fig.axes[0].get_window_extent()
+    width, height = fig.canvas.get_width_height()
+    assert box.width / width > 0.85 and box.height / height > 0.85
+
+
+def test_sample_grid_rows_are_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    figures = _drawn(monkeypatch, image_plots)
+    images = np.random.default_rng(0).integers(0, 255, size=(25, 28, 28))
+    labels = np.arange(25) % 10
+    plots.plot_sample_grid(tmp_path / "g.png", images, labels, labels)
+    fig = figures[0]
+    fig.canvas.draw()
+    dpi = fig.dpi
+    boxes = [ax.get_window_extent() for ax in fig.axes]
+    rows = sorted({round(b.y0, 3) for b in boxes}, reverse=True)
+    assert len(rows) == 5
+    gaps = [(upper - (lower + boxes[0].height)) / dpi for upper, lower in itertools.pairwise(rows)]
+    # Room for the 8-point caption above each image (0.25 inch), not the old 0.55 inch.
+    assert all(0.2 <= gap <= 0.3 for gap in gaps), gaps
 
 
 def test_confusion_matrix(tmp_path: Path) -> None:
@@ -153,14 +285,14 @@ def test_confusion_matrix(tmp_path: Path) -> None:
 def test_sample_grid(tmp_path: Path, digits: Any) -> None:
     images, y, pred = digits
     out = tmp_path / "grid.png"
-    # 12 images: 4 columns, 3 rows -> max(4, 1.25 * 4) x (1.5 * 3 + 0.5) inches.
+    # 12 images: 4 columns, 3 rows -> max(4, 1.2 * 4) x (1.25 * 3 + 0.4) inches.
     returned = plots.plot_sample_grid(out, images, y, pred)
-    assert_png(out, returned, (500, 500))
+    assert_png(out, returned, (480, 415))
     # Flattened float images, and n smaller than the data: 5 images -> 3 x 2 grid.
     few = tmp_path / "few.png"
     flat = images.reshape(12, 784).astype(np.float32) / 255
-    returned = plots.plot_sample_grid(few, flat, y, pred, n=5)
-    assert_png(few, returned, (400, 350))
+    returned = plots.plot_sample_grid(few, flat, y, pred, n=5, title="run")
+    assert_png(few, returned, (400, 315))
 
 
 def test_first_layer_weights(tmp_path: Path) -> None:
@@ -169,13 +301,13 @@ def test_first_layer_weights(tmp_path: Path) -> None:
     W = params[0]["W"].copy()
     W[:, 3] = 0.0  # an all-zero unit must not produce NaN or a warning
     out = tmp_path / "w.png"
-    # 16 units: 4 x 4 grid -> (max(4, 4) + 1.25) x (4 + 0.5) inches.
+    # 16 units: 4 x 4 grid -> (max(4, 4 + 0.2) + 1.2) x (4 + 0.5) inches.
     returned = plots.plot_first_layer_weights(out, W, n=16)
-    assert_png(out, returned, (525, 450))
+    assert_png(out, returned, (540, 450))
     # n beyond the layer's width shows all 20 units: 5 columns, 4 rows.
     every = tmp_path / "every.png"
-    returned = plots.plot_first_layer_weights(every, W, n=1000)
-    assert_png(every, returned, (625, 450))
+    returned = plots.plot_first_layer_weights(every, W, n=1000, title="run")
+    assert_png(every, returned, (640, 475))
     np.testing.assert_array_equal(W[:, 3], 0.0)
 
 
@@ -200,20 +332,20 @@ def test_huge_finite_values_are_drawn(tmp_path: Path, digits: Any) -> None:
     images, y, pred = digits
     grid = tmp_path / "grid.png"
     extreme = np.where(images > 0, HUGE, -HUGE)
-    assert_png(grid, plots.plot_sample_grid(grid, extreme, y, pred, n=4), (400, 350))
+    assert_png(grid, plots.plot_sample_grid(grid, extreme, y, pred, n=4), (400, 290))
     w = tmp_path / "w.png"
     weights = np.random.default_rng(0).uniform(-1.0, 1.0, size=(784, 4)) * HUGE
-    assert_png(w, plots.plot_first_layer_weights(w, weights), (525, 250))
+    assert_png(w, plots.plot_first_layer_weights(w, weights), (520, 250))
 
 
 def test_display_scale_and_cell_text() -> None:
     # Only data beyond 1e300 is divided, by the power of ten that brings it within 10.
-    assert plots._display_scale(np.array([1e300, -5.0])) == 0
-    assert plots._display_scale(np.array([0.0]), np.array([-HUGE])) == 308
-    assert plots._display_scale(np.array([2e301]), np.empty(0)) == 301
-    assert plots._display_scale(np.empty(0)) == 0
+    assert _figure._display_scale(np.array([1e300, -5.0])) == 0
+    assert _figure._display_scale(np.array([0.0]), np.array([-HUGE])) == 308
+    assert _figure._display_scale(np.array([2e301]), np.empty(0)) == 301
+    assert _figure._display_scale(np.empty(0)) == 0
     # Rates keep two decimals; large values get three significant digits, not 300 digits.
-    assert [plots._format_value(v) for v in (0.125, 99.994, 123.456, 1e300)] == [
+    assert [image_plots._format_value(v) for v in (0.125, 99.994, 123.456, 1e300)] == [
         "0.12",
         "99.99",
         "123",

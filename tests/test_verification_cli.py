@@ -20,7 +20,7 @@ from verification.report import Report
 def test_quick_run_passes_in_a_subprocess() -> None:
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "verification", "--quick", "--brief"],
+        [sys.executable, "-m", "verification", "--quick"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -28,11 +28,39 @@ def test_quick_run_passes_in_a_subprocess() -> None:
     )
     seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stdout + done.stderr
+    # A concise summary: a header, one line per group of checks, the result, the data.
     lines = done.stdout.splitlines()
-    progress = [line for line in lines if line.startswith("[")]
-    assert len(progress) == len(build_catalogue(quick=True))
-    assert "PASSED" in done.stdout and "network/784-32-32-10/sigmoid" in done.stdout
+    groups = {check.group for check in build_catalogue(quick=True)}
+    assert len(lines) == 1 + len(groups) + 2, done.stdout
+    assert {line.split()[0] for line in lines[1:-2]} == groups
+    assert lines[-2].endswith("-> PASSED")
+    assert max(map(len, lines)) <= 100
     assert seconds < 60  # the CI budget is 30 s; this machine is shared
+
+
+def test_verbose_prints_every_check_and_json_prints_only_json() -> None:
+    only = ["--only", "activation/relu/*", "--only", "dense/float64"]
+    status, text = _run([*only, "--verbose"])
+    assert status == 0 and text.count("\n[") == 3
+    assert "network" not in text and "max_rel" in text  # the table of every row
+    status, text = _run([*only, "--json"])
+    doc = json.loads(text)  # nothing but the JSON document on stdout
+    assert status == 0 and doc["passed"] and len({row["check"] for row in doc["rows"]}) == 3
+
+
+def test_a_negative_seed_is_a_one_line_usage_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "verification", "--seed", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "funcnn-verify: error: argument --seed: expected an integer >= 0, got -1 "
+        "(see 'funcnn-verify --help')"
+    ]
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
@@ -56,7 +84,8 @@ def test_only_json_and_exit_status(tmp_path: Path) -> None:
         ]
     )
     assert status == 0
-    assert text.count("\n[") == 3 and "subgradient" in text
+    assert "activations        2 checks     2 rows  subgradient" in text
+    assert "dense              1 check      3 rows  pass" in text
     doc = json.loads(path.read_text())
     assert doc["passed"] and doc["meta"]["seed"] == 3
     assert {row["check"] for row in doc["rows"]} == {
@@ -75,7 +104,8 @@ def test_failing_check_gives_exit_status_one(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
     status, text = _run(["--only", "activation/tanh/float64", "--brief"])
     assert status == 1
-    assert "FAIL" in text and "<- derivative at [" in text
+    assert "  FAIL activation/tanh/float64: derivative at [" in text
+    assert "1 rows: 1 fail -> FAILED" in text
 
 
 def test_usage_errors_list_and_golden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

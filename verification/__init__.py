@@ -12,6 +12,17 @@ that covers every gradient funcnn computes. Run it as ``python -m verification``
     report = check_network(spec, params, x, y, "softmax_cross_entropy", mode="full")
     report.plot("errors.png")                                 # heat maps of failures
 
+For example, the gradient of ``w . w`` is ``2 w``, and a gradient that forgets the 2 fails:
+
+    >>> import numpy as np
+    >>> def loss_fn(p):
+    ...     return float(p["w"] @ p["w"])
+    >>> params = {"w": np.array([1.0, -2.0])}
+    >>> check_gradients(loss_fn, lambda p: {"w": 2 * p["w"]}, params).summary()
+    '1 rows: 1 pass -> PASSED'
+    >>> check_gradients(loss_fn, lambda p: {"w": p["w"]}, params).summary()
+    '1 rows: 1 fail -> FAILED'
+
 Modules: :mod:`~verification.engine` (the entry points: check_gradients, re-exports),
 :mod:`~verification.network_check`, :mod:`~verification.problems` (scalar problems,
 Jacobians, loss gradients), :mod:`~verification.coordinates` and
@@ -29,7 +40,9 @@ rows), :mod:`~verification.settings`, :mod:`~verification.dispatch`,
 :mod:`~verification.catalogue` (with :mod:`~verification.activation_check`,
 :mod:`~verification.layer_checks`, :mod:`~verification.loss_checks`),
 :mod:`~verification.golden`, :mod:`~verification.calibration` (measures the pass
-condition's constants on random networks).
+condition's constants on random networks), :mod:`~verification.diagnosis` (the root
+cause of a wrong MLP backprop, in words: :func:`diagnose_mlp`) and
+:mod:`~verification.adapters` (notebook layouts to funcnn's in a few lines).
 """
 
 from verification.catalogue import (
@@ -45,6 +58,7 @@ from verification.catalogue import (
     run_checks,
 )
 from verification.conformance import check_conformance, textbook_value_and_grad
+from verification.diagnosis import Diagnosis, diagnose_mlp
 from verification.engine import check_gradients
 from verification.error_model import gradient_error_bound
 from verification.golden import export_golden, load_golden, verify_golden
@@ -61,6 +75,7 @@ __all__ = [
     "VERDICTS",
     "Check",
     "CheckRow",
+    "Diagnosis",
     "Report",
     "Settings",
     "Tolerance",
@@ -76,6 +91,7 @@ __all__ = [
     "check_network_case",
     "check_softmax",
     "check_softmax_jacobian_invariants",
+    "diagnose_mlp",
     "export_golden",
     "gradient_error_bound",
     "load_golden",

@@ -1,19 +1,25 @@
 """Command line of the verification suite: ``python -m verification`` or ``funcnn-verify``.
 
-Runs the catalogue (:mod:`verification.catalogue`), printing one progress line per check
-as it finishes, then the table of every checked tensor and a summary. Exit status 0
-only if every row passed (``pass`` or ``subgradient``), 1 if any failed or was
-inconclusive, 2 for a usage error.
+Runs the catalogue (:mod:`verification.catalogue`), printing one line per group of
+checks as it finishes, one line per check that did not pass, and a summary, none wider
+than 100 characters. ``--verbose`` prints a line per check and the table of every
+checked tensor; ``--json`` prints the full report as JSON instead (``--json PATH``
+writes it to a file). Exit status 0 only if every row passed (``pass`` or
+``subgradient``), 1 if any failed or was inconclusive, 2 for a usage error (one line on
+stderr); a closed pipe (``| head``) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
+from funcnn.cli.args import seed
+from funcnn.cli.errors import BROKEN_PIPE_STATUS, exit_quietly_on_broken_pipe
 from verification.catalogue import Check, build_catalogue, run_checks, select
 from verification.golden import export_golden
 from verification.report import Report
@@ -21,9 +27,18 @@ from verification.report import Report
 __all__ = ["build_parser", "main"]
 
 
+# The widest line the default output prints.
+WIDTH = 100
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by ``funcnn verify``)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="funcnn-verify",
         description=(
             "Check every gradient funcnn computes against scipy finite differences "
@@ -33,12 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true",
                         help="reduced catalogue for CI (well under 30 s)")
-    parser.add_argument("--json", metavar="PATH", type=Path,
-                        help="write the full report as JSON to PATH")
+    parser.add_argument("--json", metavar="PATH", type=Path, nargs="?", const=Path("-"),
+                        help="print the full report as JSON instead of text, or with PATH "
+                             "write it there")
     parser.add_argument("--export-golden", metavar="PATH", type=Path,
                         help="write golden values (fixed-seed problems, losses, gradients) "
                              "to PATH (.npz; layout in verification.golden)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="seed of every random draw (default 0)")
     parser.add_argument("--only", metavar="PATTERN", action="append", default=[],
                         help="run only checks whose name matches PATTERN (shell wildcards "
@@ -46,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true",
                         help="list the selected checks and exit")
     parser.add_argument("--brief", action="store_true",
-                        help="print only rows that did not pass, then the summary")
+                        help="also print the table of rows that did not pass")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="print a line per check and the table of every row")
     parser.add_argument("--plot", metavar="PATH", type=_png_path,
                         help="draw the signed relative error of every failing tensor as a "
                              "heat map to PATH (.png; needs matplotlib)")
@@ -80,29 +98,87 @@ def _progress(out: TextIO, name_width: int = 64) -> Callable[
     return report
 
 
+def _fit(line: str) -> str:
+    return line if len(line) <= WIDTH else line[: WIDTH - 3] + "..."
+
+
+def _status(result: Report) -> str:
+    verdicts = {row.verdict for row in result.rows}
+    if not result.passed:
+        return "FAIL" if "fail" in verdicts else "INCONCLUSIVE"
+    return "subgradient" if "subgradient" in verdicts else "pass"
+
+
+def _by_group(checks: Sequence[Check], out: TextIO) -> Callable[
+    [int, int, Check, Report, float], None
+]:
+    """Progress as one line per group of checks, when its last check is done."""
+    left = {check.group: 0 for check in checks}
+    for check in checks:
+        left[check.group] += 1
+    size = dict(left)
+    done: dict[str, list[Report]] = {group: [] for group in left}
+    seconds: dict[str, float] = dict.fromkeys(left, 0.0)
+
+    def report(index: int, total: int, check: Check, result: Report, took: float) -> None:
+        group = check.group
+        done[group].append(result)
+        seconds[group] += took
+        left[group] -= 1
+        if not result.passed:
+            bad = result.failures[0]
+            where = "" if bad.worst_index is None else f" at {list(bad.worst_index)}"
+            print(_fit(f"  {_status(result)} {check.name}: {bad.tensor}{where}"), file=out,
+                  flush=True)
+        if left[group] == 0:
+            merged = Report.combine(done[group])
+            checks_text = f"{size[group]:>3} check" + ("s" if size[group] != 1 else " ")
+            print(_fit(f"{group:<16} {checks_text} {len(merged.rows):>5} rows  "
+                       f"{_status(merged):<12} {seconds[group]:7.2f}s"), file=out, flush=True)
+
+    return report
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run the suite with command-line arguments ``argv``; return the exit status."""
     stream = out or sys.stdout
-    parser = build_parser()
-    args = parser.parse_args(None if argv is None else list(argv))
+    try:
+        code = _run(build_parser().parse_args(None if argv is None else list(argv)), stream)
+        stream.flush()
+        return code
+    except BrokenPipeError:  # `python -m verification | head`: stop quietly
+        return exit_quietly_on_broken_pipe() if out is None else BROKEN_PIPE_STATUS
+
+
+def _run(args: argparse.Namespace, stream: TextIO) -> int:
     checks = select(build_catalogue(quick=args.quick), args.only)
     if not checks:
-        print(f"funcnn-verify: no check matches {args.only}", file=sys.stderr)
+        patterns = ", ".join(repr(p) for p in args.only)
+        print(f"funcnn-verify: error: --only: no check matches {patterns} (see --list)",
+              file=sys.stderr)
         return 2
     if args.list:
         for check in checks:
             print(f"{check.name}  ({check.group}{', quick' if check.quick else ''})", file=stream)
         return 0
+    to_stdout = args.json == Path("-")
+    text = io.StringIO() if to_stdout else stream  # --json alone: only the JSON on stdout
     print(f"funcnn-verify: {len(checks)} checks, seed {args.seed}"
-          + (" (quick)" if args.quick else ""), file=stream, flush=True)
-    name_width = max(len(c.name) for c in checks)
-    report = run_checks(checks, seed=args.seed, progress=_progress(stream, name_width))
-    shown = Report(report.failures, report.meta) if args.brief else report
-    print(file=stream)
-    print(shown.table() if shown.rows else report.summary(), file=stream)
-    print(f"data: {', '.join(report.meta.get('data', [])) or 'none'}; "
-          f"total {report.meta.get('seconds', 0):.1f} s", file=stream)
-    if args.json is not None:
+          + (" (quick)" if args.quick else ""), file=text, flush=True)
+    progress = (_progress(text, max(len(c.name) for c in checks)) if args.verbose
+                else _by_group(checks, text))
+    report = run_checks(checks, seed=args.seed, progress=progress)
+    if args.verbose or args.brief:
+        shown = report if args.verbose else Report(report.failures, report.meta)
+        print(file=text)
+        print(shown.table() if shown.rows else report.summary(), file=text)
+    else:
+        print(report.summary(), file=text)
+    print(_fit(f"data: {', '.join(report.meta.get('data', [])) or 'none'}; "
+               f"total {report.meta.get('seconds', 0):.1f} s"), file=text)
+    if to_stdout:
+        print(report.to_json(), file=stream)
+    elif args.json is not None:
         report.write_json(args.json)
         print(f"report written to {args.json}", file=stream)
     if args.plot is not None:
@@ -110,7 +186,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     if args.export_golden is not None:
         cases = export_golden(args.export_golden, seed=args.seed, quick=args.quick)
         print(f"golden values of {len(cases)} cases written to {args.export_golden}",
-              file=stream)
+              file=text)
     return 0 if report.passed else 1
 
 

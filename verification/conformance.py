@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -28,11 +29,12 @@ from funcnn.core.losses import get_loss
 from funcnn.core.network import check_inputs, check_params
 from funcnn.core.network import loss as funcnn_loss
 from funcnn.core.network import value_and_grad as funcnn_value_and_grad
-from funcnn.core.pytree import tree_leaves, tree_structure
+from funcnn.core.pytree import tree_leaves
 from funcnn.core.spec import MLP
-from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
-from verification.arguments import check_callable, check_loss_value, check_seed, check_spec
+from verification.arguments import check_callable, check_seed, check_spec
+from verification.diagnosis import diagnose_mlp
+from verification.diagnosis_probe import call_checked
 from verification.error_model import gradient_error_bound
 from verification.layout import tensor_layout
 from verification.network_check import check_network
@@ -148,9 +150,15 @@ def check_conformance(
     mode: str = "auto",
     seed: int = 0,
     other_name: str = "other",
+    diagnose: bool = True,
 ) -> Report:
     """Compare ``other`` with funcnn on the same parameters and batch, and both with
-    finite differences. See the module docstring for the rows."""
+    finite differences. See the module docstring for the rows.
+
+    When ``other`` fails and ``diagnose`` is true, the report's ``meta["diagnosis"]``
+    holds :func:`verification.diagnose_mlp`'s finding (``to_dict()``, with the text
+    under ``"text"``) for ``other`` on the same ``params`` and ``x``.
+    """
     check_callable("other", other)
     dtype = check_params(spec, params)
     check_inputs(spec, x, dtype)
@@ -158,36 +166,7 @@ def check_conformance(
     get_loss(loss)
     start = time.perf_counter()
     value_f, grads_f = funcnn_value_and_grad(spec, params, x, y, loss)
-    result = other(params, x, y)
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise InvalidArgumentError(
-            f"other: expected to return a (loss, grads) pair, got {type(result).__name__}"
-        )
-    value_o = check_loss_value("other", result[0])
-    grads_o = result[1]
-    if tree_structure(grads_o) != tree_structure(params):
-        raise InvalidArgumentError(
-            f"other: {other_name}'s gradient structure {tree_structure(grads_o)} does not "
-            f"match params {tree_structure(params)}"
-        )
-    for info, g in zip(tensor_layout(params), tree_leaves(grads_o), strict=True):
-        if np.shape(g) != info.shape:
-            raise InvalidArgumentError(
-                f"other: {other_name}'s gradient of {info.name} has shape {np.shape(g)}, "
-                f"expected {info.shape}"
-            )
-        arr = np.asarray(g)
-        if arr.dtype.kind not in "iuf":
-            raise ArgumentTypeError(
-                f"other: {other_name}'s gradient of {info.name} has dtype {arr.dtype}, "
-                "expected real numbers"
-            )
-        if not np.all(np.isfinite(arr)):
-            where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-            raise InvalidArgumentError(
-                f"other: {other_name}'s gradient of {info.name} is not finite: {arr[where]} "
-                f"at index {where}"
-            )
+    value_o, grads_o = call_checked(other, params, x, y, "other", other_name)
     rows: list[CheckRow] = []
     eps = eps_of(dtype)
     # Forward rounding: relative eps per operation on the largest per-sample term.
@@ -239,10 +218,26 @@ def check_conformance(
     vs_funcnn = check_network(
         spec, params, x, y, loss, mode=mode, seed=seed, name=f"{name}: funcnn vs numeric"
     )
-    return Report.combine(
+    report = Report.combine(
         [cross, _described(vs_other, other_name), _described(vs_funcnn, "funcnn")],
         {"conformance": other_name},
     )
+    if diagnose and not (cross.passed and vs_other.passed):
+        found = _diagnosis(other, spec, params, x, loss, seed, other_name)
+        return Report(report.rows, {**report.meta, **found})
+    return report
+
+
+def _diagnosis(
+    other: OtherValueAndGrad, spec: MLP, params: Params, x: Array, loss: str, seed: int, who: str
+) -> dict[str, Any]:
+    """``{"diagnosis": ...}`` of a failing implementation, or ``{"diagnosis_error": ...}``
+    when it cannot be probed with single samples (the report stands without it)."""
+    try:
+        found = diagnose_mlp(spec, other, loss, params=params, x=x, seed=seed, name=who)
+    except Exception as exc:
+        return {"diagnosis_error": f"{type(exc).__name__}: {exc}"}
+    return {"diagnosis": found.to_dict()}
 
 
 def _described(report: Report, who: str) -> Report:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from funcnn.errors import InvalidArgumentError
-from funcnn.reporting.plots import _check_path, _new_figure, _save
+from funcnn.reporting.plots._figure import _check_path, _new_figure, _save
 
 if TYPE_CHECKING:
     from verification.report import CheckRow

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ class TreeDef:
     keys: tuple[Any, ...] = ()
     children: tuple[TreeDef, ...] = ()
 
-    @property
+    @cached_property
     def num_leaves(self) -> int:
         """Number of leaves a tree of this structure holds."""
         if self.kind == "leaf":
@@ -57,6 +58,7 @@ class TreeDef:
 
 
 _LEAF = TreeDef("leaf")
+_CONTAINERS = (dict, list, tuple)
 
 
 def _sorted_keys(d: dict[Any, Any]) -> list[Any]:
@@ -66,8 +68,36 @@ def _sorted_keys(d: dict[Any, Any]) -> list[Any]:
         raise ArgumentTypeError(f"pytree dict keys must be sortable, got {list(d)!r}") from exc
 
 
+@lru_cache(maxsize=64)
+def _params_def(n_layers: int) -> TreeDef:
+    layer = TreeDef("dict", ("W", "b"), (_LEAF, _LEAF))
+    return TreeDef("list", (), (layer,) * n_layers)
+
+
+def _params_leaves(tree: Any) -> list[Any] | None:
+    """The leaves of a network's params (a list of ``{"W", "b"}`` dicts of arrays), the
+    common case, without the general walk; None for any other tree."""
+    if type(tree) is not list:
+        return None
+    leaves: list[Any] = []
+    for layer in tree:
+        if type(layer) is not dict or len(layer) != 2:
+            return None
+        try:
+            W, b = layer["W"], layer["b"]
+        except KeyError:
+            return None
+        if isinstance(W, _CONTAINERS) or isinstance(b, _CONTAINERS):
+            return None
+        leaves += (W, b)
+    return leaves
+
+
 def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """Return the leaves of ``tree`` in canonical order and its structure."""
+    fast = _params_leaves(tree)
+    if fast is not None:
+        return fast, _params_def(len(tree))
     leaves: list[Any] = []
 
     def walk(node: Any) -> TreeDef:
@@ -124,6 +154,9 @@ def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
 
     Returns a new tree; nothing is mutated. Raises ``InvalidArgumentError`` when a tree
     in ``rest`` has a different structure.
+
+        >>> tree_map(lambda a, b: a + b, {"w": 1, "b": [2, 3]}, {"w": 10, "b": [20, 30]})
+        {'b': [22, 33], 'w': 11}
     """
     leaves, treedef = tree_flatten(tree)
     other_leaves = []
@@ -146,6 +179,13 @@ def ravel(tree: Any) -> tuple[Array, Callable[[Array], Any]]:
     vector of that length back into the tree, restoring each leaf's shape and dtype;
     ``unravel(ravel(p)[0])`` equals ``p`` bit for bit. ``unravel`` returns copies, never
     views of ``v``.
+
+        >>> flat, unravel = ravel([{"W": np.ones((2, 2)), "b": np.zeros(2)}])
+        >>> flat
+        array([1., 1., 1., 1., 0., 0.])
+        >>> unravel(2 * flat)[0]["W"]
+        array([[2., 2.],
+               [2., 2.]])
     """
     leaves, treedef = tree_flatten(tree)
     arrays = [np.asarray(leaf) for leaf in leaves]

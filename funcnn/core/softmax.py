@@ -42,6 +42,10 @@ def softmax(z: FloatArray) -> FloatArray:
     """``exp(z) / sum(exp(z))`` over the last axis, shape and dtype of ``z``.
 
     Shifted by the row maximum first, so logits of any finite size are safe.
+
+        >>> softmax(np.array([[0.0, np.log(3.0)], [1000.0, 1000.0]]))
+        array([[0.25, 0.75],
+               [0.5 , 0.5 ]])
     """
     z = _check_classes("z", z)
     out = np.empty_like(z)

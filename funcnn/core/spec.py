@@ -23,6 +23,12 @@ class MLP:
 
     Invalid specs raise ``InvalidArgumentError`` (a ``ValueError``) naming the problem.
     Lists are stored as tuples, so specs are hashable and compare by value.
+
+        >>> spec = MLP([784, 128, 10], activation="relu")
+        >>> spec.layer_shapes, spec.n_params
+        (((784, 128), (128, 10)), 101770)
+        >>> spec == MLP((784, 128, 10))
+        True
     """
 
     sizes: tuple[int, ...]

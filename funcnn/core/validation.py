@@ -79,14 +79,19 @@ def check_float_array(name: str, a: Any, min_ndim: int = 0) -> FloatArray:
     return a
 
 
+_SMALL = 4096
+"""Arrays up to this many elements are tested elementwise (a tiny temporary beats the
+dot product's error-state bookkeeping)."""
+
+
 def all_finite(a: Array) -> bool:
     """Whether ``a`` holds no NaN or infinity, in one read of ``a`` and no temporaries.
 
     For a contiguous float array one BLAS dot product ``a . a`` decides it (any NaN or
-    inf makes it non-finite); only when that overflows, or for other layouts, does the
-    elementwise test run.
+    inf makes it non-finite); only when that overflows, for small arrays, or for other
+    layouts, does the elementwise test run.
     """
-    if a.dtype.kind == "f" and a.flags.c_contiguous and a.size:
+    if a.size > _SMALL and a.dtype.kind == "f" and a.flags.c_contiguous:
         flat = a.reshape(-1)
         with np.errstate(all="ignore"):
             if math.isfinite(float(np.dot(flat, flat))):
@@ -120,13 +125,38 @@ def check_result_finite(what: str, dtype: np.dtype[Any], *results: Any) -> None:
             )
 
 
+def _as_int(value: Any) -> int | None:
+    """``value`` as an ``int`` if it is one: a Python or numpy integer, or a 0-d integer
+    array (like an optimizer's ``state["count"]``); ``None`` for anything else, bools too."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iu":
+        return int(value)
+    return None
+
+
 def check_positive_int(name: str, value: Any) -> int:
-    """``value`` as an ``int`` > 0; bools, floats and non-positive values are rejected."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+    """``value`` as an ``int`` > 0: a Python or numpy integer, or a 0-d integer array;
+    bools, floats and non-positive values are rejected."""
+    number = _as_int(value)
+    if number is None:
         raise ArgumentTypeError(f"{name}: expected a positive integer, got {value!r}")
-    if value <= 0:
-        raise InvalidArgumentError(f"{name}: expected a positive integer, got {value}")
-    return int(value)
+    if number <= 0:
+        raise InvalidArgumentError(f"{name}: expected a positive integer, got {number}")
+    return number
+
+
+def check_count(name: str, value: Any) -> int:
+    """``value`` as an ``int`` >= 0 (a step or count), accepted as :func:`check_positive_int`
+    accepts integers."""
+    number = _as_int(value)
+    if number is None:
+        raise ArgumentTypeError(f"{name}: expected a non-negative integer, got {value!r}")
+    if number < 0:
+        raise InvalidArgumentError(f"{name}: expected a non-negative integer, got {number}")
+    return number
 
 
 def check_learning_rate(lr: Any, name: str = "lr") -> float:

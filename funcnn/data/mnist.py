@@ -652,10 +652,10 @@ def scale(x: U8Array, dtype: Any = np.float64) -> NDArray[np.floating[Any]]:
 
 def standardize(
     x: NDArray[Any],
+    dtype: Any = None,
     *,
     mean: float = MNIST_MEAN,
     std: float = MNIST_STD,
-    dtype: Any = None,
 ) -> NDArray[np.floating[Any]]:
     """``(x / 255 - mean) / std`` for uint8 pixels, ``(x - mean) / std`` for floats in [0, 1].
 
@@ -703,7 +703,7 @@ def standardize(
     return out
 
 
-def one_hot(labels: Any, n_classes: int = 10, *, dtype: Any = np.float64) -> NDArray[Any]:
+def one_hot(labels: Any, n_classes: int = 10, dtype: Any = np.float64) -> NDArray[Any]:
     """Integer ``labels`` of shape ``S`` as one-hot rows, shape ``S + (n_classes,)``.
 
     ``labels`` (e.g. ``(N,)``) must be integers in ``[0, n_classes)``; the result (e.g.

@@ -83,6 +83,9 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Fraction of samples with ``y_pred == y_true``, in ``[0, 1]``.
 
     ``y_true``, ``y_pred``: integer labels ``>= 0``, shape ``(N,)`` with ``N >= 1``.
+
+        >>> accuracy([0, 1, 2, 2], [0, 1, 1, 2])
+        0.75
     """
     t, p = _check_pair(y_true, y_pred, None)
     return float(np.count_nonzero(t == p) / t.size)
@@ -95,6 +98,11 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> ND
     ``N >= 1``. Returns int64 of shape ``(n_classes, n_classes)``: rows are true
     classes, columns predicted; row sums are the supports, the trace is the number
     correct.
+
+        >>> confusion_matrix([0, 1, 2, 2], [0, 1, 1, 2], 3)
+        array([[1, 0, 0],
+               [0, 1, 0],
+               [0, 1, 1]])
     """
     c = check_positive_int("n_classes", n_classes)
     t, p = _check_pair(y_true, y_pred, c)

@@ -52,7 +52,7 @@ from funcnn.training.leaves import (
     param_leaves,
 )
 from funcnn.training.schedules import Schedule, as_schedule, schedule_from_config
-from funcnn.typing import Array, Params
+from funcnn.typing import Array, IntLike, Params
 
 __all__ = [
     "SGD",
@@ -180,8 +180,9 @@ class Optimizer(ABC):
         overflow silently (its steps would become 0, not inf)."""
         return None
 
-    def learning_rate(self, step: int) -> float:
-        """The learning rate of update number ``step`` (0-based)."""
+    def learning_rate(self, step: IntLike) -> float:
+        """The learning rate of update number ``step`` (0-based): an int, a numpy integer
+        or the 0-d array ``state["count"]``."""
         return self.schedule(step)
 
     @abstractmethod

@@ -22,8 +22,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from funcnn.core.validation import check_learning_rate, check_positive_int
+from funcnn.core.validation import check_count, check_learning_rate, check_positive_int
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.typing import IntLike
 
 __all__ = [
     "Constant",
@@ -35,20 +36,14 @@ __all__ = [
 ]
 
 
-def _check_step(step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, int):
-        raise ArgumentTypeError(f"step: expected a non-negative int, got {step!r}")
-    if step < 0:
-        raise InvalidArgumentError(f"step: expected a non-negative int, got {step}")
-    return step
-
-
 @dataclass(frozen=True)
 class Schedule(ABC):
     """Base class: ``schedule(step) -> float``, the learning rate after ``step`` updates."""
 
-    def __call__(self, step: int) -> float:
-        return self.value(_check_step(step))
+    def __call__(self, step: IntLike) -> float:
+        """The rate after ``step`` updates: an int, numpy integer or 0-d integer array
+        (an optimizer's ``state["count"]``), >= 0."""
+        return self.value(check_count("step", step))
 
     @abstractmethod
     def value(self, step: int) -> float:

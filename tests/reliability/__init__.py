@@ -18,7 +18,7 @@ Commands::
 
     python -m pytest tests/reliability                 # default run (soak tests skipped)
     python -m pytest -m soak tests/reliability         # the soak tests (a few minutes)
-    python -m tests.reliability.counts                 # counts for the README
+    python -m tests.reliability.counts                 # counts for docs/reliability.md
     python -m tests.reliability.counts --soak          # ... including the soak tests
 
 Known bugs in the library are rows or tests marked ``xfail(strict=True)`` with the bug

@@ -1,4 +1,4 @@
-"""Measure the reliability suite's counts and print them as a README section.
+"""Measure the reliability suite's counts and print them as a section of docs/reliability.md.
 
 Usage (from the repository root)::
 
@@ -7,7 +7,7 @@ Usage (from the repository root)::
 
 Runs ``pytest tests/reliability`` in a subprocess with ``FUNCNN_RELIABILITY_COUNTS``
 set, so the session hook of ``conftest.py`` writes the counters to a JSON file, then
-prints a Markdown section ready to paste into the README. Exits with pytest's status.
+prints a Markdown section for docs/reliability.md. Exits with pytest's status.
 """
 
 from __future__ import annotations

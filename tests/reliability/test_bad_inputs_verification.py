@@ -28,6 +28,7 @@ from verification import (
     check_network_case,
     check_softmax,
     check_softmax_jacobian_invariants,
+    diagnose_mlp,
     gradient_error_bound,
     load_golden,
     run_checks,
@@ -55,6 +56,34 @@ def _loss(p: Any) -> float:
 
 def _grad(p: Any) -> Any:
     return {"a": 2 * p["a"]}
+
+
+def _nan_grads(p: Any, x: Any, y: Any) -> Any:
+    value, grads = textbook_value_and_grad(SPEC)(p, x, y)
+    grads[0]["W"][0, 0] = np.nan
+    return value, grads
+
+
+def _diagnose_rows() -> list[tuple[str, Callable[[], object], type[Exception], str, str, None]]:
+    vag = textbook_value_and_grad(SPEC)
+    return [
+        ("diagnose_mlp/spec", lambda: diagnose_mlp(wrong((3, 4, 2)), vag), ATE, "spec",
+         r"expected an MLP", None),
+        ("diagnose_mlp/not-callable", lambda: diagnose_mlp(SPEC, wrong(None)), ATE,
+         "value_and_grad", r"expected a callable", None),
+        ("diagnose_mlp/grads-only", lambda: diagnose_mlp(SPEC, wrong(lambda p, x, y: p)), IAE,
+         "value_and_grad", r"expected to return a \(loss, grads\) pair", None),
+        ("diagnose_mlp/grads-nan", lambda: diagnose_mlp(SPEC, _nan_grads), IAE,
+         "value_and_grad", r"gradient of params\[0\]\['W'\] is not finite", None),
+        ("diagnose_mlp/loss", lambda: diagnose_mlp(SPEC, vag, "hinge"), IAE, "loss",
+         r"unknown loss 'hinge'", None),
+        ("diagnose_mlp/l2-negative", lambda: diagnose_mlp(SPEC, vag, l2=-1.0), IAE, "l2",
+         r"expected", None),
+        ("diagnose_mlp/x-shape", lambda: diagnose_mlp(SPEC, vag, x=np.zeros((4, 5))), IAE, "x",
+         r"expected shape \(B, 3\)", None),
+        ("diagnose_mlp/seed-negative", lambda: diagnose_mlp(SPEC, vag, seed=-1), IAE, "seed",
+         r"expected an int >= 0", None),
+    ]
 
 
 def _gradient_cases() -> Iterator[Case]:
@@ -454,6 +483,7 @@ def _catalogue_cases() -> Iterator[Case]:
             r"expected",
             None,
         ),
+        *_diagnose_rows(),
     ]
     for fid, call, error, arg, expected, bug in cases:
         yield Case(fid, call, error, arg, expected, bug)

@@ -75,6 +75,7 @@ EXEMPT: dict[str, str] = {
             "NonFiniteError",
             "Check",
             "CheckRow",
+            "Diagnosis",
             "Report",
             "Tolerance",
             "OptState",

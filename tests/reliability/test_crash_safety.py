@@ -371,7 +371,10 @@ def test_ctrl_c_during_training_exits_130_with_one_line_and_an_intact_checkpoint
     os.kill(pid, signal.SIGINT)
     zygote.expect(rf"exit {pid} 130$", timeout=60)
     zygote.reap(pid)
-    assert err.read_text().splitlines() == ["funcnn: interrupted"]
+    assert err.read_text().splitlines() == [
+        "funcnn: interrupted; the last completed epoch is saved, continue with: "
+        f"funcnn train --resume {checkpoint}"
+    ]
     ckpt = load_checkpoint(checkpoint)
     assert ckpt.history is not None and 1 <= ckpt.history.epochs < 50
     history = out / "history.json"  # written just after the checkpoint: may lag by one

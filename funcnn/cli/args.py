@@ -1,0 +1,297 @@
+"""The argument parser of ``funcnn``: its subcommands, flags and their defaults.
+
+Model, optimizer and data flags default to ``argparse.SUPPRESS`` so that a flag the
+user typed can be told apart from a default (``--resume`` refuses explicit ones); the
+defaults live in :data:`TRAIN_DEFAULTS` and each flag's help says its default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from pathlib import Path
+from typing import Any, NoReturn
+
+from funcnn.cli.errors import UsageError
+from funcnn.core.losses import LOSSES
+
+__all__ = [
+    "TRAIN_DEFAULTS",
+    "Parser",
+    "build_parser",
+    "join_negative_values",
+    "number",
+    "positive_int",
+    "seed",
+]
+
+# Model, optimizer and data flags: their defaults, applied after parsing so that an
+# explicit flag can be told apart from a default (``--resume`` refuses explicit ones).
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "sizes": "784,128,10",
+    "activation": "relu",
+    "init": "normal:0.02",
+    "loss": "softmax_cross_entropy",
+    "optimizer": "sgd",
+    "lr": None,  # 0.1 for sgd, 0.001 for adam
+    "momentum": 0.0,
+    "nesterov": False,
+    "beta1": 0.9,
+    "beta2": 0.999,
+    "eps": 1e-8,
+    "weight_decay": 0.0,
+    "schedule": "constant",
+    "decay_every": 1,
+    "decay_factor": 0.1,
+    "final_lr": 0.0,
+    "batch_size": 128,
+    "seed": 0,
+    "dtype": "float32",
+    "limit": None,
+    "shuffle": True,
+    "drop_last": False,
+    "log_every": None,  # 50, or fewer so that a short run still records 20 losses
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (a :class:`UsageError`)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
+
+
+def _integer(text: str, minimum: int, expected: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1, for counts and sizes."""
+    return _integer(text, 1, "a positive integer")
+
+
+def seed(text: str) -> int:
+    """An integer >= 0, for ``--seed``."""
+    return _integer(text, 0, "an integer >= 0")
+
+
+def number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="funcnn",
+        description="Train and evaluate pure-functional numpy MLPs on MNIST.",
+    )
+    sub = parser.add_subparsers(
+        dest="command", metavar="{train,evaluate,verify}", parser_class=Parser
+    )
+
+    train = sub.add_parser(
+        "train",
+        help="train an MLP on MNIST (no arguments: 784-128-10 ReLU, SGD 0.1, 8 epochs)",
+        description="Train an MLP on MNIST with minibatch SGD or Adam.",
+    )
+    _model_flags(train.add_argument_group("model"))
+    _optimizer_flags(train.add_argument_group("optimizer"))
+    _loop_flags(train.add_argument_group("training"))
+    _output_flags(train.add_argument_group("data and output"))
+    ev = sub.add_parser(
+        "evaluate",
+        help="accuracy, confusion matrix and classification report of a checkpoint",
+        description="Evaluate a checkpoint on MNIST.",
+    )
+    ev.add_argument("checkpoint", type=Path, help="a checkpoint.npz written by funcnn train")
+    ev.add_argument("--split", choices=["test", "train"], default="test", help="(test)")
+    ev.add_argument(
+        "--limit",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="use only the first N samples (all)",
+    )
+    ev.add_argument("--json", action="store_true", help="print the metrics as JSON (text)")
+    _data_flags(ev)
+
+    sub.add_parser(
+        "verify",
+        help="run the gradient verification suite (arguments go to it; try 'verify --help')",
+        add_help=False,
+    )
+    return parser
+
+
+def _data_flags(group: Any) -> None:
+    group.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory with the four MNIST files (search, then download)",
+    )
+    group.add_argument(
+        "--no-download",
+        action="store_true",
+        help="fail instead of downloading MNIST when it is not found (download)",
+    )
+
+
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """``--lr -inf`` as ``--lr=-inf``: argparse takes ``-inf`` or ``-1e-3`` for an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if (
+            token.startswith("--")
+            and "=" not in token
+            and i + 1 < len(argv)
+            and _NEGATIVE.match(argv[i + 1])
+        ):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(token)
+            i += 1
+    return out
+
+
+def _model_flags(group: Any) -> None:
+    """The network: sizes, activation, init, loss, dtype."""
+    model = group
+    S = argparse.SUPPRESS
+    model.add_argument("--sizes", default=S, help="layer widths, input to output (784,128,10)")
+    model.add_argument(
+        "--activation",
+        default=S,
+        help="hidden activation, or one per hidden layer separated by commas (relu)",
+    )
+    model.add_argument(
+        "--init", default=S, help="init scheme, e.g. he_normal or normal:STD (normal:0.02)"
+    )
+    model.add_argument(
+        "--loss", default=S, choices=sorted(LOSSES), help="loss (softmax_cross_entropy)"
+    )
+    model.add_argument("--dtype", default=S, choices=["float32", "float64"], help="(float32)")
+
+
+def _optimizer_flags(group: Any) -> None:
+    """The optimizer and its learning-rate schedule."""
+    opt = group
+    S = argparse.SUPPRESS
+    opt.add_argument("--optimizer", default=S, choices=["sgd", "adam"], help="(sgd)")
+    opt.add_argument("--lr", default=S, type=number, help="learning rate (0.1 sgd, 0.001 adam)")
+    opt.add_argument("--momentum", default=S, type=number, help="SGD momentum in [0, 1) (0)")
+    opt.add_argument("--nesterov", default=S, action="store_true", help="Nesterov momentum (off)")
+    opt.add_argument("--beta1", default=S, type=number, help="Adam b1 (0.9)")
+    opt.add_argument("--beta2", default=S, type=number, help="Adam b2 (0.999)")
+    opt.add_argument("--eps", default=S, type=number, help="Adam eps (1e-8)")
+    opt.add_argument(
+        "--weight-decay",
+        default=S,
+        type=number,
+        help="decoupled weight decay on weight matrices (0)",
+    )
+    opt.add_argument(
+        "--schedule",
+        default=S,
+        choices=["constant", "step", "cosine"],
+        help="learning-rate schedule (constant)",
+    )
+    opt.add_argument(
+        "--decay-every",
+        default=S,
+        type=positive_int,
+        metavar="EPOCHS",
+        help="step schedule: decay every EPOCHS epochs (1)",
+    )
+    opt.add_argument("--decay-factor", default=S, type=number, help="step schedule: factor (0.1)")
+    opt.add_argument("--final-lr", default=S, type=number, help="cosine schedule: final rate (0)")
+
+
+def _loop_flags(group: Any) -> None:
+    """Batches, epochs, seed and shuffling."""
+    loop = group
+    S = argparse.SUPPRESS
+    loop.add_argument("--batch-size", default=S, type=positive_int, help="(128)")
+    loop.add_argument("--epochs", type=positive_int, default=None, help="total epochs (8)")
+    loop.add_argument(
+        "--seed", default=S, type=seed, help="seed of init and shuffling, an integer >= 0 (0)"
+    )
+    loop.add_argument(
+        "--no-shuffle",
+        dest="shuffle",
+        action="store_false",
+        default=S,
+        help="use the training data in order (shuffled every epoch)",
+    )
+    loop.add_argument(
+        "--drop-last",
+        action="store_true",
+        default=S,
+        help="skip each epoch's final partial batch (kept)",
+    )
+    loop.add_argument(
+        "--log-every",
+        default=S,
+        type=positive_int,
+        metavar="N",
+        help="record the loss every N batches (50, fewer for short runs)",
+    )
+
+
+def _output_flags(group: Any) -> None:
+    """Data, the run directory, resuming and output."""
+    data = group
+    S = argparse.SUPPRESS
+    data.add_argument(
+        "--limit",
+        default=S,
+        type=positive_int,
+        metavar="N",
+        help="use only the first N training and test samples (all)",
+    )
+    _data_flags(data)
+    data.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory (runs/<sizes>-<activation>-<optimizer>-seed<seed>)",
+    )
+    data.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue a run from its checkpoint, up to --epochs in total (none)",
+    )
+    data.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite the run already in --out (refused)",
+    )
+    data.add_argument("--no-plots", action="store_true", help="do not draw PNG plots (drawn)")
+    data.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar or per-epoch lines; only the result (off)",
+    )
