@@ -56,7 +56,8 @@ def _scale(layer: int, key: str, k: float) -> Callable[[list[dict[str, Any]]], N
         (_scale(1, "W", 1 / BATCH), "params[1]['W']", "a mean (1/8) where the loss takes the sum"),
         (_scale(1, "W", 4), "params[1]['W']", "over 4 terms (a batch of 4 samples, or 4 outputs)"),
         (_scale(1, "W", -2.0), "params[1]['W']", "a sign flip and an extra factor 2"),
-        (_scale(1, "W", 2 / 3), "params[1]['W']", "a constant factor 2/3"),
+        (_scale(1, "W", 2 / 3), "params[1]['W']",
+         "a factor 1.5 missing, or a factor 0.666667 (2/3) too many"),
         (_scale(0, "b", 0.0), "params[0]['b']", "the analytic gradient is all zeros"),
     ],
 )
@@ -116,7 +117,7 @@ def test_failures_only_at_kinks_are_named() -> None:
 
 def test_ratio_causes_words() -> None:
     assert "sign flip" in ratio_causes(-1.0)
-    assert "constant factor" in ratio_causes(1.2345678)
+    assert "a factor 0.81 missing, or a factor 1.23457 too many" in ratio_causes(1.2345679)
 
 
 def test_print_report_shows_the_table_with_failed_over_total() -> None:

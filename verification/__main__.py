@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         report.write_json(args.json)
         print(f"report written to {args.json}", file=stream)
     if args.plot is not None:
-        _write_plot(report, args.plot, stream)
+        _write_plot(report, args.plot, text)  # not into --json on stdout
     if args.export_golden is not None:
         cases = export_golden(args.export_golden, seed=args.seed, quick=args.quick)
         print(f"golden values of {len(cases)} cases written to {args.export_golden}",

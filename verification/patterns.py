@@ -58,11 +58,11 @@ def ratio_causes(k: float) -> str:
         m = frac.denominator
         cause = (f"a mean (1/{m}) where the loss takes the sum, over {m} terms (a batch of "
                  f"{m} samples, or {m} outputs)")
-    elif exact:
-        cause = (f"a constant factor {frac} (e.g. averaged over {frac.denominator} terms "
-                 f"where the loss averages over {frac.numerator})")
     else:
-        cause = "a constant factor (a scale applied twice or not at all)"
+        shown = f" ({frac})" if exact else ""
+        cause = (f"a factor {1 / size:.6g} missing, or a factor {size:.6g}{shown} too many "
+                 "(a scale, a count or a parameter that multiplies this gradient in the "
+                 "chain rule)")
     return sign + cause
 
 
