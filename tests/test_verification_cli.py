@@ -114,18 +114,20 @@ def test_usage_errors_list_and_golden(tmp_path: Path, monkeypatch: pytest.Monkey
         cli.main(["--seed", "x"])
     assert excinfo.value.code == 2
     status, text = _run(["--list", "--quick", "--only", "network/2-3-1/*"])
-    assert status == 0 and text.count("network/2-3-1/") == 20
-    written: dict[str, Any] = {}
+    assert status == 0 and text.count("network/2-3-1/") == 14
 
-    def fake_export(path: Path, seed: int, quick: bool) -> list[str]:
-        written.update(path=path, seed=seed, quick=quick)
-        return ["a", "b"]
 
-    monkeypatch.setattr(cli, "export_golden", fake_export)
-    target = tmp_path / "golden.npz"
-    status, text = _run(["--only", "dense/float32", "--export-golden", str(target), "--quick"])
-    assert status == 0 and written == {"path": target, "seed": 0, "quick": True}
-    assert "2 cases" in text
+def test_export_golden_runs_no_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_checks(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("--export-golden ran the catalogue")
+
+    monkeypatch.setattr(cli, "run_checks", no_checks)
+    monkeypatch.setattr(cli, "build_catalogue", no_checks)
+    status, text = _run(["--export-golden", str(tmp_path / "g"), "--seed", "3"])
+    assert status == 0 and "cases written to" in text
+    assert json.loads((tmp_path / "g" / "manifest.json").read_text())["seed"] == 3
+    (tmp_path / "file").write_text("x")
+    assert _run(["--export-golden", str(tmp_path / "file" / "g")])[0] == 2
 
 
 def test_plot_writes_a_heat_map_of_failures(

@@ -74,3 +74,24 @@ def test_saturated_sigmoid_entries_get_an_absolute_allowance() -> None:
     bounds = gradient_error_bound(spec, params, x, y, "softmax_cross_entropy", np.float32)
     assert np.all(g32[0]["W"] == 0) and np.all(g64[0]["W"] != 0)
     assert np.all(np.abs(g64[0]["W"]) <= bounds[0]["W"])
+
+
+def test_deep_wide_float32_bounds_are_capped_at_a_fraction_of_the_scale() -> None:
+    # The running bound adds |terms| through every layer: on a deep, wide tanh network
+    # it exceeds the gradients themselves, and would pass a gradient of zeros.
+    rng = np.random.default_rng(3)
+    spec = fn.MLP((300, 200, 200, 100, 10), "tanh")
+    params = fn.init(spec, rng, "glorot_uniform", dtype=np.float32)
+    x = rng.random((16, 300)).astype(np.float32)
+    y = rng.integers(0, 10, size=16)
+    _, grads = fn.value_and_grad(spec, params, x, y)
+    raw = gradient_error_bound(spec, params, x, y, "softmax_cross_entropy", np.float32, cap=False)
+    capped = gradient_error_bound(spec, params, x, y, "softmax_cross_entropy", np.float32)
+    rtol = np.sqrt(np.finfo(np.float32).eps)
+    ratios_raw, ratios = [], []
+    for g, b_raw, b in zip(tree_leaves(grads), tree_leaves(raw), tree_leaves(capped), strict=True):
+        scale = np.max(np.abs(g))
+        ratios_raw.append(np.max(b_raw) / scale)
+        ratios.append(np.max(b) / scale)
+    assert max(ratios_raw) > 1.0
+    assert max(ratios) <= 1.01 * rtol

@@ -39,9 +39,11 @@ rows), :mod:`~verification.settings`, :mod:`~verification.dispatch`,
 (heat maps), :mod:`~verification.invariants`, :mod:`~verification.conformance`,
 :mod:`~verification.catalogue` (with :mod:`~verification.activation_check`,
 :mod:`~verification.layer_checks`, :mod:`~verification.loss_checks`),
-:mod:`~verification.golden`, :mod:`~verification.calibration` (measures the pass
-condition's constants on random networks), :mod:`~verification.diagnosis` (the root
-cause of a wrong MLP backprop, in words: :func:`diagnose_mlp`) and
+:mod:`~verification.golden` (portable golden files), :mod:`~verification.foreign`
+(checks a program in any language over stdin/stdout), :mod:`~verification.calibration`
+(measures the pass condition's constants on random networks),
+:mod:`~verification.diagnosis` (the root cause of a wrong MLP backprop, in words:
+:func:`diagnose_mlp`) and
 :mod:`~verification.adapters` (notebook layouts to funcnn's in a few lines).
 """
 
@@ -61,6 +63,7 @@ from verification.conformance import check_conformance, textbook_value_and_grad
 from verification.diagnosis import Diagnosis, diagnose_mlp
 from verification.engine import check_gradients
 from verification.error_model import gradient_error_bound
+from verification.foreign import ForeignError, check_foreign
 from verification.golden import export_golden, load_golden, verify_golden
 from verification.invariants import check_invariants, check_softmax_jacobian_invariants
 from verification.network_check import check_network
@@ -76,6 +79,7 @@ __all__ = [
     "Check",
     "CheckRow",
     "Diagnosis",
+    "ForeignError",
     "Report",
     "Settings",
     "Tolerance",
@@ -84,6 +88,7 @@ __all__ = [
     "check_conformance",
     "check_cross_entropy",
     "check_dense",
+    "check_foreign",
     "check_gradients",
     "check_invariants",
     "check_losses",

@@ -51,9 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="PATH", type=Path, nargs="?", const=Path("-"),
                         help="print the full report as JSON instead of text, or with PATH "
                              "write it there")
-    parser.add_argument("--export-golden", metavar="PATH", type=Path,
+    parser.add_argument("--export-golden", metavar="DIR", type=Path,
                         help="write golden values (fixed-seed problems, losses, gradients) "
-                             "to PATH (.npz; layout in verification.golden)")
+                             "to DIR as manifest.json + data.bin (see docs/golden-format.md) "
+                             "and exit, without running any check")
+    parser.add_argument("--large", action="store_true",
+                        help="with --export-golden: add the large networks (about 43 MB)")
+    parser.add_argument("--foreign", metavar="CMD",
+                        help="check another program's MLP gradients: run CMD (a shell-style "
+                             "command line) and talk to it over stdin/stdout (see "
+                             "docs/foreign-protocol.md)")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="with --foreign: seconds to wait for each answer (default 60)")
     parser.add_argument("--seed", type=seed, default=0,
                         help="seed of every random draw (default 0)")
     parser.add_argument("--only", metavar="PATTERN", action="append", default=[],
@@ -151,6 +160,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
 
 
 def _run(args: argparse.Namespace, stream: TextIO) -> int:
+    if args.export_golden is not None:
+        return _export(args, stream)
+    if args.foreign is not None:
+        return _foreign(args, stream)
     checks = select(build_catalogue(quick=args.quick), args.only)
     if not checks:
         patterns = ", ".join(repr(p) for p in args.only)
@@ -183,10 +196,47 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         print(f"report written to {args.json}", file=stream)
     if args.plot is not None:
         _write_plot(report, args.plot, text)  # not into --json on stdout
-    if args.export_golden is not None:
-        cases = export_golden(args.export_golden, seed=args.seed, quick=args.quick)
-        print(f"golden values of {len(cases)} cases written to {args.export_golden}",
-              file=text)
+    return 0 if report.passed else 1
+
+
+def _export(args: argparse.Namespace, stream: TextIO) -> int:
+    """``--export-golden DIR [--large]``: write the golden files, run nothing else."""
+    try:
+        cases = export_golden(args.export_golden, seed=args.seed, large=args.large)
+    except OSError as exc:
+        print(f"funcnn-verify: error: --export-golden {args.export_golden}: {exc}",
+              file=sys.stderr)
+        return 2
+    print(f"golden values of {len(cases)} cases written to {args.export_golden}", file=stream)
+    return 0
+
+
+def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
+    """``--foreign CMD [--timeout S]``: check another program's gradients."""
+    from verification.foreign import ForeignError, check_foreign
+
+    if not args.timeout > 0:
+        print(f"funcnn-verify: error: --timeout {args.timeout:g}: expected seconds > 0",
+              file=sys.stderr)
+        return 2
+    try:
+        report = check_foreign(args.foreign, seed=args.seed, timeout=args.timeout,
+                               quick=args.quick, only=args.only)
+    except ForeignError as exc:
+        print(f"funcnn-verify: error: --foreign: {exc}", file=sys.stderr)
+        return 1
+    if args.json == Path("-"):
+        print(report.to_json(), file=stream)
+        return 0 if report.passed else 1
+    shown = report if args.verbose else Report(report.failures, report.meta)
+    print(shown.table() if shown.rows else report.summary(), file=stream)
+    if shown.rows:
+        print(report.summary(), file=stream)
+    for problem, text in report.meta.get("diagnosis", {}).items():
+        print(f"\n{problem}:\n{text}", file=stream)
+    if args.json is not None:
+        report.write_json(args.json)
+        print(f"report written to {args.json}", file=stream)
     return 0 if report.passed else 1
 
 

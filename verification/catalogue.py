@@ -14,7 +14,8 @@
 7. whole networks, every parameter tensor: every architecture the project reproduces,
    every activation and every loss, float64 and float32, on real MNIST samples when the
    data is present (random inputs otherwise), full mode up to 30k parameters and
-   directional mode above; plus a conformance check against an independent
+   directional mode above (no softmax-based loss on a one-output network: the XOR
+   network runs those with two outputs, 2-3-2); plus a conformance check against an independent
    implementation. The exact invariants of backprop (:mod:`verification.invariants`)
    run first, before any finite difference.
 
@@ -58,6 +59,7 @@ from verification.training_step import check_training_step
 __all__ = [
     "ARCHITECTURES",
     "DTYPES",
+    "XOR_TWO_CLASS",
     "Architecture",
     "Check",
     "activation_points",
@@ -74,6 +76,7 @@ __all__ = [
     "problem_rng",
     "run_checks",
     "select",
+    "softmax_based",
     "softmax_logits",
 ]
 
@@ -105,6 +108,11 @@ ARCHITECTURES: dict[str, Architecture] = {
     )
 }
 """The architectures of the project's examples (see ``examples/``)."""
+
+XOR_TWO_CLASS = Architecture("2-3-2", (2, 3, 2), "sigmoid", "normal:1")
+"""XOR with two softmax outputs: where the softmax-based losses of the XOR network
+run (one softmax output is always 1, its loss is 0 and every gradient exactly 0, so a
+check on it could not fail)."""
 
 _XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 _XOR_Y = np.array([0, 1, 1, 0])
@@ -138,7 +146,7 @@ def network_case(
     rng = problem_rng(seed, f"network/{arch}/{activation}/{loss}")
     spec = MLP(info.sizes, activation)
     params = init(spec, rng, info.scheme, dtype=dtype)
-    if arch == "2-3-1":
+    if arch in ("2-3-1", XOR_TWO_CLASS.name):
         x, labels, source = _XOR_X.copy(), _XOR_Y.copy(), "xor"
     else:
         x, labels, source = sample_batch(spec.n_in, spec.n_out, BATCH, rng)
@@ -174,9 +182,12 @@ def _architecture(arch: Any) -> Architecture:
     """The architecture named ``arch`` (a key of :data:`ARCHITECTURES`)."""
     if not isinstance(arch, str):
         raise ArgumentTypeError(f"arch: expected a str, got {type(arch).__name__}")
+    if arch == XOR_TWO_CLASS.name:
+        return XOR_TWO_CLASS
     if arch not in ARCHITECTURES:
         raise InvalidArgumentError(
-            f"arch: unknown architecture {arch!r}; expected one of {list(ARCHITECTURES)}"
+            f"arch: unknown architecture {arch!r}; expected one of "
+            f"{[*ARCHITECTURES, XOR_TWO_CLASS.name]}"
         )
     return ARCHITECTURES[arch]
 
@@ -196,16 +207,32 @@ def _conformance(arch: str, dtype: Any, seed: int, check: str) -> Report:
                              name=check, seed=seed, other_name="textbook")
 
 
+def softmax_based(loss: str) -> bool:
+    """Whether ``loss`` takes a softmax over the outputs (degenerate on one output)."""
+    return loss.startswith("softmax")
+
+
 def network_matrix() -> list[tuple[str, str, str]]:
     """(arch, activation, loss): every activation with cross-entropy, and every loss with
-    the architecture's own activation, for every architecture."""
+    the architecture's own activation, for every architecture.
+
+    A one-output network never gets a softmax-based loss (its gradient would be
+    identically zero): the XOR network runs those on :data:`XOR_TWO_CLASS` instead,
+    and its activation sweep uses binary cross-entropy.
+    """
     out = []
     for arch, info in ARCHITECTURES.items():
-        combos = [(act, "softmax_cross_entropy") for act in sorted(ACTIVATIONS)]
-        combos += [
-            (info.activation, loss) for loss in sorted(LOSSES) if loss != "softmax_cross_entropy"
-        ]
-        out += [(arch, act, loss) for act, loss in combos]
+        one_output = info.sizes[-1] == 1
+        sweep = "binary_cross_entropy" if one_output else "softmax_cross_entropy"
+        combos = [(arch, act, sweep) for act in sorted(ACTIVATIONS)]
+        combos += [(arch, info.activation, loss) for loss in sorted(LOSSES)
+                   if loss != sweep and not (one_output and softmax_based(loss))]
+        if one_output:
+            combos += [(XOR_TWO_CLASS.name, act, "softmax_cross_entropy")
+                       for act in sorted(ACTIVATIONS)]
+            combos += [(XOR_TWO_CLASS.name, info.activation, loss) for loss in sorted(LOSSES)
+                       if softmax_based(loss) and loss != "softmax_cross_entropy"]
+        out += combos
     return out
 
 
@@ -254,7 +281,7 @@ def build_catalogue(quick: bool = False) -> list[Check]:
     for dtype in DTYPES:
         dn = dtype_name(dtype)
         for arch, act, loss in network_matrix():
-            is_quick = arch == "2-3-1" or (
+            is_quick = arch in ("2-3-1", XOR_TWO_CLASS.name) or (
                 (arch, act, loss) in _QUICK_NETWORKS
                 and (dtype == np.float64 or arch == "784-32-32-10")
             )

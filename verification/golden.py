@@ -1,319 +1,267 @@
-"""Golden values: fixed-seed problems with funcnn's losses and gradients, as one ``.npz``
-that any implementation, in any language, can compare against.
+"""Golden values: fixed-seed problems with funcnn's outputs and the rule to compare
+against them, exported as a JSON manifest plus raw little-endian arrays that any
+language can read (the layout is in :mod:`verification.golden_format` and
+``docs/golden-format.md``).
 
-Layout (every entry a plain array; strings are unicode arrays; no pickles). ``<case>``
-ids are listed in ``cases``; all keys of a case start with ``<case>/``:
+Case kinds (each case lists its ``inputs`` and the ``outputs`` an implementation must
+reproduce):
 
-================================  ==========================================================
-key                               content
-================================  ==========================================================
-``format``                        ``"funcnn-golden/1"``
-``seed``                          int64 scalar: the seed everything was drawn from
-``cases``                         (n,) str: every case id, in order
-``<case>/kind``                   ``"network"``, ``"activation"``, ``"softmax"``, ``"loss"``
-                                  or ``"dense"``
-**network** cases                 ``network/<arch>/<activation>/<loss>/<dtype>``
-``<case>/sizes``                  (L+1,) int64 layer widths, input first
-``<case>/activations``            (L-1,) str hidden activations (the last layer is linear)
-``<case>/loss``                   str: funcnn loss name (see ``funcnn.core.losses``)
-``<case>/dtype``                  ``"float64"`` or ``"float32"``
-``<case>/x``                      (B, n_in) inputs, in ``dtype``
-``<case>/y``                      (B,) int64 labels, or (B, n_out) float targets in ``dtype``
-``<case>/params/<l>/W``           (n_l, n_{l+1}) weights of layer ``l``, ``z = a W + b``
-``<case>/params/<l>/b``           (n_{l+1},) biases
-``<case>/value``                  float64 scalar: the mean loss over the batch
-``<case>/grads/<l>/W``, ``/b``    gradients, shapes as the params, in ``dtype``
-``<case>/tolerance/<l>/W``, ``/b`` float64 per-entry bound on rounding (the error model)
-**activation** cases              ``activation/<name>/<dtype>``
-``<case>/z``                      (n,) points; ``<case>/value`` f(z); ``<case>/derivative``
-**softmax** case                  ``softmax/<dtype>``: ``z`` (B, C), ``s`` softmax(z),
-                                  ``jacobian`` (B, C, C) with ``[b, i, j] = ds_i/dz_j``,
-                                  ``g`` (B, C) and ``vjp`` = ``J^T g`` per sample
-**loss** cases                    ``loss/<name>/<targets>/<dtype>``: ``z`` (B, C) logits,
-                                  ``y``, ``value`` (mean), ``grad`` dL/dz (B, C)
-**dense** case                    ``dense/<dtype>``: ``W``, ``b``, ``x``, ``g`` (upstream),
-                                  ``out = x W + b``, ``dW``, ``db``, ``dx``
-================================  ==========================================================
+- ``network/<arch>/<activation>/<loss>/<dtype>``: ``x``, ``y``, ``params/<l>/W|b`` in;
+  ``value`` (the mean loss, a JSON number) and ``grads/<l>/W|b`` out, with a per-entry
+  ``tolerance/<l>/W|b`` (the rounding bound of :mod:`verification.error_model`);
+- ``activation/<name>/<dtype>``: ``z`` in; ``value`` = f(z) and ``derivative`` out;
+- ``softmax/<dtype>``: ``z``, ``g`` in; ``s``, ``jacobian`` ([b, i, j] = ds_i/dz_j)
+  and ``vjp`` (J^T g per sample) out;
+- ``loss/<name>/<targets>/<dtype>``: logits ``z`` and ``y`` in; ``value``, ``grad`` out;
+- ``dense/<dtype>``: ``W``, ``b``, ``x``, upstream ``g`` in; ``out = x W + b``, ``dW``,
+  ``db``, ``dx`` out.
 
-Network cases (:func:`golden_networks`): 2-3-1 and 784-32-32-10 with every activation
-and every loss, the larger architectures with their own activation and the fused
-cross-entropy; all in float64 and float32 (``quick``: 2-3-1 in full, one case for each
-other architecture). Activation, softmax, loss and dense cases come in both dtypes.
-
-Conventions: losses are means over the batch (and over outputs for ``mse`` and the
-binary cross-entropies); integer labels are one-hot encoded (for one output, the label
-is the 0/1 target); relu'(0) = 0 and leaky_relu'(0) = 0.01. Compare an implementation's
-values within a few times ``tolerance`` (networks) or ``sqrt(eps)`` relative (others).
-:func:`verify_golden` does exactly that for funcnn itself, or for another
-``value_and_grad``.
+Default networks (:func:`golden_networks`): every XOR network of the catalogue
+(2-3-1 with the non-softmax losses, 2-3-2 with the softmax-based ones) and
+784-32-32-10 with sigmoid and cross-entropy, in float64 and float32 (about 1.8 MB);
+``large=True`` adds every activation and loss on 784-32-32-10 and each larger
+architecture with its own activation (about 43 MB). :func:`compare_case` is the
+comparison rule, written into the manifest with its constants; :func:`verify_golden`
+applies it to funcnn or any other implementation.
 """
 
 from __future__ import annotations
 
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from funcnn.core import losses as funcnn_losses
-from funcnn.core.activations import ACTIVATIONS
-from funcnn.core.dense import dense, dense_vjp
+from funcnn.core.activations import get_activation
 from funcnn.core.network import value_and_grad
-from funcnn.core.softmax import softmax, softmax_jacobian, softmax_vjp
 from funcnn.core.spec import MLP
-from funcnn.errors import ArgumentTypeError, DataFormatError
-from funcnn.typing import Array, FloatArray, Params
+from funcnn.typing import Array, Params
 from verification.arguments import check_callable, check_seed
-from verification.catalogue import (
-    ARCHITECTURES,
-    DTYPES,
-    activation_points,
-    loss_logits,
-    network_case,
-    network_matrix,
-    problem_rng,
-    softmax_logits,
-)
-from verification.error_model import gradient_error_bound
+from verification.catalogue import ARCHITECTURES, DTYPES, network_case, network_matrix
+from verification.error_model import ACTIVATION_BOUNDS, gradient_error_bound
+from verification.golden_cases import elementwise_cases
+from verification.golden_format import FORMAT, GoldenFiles, read_golden, write_golden
 from verification.report import CheckRow, Report
-from verification.tolerances import MODEL_SAFETY, rtol_for
+from verification.tolerances import MODEL_SAFETY, eps_of, rtol_for
 
 __all__ = [
+    "ATOL_ULPS",
     "FORMAT",
+    "GRAD_FACTOR",
+    "compare_case",
     "export_golden",
-    "golden_arrays",
     "golden_networks",
     "load_golden",
     "verify_golden",
 ]
 
-FORMAT = "funcnn-golden/1"
-"""Value of the ``format`` entry."""
+GRAD_FACTOR = 2 * MODEL_SAFETY
+"""Network gradients: ``|got - want| <= GRAD_FACTOR * tolerance + rtol * |want|`` (both
+sides' rounding, each within ``MODEL_SAFETY`` times the bound)."""
+
+ATOL_ULPS = 4.0
+"""Elementwise cases: ``|got - want| <= rtol |want| + ATOL_ULPS * eps * scale``. The
+stored values carry their own rounding (float64 rounds tanh(-19.05) to -1, so the
+stored tanh' there is 0 where the exact value is 1e-16); an absolute floor of a few
+ulps of the function's scale lets any correct formula pass there."""
 
 OtherNetwork = Callable[[MLP, Params, Array, Array, str], tuple[float, Params]]
+OtherActivation = Callable[[str, Array], tuple[Array, Array]]
 
 
-def _network_entries(case: str, arch: str, act: str, loss: str, dtype: Any, seed: int
-                     ) -> dict[str, Array]:
-    spec, params, x, y, _ = network_case(arch, act, loss, dtype, seed)
+def _rules() -> dict[str, Any]:
+    rtol = {str(np.dtype(d)): rtol_for(d) for d in DTYPES}
+    eps = {str(np.dtype(d)): eps_of(d) for d in DTYPES}
+    return {
+        "network": {
+            "gradient": "abs(got - want) <= grad_factor * tolerance + rtol[dtype] * abs(want), "
+                        "for every entry of every grads/* tensor",
+            "loss": "abs(got - value) <= rtol[dtype] * max(1, abs(value))",
+            "grad_factor": GRAD_FACTOR, "rtol": rtol,
+        },
+        "elementwise": {
+            "rule": "abs(got - want) <= rtol[dtype] * abs(want) + atol_ulps * eps[dtype] * "
+                    "scale, for every entry of every output; scale is the case's "
+                    "scale[output] (for an activation's derivative sup|f'|, for its value 1; "
+                    "otherwise the largest |want| of that output)",
+            "scalar": "a scalar output (value) is compared like the network loss",
+            "atol_ulps": ATOL_ULPS, "rtol": rtol, "eps": eps,
+        },
+        "dtypes": "check a float32 implementation against the float32 cases: the float64 "
+                  "cases' tolerances are float64 rounding and no float32 code meets them",
+    }
+
+
+_HEADER = {
+    "layout": "row-major (C order); a dense layer is z = a @ W + b with W of shape "
+              "(n_in, n_out) and b of shape (n_out,); the last layer is linear",
+    "conventions": {
+        "reduction": "every loss is the mean over the batch (and over the outputs for mse, "
+                     "binary_cross_entropy and softmax_binary_cross_entropy)",
+        "labels": "int32 class indices for softmax_cross_entropy and "
+                  "softmax_then_cross_entropy; otherwise float targets of shape "
+                  "(batch, n_out) in the case's dtype (one-hot for classification data; "
+                  "for one output the 0/1 target)",
+        "activations": "relu'(0) = 0 and leaky_relu'(0) = 0.01 (slope 0.01); softplus' = "
+                       "sigmoid; sigmoid' = s (1 - s); tanh' = 1 - tanh^2",
+        "no_single_softmax": "no network applies a softmax-based loss to one output (its "
+                             "gradient would be identically zero)",
+    },
+}
+
+
+def golden_networks(large: bool = False) -> list[tuple[str, str, str]]:
+    """(arch, activation, loss) of the golden network cases (see the module docstring)."""
+    xor = [case for case in network_matrix() if case[0].startswith("2-3-")]
+    if not large:
+        return [*xor, ("784-32-32-10", "sigmoid", "softmax_cross_entropy")]
+    mid = [case for case in network_matrix() if case[0] == "784-32-32-10"]
+    big = [(arch, info.activation, "softmax_cross_entropy") for arch, info in
+           ARCHITECTURES.items() if arch not in ("2-3-1", "784-32-32-10")]
+    return [*xor, *mid, *big]
+
+
+def _network_case(arch: str, act: str, loss: str, dtype: Any, seed: int
+                  ) -> tuple[dict[str, Any], dict[str, Array]]:
+    spec, params, x, y, source = network_case(arch, act, loss, dtype, seed)
     value, grads = value_and_grad(spec, params, x, y, loss)
     bounds = gradient_error_bound(spec, params, x, y, loss, dtype)
-    out: dict[str, Array] = {
-        f"{case}/kind": np.array("network"),
-        f"{case}/sizes": np.array(spec.sizes, dtype=np.int64),
-        f"{case}/activations": np.array(spec.hidden_activations, dtype=str).reshape(-1),
-        f"{case}/loss": np.array(loss),
-        f"{case}/dtype": np.array(str(np.dtype(dtype))),
-        f"{case}/x": x,
-        f"{case}/y": np.asarray(y),
-        f"{case}/value": np.array(value, dtype=np.float64),
+    dn = str(np.dtype(dtype))
+    labels = np.asarray(y).dtype.kind in "iu"
+    fields = {
+        "id": f"network/{arch}/{act}/{loss}/{dn}", "kind": "network", "dtype": dn,
+        "sizes": list(spec.sizes), "activations": list(spec.hidden_activations),
+        "loss": loss, "reduction": "mean", "labels": "int32" if labels else "dense",
+        "data": source, "value": float(value), "n_layers": spec.n_layers,
+        "inputs": ["x", "y", "params/*"], "outputs": ["value", "grads/*"],
     }
+    tensors: dict[str, Array] = {"x": x, "y": np.asarray(y)}
     for index, (layer, grad, bound) in enumerate(zip(params, grads, bounds, strict=True)):
         for key in ("W", "b"):
-            out[f"{case}/params/{index}/{key}"] = layer[key]
-            out[f"{case}/grads/{index}/{key}"] = grad[key]
-            out[f"{case}/tolerance/{index}/{key}"] = bound[key]
-    return out
-
-
-def golden_networks(quick: bool = False) -> list[tuple[str, str, str]]:
-    """(arch, activation, loss) of the golden network cases.
-
-    The small networks (2-3-1, 784-32-32-10) with every activation and loss, as in the
-    catalogue; each larger one with its own activation and the fused cross-entropy
-    (their parameters take megabytes). ``quick``: 2-3-1 in full, one case for the others.
-    """
-    small = ("2-3-1",) if quick else ("2-3-1", "784-32-32-10")
-    out = [case for case in network_matrix() if case[0] in small]
-    out += [
-        (arch, info.activation, "softmax_cross_entropy")
-        for arch, info in ARCHITECTURES.items()
-        if arch not in small
-    ]
-    return out
-
-
-def golden_arrays(
-    seed: int = 0,
-    quick: bool = False,
-    networks: Sequence[tuple[str, str, str]] | None = None,
-) -> dict[str, Array]:
-    """Every golden entry as ``{key: array}`` (see the module docstring for keys).
-
-    ``networks`` overrides :func:`golden_networks` with explicit (arch, activation,
-    loss) triples.
-    """
-    network_cases = golden_networks(quick) if networks is None else list(networks)
-    arrays: dict[str, Array] = {"format": np.array(FORMAT), "seed": np.array(seed, np.int64)}
-    cases: list[str] = []
-
-    def add(case: str, entries: dict[str, Array]) -> None:
-        cases.append(case)
-        arrays.update(entries)
-
-    for dtype in DTYPES:
-        dn = str(np.dtype(dtype))
-        for act_name, act in sorted(ACTIVATIONS.items()):
-            z = activation_points(dtype)
-            a = act.fn(z)
-            prefix = f"activation/{act_name}/{dn}"
-            add(prefix, {
-                f"{prefix}/kind": np.array("activation"),
-                f"{prefix}/z": z,
-                f"{prefix}/value": a,
-                f"{prefix}/derivative": act.derivative(z, a),
-            })
-        case = f"softmax/{dn}"
-        rng = problem_rng(seed, case)
-        z = softmax_logits(rng, dtype)
-        s = softmax(z)
-        g: FloatArray = rng.standard_normal(z.shape).astype(dtype)
-        add(case, {f"{case}/kind": np.array("softmax"), f"{case}/z": z, f"{case}/s": s,
-                   f"{case}/jacobian": softmax_jacobian(s), f"{case}/g": g,
-                   f"{case}/vjp": softmax_vjp(s, g)})
-        rng = problem_rng(seed, f"loss/{dn}")
-        z = loss_logits(rng, dtype)
-        batch, width = z.shape
-        labels = rng.integers(0, width, size=batch)
-        targets = {
-            "labels": labels,
-            "onehot": np.eye(width, dtype=dtype)[labels],
-            "real": rng.standard_normal(z.shape).astype(dtype),
-            "probability": rng.random(z.shape).astype(dtype),
-        }
-        for name in sorted(funcnn_losses.LOSSES):
-            kind = funcnn_losses.LOSSES[name].target_kind
-            allowed = {
-                "distribution": ("labels", "onehot"),
-                "probability": ("labels", "probability"),
-                "real": ("labels", "real"),
-            }[kind]
-            for tname in allowed:
-                case = f"loss/{name}/{tname}/{dn}"
-                y = targets[tname]
-                add(case, {
-                    f"{case}/kind": np.array("loss"), f"{case}/z": z, f"{case}/y": y,
-                    f"{case}/value": np.array(getattr(funcnn_losses, name)(z, y), np.float64),
-                    f"{case}/grad": getattr(funcnn_losses, f"{name}_grad")(z, y),
-                })
-        case = f"dense/{dn}"
-        rng = problem_rng(seed, case)
-        layer: dict[str, FloatArray] = {"W": rng.standard_normal((7, 5)).astype(dtype),
-                                         "b": rng.standard_normal(5).astype(dtype)}
-        x: FloatArray = rng.standard_normal((6, 7)).astype(dtype)
-        g = rng.standard_normal((6, 5)).astype(dtype)
-        grads, dx = dense_vjp(layer, x, g)
-        add(case, {f"{case}/kind": np.array("dense"), f"{case}/W": layer["W"],
-                   f"{case}/b": layer["b"], f"{case}/x": x, f"{case}/g": g,
-                   f"{case}/out": dense(layer, x), f"{case}/dW": grads["W"],
-                   f"{case}/db": grads["b"], f"{case}/dx": dx})
-    for dtype in DTYPES:
-        dn = str(np.dtype(dtype))
-        for arch, act_name, loss in network_cases:
-            case = f"network/{arch}/{act_name}/{loss}/{dn}"
-            add(case, _network_entries(case, arch, act_name, loss, dtype, seed))
-    arrays["cases"] = np.array(cases, dtype=str)
-    return arrays
+            tensors[f"params/{index}/{key}"] = layer[key]
+            tensors[f"grads/{index}/{key}"] = grad[key]
+            tensors[f"tolerance/{index}/{key}"] = bound[key]
+    return fields, tensors
 
 
 def export_golden(
-    path: str | Path,
+    directory: str | Path,
     seed: int = 0,
-    quick: bool = False,
+    large: bool = False,
     networks: Sequence[tuple[str, str, str]] | None = None,
 ) -> list[str]:
-    """Write :func:`golden_arrays` to ``path`` (an uncompressed ``.npz``: the values are
-    random floats that compress by a few percent at best); return the case ids."""
-    arrays = golden_arrays(check_seed(seed), quick, networks)
-    with Path(path).open("wb") as handle:
-        np.savez(handle, allow_pickle=False, **arrays)
-    return [str(c) for c in arrays["cases"]]
+    """Write the golden cases to ``directory``; return their ids. Runs no check."""
+    seed = check_seed(seed)
+    chosen = golden_networks(large) if networks is None else list(networks)
+    cases = elementwise_cases(seed)
+    for dtype in DTYPES:
+        cases += [_network_case(*combo, dtype, seed) for combo in chosen]
+    write_golden(directory, {"seed": seed, **_HEADER, "comparison": _rules()}, cases)
+    return [fields["id"] for fields, _ in cases]
 
 
-def load_golden(path: str | Path) -> dict[str, Array]:
-    """All entries of a golden file as ``{key: array}``, checking its format."""
-    # The handle is ours, in a with block: np.load(path) leaves its own file open when
-    # the zip turns out unreadable (a ResourceWarning, an error under -W error).
-    if not isinstance(path, str | PathLike):
-        raise ArgumentTypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
-    arrays: dict[str, Array] | None = None
-    try:
-        with Path(path).open("rb") as handle:
-            loaded = np.load(handle, allow_pickle=False)
-            if isinstance(loaded, np.lib.npyio.NpzFile):
-                with loaded as data:
-                    arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataFormatError(f"golden file {str(path)!r}: cannot read it ({exc})") from exc
-    if arrays is None:
-        raise DataFormatError(
-            f"golden file {str(path)!r}: a single .npy array, expected an .npz archive"
-        )
-    if str(arrays.get("format", "")) != FORMAT:
-        raise DataFormatError(
-            f"golden file {str(path)!r}: format {arrays.get('format')!r}, expected {FORMAT!r}"
-        )
-    return arrays
+def load_golden(path: str | Path) -> GoldenFiles:
+    """A golden directory (or its ``manifest.json``), checked for its format."""
+    return read_golden(path)
 
 
-def _network_from(arrays: dict[str, Array], case: str) -> tuple[MLP, Params, Array, Array, str]:
-    sizes = tuple(int(s) for s in arrays[f"{case}/sizes"])
-    acts = tuple(str(a) for a in arrays[f"{case}/activations"])
-    spec = MLP(sizes, acts)
-    params = [
-        {key: arrays[f"{case}/params/{index}/{key}"] for key in ("W", "b")}
-        for index in range(spec.n_layers)
-    ]
-    return spec, params, arrays[f"{case}/x"], arrays[f"{case}/y"], str(arrays[f"{case}/loss"])
+def _scale(case: dict[str, Any], name: str, want: Array) -> float:
+    if case["kind"] == "activation":
+        return ACTIVATION_BOUNDS[case["activation"]][0] if name == "derivative" else 1.0
+    return float(np.max(np.abs(want), initial=0.0))
+
+
+def compare_case(
+    case: dict[str, Any], arrays: dict[str, Array], got: dict[str, Any]
+) -> tuple[float, str, tuple[int, ...]]:
+    """Apply the manifest's comparison rule to one case.
+
+    ``got`` maps output names (``value``, or tensor names such as ``grads/0/W``) to an
+    implementation's results. Returns ``(worst ratio, output, index)``: the largest
+    ``|got - want| / allowed`` over every entry; the case passes when it is <= 1.
+    """
+    dtype = case["dtype"]
+    rtol, eps = rtol_for(dtype), eps_of(dtype)
+    worst: tuple[float, str, tuple[int, ...]] = (0.0, "", ())
+    for name, result in got.items():
+        if name == "value" and "value" in case:
+            want_v = float(case["value"])
+            allowed = rtol * max(1.0, abs(want_v))
+            ratio = abs(float(result) - want_v) / allowed
+            ratio = ratio if np.isfinite(ratio) else np.inf
+            worst = max(worst, (ratio, name, ()))
+            continue
+        want = arrays[name].astype(np.float64)
+        have = np.asarray(result, dtype=np.float64).reshape(want.shape)
+        if case["kind"] == "network":
+            bound = GRAD_FACTOR * arrays["tolerance/" + name.split("/", 1)[1]] + rtol * abs(want)
+        else:
+            bound = rtol * np.abs(want) + ATOL_ULPS * eps * _scale(case, name, want)
+        ratios = np.abs(have - want) / np.maximum(bound, np.finfo(np.float64).tiny)
+        ratios = np.where(np.isnan(ratios), np.inf, ratios)
+        if ratios.size and float(ratios.max()) > worst[0]:
+            at = np.unravel_index(int(np.argmax(ratios)), ratios.shape)
+            worst = (float(ratios.max()), name, tuple(map(int, at)))
+    return worst
+
+
+def _network_outputs(case: dict[str, Any], arrays: dict[str, Array], fn: OtherNetwork
+                     ) -> dict[str, Any]:
+    spec = MLP(tuple(case["sizes"]), tuple(case["activations"]))
+    params = [{key: arrays[f"params/{i}/{key}"] for key in ("W", "b")}
+              for i in range(spec.n_layers)]
+    y = arrays["y"].astype(np.int64) if case["labels"] == "int32" else arrays["y"]
+    value, grads = fn(spec, params, arrays["x"], y, case["loss"])
+    got: dict[str, Any] = {"value": value}
+    for i, layer in enumerate(grads):
+        got.update({f"grads/{i}/{key}": layer[key] for key in ("W", "b")})
+    return got
+
+
+def _funcnn_activation(name: str, z: Array) -> tuple[Array, Array]:
+    act = get_activation(name)
+    a = act.fn(z)
+    return a, act.derivative(z, a)
 
 
 def verify_golden(
     path: str | Path,
     *,
     value_and_grad_fn: OtherNetwork | None = None,
+    activation_fn: OtherActivation | None = None,
     cases: Iterable[str] | None = None,
 ) -> Report:
-    """Recompute every network case of a golden file and compare, one row per case.
+    """Recompute the network and activation cases of a golden directory and compare
+    them by :func:`compare_case`, one row per case.
 
-    ``value_and_grad_fn(spec, params, x, y, loss)`` defaults to funcnn's. Gradients must
-    agree within ``2 * MODEL_SAFETY * tolerance + sqrt(eps) |g|`` per entry (both sides'
-    rounding), the loss within ``sqrt(eps)`` relative.
+    ``value_and_grad_fn(spec, params, x, y, loss)`` defaults to funcnn's (``y`` int64
+    labels or float targets), ``activation_fn(name, z) -> (f(z), f'(z))`` to funcnn's
+    activations.
     """
     fn = check_callable("value_and_grad_fn", value_and_grad_fn, optional=True) or value_and_grad
-    arrays = load_golden(path)
-    wanted = [str(c) for c in arrays["cases"]] if cases is None else list(cases)
+    act_fn = check_callable("activation_fn", activation_fn, optional=True) or _funcnn_activation
+    golden = load_golden(path)
+    wanted = list(golden.cases) if cases is None else list(cases)
     rows = []
-    for case in wanted:
-        if str(arrays.get(f"{case}/kind", "")) != "network":
+    for case_id in wanted:
+        case = golden.cases[case_id]
+        if case["kind"] not in ("network", "activation"):
             continue
         start = time.perf_counter()
-        spec, params, x, y, loss = _network_from(arrays, case)
-        dtype = np.dtype(str(arrays[f"{case}/dtype"]))
-        value, grads = fn(spec, params, x, y, loss)
-        rtol = rtol_for(dtype)
-        ok = abs(value - float(arrays[f"{case}/value"])) <= rtol * max(1.0, abs(value))
-        worst_ratio = 0.0
-        worst: tuple[int, str, tuple[int, ...]] = (0, "W", ())
-        for index in range(spec.n_layers):
-            for key in ("W", "b"):
-                got = np.asarray(grads[index][key], dtype=np.float64)
-                want = arrays[f"{case}/grads/{index}/{key}"].astype(np.float64)
-                tol = 2 * MODEL_SAFETY * arrays[f"{case}/tolerance/{index}/{key}"] + rtol * np.abs(
-                    want
-                )
-                ratio = np.abs(got - want) / np.maximum(tol, np.finfo(np.float64).tiny)
-                if ratio.size and float(ratio.max()) > worst_ratio:
-                    at = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-                    worst_ratio, worst = float(ratio.max()), (index, key, tuple(map(int, at)))
-        ok = ok and worst_ratio <= 1.0
+        arrays = golden.arrays(case_id)
+        if case["kind"] == "network":
+            got = _network_outputs(case, arrays, fn)
+        else:
+            value, derivative = act_fn(case["activation"], arrays["z"])
+            got = {"value": value, "derivative": derivative}
+        ratio, name, index = compare_case(case, arrays, got)
         rows.append(CheckRow(
-            check=f"golden {Path(path).name}", tensor=case, shape=(), mode="cross",
-            dtype=str(dtype), verdict="pass" if ok else "fail", n_checked=1, ratio=worst_ratio,
-            worst_index=worst[2], seconds=time.perf_counter() - start,
-            note=f"worst: params[{worst[0]}][{worst[1]!r}]",
+            check=f"golden {Path(path).name}", tensor=case_id, shape=(), mode="cross",
+            dtype=case["dtype"], verdict="pass" if ratio <= 1.0 else "fail", n_checked=1,
+            ratio=ratio, worst_index=index, seconds=time.perf_counter() - start,
+            note=f"worst: {name}",
         ))
     return Report(tuple(rows), {"golden": str(path)})
+

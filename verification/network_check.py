@@ -24,7 +24,7 @@ from verification.arguments import (
     require_finite,
 )
 from verification.dispatch import flat_analytic, resolve_mode, run_mode
-from verification.error_model import gradient_error_bound
+from verification.error_model import gradient_error_bound, reference_gradient
 from verification.network_loss import NetworkLoss
 from verification.report import CheckRow, Report
 from verification.settings import (
@@ -121,11 +121,25 @@ def _check_network(
     # funcnn's own float64 loss, unless the value above was computed in float32.
     known = values[0] if values and dtype == np.float64 else None
     first = _consistency_row(check, spec, params, x, y, loss, evaluator, dtype, known)
+    rows = [*rows, *_degenerate_rows(check, spec, params, x, y, loss)]
     return Report(
         (first, *rows),
         {"loss_value": evaluator.value, "seed": seed, "seconds": time.perf_counter() - start,
          "n_params": evaluator.n},
     )
+
+
+def _degenerate_rows(check: str, spec: MLP, params: Params, x: Array, y: Array, loss: str
+                     ) -> list[CheckRow]:
+    """An inconclusive row when the exact gradient is identically zero (a softmax over one
+    output): then a gradient of zeros passes, and the check proves nothing."""
+    with np.errstate(all="ignore"):
+        reference = tree_leaves(reference_gradient(spec, params, x, y, loss))
+    if any(np.any(g != 0) for g in reference):
+        return []
+    return [CheckRow(check, "problem", (), "exact", str(np.dtype(check_params(spec, params))),
+                     "inconclusive", note="the float64 gradient is identically zero on this "
+                     "problem: any gradient of zeros would pass, so the check cannot fail")]
 
 
 def _network_loss(spec: MLP, params: Params, x: Array, y: Array, loss: str) -> NetworkLoss:

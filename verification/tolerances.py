@@ -25,6 +25,10 @@ with, for an analytic gradient computed in a dtype with machine epsilon ``eps``:
   bound itself in 1,500 random float32 networks, saturated ones included; it comes
   within 1% of it only on the explicit ``softmax_then_cross_entropy`` path, where
   float32 probabilities underflow and the bound is the whole lost term (36 networks).
+  Below float64 the bound is capped at ``sqrt(eps)`` times the tensor's largest
+  gradient wherever funcnn's own computation in that dtype stays within that (the
+  running bound alone reaches 50 times the gradient on deep wide tanh networks, and
+  would pass a gradient of zeros; see :func:`verification.error_model.cap_by_measurement`).
   For an arbitrary ``grad_fn`` without a model, ``atol = sqrt(eps) * max |a|`` over the
   tensor: entries are then compared at the tensor's own scale.
 

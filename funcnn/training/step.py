@@ -137,8 +137,8 @@ class Step:
         self.optimizer._apply(leaves, grads, slots, scratch, count, leaves)
         return value, correct
 
-    def _buffers_for(self, r: int, dtype: Any) -> engine.Buffers:
-        key = (r, np.dtype(dtype))
+    def _buffers_for(self, r: int, dtype: np.dtype[Any]) -> engine.Buffers:
+        key = (r, dtype)
         buf = self._buffers.get(key)
         if buf is None:
             if len(self._buffers) > 4:  # a loop sees one or two batch sizes
@@ -147,9 +147,9 @@ class Step:
         return buf
 
     def _work_for(
-        self, dtype: Any, leaves: list[FloatArray]
+        self, dtype: np.dtype[Any], leaves: list[FloatArray]
     ) -> tuple[list[FloatArray], list[FloatArray], list[Array]]:
-        key = np.dtype(dtype)
+        key = dtype
         work = self._work.get(key)
         if work is None:
             gW = [np.empty_like(w) for w in leaves[0::2]]
@@ -157,8 +157,8 @@ class Step:
             work = self._work[key] = (gW, gb, [np.empty_like(leaf) for leaf in leaves])
         return work
 
-    def _fused_for(self, r: int, dtype: Any) -> list[FusedUpdate | None]:
-        key = (r, np.dtype(dtype))
+    def _fused_for(self, r: int, dtype: np.dtype[Any]) -> list[FusedUpdate | None]:
+        key = (r, dtype)
         found = self._fused.get(key)
         if found is None:
             found = self._fused[key] = [
@@ -184,6 +184,9 @@ def count_correct(logits: FloatArray, y: Array) -> int | None:
     if c < 2:
         return None
     labels = y if y.dtype.kind != "f" else np.argmax(y, axis=1)
+    if r == 1:  # per-sample SGD: ten Python floats beat four array operations
+        row = logits[0].tolist()
+        return int(row[int(labels[0])] >= max(row))
     picked = logits.reshape(-1).take(np.arange(0, r * c, c) + labels)
     return int(np.count_nonzero(picked >= logits.max(axis=1)))
 

@@ -21,6 +21,7 @@ from verification import (
     check_conformance,
     check_cross_entropy,
     check_dense,
+    check_foreign,
     check_gradients,
     check_invariants,
     check_losses,
@@ -485,72 +486,56 @@ def _catalogue_cases() -> Iterator[Case]:
         ),
         *_diagnose_rows(),
     ]
+    cases += [
+        ("check_foreign/command-int", lambda: check_foreign(wrong(3)), ATE, "command",
+         r"expected a str or a sequence of str", None),
+        ("check_foreign/command-empty", lambda: check_foreign("  "), IAE, "command",
+         r"expected a program to run", None),
+        ("check_foreign/timeout-zero", lambda: check_foreign("true", timeout=0), IAE,
+         "timeout", r"expected seconds > 0", None),
+        ("check_foreign/timeout-str", lambda: check_foreign("true", timeout=wrong("1")), ATE,
+         "timeout", r"expected", None),
+        ("check_foreign/encoding", lambda: check_foreign("true", encoding="hex"), IAE,
+         "encoding", r"expected 'base64' or 'list'", None),
+        ("check_foreign/seed", lambda: check_foreign("true", seed=-1), IAE, "seed",
+         r"expected", None),
+    ]
     for fid, call, error, arg, expected, bug in cases:
         yield Case(fid, call, error, arg, expected, bug)
 
 
 def _golden_cases(tmp: Path) -> Iterator[Case]:
-    (tmp / "junk.npz").write_bytes(b"PK\x03\x04junk")
-    np.savez(tmp / "objects.npz", format=np.array([{"a": 1}], dtype=object))
-    np.savez(tmp / "other.npz", format=np.array("something-else/1"))
-    np.save(tmp / "single.npy", np.zeros(3))
+    import json
+
+    for name, manifest in (
+        ("junk", "{not json"),
+        ("other", json.dumps({"format": "something-else/1"})),
+        ("list", json.dumps([1, 2])),
+        ("nocases", json.dumps({"format": "funcnn-golden/2", "cases": [{"id": 3}]})),
+        ("range", json.dumps({"format": "funcnn-golden/2", "cases": [
+            {"id": "c", "tensors": {"x": {"dtype": "float64", "shape": [4], "offset": 8,
+                                          "nbytes": 32}}}]})),
+    ):
+        (tmp / name).mkdir(exist_ok=True)
+        (tmp / name / "manifest.json").write_text(manifest)
+        (tmp / name / "data.bin").write_bytes(bytes(16))
     cases: list[tuple[str, Callable[[], object], type[BaseException], str, str, str | None]] = [
-        (
-            "load_golden/missing",
-            lambda: load_golden(tmp / "missing.npz"),
-            DFE,
-            str(tmp / "missing.npz"),
-            r"cannot read it",
-            None,
-        ),
-        (
-            "load_golden/junk",
-            lambda: load_golden(tmp / "junk.npz"),
-            DFE,
-            str(tmp / "junk.npz"),
-            r"cannot read it",
-            None,
-        ),
-        (
-            "load_golden/single-npy",
-            lambda: load_golden(tmp / "single.npy"),
-            DFE,
-            str(tmp / "single.npy"),
-            r"expected an .npz archive",
-            None,
-        ),
-        (
-            "load_golden/path-int",
-            lambda: load_golden(wrong(3)),
-            ATE,
-            "path",
-            r"expected a str or os.PathLike",
-            None,
-        ),
-        (
-            "load_golden/object-array",
-            lambda: load_golden(tmp / "objects.npz"),
-            DFE,
-            str(tmp / "objects.npz"),
-            r"Object arrays cannot be loaded when allow_pickle=False",
-            None,
-        ),
-        (
-            "load_golden/other-format",
-            lambda: load_golden(tmp / "other.npz"),
-            DFE,
-            str(tmp / "other.npz"),
-            r"expected 'funcnn-golden/1'",
-            None,
-        ),
-        (
-            "verify_golden/other-format",
-            lambda: verify_golden(tmp / "other.npz"),
-            DFE,
-            str(tmp / "other.npz"),
-            r"expected 'funcnn-golden/1'",
-            None,
-        ),
+        ("load_golden/missing", lambda: load_golden(tmp / "missing"), DFE,
+         str(tmp / "missing"), r"cannot read its manifest", None),
+        ("load_golden/junk", lambda: load_golden(tmp / "junk"), DFE, str(tmp / "junk"),
+         r"cannot read its manifest", None),
+        ("load_golden/path-int", lambda: load_golden(wrong(3)), ATE, "path",
+         r"expected a str or os.PathLike", None),
+        ("load_golden/not-an-object", lambda: load_golden(tmp / "list"), DFE,
+         str(tmp / "list"), r"expected 'funcnn-golden/2'", None),
+        ("load_golden/bad-cases", lambda: load_golden(tmp / "nocases"), DFE,
+         str(tmp / "nocases"), r"expected a list of cases", None),
+        ("load_golden/tensor-out-of-range", lambda: load_golden(tmp / "range").arrays("c"),
+         DFE, str(tmp / "range"), r"within the 16-byte data file", None),
+        ("load_golden/other-format", lambda: load_golden(tmp / "other"), DFE,
+         str(tmp / "other"), r"expected 'funcnn-golden/2'", None),
+        ("verify_golden/other-format", lambda: verify_golden(tmp / "other"), DFE,
+         str(tmp / "other"), r"expected 'funcnn-golden/2'", None),
     ]
     for fid, call, error, arg, expected, bug in cases:
         yield Case(fid, call, error, arg, expected, bug)

@@ -73,6 +73,7 @@ EXEMPT: dict[str, str] = {
             "ArgumentTypeError",
             "DataFormatError",
             "NonFiniteError",
+            "ForeignError",
             "Check",
             "CheckRow",
             "Diagnosis",

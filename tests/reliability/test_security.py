@@ -154,12 +154,18 @@ def test_live_pickle_payloads_are_never_run(tmp_path: Path, no_unpickling: None)
         with pytest.raises(fn.DataFormatError, match=str(path)):
             load_checkpoint(path)
         assert not marker.exists()
-    golden = tmp_path / "golden.npz"
-    np.savez(golden, allow_pickle=True, format=evil)
-    with pytest.raises(fn.DataFormatError, match="Object arrays cannot be loaded"):
+    golden = tmp_path / "golden"  # JSON and raw bytes: nothing in it can run code
+    golden.mkdir()
+    (golden / "manifest.json").write_bytes(b"\x80\x04\x95" + pickle_free_payload())
+    with pytest.raises(fn.DataFormatError, match="cannot read its manifest"):
         load_golden(golden)
     assert not marker.exists()
     tally("crafted_files", 6)
+
+
+def pickle_free_payload() -> bytes:
+    """Bytes shaped like a pickle stream: a golden manifest is only ever parsed as JSON."""
+    return b"cposix\nsystem\n(S'touch PAYLOAD-RAN'\ntR."
 
 
 # --------------------------------------------------------------------------- downloads
