@@ -10,8 +10,7 @@ import pytest
 from scipy import special
 
 import funcnn as fn
-from verification.catalogue import catalogue as build_catalogue
-from verification.catalogue import check_network_case
+from verification.catalogue import build_catalogue, check_network_case
 from verification.training_step import check_training_step
 
 
