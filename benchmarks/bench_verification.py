@@ -8,6 +8,10 @@ data is absent), float64, fused softmax cross-entropy. Measured, each as the med
 - ``verification.check_network(..., mode="full")``: every parameter, scipy derivatives
   with an error estimate per entry;
 - ``check_network(..., mode="directional")``, warm: 3 unit directions per tensor;
+- ``verification.check_gradients(loss_fn, grad_fn, params, mode="full")`` with the network
+  given as a black box (``funcnn.loss`` and ``funcnn.value_and_grad`` as plain
+  functions): one loss call per perturbed point, timed in turns with torch's full
+  gradcheck (issue 14: no slower than it);
 - ``torch.autograd.gradcheck`` on the same loss (``fast_mode=False`` and ``True``, first
   call and warm), when torch is installed; ``jax.test_util.check_grads`` when jax is.
 
@@ -33,7 +37,8 @@ import numpy as np
 import funcnn as fn
 from benchmarks.harness import Quiet, Row, Target, format_value, interleaved_times, median, progress
 from verification.data import sample_batch
-from verification.engine import check_network
+from verification.engine import check_gradients
+from verification.network_check import check_network
 
 __all__ = ["main", "problem", "run"]
 
@@ -204,6 +209,14 @@ def _measure(
     def directional() -> Any:
         return check_network(spec, params, x, y, mode="directional")
 
+    def blackbox() -> Any:
+        return check_gradients(
+            lambda p: fn.loss(spec, p, x, y),
+            lambda p: fn.value_and_grad(spec, p, x, y)[1],
+            params,
+            mode="full",
+        )
+
     # Ours first, before any peer runs: torch's OpenMP threads and XLA's pool keep
     # spinning after a call (the directional check right after a torch fast-mode call took
     # 15.5 ms instead of 9.5 ms, measured), so a peer's call must not precede ours.
@@ -217,10 +230,17 @@ def _measure(
         raise RuntimeError("the directional check failed on correct code:\n" + report.table())
     full_times = _timed({"ours": full}, reps, quiet)
     warm = _timed({"ours": directional}, 4 * reps, quiet)
+    progress("D: black-box full mode, first call")
+    first_box, report = _first(blackbox)
+    if not report.passed:
+        raise RuntimeError("the black-box full check failed on correct code:\n" + report.table())
     progress("D: torch and jax, first calls and warm repetitions")
     firsts = {name: _first(call)[0] for name, call in torch_calls.items()}
+    box_times: dict[str, list[float]] = {"blackbox": [first_box]}
     if "full" in torch_calls and not quick:
-        full_times.update(_timed({"torch": torch_calls["full"]}, reps, quiet))
+        # In turns, so that the load of a shared machine weighs on both alike.
+        box_times = _timed({"blackbox": blackbox, "torch": torch_calls["full"]}, reps, quiet)
+        full_times["torch"] = box_times["torch"]
     if "fast" in torch_calls:
         warm.update(_timed({"torch": torch_calls["fast"]}, 4 * reps, quiet))
     jax_call, jax_note = _jax_check(params, x, y)
@@ -242,6 +262,16 @@ def _measure(
             samples=full_times["ours"],
             note=f"median of {reps}; error estimate per entry (max {worst_est:.1e})",
             extra={"n_params": spec.n_params, "data": source},
+        ),
+        _row(
+            "blackbox.full",
+            "check_gradients full mode, black-box loss_fn/grad_fn",
+            median(box_times["blackbox"]),
+            samples=box_times["blackbox"],
+            note=(
+                f"median of {len(box_times['blackbox'])}, in turns with torch's full mode"
+                if "torch" in box_times else "first call only"
+            ),
         ),
         _row("directional.first", "verification directional (3 probes/tensor), first", first_dir),
         _row(
@@ -270,6 +300,14 @@ def _measure(
                     median(full_times["torch"]),
                     samples=full_times["torch"],
                     note=f"{torch_note}; median of {reps}",
+                ),
+                _row(
+                    "blackbox/torch",
+                    "ratio: black-box full mode / torch full mode",
+                    median(box_times["blackbox"]) / median(box_times["torch"]),
+                    unit="ratio",
+                    target=1.0,
+                    note="issue 14: no slower than torch's full mode (medians, in turns)",
                 ),
                 _row(
                     "full/torch",

@@ -606,3 +606,14 @@ def test_the_fused_blas_update_is_selected_on_the_standard_numpy_wheel() -> None
         assert fused_update_for(rows, n_in, n_out, np.float32) is not None
     step = fn.make_step(SPEC, sgd(0.1))
     assert step.fused_sgd
+
+
+def test_accuracy_counts_ties_but_never_rows_with_nan_or_inf() -> None:
+    from funcnn.training.step import count_correct
+
+    logits = np.array([[1.0, 3.0, 3.0], [np.inf, np.inf, 0.0], [np.nan, 2.0, 1.0],
+                       [0.0, 1.0, 5.0]])
+    assert count_correct(logits, np.array([2, 0, 1, 2])) == 2  # the tie and the last row
+    for row, label, want in ((0, 1, 1), (1, 0, 0), (2, 1, 0), (3, 0, 0)):
+        assert count_correct(logits[row : row + 1], np.array([label])) == want
+    assert count_correct(logits[:, :1], np.array([0, 0, 0, 0])) is None

@@ -19,7 +19,7 @@ from verification.arguments import (
     check_spec,
     require_finite,
 )
-from verification.engine import check_settings
+from verification.settings import check_settings
 
 
 def test_good_arguments_pass_through() -> None:

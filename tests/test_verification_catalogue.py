@@ -15,7 +15,7 @@ import funcnn as fn
 from tests.strategies import specs
 from verification.catalogue import (
     ARCHITECTURES,
-    catalogue,
+    build_catalogue,
     check_activation,
     check_cross_entropy,
     check_dense,
@@ -24,16 +24,16 @@ from verification.catalogue import (
     check_softmax,
     select,
 )
-from verification.engine import check_network
+from verification.network_check import check_network
 
 DTYPES = [np.float64, np.float32]
 
 
 def test_catalogue_covers_everything_once() -> None:
-    full = catalogue()
+    full = build_catalogue()
     names = [c.name for c in full]
     assert len(names) == len(set(names))
-    quick = catalogue(quick=True)
+    quick = build_catalogue(quick=True)
     assert {c.name for c in quick} < set(names)
     for dtype in ("float64", "float32"):
         for act in fn.ACTIVATIONS:
@@ -177,7 +177,7 @@ def test_no_false_failures_near_kinks(
     assert report.passed, report.table()
 
 
-_NETWORK_CHECKS = [c for c in catalogue() if c.group == "networks"]
+_NETWORK_CHECKS = [c for c in build_catalogue() if c.group == "networks"]
 
 
 @settings(max_examples=6, deadline=None)
@@ -197,7 +197,7 @@ def test_network_cases_of_the_catalogue(arch: str) -> None:
 
 
 def test_exact_invariants_run_before_any_finite_difference() -> None:
-    groups = [c.group for c in catalogue()]
+    groups = [c.group for c in build_catalogue()]
     first_numeric = min(i for i, g in enumerate(groups) if g != "invariants")
     assert set(groups[:first_numeric]) == {"invariants"}
     assert "invariants" not in groups[first_numeric:]

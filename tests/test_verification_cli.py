@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import verification.__main__ as cli
-from verification.catalogue import catalogue
+from verification.catalogue import build_catalogue
 from verification.report import Report
 
 
@@ -30,7 +30,7 @@ def test_quick_run_passes_in_a_subprocess() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     # A concise summary: a header, one line per group of checks, the result, the data.
     lines = done.stdout.splitlines()
-    groups = {check.group for check in catalogue(quick=True)}
+    groups = {check.group for check in build_catalogue(quick=True)}
     assert len(lines) == 1 + len(groups) + 2, done.stdout
     assert {line.split()[0] for line in lines[1:-2]} == groups
     assert lines[-2].endswith("-> PASSED")
@@ -122,9 +122,29 @@ def test_export_golden_runs_no_check(tmp_path: Path, monkeypatch: pytest.MonkeyP
         raise AssertionError("--export-golden ran the catalogue")
 
     monkeypatch.setattr(cli, "run_checks", no_checks)
-    monkeypatch.setattr(cli, "catalogue", no_checks)
+    monkeypatch.setattr(cli, "build_catalogue", no_checks)
     status, text = _run(["--export-golden", str(tmp_path / "g"), "--seed", "3"])
     assert status == 0 and "cases written to" in text
     assert json.loads((tmp_path / "g" / "manifest.json").read_text())["seed"] == 3
     (tmp_path / "file").write_text("x")
     assert _run(["--export-golden", str(tmp_path / "file" / "g")])[0] == 2
+
+
+def test_plot_writes_a_heat_map_of_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import funcnn as fn
+    from funcnn.core import activations
+
+    target = tmp_path / "fail.png"
+    status, text = _run(["--only", "activation/tanh/float64", "--plot", str(target)])
+    assert status == 0 and "nothing" not in text and "no failing tensor to draw" in text
+    assert not target.exists()
+    broken = fn.Activation("tanh", fn.tanh, lambda z, a: 1 - a, ())
+    monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
+    status, text = _run(["--only", "activation/tanh/float64", "--plot", str(target)])
+    assert status == 1 and f"written to {target}" in text
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit) as excinfo:
+        cli.main(["--plot", str(tmp_path / "x.pdf")])
+    assert excinfo.value.code == 2

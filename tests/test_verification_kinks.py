@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from verification.engine import check_network, check_problems
+from verification.network_check import check_network
+from verification.problems import check_problems
 from verification.tolerances import Tolerance
 
 

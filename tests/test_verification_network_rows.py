@@ -16,7 +16,7 @@ from verification import conformance
 from verification.catalogue import (
     DTYPES,
     XOR_TWO_CLASS,
-    catalogue,
+    build_catalogue,
     check_network_case,
     network_case,
     network_matrix,
@@ -57,7 +57,7 @@ def _classic(spec: Any, x: Any, y: Any, loss: str, act: str) -> Callable[[Any], 
 
 
 def _quick_rows() -> list[tuple[str, str, str, Any]]:
-    names = {c.name for c in catalogue(quick=True)}
+    names = {c.name for c in build_catalogue(quick=True)}
     return [(a, act, loss, d) for a, act, loss in network_matrix() for d in DTYPES
             if f"network/{a}/{act}/{loss}/{np.dtype(d)}" in names]
 

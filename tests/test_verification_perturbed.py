@@ -13,13 +13,10 @@ from hypothesis import strategies as st
 import funcnn as fn
 from funcnn.core import network
 from tests.strategies import specs
-from verification.perturbed import (
-    Directions,
-    GenericLoss,
-    LogitsLoss,
-    NetworkLoss,
-    tensor_layout,
-)
+from verification.generic_loss import GenericLoss
+from verification.layout import Directions, tensor_layout
+from verification.logits_loss import LogitsLoss
+from verification.network_loss import NetworkLoss
 from verification.reference import REFERENCE_LOSSES
 
 

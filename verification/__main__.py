@@ -20,7 +20,7 @@ from typing import NoReturn, TextIO
 
 from funcnn.cli.args import seed
 from funcnn.cli.errors import BROKEN_PIPE_STATUS, exit_quietly_on_broken_pipe
-from verification.catalogue import Check, catalogue, run_checks, select
+from verification.catalogue import Check, build_catalogue, run_checks, select
 from verification.golden import export_golden
 from verification.report import Report
 
@@ -74,7 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also print the table of rows that did not pass")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="print a line per check and the table of every row")
+    parser.add_argument("--plot", metavar="PATH", type=_png_path,
+                        help="draw the signed relative error of every failing tensor as a "
+                             "heat map to PATH (.png; needs matplotlib)")
     return parser
+
+
+def _png_path(text: str) -> Path:
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"expected a file name ending in .png, got {text!r}")
+    return Path(text)
 
 
 def _progress(out: TextIO, name_width: int = 64) -> Callable[
@@ -155,7 +164,7 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         return _export(args, stream)
     if args.foreign is not None:
         return _foreign(args, stream)
-    checks = select(catalogue(quick=args.quick), args.only)
+    checks = select(build_catalogue(quick=args.quick), args.only)
     if not checks:
         patterns = ", ".join(repr(p) for p in args.only)
         print(f"funcnn-verify: error: --only: no check matches {patterns} (see --list)",
@@ -185,6 +194,8 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
     elif args.json is not None:
         report.write_json(args.json)
         print(f"report written to {args.json}", file=stream)
+    if args.plot is not None:
+        _write_plot(report, args.plot, text)  # not into --json on stdout
     return 0 if report.passed else 1
 
 
@@ -227,6 +238,16 @@ def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
         report.write_json(args.json)
         print(f"report written to {args.json}", file=stream)
     return 0 if report.passed else 1
+
+
+def _write_plot(report: Report, path: Path, stream: TextIO) -> None:
+    failing = [row for row in report.rows if row.verdict == "fail" and row.errors is not None]
+    if not failing:
+        print(f"--plot: no failing tensor to draw; {path} not written", file=stream)
+        return
+    report.plot(path)
+    print(f"heat map of {min(len(failing), 12)} failing tensor(s) written to {path}",
+          file=stream)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,11 @@ from funcnn.core.losses import LOSSES
 from funcnn.core.pytree import tree_leaves
 from funcnn.errors import InvalidArgumentError, NonFiniteError
 from funcnn.typing import Array, FloatArray, Params
-from verification.engine import Settings, _numeric
+from verification.compare import numeric_derivatives
 from verification.error_model import gradient_error_bound
-from verification.perturbed import NetworkLoss
+from verification.network_loss import NetworkLoss
 from verification.reference import REFERENCE_LOSSES
+from verification.settings import Settings
 from verification.tolerances import rtol_for
 
 __all__ = ["Calibration", "Case", "GradFn", "calibrate", "error_estimate_ratio",
@@ -121,7 +122,7 @@ def error_estimate_ratio(
     analytic = np.concatenate([np.asarray(g).reshape(-1) for g in tree_leaves(grads)])
     evaluator = NetworkLoss(case.spec, params, x, y, case.loss)
     steps = settings.step_unit / evaluator.coordinate_scale()
-    numeric = _numeric(evaluator.coordinates, steps, evaluator.noise_scale, settings,
+    numeric = numeric_derivatives(evaluator.coordinates, steps, evaluator.noise_scale, settings,
                        rtol_for(np.float64))
     d = numeric.derivative
     usable = ~numeric.kinks.flagged & np.isfinite(d.value)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,9 @@ from funcnn.typing import Array, FloatArray, Params
 from verification.arguments import check_callable, check_seed, check_spec
 from verification.diagnosis import diagnose_mlp
 from verification.diagnosis_probe import call_checked
-from verification.engine import check_network
 from verification.error_model import gradient_error_bound
-from verification.perturbed import tensor_layout
+from verification.layout import tensor_layout
+from verification.network_check import check_network
 from verification.reference import dense_targets
 from verification.report import CheckRow, Report
 from verification.tolerances import MODEL_SAFETY, eps_of, rtol_for
@@ -179,7 +180,7 @@ def check_conformance(
         max_rel_error=diff / scale, tolerance=loss_tol, ratio=diff / loss_tol,
         worst_index=(), analytic=float(value_o), numeric=value_f,
         seconds=time.perf_counter() - start,
-        note=f"a = {other_name}, n = funcnn; tol = 2 eps sum(sizes) max(|L|, 1)",
+        note=f"a = {other_name}, n = funcnn (cross rows); tol = 2 eps sum(sizes) max(|L|, 1)",
     ))
     bounds = tree_leaves(gradient_error_bound(spec, params, x, y, loss, dtype))
     for info, go, gf, bound in zip(
@@ -207,7 +208,7 @@ def check_conformance(
             worst_index=index, analytic=float(a.reshape(-1)[worst]) if a.size else np.nan,
             numeric=float(n.reshape(-1)[worst]) if n.size else np.nan,
             n_failed=int(np.sum(d > tol)), seconds=time.perf_counter() - t0,
-            note=f"a = {other_name}, n = funcnn",
+            note=f"a = {other_name}, n = funcnn (cross rows)",
         ))
     cross = Report(tuple(rows), {})
     vs_other = check_network(
@@ -217,7 +218,10 @@ def check_conformance(
     vs_funcnn = check_network(
         spec, params, x, y, loss, mode=mode, seed=seed, name=f"{name}: funcnn vs numeric"
     )
-    report = Report.combine([cross, vs_other, vs_funcnn], {"conformance": other_name})
+    report = Report.combine(
+        [cross, _described(vs_other, other_name), _described(vs_funcnn, "funcnn")],
+        {"conformance": other_name},
+    )
     if diagnose and not (cross.passed and vs_other.passed):
         found = _diagnosis(other, spec, params, x, loss, seed, other_name)
         return Report(report.rows, {**report.meta, **found})
@@ -234,4 +238,16 @@ def _diagnosis(
     except Exception as exc:
         return {"diagnosis_error": f"{type(exc).__name__}: {exc}"}
     return {"diagnosis": found.to_dict()}
+
+
+def _described(report: Report, who: str) -> Report:
+    """The gradient rows of a "vs numeric" report, with what their columns hold."""
+    text = (f"a = {who}'s gradient, n = finite differences of the float64 loss of the same "
+            "network and batch (funcnn's reference evaluator)")
+    rows = tuple(
+        row if row.tensor == "loss value"
+        else replace(row, note=text + (f"; {row.note}" if row.note else ""))
+        for row in report.rows
+    )
+    return Report(rows, report.meta)
 

@@ -9,13 +9,15 @@ one was used is reported with every batch.
 
 from __future__ import annotations
 
+import zlib
 from functools import cache
+from typing import Any
 
 import numpy as np
 
 from funcnn.typing import FloatArray, IntArray
 
-__all__ = ["Batch", "mnist_test_images", "sample_batch"]
+__all__ = ["Batch", "dtype_name", "mnist_test_images", "problem_rng", "sample_batch"]
 
 Batch = tuple[FloatArray, IntArray, str]
 """``(x (B, n_in) float64, labels (B,) int64, source)`` with source ``"mnist"`` or
@@ -56,3 +58,13 @@ def sample_batch(
     y = rng.integers(0, max(n_out, 2), size=batch)
     return x, y.astype(np.int64), "random"
 
+
+
+def problem_rng(seed: int, name: str) -> np.random.Generator:
+    """A generator for one check: the same seed and name always give the same bits."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def dtype_name(dtype: Any) -> str:
+    """The dtype's name, e.g. ``"float64"``."""
+    return str(np.dtype(dtype))

@@ -42,6 +42,7 @@ stays decisive.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ from verification.reference import dense_targets
 
 __all__ = [
     "ACTIVATION_BOUNDS",
+    "activation_bounds",
     "cap_by_measurement",
     "derivative_rounding",
     "gradient_error_bound",
@@ -72,7 +74,41 @@ ACTIVATION_BOUNDS: dict[str, tuple[float, float, float]] = {
     "relu": (1.0, 0.0, 1.0),
     "leaky_relu": (1.0, 0.0, 0.99),
 }
-"""Per activation: (sup |f'|, sup |f''|, size of the jump of f' at the kink)."""
+"""Per built-in activation: (sup |f'|, sup |f''|, size of the jump of f' at the kink).
+Other activations get :func:`activation_bounds`' estimate, so that a new entry in
+``funcnn.ACTIVATIONS`` is checked with no edit here."""
+
+_GRID = np.linspace(-40.0, 40.0, 160_001)
+"""Where a new activation's bounds are estimated (step 5e-4)."""
+
+
+@lru_cache(maxsize=64)
+def activation_bounds(name: str) -> tuple[float, float, float]:
+    """(sup |f'|, sup |f''|, jump of f' at a kink) of the activation ``name``.
+
+    The exact constants of :data:`ACTIVATION_BOUNDS` for the built-ins; for any other
+    activation in ``funcnn.ACTIVATIONS`` an estimate from its own value and derivative
+    on [-40, 40] (step 5e-4; ``f''`` from differences of ``f'`` away from the kinks,
+    each with a 50% margin).
+    """
+    if name in ACTIVATION_BOUNDS:
+        return ACTIVATION_BOUNDS[name]
+    act = get_activation(name)
+    z = _GRID
+    with np.errstate(all="ignore"):
+        d = np.asarray(act.derivative(z, act.fn(z)), dtype=np.float64)
+        slopes = np.abs(np.diff(d)) / np.diff(z)
+        near = np.zeros(slopes.shape, dtype=bool)
+        for k in act.kinks:
+            near |= (z[:-1] <= k + 1e-3) & (z[1:] >= k - 1e-3)
+        kinks = np.asarray(act.kinks, dtype=np.float64)
+        eps = 1e-9 * np.maximum(1.0, np.abs(kinks))
+        jumps = np.abs(act.derivative(kinks + eps, act.fn(kinks + eps))
+                       - act.derivative(kinks - eps, act.fn(kinks - eps)))
+    finite = np.isfinite(d)
+    sup1 = 1.5 * float(np.max(np.abs(d[finite]), initial=0.0))
+    sup2 = 1.5 * float(np.max(slopes[~near & np.isfinite(slopes)], initial=0.0))
+    return sup1, sup2, 1.5 * float(np.max(jumps, initial=0.0))
 
 
 def derivative_rounding(name: str, a: FloatArray, d: FloatArray, u: float) -> FloatArray:
@@ -80,8 +116,9 @@ def derivative_rounding(name: str, a: FloatArray, d: FloatArray, u: float) -> Fl
 
     sigmoid ``a (1 - a)`` inherits the rounding of ``a`` (up to ``u |a|``, which is what
     makes it inexact where ``a`` is within an ulp of 1); tanh ``1 - a**2`` likewise with
-    ``2 u a**2``; softplus' derivative is a sigmoid; the others are exact up to the
-    final rounding. Each term carries a factor 3 for the operations involved.
+    ``2 u a**2``; softplus' derivative is a sigmoid; identity, relu and leaky relu are
+    exact up to the final rounding. Each term carries a factor 3 for the operations
+    involved. Any other activation gets the sigmoid-like allowance ``3 u (|a| + |d|)``.
     """
     if name == "sigmoid":
         out: FloatArray = 3 * u * (np.abs(a) + d)
@@ -89,8 +126,10 @@ def derivative_rounding(name: str, a: FloatArray, d: FloatArray, u: float) -> Fl
         out = 3 * u * (a * a + d)
     elif name == "softplus":
         out = 3 * u * d
-    else:
+    elif name in ("identity", "relu", "leaky_relu"):
         out = u * d
+    else:
+        out = 3 * u * (np.abs(a) + np.abs(d))
     return out
 
 
@@ -211,13 +250,13 @@ def gradient_error_bound(
         errs_z.append(ez)
         if layer < len(acts):
             act = get_activation(acts[layer])
-            sup1, _, jump = ACTIVATION_BOUNDS[acts[layer]]
+            sup1, sup2, jump = activation_bounds(acts[layer])
             a = act.fn(z) if forward is None else forward[0][layer + 1]
             slope = np.abs(act.derivative(z, a))
             if jump:
                 slope = np.where(_may_flip(z, ez), sup1, slope)
             else:
-                slope = np.minimum(slope + ACTIVATION_BOUNDS[acts[layer]][1] * ez, sup1)
+                slope = np.minimum(slope + sup2 * ez, sup1)
             ea = slope * ez + 2 * u * np.abs(a) + tiny
             inputs.append(a)
             errs_a.append(ea)
@@ -315,7 +354,7 @@ def _backward_bounds(
         z, ez = pres[layer - 1], errs_z[layer - 1]
         a_act = inputs[layer]
         d = np.abs(act.derivative(z, a_act))
-        _, sup2, jump = ACTIVATION_BOUNDS[name_act]
+        _, sup2, jump = activation_bounds(name_act)
         ed = sup2 * ez + derivative_rounding(name_act, a_act, d, u) + tiny
         if jump:
             ed = ed + jump * _may_flip(z, ez)

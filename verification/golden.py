@@ -40,7 +40,7 @@ from funcnn.core.spec import MLP
 from funcnn.typing import Array, Params
 from verification.arguments import check_callable, check_seed
 from verification.catalogue import ARCHITECTURES, DTYPES, network_case, network_matrix
-from verification.error_model import ACTIVATION_BOUNDS, gradient_error_bound
+from verification.error_model import activation_bounds, gradient_error_bound
 from verification.golden_cases import elementwise_cases
 from verification.golden_format import FORMAT, GoldenFiles, read_golden, write_golden
 from verification.report import CheckRow, Report
@@ -169,7 +169,7 @@ def load_golden(path: str | Path) -> GoldenFiles:
 
 def _scale(case: dict[str, Any], name: str, want: Array) -> float:
     if case["kind"] == "activation":
-        return ACTIVATION_BOUNDS[case["activation"]][0] if name == "derivative" else 1.0
+        return activation_bounds(case["activation"])[0] if name == "derivative" else 1.0
     return float(np.max(np.abs(want), initial=0.0))
 
 

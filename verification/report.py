@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from funcnn.errors import DataFormatError, InvalidArgumentError
 
 __all__ = ["VERDICTS", "CheckRow", "Report"]
@@ -48,6 +51,9 @@ class CheckRow:
     one-sided derivatives, and ``moved`` how many of those were then re-checked at a
     point moved off the kinks (see :func:`verification.engine.check_network`).
     ``probes`` is the number of directions for directional mode (0 otherwise).
+    ``hint`` names the pattern of a failing tensor's errors (:mod:`verification.patterns`);
+    ``errors`` is its signed relative error per entry in the tensor's shape (``nan``
+    where not compared), kept for :meth:`Report.plot` and not written to JSON.
     """
 
     check: str
@@ -76,6 +82,8 @@ class CheckRow:
     probes: int = 0
     seconds: float = 0.0
     note: str = ""
+    hint: str = ""
+    errors: NDArray[np.floating[Any]] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -91,7 +99,9 @@ class CheckRow:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite floats become ``None``)."""
         out: dict[str, Any] = {}
-        for key, value in asdict(self).items():
+        for key, value in asdict(replace(self, errors=None)).items():
+            if key == "errors":
+                continue
             if isinstance(value, float):
                 out[key] = _clean(value)
             elif isinstance(value, tuple):
@@ -159,14 +169,30 @@ class Report:
         result = "PASSED" if self.passed else "FAILED"
         return f"{len(self.rows)} rows: {parts or 'none'} -> {result}"
 
+    def __str__(self) -> str:
+        return self.table()
+
     def table(self, columns: Sequence[str] | None = None) -> str:
-        """A fixed-width text table, one line per row, then the summary."""
+        """A fixed-width text table, one line per row, then what the ``a`` and ``n``
+        columns hold where a row's note says (``a = ...``: cross rows compare two
+        implementations), the pattern hints of failing tensors, and the summary.
+        Column ``failed`` is failed/compared entries."""
         headers = list(columns or _DEFAULT_COLUMNS)
         cells = [[_format(row, h) for h in headers] for row in self.rows]
         widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+        legend = dict.fromkeys(
+            row.note.split(";")[0] for row in self.rows if row.note.startswith("a = ")
+        )
+        if legend:
+            lines.append("columns (analytic a, numeric n):")
+            lines += [f"  {text}" for text in legend]
+        hinted = [row for row in self.rows if row.hint]
+        if hinted:
+            lines.append("hints:")
+            lines += [f"  {row.check} {row.tensor}: {row.hint}" for row in hinted]
         lines.append(self.summary())
         return "\n".join(lines)
 
@@ -192,18 +218,28 @@ class Report:
             raise DataFormatError(f"report: not a verification report JSON ({exc})") from exc
         return Report(rows, meta)
 
+    def plot(self, path: str | Path, *, dpi: int = 100) -> Path:
+        """Draw every failing tensor's signed relative error as a heat map, to the PNG
+        ``path`` (written atomically; needs matplotlib, the ``plot`` extra). See
+        :func:`verification.plot.plot_failures`."""
+        from verification.plot import plot_failures
+
+        return plot_failures(self.rows, path, dpi=dpi)
+
     def write_json(self, path: str | Path) -> None:
         """Write :meth:`to_json` to ``path``."""
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
 
 
 _DEFAULT_COLUMNS = (
-    "check", "tensor", "shape", "mode", "dtype", "verdict", "n", "max_abs", "max_rel",
+    "check", "tensor", "shape", "mode", "dtype", "verdict", "failed", "max_abs", "max_rel",
     "err_est", "worst", "analytic", "numeric", "kinks", "time",
 )
 
 
 def _num(value: float) -> str:
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return "-" if not math.isfinite(value) else f"{value:.2e}"
 
 
@@ -212,6 +248,8 @@ def _format(row: CheckRow, column: str) -> str:
         return "x".join(str(s) for s in row.shape) or "()"
     if column == "n":
         return f"{row.n_checked}" + (f"/{row.probes}p" if row.probes else "")
+    if column == "failed":
+        return f"{row.n_failed}/{row.n_checked}" + (f" ({row.probes}p)" if row.probes else "")
     if column == "max_abs":
         return _num(row.max_abs_error)
     if column == "max_rel":
@@ -221,7 +259,9 @@ def _format(row: CheckRow, column: str) -> str:
     if column == "worst":
         return "-" if row.worst_index is None else str(list(row.worst_index))
     if column == "analytic":
-        return f"a={_num(row.analytic)}"
+        # A failing row's NaN analytic value is the finding, not a missing field.
+        missing = math.isnan(row.analytic) and row.verdict == "fail"
+        return "a=nan" if missing else f"a={_num(row.analytic)}"
     if column == "numeric":
         return f"n={_num(row.numeric)}"
     if column == "kinks":

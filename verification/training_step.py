@@ -30,7 +30,7 @@ from funcnn.training.optimizers import sgd
 from funcnn.training.step import make_step
 from funcnn.typing import Array, FloatArray, Params
 from verification.arguments import check_float_dtype, check_seed
-from verification.engine import check_network
+from verification.network_check import check_network
 from verification.reference import dense_targets
 from verification.report import Report
 

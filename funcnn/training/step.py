@@ -178,17 +178,21 @@ def make_step(
 
 
 def count_correct(logits: FloatArray, y: Array) -> int | None:
-    """Samples whose target class has the largest logit (a tie counts as correct); the
-    target class is the label, or the largest target; None with one output."""
+    """Samples whose target class has the largest logit (a tie counts as correct; a row
+    with a NaN or infinite logit never does); the target class is the label, or the
+    largest target; None with one output."""
     r, c = logits.shape
     if c < 2:
         return None
     labels = y if y.dtype.kind != "f" else np.argmax(y, axis=1)
     if r == 1:  # per-sample SGD: ten Python floats beat four array operations
         row = logits[0].tolist()
-        return int(row[int(labels[0])] >= max(row))
+        finite = all(map(math.isfinite, row))
+        return int(finite and row[int(labels[0])] >= max(row))
     picked = logits.reshape(-1).take(np.arange(0, r * c, c) + labels)
-    return int(np.count_nonzero(picked >= logits.max(axis=1)))
+    top = logits.max(axis=1)
+    # A NaN anywhere in a row makes its maximum NaN; an inf makes it inf: neither counts.
+    return int(np.count_nonzero((picked >= top) & np.isfinite(top)))
 
 
 def _sgd_sink(

@@ -51,7 +51,7 @@ EXEMPT: dict[str, str] = {
     "tree_leaves": "any pytree is valid",
     "tree_structure": "any pytree is valid",
     "mnist_cache_dir": "no arguments",
-    "catalogue": "quick is any truthy value",
+    "build_catalogue": "quick is any truthy value",
     # Plain records and exceptions: no validation of their own.
     **{
         name: "record or exception type"
