@@ -61,3 +61,26 @@ def test_a_wrong_derivative_of_the_new_activation_fails(
                         fn.elementwise("silu", _silu, without_the_product_rule))
     assert not check_training_step("silu", "mse", np.float64, "sgd").passed
     assert not check_network_case("784-32-32-10", "silu", "softmax_cross_entropy").passed
+
+
+def _clip(z: Any, out: Any) -> None:  # a "relu6" with its kinks at 0 and 1.5
+    np.clip(z, 0.0, 1.5, out=out)
+
+
+def _clip_d(z: Any, a: Any, out: Any) -> None:
+    np.copyto(out, (z > 0) & (z < 1.5))
+
+
+def test_a_new_kinked_activation_is_checked_across_its_own_kinks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    act = fn.elementwise("clip", _clip, _clip_d, kinks=(0.0, 1.5))
+    monkeypatch.setitem(fn.ACTIVATIONS, "clip", act)
+    for loss in ("softmax_cross_entropy", "mse"):
+        for dtype in (np.float64, np.float32):
+            assert check_training_step("clip", loss, dtype, "sgd").passed
+    assert check_network_case("784-32-32-10", "clip", "softmax_cross_entropy").passed
+    wrong = fn.elementwise("clip", _clip, lambda z, a, out: np.copyto(out, z > 0),
+                           kinks=(0.0, 1.5))
+    monkeypatch.setitem(fn.ACTIVATIONS, "clip", wrong)  # forgets the upper kink
+    assert not check_training_step("clip", "mse", np.float64, "sgd").passed

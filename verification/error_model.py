@@ -254,7 +254,7 @@ def gradient_error_bound(
             a = act.fn(z) if forward is None else forward[0][layer + 1]
             slope = np.abs(act.derivative(z, a))
             if jump:
-                slope = np.where(_may_flip(z, ez), sup1, slope)
+                slope = np.where(_may_flip(z, ez, act.kinks), sup1, slope)
             else:
                 slope = np.minimum(slope + sup2 * ez, sup1)
             ea = slope * ez + 2 * u * np.abs(a) + tiny
@@ -320,10 +320,13 @@ def _gradient_in(spec: MLP, params: Params, x: Array, y: Any, loss: str, dtype: 
     return value_and_grad(spec, cast, np.asarray(x).astype(dtype), targets, loss)[1]
 
 
-def _may_flip(z: FloatArray, ez: FloatArray) -> Any:
-    """Where rounding may put ``z`` on the other side of a kink at 0: within its error,
+def _may_flip(z: FloatArray, ez: FloatArray, kinks: tuple[float, ...] = (0.0,)) -> Any:
+    """Where rounding may put ``z`` on the other side of a kink: within its error of one,
     unless it is exact (a zero computed from zero inputs and biases stays zero)."""
-    return (np.abs(z) <= ez) & (ez > 0)
+    near = np.zeros(z.shape, dtype=bool)
+    for k in kinks:
+        near |= np.abs(z - k) <= ez
+    return near & (ez > 0)
 
 
 def _backward_bounds(
@@ -357,5 +360,5 @@ def _backward_bounds(
         _, sup2, jump = activation_bounds(name_act)
         ed = sup2 * ez + derivative_rounding(name_act, a_act, d, u) + tiny
         if jump:
-            ed = ed + jump * _may_flip(z, ez)
+            ed = ed + jump * _may_flip(z, ez, act.kinks)
         g, eg = g_in * d, eg_in * (d + ed) + g_in * ed

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from funcnn.core.activations import get_activation
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
@@ -36,6 +37,7 @@ from verification.conformance import check_conformance
 from verification.engine import check_gradients
 from verification.error_model import gradient_error_bound
 from verification.foreign_protocol import PROTOCOL, ForeignError, ForeignProgram
+from verification.layout import kink_side
 from verification.perturbed import NetworkLoss
 from verification.report import Report
 
@@ -79,13 +81,14 @@ def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
     """Which side of 0 every pre-activation of a kinked activation (relu, leaky relu) is
     on, from funcnn's float64 forward pass: where it changes between two perturbed
     points, the foreign loss has a kink there and the engine resolves it."""
-    kinked = [i for i, a in enumerate(spec.hidden_activations) if a in ("relu", "leaky_relu")]
+    kinks = [get_activation(a).kinks for a in spec.hidden_activations]
+    kinked = [i for i, k in enumerate(kinks) if k]
     if not kinked:
         return None
 
     def pattern(p: Params) -> Array:
         pre = NetworkLoss(spec, p, x, y, loss).forward_pass[1]
-        return np.concatenate([(pre[i] > 0).reshape(-1) for i in kinked])
+        return np.concatenate([kink_side(pre[i], kinks[i]).reshape(-1) for i in kinked])
     return pattern
 
 

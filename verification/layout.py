@@ -11,14 +11,34 @@ import numpy as np
 from numpy.typing import NDArray
 
 from funcnn.core.pytree import tree_leaves
-from funcnn.typing import FloatArray, IntArray
+from funcnn.typing import Array, FloatArray, IntArray
 
-__all__ = ["Directions", "TensorInfo", "block_key", "tensor_block", "tensor_layout"]
+__all__ = [
+    "Directions",
+    "TensorInfo",
+    "block_key",
+    "kink_side",
+    "tensor_block",
+    "tensor_layout",
+]
 
 BoolArray = NDArray[np.bool_]
 
 KINKED_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
-"""Activations whose derivative jumps at 0; their ``z > 0`` masks are compared."""
+"""The built-in activations whose derivative jumps (at 0); any activation with
+``kinks`` is treated alike, through :func:`kink_side`."""
+
+
+def kink_side(z: Array, kinks: tuple[float, ...]) -> Array:
+    """Which side of the activation's kinks each entry of ``z`` lies on: ``z > 0`` for a
+    kink at 0 (relu, leaky relu), else the number of kinks below ``z``. Two points whose
+    sides differ have a kink between them."""
+    if kinks == (0.0,):
+        return z > 0
+    side = np.zeros(z.shape, dtype=np.int8)
+    for k in kinks:
+        side += z > k
+    return side
 
 ROWS_PER_CHUNK = 1 << 14
 """Rows evaluated per block: large enough to amortise numpy's per-call cost, small

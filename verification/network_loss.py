@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from funcnn.core.activations import get_activation
 from funcnn.core.losses import get_loss
 from funcnn.core.network import check_inputs, check_params
 from funcnn.core.spec import MLP
@@ -13,9 +14,9 @@ from funcnn.core.validation import check_targets
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import Array, FloatArray, IntArray, Params
 from verification.layout import (
-    KINKED_ACTIVATIONS,
     ROWS_PER_CHUNK,
     Directions,
+    kink_side,
     tensor_block,
     tensor_layout,
 )
@@ -82,7 +83,8 @@ class NetworkLoss:
         self._W = [np.asarray(layer["W"], dtype=np.float64) for layer in params]
         self._b = [np.asarray(layer["b"], dtype=np.float64) for layer in params]
         self._acts = [reference_activation(name) for name in spec.hidden_activations]
-        self._kinked = [name in KINKED_ACTIVATIONS for name in spec.hidden_activations]
+        # Per hidden layer its activation's kinks (empty: smooth), from the activation.
+        self._kinked = [get_activation(name).kinks for name in spec.hidden_activations]
         self._x = batch_x.astype(np.float64)
         self._t = dense_targets(targets, batch_x.shape[0], spec.n_out)
         self.batch = int(batch_x.shape[0])
@@ -291,7 +293,8 @@ class NetworkLoss:
             return ell - self._ell0[b], np.zeros(b.size, dtype=bool)
         flip = np.zeros(b.size, dtype=bool)
         if self._kinked[layer]:
-            flip = (z_new > 0) != (z_old > 0)
+            kinks = self._kinked[layer]
+            flip = kink_side(z_new, kinks) != kink_side(z_old, kinks)
         da = self._acts[layer](z_new) - self._a[layer + 1].reshape(-1)[at]
         live = np.flatnonzero(da)
         d_ell = np.zeros(b.size)
@@ -330,7 +333,9 @@ class NetworkLoss:
         """Activation of pre-activation rows of ``layer`` (samples ``b``) and, for kinked
         activations, whether each row's mask differs from the sample's base mask."""
         if self._kinked[layer]:
-            changed = np.any((rows > 0) != (self._z[layer][b] > 0), axis=1)
+            kinks = self._kinked[layer]
+            changed = np.any(kink_side(rows, kinks) != kink_side(self._z[layer][b], kinks),
+                             axis=1)
         else:
             changed = np.zeros(rows.shape[0], dtype=bool)
         return self._acts[layer](rows), changed
@@ -404,7 +409,9 @@ class NetworkLoss:
                 continue
             if self._kinked[layer]:
                 done = z.shape[0]
-                flags[order[:done]] |= np.any((z > 0) != (self._z[layer] > 0), axis=(1, 2))
+                kinks = self._kinked[layer]
+                moved = kink_side(z, kinks) != kink_side(self._z[layer], kinks)
+                flags[order[:done]] |= np.any(moved, axis=(1, 2))
             z = self._act(layer, z) @ self._W[layer + 1] + self._b[layer + 1]
         assert z is not None
         ell = per_sample_loss(self.loss_name, z, self._t[None])
