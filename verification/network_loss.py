@@ -128,7 +128,7 @@ class NetworkLoss:
 
     @property
     def detects_kinks(self) -> bool:
-        """True: relu and leaky relu masks are compared at every evaluated point."""
+        """True: the side of each kinked activation's kinks is compared at every point."""
         return True
 
     @property
