@@ -510,6 +510,7 @@ def _with_nan(x: np.ndarray) -> np.ndarray:
 
 _OPTIMIZERS = {
     "sgd": sgd(0.1),
+    "sgd_decay": sgd(0.1, weight_decay=1e-2),  # not fused: the decay must not be lost
     "momentum": sgd(0.05, momentum=0.9, weight_decay=1e-3),
     "nesterov": sgd(0.05, momentum=0.9, nesterov=True),
     "adam": adam(0.01, weight_decay=1e-3),

@@ -72,3 +72,8 @@ def test_a_wrong_activation_kernel_fails_the_step_and_value_and_grad_alike(
     from verification.catalogue import check_network_case
 
     assert not check_network_case("784-32-32-10", "tanh", "softmax_cross_entropy").passed
+
+
+def test_an_unknown_optimizer_is_named() -> None:
+    with pytest.raises(fn.InvalidArgumentError, match=r"optimizer: expected one of"):
+        check_training_step("relu", "mse", np.float64, "adam")

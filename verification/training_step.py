@@ -26,6 +26,7 @@ import numpy as np
 
 from funcnn.core.initializers import init
 from funcnn.core.spec import MLP
+from funcnn.errors import InvalidArgumentError
 from funcnn.training.optimizers import sgd
 from funcnn.training.step import make_step
 from funcnn.typing import Array, FloatArray, Params
@@ -81,7 +82,7 @@ def check_training_step(
     dtype = check_float_dtype("dtype", dtype)
     seed = check_seed(seed)
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {optimizer!r}")
+        raise InvalidArgumentError(f"optimizer: expected one of {OPTIMIZERS}, got {optimizer!r}")
     rng = np.random.default_rng([seed, 0x73746570])  # "step"
     spec = MLP(STEP_SIZES, activation)
     params = init(spec, rng, "glorot_uniform", dtype=dtype)

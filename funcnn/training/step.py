@@ -66,8 +66,9 @@ class Step:
         self.loss = get_loss(loss)
         self.acts = engine.activations_of(spec)
         # Plain SGD (no momentum, no weight decay) is applied inside backprop.
-        plain = isinstance(optimizer, SGD) and not optimizer.momentum
-        self.fused_sgd = plain and not optimizer.weight_decay
+        self.fused_sgd = (
+            isinstance(optimizer, SGD) and not optimizer.momentum and not optimizer.weight_decay
+        )
         self._buffers: dict[tuple[int, Any], engine.Buffers] = {}
         self._work: dict[Any, tuple[list[FloatArray], list[FloatArray], list[Array]]] = {}
         self._fused: dict[tuple[int, Any], list[FusedUpdate | None]] = {}
