@@ -14,7 +14,7 @@ from funcnn.cli.progress import format_loss
 from funcnn.core.network import apply
 from funcnn.core.spec import MLP
 from funcnn.errors import FuncnnError
-from funcnn.training.checkpoint import _write_atomically
+from funcnn.training._atomic import write_atomically
 from funcnn.training.loop import History, evaluate
 from funcnn.typing import Array, FloatArray, Params
 
@@ -25,7 +25,7 @@ MISCLASSIFIED_SHOWN = 25
 
 
 def write_text(path: Path, text: str) -> None:
-    _write_atomically(path, text.encode("utf-8"))
+    write_atomically(path, text.encode("utf-8"))
 
 
 def warn(message: str, quiet: bool) -> None:

@@ -5,11 +5,11 @@ state, the rng state, the :class:`~funcnn.training.loop.History` and free-form J
 Arrays are stored as ``.npy`` members; everything else is one UTF-8 JSON document stored
 as a ``uint8`` array (member ``meta``). Loading uses ``allow_pickle=False`` throughout.
 
-Writing is crash-safe: the file is written to a temporary file in the same directory,
-flushed and ``fsync``-ed, then moved over the target with ``os.replace`` (atomic on
-POSIX), and the directory is ``fsync``-ed. A crash at any point leaves either the old
-checkpoint or the new one, never a mixture. The file gets the permissions an ordinary
-``open()`` would give it (``0o666`` less the umask).
+Writing is crash-safe (:mod:`funcnn.training._atomic`): the file is written to a
+temporary file in the same directory, flushed and ``fsync``-ed, then moved over the
+target with ``os.replace`` (atomic on POSIX), and the directory is ``fsync``-ed. A crash
+at any point leaves either the old checkpoint or the new one, never a mixture. The file
+gets the permissions an ordinary ``open()`` would give it (``0o666`` less the umask).
 
 Integrity: the zip comment of every checkpoint is ``funcnn-sha256:`` plus the SHA-256 of
 all bytes before the comment's length field, so a truncated file or any flipped byte is
@@ -18,12 +18,10 @@ detected before anything is parsed, and reported as a ``DataFormatError`` naming
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from funcnn.core.network import check_params
 from funcnn.core.pytree import TreeDef, tree_flatten, tree_unflatten
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
+from funcnn.training._atomic import write_atomically as _write_atomically
 from funcnn.training.loop import History
 from funcnn.training.optimizers import Optimizer, OptState, optimizer_from_config
 from funcnn.typing import Array, Params
@@ -140,21 +139,7 @@ def _generator_from_state(state: dict[str, Any]) -> np.random.Generator:
     return np.random.Generator(bit_generator)
 
 
-# --------------------------------------------------------------------------- files
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where the platform allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)  # no way to read it without setting it: restore at once
-    os.umask(mask)
-    return mask
+# --------------------------------------------------------------------------- the sealed .npz
 
 
 def _npz_bytes(arrays: dict[str, Array]) -> bytes:
@@ -199,69 +184,6 @@ def _unseal(data: bytes, where: str) -> None:
     actual = hashlib.sha256(data[: -(_COMMENT_LEN + 2)]).hexdigest().encode("ascii")
     if actual != expected:
         raise DataFormatError(f"{where}: checkpoint is corrupt (SHA-256 mismatch)")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. PermissionError: it exists, under another user
-        return True
-    return True
-
-
-def _remove_orphans(directory: Path, name: str) -> None:
-    """Delete temporary files of ``name`` left by writers that were killed mid-save.
-
-    Temporary names carry the writer's pid; a file whose writer no longer runs can only
-    be the remains of a crash (the rename never happened), so it is safe to delete.
-    """
-    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) probes only on POSIX
-        return
-    prefix = f".{name}."
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:  # pragma: no cover - unreadable directory: nothing to tidy
-        return
-    for entry in entries:
-        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
-            continue
-        pid_text = entry.name[len(prefix) :].split(".", 1)[0]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _pid_alive(int(pid_text)):
-            continue
-        with contextlib.suppress(OSError):
-            os.unlink(entry.path)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    directory = path.parent
-    _remove_orphans(directory, path.name)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory
-    )
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        # mkstemp creates the file 0600; give it what open() would.
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 # --------------------------------------------------------------------------- API

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from funcnn.core.validation import check_finite, check_positive_int, ensure_array
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
-from funcnn.training.checkpoint import _write_atomically
+from funcnn.training._atomic import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -84,7 +84,7 @@ def _save(fig: Figure, target: Path) -> Path:
     canvas.print_png(buffer)  # type: ignore[no-untyped-call]  # untyped in matplotlib
     target.parent.mkdir(parents=True, exist_ok=True)
     # The checkpoint's atomic write (temporary file, fsync, rename): one implementation.
-    _write_atomically(target, buffer.getvalue())
+    write_atomically(target, buffer.getvalue())
     return target
 
 
