@@ -32,7 +32,8 @@ rows), :mod:`~verification.settings`, :mod:`~verification.dispatch`,
 :mod:`~verification.numeric` (scipy derivatives with error estimates),
 :mod:`~verification.perturbed` (the perturbed-loss protocol; implementations in
 :mod:`~verification.generic_loss`, :mod:`~verification.network_loss`,
-:mod:`~verification.logits_loss`; layout in :mod:`~verification.layout`),
+:mod:`~verification.logits_loss`; layout in :mod:`~verification.layout`; shared
+weight moves in :mod:`~verification.sparse_moves`),
 :mod:`~verification.kinks`, :mod:`~verification.tolerances` and
 :mod:`~verification.error_model` (the pass condition), :mod:`~verification.report`
 (results as data), :mod:`~verification.patterns` (hints), :mod:`~verification.plot`

@@ -27,36 +27,12 @@ from verification.reference import (
     per_sample_loss,
     reference_activation,
 )
+from verification.sparse_moves import InputColumns, equal_moves, input_columns, moved_samples
 from verification.threads import rowwise
 
 __all__ = ["NetworkLoss"]
 
 BoolArray = NDArray[np.bool_]
-
-def _equal_moves(
-    b: IntArray, j: IntArray, t: FloatArray, p: IntArray, value_id: IntArray, width: int
-) -> tuple[IntArray, IntArray]:
-    """Representatives and inverse of the distinct moves ``(b, j, t[p] * value)``.
-
-    Each move is keyed by integers (sample, column, step id, value id) and identical
-    keys are found with a scatter table in O(n): every key's slot keeps the last index
-    written to it, so an index is a representative exactly when its slot holds it.
-    """
-    t_values, t_id = np.unique(t, return_inverse=True)
-    n_values = int(value_id.max()) + 1 if value_id.size else 1
-    key = ((b * width + j) * t_values.size + t_id[p]) * n_values + value_id
-    space = int(key.max()) + 1 if key.size else 1
-    n = key.size
-    if space > 1 << 24:
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        return first, inverse.reshape(-1)
-    table = np.empty(space, dtype=np.int64)
-    table[key] = np.arange(n)
-    rep = table[key]
-    first = np.flatnonzero(rep == np.arange(n))
-    compact = np.empty(n, dtype=np.int64)
-    compact[first] = np.arange(first.size)
-    return first, compact[rep]
 
 
 class NetworkLoss:
@@ -99,7 +75,7 @@ class NetworkLoss:
         self._a, self._z = a, z
         # Built on first use by coordinates(): per layer input, its non-zero entries by
         # column and whether its values repeat (see _sparse_inputs).
-        self._sparse: dict[int, tuple[IntArray, IntArray, FloatArray, IntArray | None]] = {}
+        self._sparse: dict[int, InputColumns] = {}
         self._ell0 = per_sample_loss(self.loss_name, z[-1], self._t)
         self._value = float(np.mean(self._ell0))
         self._noise = noise_scale(self.loss_name, z[-1], self._t)
@@ -188,11 +164,12 @@ class NetworkLoss:
                 dz = steps_k[p_idx]
             else:
                 rows_i, cols = np.divmod(local, self._W[layer].shape[1])
-                p_idx, b_idx, pos = self._moved_samples(layer, rows_i)
-                _, _, entries, value_ids = self._sparse_inputs(layer)
+                columns = self._sparse_inputs(layer)
+                p_idx, b_idx, pos = moved_samples(columns, rows_i)
+                _, _, entries, value_ids = columns
                 dz = steps_k[p_idx] * entries[pos]
                 if value_ids is not None:
-                    unique = _equal_moves(
+                    unique = equal_moves(
                         b_idx, cols[p_idx], steps_k, p_idx, value_ids[pos],
                         self._W[layer].shape[1],
                     )
@@ -201,45 +178,12 @@ class NetworkLoss:
             )
         return values.reshape(shape), flags.reshape(shape)
 
-    def _sparse_inputs(
-        self, layer: int
-    ) -> tuple[IntArray, IntArray, FloatArray, IntArray | None]:
-        """Layer ``layer``'s input by column: ``(indptr, samples, values, value_ids)``.
-
-        A weight ``W[i, j]`` moves only the samples with ``a[b, i] != 0``: they are
-        ``samples[indptr[i]:indptr[i + 1]]`` with values ``values[...]``. ``value_ids``
-        numbers the distinct values when they repeat within samples (MNIST pixels are
-        ``k/255``), so that equal moves of different weights are evaluated once; it is
-        None when they hardly repeat.
-        """
+    def _sparse_inputs(self, layer: int) -> InputColumns:
+        """Layer ``layer``'s input by column (:func:`~verification.sparse_moves.input_columns`),
+        built on first use."""
         if layer not in self._sparse:
-            inputs = self._a[layer]
-            cols, rows = np.nonzero(inputs.T)
-            counts = np.bincount(cols, minlength=inputs.shape[1])
-            indptr = np.concatenate(([0], np.cumsum(counts)))
-            values = inputs.T[cols, rows]
-            distinct = sum(np.unique(row[row != 0]).size for row in inputs)
-            ids = (
-                np.unique(values, return_inverse=True)[1].astype(np.int64).reshape(-1)
-                if distinct < 0.75 * rows.size
-                else None
-            )
-            self._sparse[layer] = (indptr, rows, values, ids)
+            self._sparse[layer] = input_columns(self._a[layer])
         return self._sparse[layer]
-
-    def _moved_samples(
-        self, layer: int, rows_i: IntArray
-    ) -> tuple[IntArray, IntArray, IntArray]:
-        """For weights in input rows ``rows_i``: (perturbation, sample, CSR position)
-        of every sample with ``a[b, i] != 0``."""
-        indptr, samples, _, _ = self._sparse_inputs(layer)
-        counts = indptr[rows_i + 1] - indptr[rows_i]
-        p_idx = np.repeat(np.arange(rows_i.size), counts)
-        ends = np.cumsum(counts)
-        pos = np.arange(int(ends[-1]) if ends.size else 0) + np.repeat(
-            indptr[rows_i] - (ends - counts), counts
-        )
-        return p_idx, samples[pos], pos
 
     def _column_moves(
         self, layer: int, count: int, p_idx: IntArray, b_idx: IntArray, j_idx: IntArray,
@@ -249,7 +193,8 @@ class NetworkLoss:
         ``b``, column ``j``, move ``dz``) quadruples: ``z[b, j] += dz`` in ``layer``.
 
         Pairs with ``dz == 0`` are never passed in. ``unique`` = (representatives,
-        inverse) marks identical moves (see :func:`_equal_moves`), evaluated once.
+        inverse) marks identical moves (see :func:`~verification.sparse_moves.equal_moves`),
+        evaluated once.
         """
         inverse = None
         if unique is not None:
