@@ -36,7 +36,7 @@ from verification.arguments import check_callable, check_seed, check_spec
 from verification.diagnosis import diagnose_mlp
 from verification.diagnosis_probe import call_checked
 from verification.error_model import gradient_error_bound
-from verification.layout import tensor_layout
+from verification.layout import TensorInfo, tensor_layout
 from verification.network_check import check_network
 from verification.reference import dense_targets
 from verification.report import CheckRow, Report
@@ -167,49 +167,13 @@ def check_conformance(
     start = time.perf_counter()
     value_f, grads_f = funcnn_value_and_grad(spec, params, x, y, loss)
     value_o, grads_o = call_checked(other, params, x, y, "other", other_name)
-    rows: list[CheckRow] = []
-    eps = eps_of(dtype)
-    # Forward rounding: relative eps per operation on the largest per-sample term.
-    scale = max(abs(value_f), abs(float(funcnn_loss(spec, params, x, y, loss))), 1.0)
-    depth = sum(spec.sizes)
-    loss_tol = MODEL_SAFETY * eps * depth * scale
-    diff = abs(float(value_o) - value_f)
-    rows.append(CheckRow(
-        check=name, tensor="loss value", shape=(), mode="cross", dtype=str(dtype),
-        verdict="pass" if diff <= loss_tol else "fail", n_checked=1, max_abs_error=diff,
-        max_rel_error=diff / scale, tolerance=loss_tol, ratio=diff / loss_tol,
-        worst_index=(), analytic=float(value_o), numeric=value_f,
-        seconds=time.perf_counter() - start,
-        note=f"a = {other_name}, n = funcnn (cross rows); tol = 2 eps sum(sizes) max(|L|, 1)",
-    ))
+    forward = float(funcnn_loss(spec, params, x, y, loss))
+    rows = [_loss_value_row(float(value_o), value_f, forward, spec, dtype, name, other_name, start)]
     bounds = tree_leaves(gradient_error_bound(spec, params, x, y, loss, dtype))
     for info, go, gf, bound in zip(
         tensor_layout(params), tree_leaves(grads_o), tree_leaves(grads_f), bounds, strict=True
     ):
-        t0 = time.perf_counter()
-        a = np.asarray(go, dtype=np.float64)
-        n = np.asarray(gf, dtype=np.float64)
-        # Both implementations round within the bound; allow the sum of the two.
-        tol = 2 * MODEL_SAFETY * bound + rtol_for(dtype) * np.abs(n)
-        d = np.abs(a - n)
-        ratio = d / np.maximum(tol, np.finfo(np.float64).tiny)
-        worst = int(np.argmax(ratio)) if ratio.size else 0
-        index = tuple(int(i) for i in np.unravel_index(worst, info.shape)) if ratio.size else ()
-        ok = bool(np.all(d <= tol)) and a.shape == n.shape
-        scale_t = max(float(np.max(np.abs(n), initial=0.0)), np.finfo(np.float64).tiny)
-        rel = d / np.maximum(np.maximum(np.abs(a), np.abs(n)), rtol_for(dtype) * scale_t)
-        rows.append(CheckRow(
-            check=name, tensor=info.name, shape=info.shape, mode="cross", dtype=str(dtype),
-            verdict="pass" if ok else "fail", n_checked=int(a.size),
-            max_abs_error=float(np.max(d, initial=0.0)),
-            max_rel_error=float(np.max(rel, initial=0.0)),
-            tolerance=float(tol.reshape(-1)[worst]) if tol.size else 0.0,
-            ratio=float(ratio.reshape(-1)[worst]) if ratio.size else 0.0,
-            worst_index=index, analytic=float(a.reshape(-1)[worst]) if a.size else np.nan,
-            numeric=float(n.reshape(-1)[worst]) if n.size else np.nan,
-            n_failed=int(np.sum(d > tol)), seconds=time.perf_counter() - t0,
-            note=f"a = {other_name}, n = funcnn (cross rows)",
-        ))
+        rows.append(_tensor_row(info, go, gf, bound, dtype, name, other_name))
     cross = Report(tuple(rows), {})
     vs_other = check_network(
         spec, params, x, y, loss, mode=mode, seed=seed, name=f"{name}: {other_name} vs numeric",
@@ -226,6 +190,59 @@ def check_conformance(
         found = _diagnosis(other, spec, params, x, loss, seed, other_name)
         return Report(report.rows, {**report.meta, **found})
     return report
+
+
+def _loss_value_row(
+    value_o: float, value_f: float, forward: float, spec: MLP, dtype: np.dtype[Any],
+    name: str, other_name: str, start: float,
+) -> CheckRow:
+    """The ``loss value`` row: ``other``'s loss ``value_o`` against funcnn's ``value_f``
+    (``forward`` is funcnn's plain forward loss), within the rounding of the forward pass."""
+    # Forward rounding: relative eps per operation on the largest per-sample term.
+    scale = max(abs(value_f), abs(forward), 1.0)
+    depth = sum(spec.sizes)
+    loss_tol = MODEL_SAFETY * eps_of(dtype) * depth * scale
+    diff = abs(value_o - value_f)
+    return CheckRow(
+        check=name, tensor="loss value", shape=(), mode="cross", dtype=str(dtype),
+        verdict="pass" if diff <= loss_tol else "fail", n_checked=1, max_abs_error=diff,
+        max_rel_error=diff / scale, tolerance=loss_tol, ratio=diff / loss_tol,
+        worst_index=(), analytic=value_o, numeric=value_f,
+        seconds=time.perf_counter() - start,
+        note=f"a = {other_name}, n = funcnn (cross rows); tol = 2 eps sum(sizes) max(|L|, 1)",
+    )
+
+
+def _tensor_row(
+    info: TensorInfo, go: Array, gf: Array, bound: Array, dtype: np.dtype[Any], name: str,
+    other_name: str,
+) -> CheckRow:
+    """The cross row of one gradient tensor: ``other``'s ``go`` against funcnn's ``gf``,
+    within the sum of both implementations' rounding bounds (``bound`` each)."""
+    t0 = time.perf_counter()
+    a = np.asarray(go, dtype=np.float64)
+    n = np.asarray(gf, dtype=np.float64)
+    # Both implementations round within the bound; allow the sum of the two.
+    tol = 2 * MODEL_SAFETY * bound + rtol_for(dtype) * np.abs(n)
+    d = np.abs(a - n)
+    ratio = d / np.maximum(tol, np.finfo(np.float64).tiny)
+    worst = int(np.argmax(ratio)) if ratio.size else 0
+    index = tuple(int(i) for i in np.unravel_index(worst, info.shape)) if ratio.size else ()
+    ok = bool(np.all(d <= tol)) and a.shape == n.shape
+    scale_t = max(float(np.max(np.abs(n), initial=0.0)), np.finfo(np.float64).tiny)
+    rel = d / np.maximum(np.maximum(np.abs(a), np.abs(n)), rtol_for(dtype) * scale_t)
+    return CheckRow(
+        check=name, tensor=info.name, shape=info.shape, mode="cross", dtype=str(dtype),
+        verdict="pass" if ok else "fail", n_checked=int(a.size),
+        max_abs_error=float(np.max(d, initial=0.0)),
+        max_rel_error=float(np.max(rel, initial=0.0)),
+        tolerance=float(tol.reshape(-1)[worst]) if tol.size else 0.0,
+        ratio=float(ratio.reshape(-1)[worst]) if ratio.size else 0.0,
+        worst_index=index, analytic=float(a.reshape(-1)[worst]) if a.size else np.nan,
+        numeric=float(n.reshape(-1)[worst]) if n.size else np.nan,
+        n_failed=int(np.sum(d > tol)), seconds=time.perf_counter() - t0,
+        note=f"a = {other_name}, n = funcnn (cross rows)",
+    )
 
 
 def _diagnosis(
