@@ -132,16 +132,7 @@ def gunzip(
     """
     view = _byte_view(data)
     source = _check_source(source)
-    if max_size is not None:
-        if isinstance(max_size, bool) or not isinstance(max_size, int | np.integer):
-            raise ArgumentTypeError(
-                f"max_size: expected None or an integer >= 0, got {type(max_size).__name__}"
-            )
-        if max_size < 0:
-            raise InvalidArgumentError(
-                f"max_size: expected None or an integer >= 0, got {max_size}"
-            )
-        max_size = int(max_size)
+    max_size = _check_max_size(max_size)
     if view[:2] != _GZIP_MAGIC:
         hint = ""
         if len(view) >= 4 and view[0] == 0 and view[1] == 0:
@@ -160,33 +151,7 @@ def gunzip(
     member = 0
     while True:
         member += 1
-        decomp = zlib.decompressobj(wbits=31)  # 16 + 15: gzip header and trailer
-        fed = start
-        pending = b""
-        try:
-            while not decomp.eof:
-                if pending:
-                    chunk_in: bytes | memoryview = pending
-                else:
-                    chunk_in = view[fed : fed + _IN_CHUNK]  # empty once all is fed
-                    fed += len(chunk_in)
-                chunk_out = decomp.decompress(chunk_in, _OUT_CHUNK)
-                pending = decomp.unconsumed_tail
-                if not chunk_in and not chunk_out and not decomp.eof:
-                    raise DataFormatError(
-                        f"{source}: truncated gzip data: the compressed stream of member "
-                        f"{member} ends after {len(view) - start} bytes, before its end "
-                        f"marker ({pos} bytes decompressed so far)"
-                    )
-                out[pos : pos + len(chunk_out)] = chunk_out
-                pos += len(chunk_out)
-                if max_size is not None and pos > max_size:
-                    raise DataFormatError(
-                        f"{source}: gzip data decompresses to more than {max_size} bytes"
-                    )
-        except zlib.error as exc:
-            raise DataFormatError(f"{source}: corrupt gzip data in member {member}: {exc}") from exc
-        rest_start = fed - len(decomp.unused_data)
+        pos, rest_start = _inflate_member(view, start, out, pos, member, source, max_size)
         if rest_start >= len(view):
             break
         if view[rest_start : rest_start + 2] != _GZIP_MAGIC:
@@ -198,6 +163,60 @@ def gunzip(
     if pos < len(out):
         del out[pos:]
     return out
+
+
+def _check_max_size(max_size: Any) -> int | None:
+    """``gunzip``'s ``max_size`` as a Python ``int`` (or ``None``); anything else is rejected."""
+    if max_size is None:
+        return None
+    if isinstance(max_size, bool) or not isinstance(max_size, int | np.integer):
+        raise ArgumentTypeError(
+            f"max_size: expected None or an integer >= 0, got {type(max_size).__name__}"
+        )
+    if max_size < 0:
+        raise InvalidArgumentError(f"max_size: expected None or an integer >= 0, got {max_size}")
+    return int(max_size)
+
+
+def _inflate_member(
+    view: memoryview,
+    start: int,
+    out: bytearray,
+    pos: int,
+    member: int,
+    source: str,
+    max_size: int | None,
+) -> tuple[int, int]:
+    """Decompress the gzip member number ``member`` that starts at ``view[start]`` into
+    ``out`` from ``out[pos]`` on (growing it as needed); return the new end of the output
+    and where the member's compressed bytes end in ``view``."""
+    decomp = zlib.decompressobj(wbits=31)  # 16 + 15: gzip header and trailer
+    fed = start
+    pending = b""
+    try:
+        while not decomp.eof:
+            if pending:
+                chunk_in: bytes | memoryview = pending
+            else:
+                chunk_in = view[fed : fed + _IN_CHUNK]  # empty once all is fed
+                fed += len(chunk_in)
+            chunk_out = decomp.decompress(chunk_in, _OUT_CHUNK)
+            pending = decomp.unconsumed_tail
+            if not chunk_in and not chunk_out and not decomp.eof:
+                raise DataFormatError(
+                    f"{source}: truncated gzip data: the compressed stream of member "
+                    f"{member} ends after {len(view) - start} bytes, before its end "
+                    f"marker ({pos} bytes decompressed so far)"
+                )
+            out[pos : pos + len(chunk_out)] = chunk_out
+            pos += len(chunk_out)
+            if max_size is not None and pos > max_size:
+                raise DataFormatError(
+                    f"{source}: gzip data decompresses to more than {max_size} bytes"
+                )
+    except zlib.error as exc:
+        raise DataFormatError(f"{source}: corrupt gzip data in member {member}: {exc}") from exc
+    return pos, fed - len(decomp.unused_data)
 
 
 def decode_idx(data: bytes | bytearray | memoryview, *, source: str = "<bytes>") -> NDArray[Any]:
