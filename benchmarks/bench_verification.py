@@ -35,7 +35,15 @@ from typing import Any
 import numpy as np
 
 import funcnn as fn
-from benchmarks.harness import Quiet, Row, Target, format_value, interleaved_times, median, progress
+from benchmarks.harness import Quiet, Row, format_value, interleaved_times, progress
+from benchmarks.verification_rows import (
+    Times,
+    jax_rows,
+    make_row,
+    our_rows,
+    torch_fast_rows,
+    torch_full_rows,
+)
 from verification.data import sample_batch
 from verification.engine import check_gradients
 from verification.network_check import check_network
@@ -70,30 +78,6 @@ def _timed(
     and timed before."""
     cases = {name: (lambda _, call=call: call()) for name, call in calls.items()}
     return interleaved_times(cases, reps, warmup=0, quiet=quiet)
-
-
-def _row(
-    key: str,
-    label: str,
-    value: float | None,
-    *,
-    target: float | None = None,
-    note: str = "",
-    samples: list[float] | None = None,
-    unit: str = "s",
-    extra: dict[str, Any] | None = None,
-) -> Row:
-    return Row(
-        "D",
-        f"D.{key}",
-        label,
-        value,
-        unit,
-        None if target is None else Target("<=", target),
-        note,
-        tuple(samples or ()),
-        extra or {},
-    )
 
 
 def _torch_checks(
@@ -202,6 +186,36 @@ def _measure(
     quiet: Quiet | None,
 ) -> list[Row]:
     spec, params, x, y, source = case
+    checks = _our_checks(case)
+    ours = _time_ours(checks, reps, quiet)
+    progress("D: torch and jax, first calls and warm repetitions")
+    torch_first, torch_warm = _time_torch(checks["blackbox"], torch_calls, reps, quick, quiet)
+    jax_call, jax_note = _jax_check(params, x, y)
+    jax_first: dict[str, float] = {}
+    jax_warm: dict[str, list[float]] = {}
+    if jax_call is not None:
+        jax_first["jax"] = _first(jax_call)[0]
+        jax_warm["jax"] = _timed({"jax": jax_call}, 4 * reps, quiet)["jax"]
+    times = Times(
+        {**ours.first, **torch_first, **jax_first},
+        {**ours.warm, **torch_warm, **jax_warm},
+        ours.worst_est,
+    )
+    rows = our_rows(times, spec, source, reps)
+    if torch_calls:
+        rows += torch_full_rows(times, torch_note, reps) + torch_fast_rows(times, torch_note)
+    else:
+        rows.append(make_row("torch", "torch.autograd.gradcheck", None, note=torch_note))
+    if jax_call is not None:
+        rows += jax_rows(times, jax_note)
+    else:
+        rows.append(make_row("jax", "jax.test_util.check_grads", None, note=jax_note))
+    return rows
+
+
+def _our_checks(case: tuple[fn.MLP, fn.Params, Any, Any, str]) -> dict[str, Callable[[], Any]]:
+    """The three checks of ours that are timed: ``full``, ``directional`` and ``blackbox``."""
+    spec, params, x, y, _ = case
 
     def full() -> Any:
         return check_network(spec, params, x, y, mode="full")
@@ -217,159 +231,55 @@ def _measure(
             mode="full",
         )
 
+    return {"full": full, "directional": directional, "blackbox": blackbox}
+
+
+def _first_passing(what: str, check: Callable[[], Any]) -> tuple[float, Any]:
+    """The time and report of ``check``'s first call; a failed report stops the benchmark."""
+    seconds, report = _first(check)
+    if not report.passed:
+        raise RuntimeError(f"the {what} check failed on correct code:\n" + report.table())
+    return seconds, report
+
+
+def _time_ours(checks: dict[str, Callable[[], Any]], reps: int, quiet: Quiet | None) -> Times:
+    """First calls and warm repetitions of our checks (the black box: its first call)."""
     # Ours first, before any peer runs: torch's OpenMP threads and XLA's pool keep
     # spinning after a call (the directional check right after a torch fast-mode call took
     # 15.5 ms instead of 9.5 ms, measured), so a peer's call must not precede ours.
     progress("D: verification, first calls and warm repetitions")
-    first_full, report = _first(full)
-    if not report.passed:
-        raise RuntimeError("the full check failed on correct code:\n" + report.table())
+    first_full, report = _first_passing("full", checks["full"])
     worst_est = max(row.error_estimate for row in report.rows[1:])
-    first_dir, report = _first(directional)
-    if not report.passed:
-        raise RuntimeError("the directional check failed on correct code:\n" + report.table())
-    full_times = _timed({"ours": full}, reps, quiet)
-    warm = _timed({"ours": directional}, 4 * reps, quiet)
+    first_dir, _ = _first_passing("directional", checks["directional"])
+    full = _timed({"ours": checks["full"]}, reps, quiet)["ours"]
+    directional = _timed({"ours": checks["directional"]}, 4 * reps, quiet)["ours"]
     progress("D: black-box full mode, first call")
-    first_box, report = _first(blackbox)
-    if not report.passed:
-        raise RuntimeError("the black-box full check failed on correct code:\n" + report.table())
-    progress("D: torch and jax, first calls and warm repetitions")
-    firsts = {name: _first(call)[0] for name, call in torch_calls.items()}
-    box_times: dict[str, list[float]] = {"blackbox": [first_box]}
+    first_box, _ = _first_passing("black-box full", checks["blackbox"])
+    return Times(
+        {"full": first_full, "directional": first_dir, "blackbox": first_box},
+        {"full": full, "directional": directional, "blackbox": [first_box]},
+        worst_est,
+    )
+
+
+def _time_torch(
+    blackbox: Callable[[], Any],
+    torch_calls: dict[str, Callable[[], Any]],
+    reps: int,
+    quick: bool,
+    quiet: Quiet | None,
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """torch's first calls and warm repetitions (``first``, ``warm`` of :class:`Times`);
+    the full mode in turns with our black-box check, which it replaces in ``warm``."""
+    first = {f"torch.{name}": _first(call)[0] for name, call in torch_calls.items()}
+    warm: dict[str, list[float]] = {}
     if "full" in torch_calls and not quick:
         # In turns, so that the load of a shared machine weighs on both alike.
-        box_times = _timed({"blackbox": blackbox, "torch": torch_calls["full"]}, reps, quiet)
-        full_times["torch"] = box_times["torch"]
+        turns = _timed({"blackbox": blackbox, "torch": torch_calls["full"]}, reps, quiet)
+        warm["blackbox"], warm["torch.full"] = turns["blackbox"], turns["torch"]
     if "fast" in torch_calls:
-        warm.update(_timed({"torch": torch_calls["fast"]}, 4 * reps, quiet))
-    jax_call, jax_note = _jax_check(params, x, y)
-    if jax_call is not None:
-        firsts["jax"] = _first(jax_call)[0]
-        warm.update(_timed({"jax": jax_call}, 4 * reps, quiet))
-    rows = [
-        _row(
-            "full.first",
-            "verification full mode (26,506 params), first call",
-            first_full,
-            note=f"data: {source}",
-        ),
-        _row(
-            "full",
-            "verification full mode (26,506 params), warm",
-            median(full_times["ours"]),
-            target=2.0,
-            samples=full_times["ours"],
-            note=f"median of {reps}; error estimate per entry (max {worst_est:.1e})",
-            extra={"n_params": spec.n_params, "data": source},
-        ),
-        _row(
-            "blackbox.full",
-            "check_gradients full mode, black-box loss_fn/grad_fn",
-            median(box_times["blackbox"]),
-            samples=box_times["blackbox"],
-            note=(
-                f"median of {len(box_times['blackbox'])}, in turns with torch's full mode"
-                if "torch" in box_times else "first call only"
-            ),
-        ),
-        _row("directional.first", "verification directional (3 probes/tensor), first", first_dir),
-        _row(
-            "directional",
-            "verification directional (3 probes/tensor), warm",
-            median(warm["ours"]),
-            target=0.010,
-            samples=warm["ours"],
-            note=f"median of {len(warm['ours'])}, before any torch or jax call",
-        ),
-    ]
-    if torch_calls:
-        rows.append(
-            _row(
-                "torch.full.first",
-                "torch gradcheck fast_mode=False, first call",
-                firsts["full"],
-                note=f"{torch_note}; no error estimates; after the fast mode's first call",
-            )
-        )
-        if "torch" in full_times:
-            rows += [
-                _row(
-                    "torch.full.warm",
-                    "torch gradcheck fast_mode=False, warm",
-                    median(full_times["torch"]),
-                    samples=full_times["torch"],
-                    note=f"{torch_note}; median of {reps}",
-                ),
-                _row(
-                    "blackbox/torch",
-                    "ratio: black-box full mode / torch full mode",
-                    median(box_times["blackbox"]) / median(box_times["torch"]),
-                    unit="ratio",
-                    target=1.0,
-                    note="issue 14: no slower than torch's full mode (medians, in turns)",
-                ),
-                _row(
-                    "full/torch",
-                    "ratio: our full mode / torch full mode",
-                    median(full_times["ours"]) / median(full_times["torch"]),
-                    unit="ratio",
-                    target=0.5,
-                    note="issue 7: <= half of torch's full mode (warm medians)",
-                ),
-            ]
-        else:
-            rows.append(
-                _row(
-                    "torch.full.warm",
-                    "torch gradcheck fast_mode=False, warm",
-                    None,
-                    note="--quick: first call only",
-                )
-            )
-        rows += [
-            _row(
-                "torch.fast.first",
-                "torch gradcheck fast_mode=True, first call",
-                firsts["fast"],
-                note=f"{torch_note}; the process's first gradcheck",
-            ),
-            _row(
-                "torch.fast.warm",
-                "torch gradcheck fast_mode=True, warm",
-                median(warm["torch"]),
-                samples=warm["torch"],
-                note=f"median of {len(warm['torch'])}",
-            ),
-            _row(
-                "directional/torch",
-                "ratio: our directional / torch fast mode",
-                median(warm["ours"]) / median(warm["torch"]),
-                unit="ratio",
-                note="medians of consecutive blocks (torch's threads would slow ours)",
-            ),
-        ]
-    else:
-        rows.append(_row("torch", "torch.autograd.gradcheck", None, note=torch_note))
-    if jax_call is not None:
-        rows += [
-            _row(
-                "jax.first",
-                "jax.test_util.check_grads, first call",
-                firsts["jax"],
-                note=f"{jax_note}; includes tracing",
-            ),
-            _row(
-                "jax.warm",
-                "jax.test_util.check_grads, warm",
-                median(warm["jax"]),
-                samples=warm["jax"],
-                note=f"median of {len(warm['jax'])}",
-            ),
-        ]
-    else:
-        rows.append(_row("jax", "jax.test_util.check_grads", None, note=jax_note))
-    return rows
+        warm["torch.fast"] = _timed({"torch": torch_calls["fast"]}, 4 * reps, quiet)["torch"]
+    return first, warm
 
 
 def _table(rows: list[Row]) -> str:
