@@ -221,3 +221,53 @@ def test_ragged_inputs_are_a_clear_error() -> None:
     params = fn.init(spec, np.random.default_rng(0))
     with pytest.raises(fn.InvalidArgumentError, match=r"x: expected a rectangular array"):
         fn.apply(spec, params, [[1.0, 2.0, 3.0], [1.0]])
+
+
+def _saturating(activation: str, where: str, value: float) -> tuple[fn.MLP, Any, Any]:
+    """A net whose hidden unit 0 is saturated by a non-finite ``value`` put in ``where``
+    (x, W or b), so the loss, and every gradient but the bad entry's own, stay finite."""
+    spec = fn.MLP((3, 2, 2), activation)
+    params = fn.init(spec, np.random.default_rng(0))
+    x = np.full((2, 3), 0.5)
+    if where == "W":
+        params[0]["W"][1, 0] = value
+    elif where == "b":
+        params[0]["b"][0] = value
+    else:
+        params[0]["W"][:, 0] = 1.0  # the inf in x then reaches unit 0 only with one sign
+        x[1, 2] = value
+    return spec, params, x
+
+
+@pytest.mark.parametrize(
+    ("activation", "value"), [("tanh", np.inf), ("sigmoid", -np.inf), ("relu", -np.inf)]
+)
+@pytest.mark.parametrize("where", ["W", "b", "x"])
+def test_a_nonfinite_entry_an_activation_saturates_is_still_named(
+    activation: str, value: float, where: str
+) -> None:
+    """The activation maps the inf to a constant, so the loss is finite: the error must
+    come from the pre-activations, not from the loss. Planted: judging finiteness from
+    the loss and gradients alone let these through."""
+    spec, params, x = _saturating(activation, where, value)
+    name = r"x" if where == "x" else rf"params\[0\]\['{where}'\]"
+    y = np.array([0, 1])
+    for call in (fn.loss, fn.value_and_grad, fn.input_grad):
+        with pytest.raises(fn.InvalidArgumentError, match=rf"{name}: expected finite values"):
+            call(spec, params, x, y)
+    with pytest.raises(fn.InvalidArgumentError, match=rf"{name}: expected finite values"):
+        fn.apply(spec, params, x)
+
+
+def test_gradients_are_fresh_arrays_independent_of_the_params() -> None:
+    spec = fn.MLP((3, 4, 2), "tanh")
+    params = fn.init(spec, np.random.default_rng(1))
+    x, y = np.random.default_rng(2).normal(size=(5, 3)), np.array([0, 1, 1, 0, 1])
+    _, grads = fn.value_and_grad(spec, params, x, y)
+    before = copy.deepcopy(grads)
+    grads[0]["W"][...] = 7.0  # one leaf written: no other leaf changes
+    for new, old in zip(fn.tree_leaves(grads)[1:], fn.tree_leaves(before)[1:], strict=True):
+        np.testing.assert_array_equal(new, old)
+    for g in fn.tree_leaves(grads):
+        assert g.flags.c_contiguous and g.flags.writeable
+        assert not any(np.shares_memory(g, p) for p in fn.tree_leaves(params))

@@ -566,6 +566,22 @@ def test_step_names_a_nan_in_x_and_updates_nothing() -> None:
     _assert_equal(params, before)
 
 
+@pytest.mark.parametrize("optimizer", [sgd(0.1), sgd(0.1, momentum=0.9)])
+def test_step_names_an_inf_that_tanh_saturates_and_updates_nothing(optimizer: Any) -> None:
+    # tanh(+-inf) = +-1 leaves the loss finite, while x^T dz puts inf * 0 = NaN into the
+    # weight gradient: judged from the loss alone, the step wrote NaN into W.
+    spec = fn.MLP((3, 2, 2), "tanh")
+    params = fn.init(spec, np.random.default_rng(0))
+    params[0]["W"][:, 0] = 1.0
+    x, y = np.full((2, 3), 0.5), np.array([0, 1])
+    x[1, 2] = np.inf
+    before = copy.deepcopy(params)
+    step = fn.make_step(spec, optimizer)
+    with pytest.raises(fn.InvalidArgumentError, match=r"x: expected finite values.*\(1, 2\)"):
+        step(params, optimizer.init(params), x, y)
+    _assert_equal(params, before)
+
+
 @pytest.mark.parametrize(("dtype", "scale"), [(np.float32, 1e21), (np.float64, 1e200)])
 def test_adam_overflow_stops_cleanly_with_the_last_good_state(dtype: Any, scale: float) -> None:
     # A net without hidden layers and huge inputs: the gradient is finite, its square

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from funcnn.core.activations import Activation, get_activation
+from funcnn.core.blocks import packed_empty
 from funcnn.core.dense import bias_grad_into, dense_into, input_grad_into, weight_grad_into
 from funcnn.core.spec import MLP
+from funcnn.core.validation import all_finite
 from funcnn.typing import FloatArray
 
 __all__ = [
@@ -49,32 +51,48 @@ class Buffers:
     ``z[l]`` (B, n_{l+1}): pre-activations (``z[-1]`` the logits); ``a[l]``: the hidden
     activations; ``dz[l]``: the loss gradient at ``z[l]``; ``dx`` (B, n_in): the gradient
     at the input, when asked for. Backward uses ``z`` as scratch (they hold the
-    activations' derivatives afterwards).
+    activations' derivatives afterwards). ``z_block``: the 1-D array the ``z`` are
+    consecutive views of (None after :meth:`rows`), so one read checks them all.
     """
 
     z: tuple[FloatArray, ...]
     a: tuple[FloatArray, ...]
     dz: tuple[FloatArray, ...]
     dx: FloatArray | None
+    z_block: FloatArray | None = None
 
     def rows(self, r: int) -> Buffers:
         """The same buffers cut to the first ``r`` rows (a smaller last batch)."""
         z, a, dz = (tuple(v[:r] for v in arrays) for arrays in (self.z, self.a, self.dz))
         return Buffers(z, a, dz, None if self.dx is None else self.dx[:r])
 
+    def pre_activations_finite(self) -> bool:
+        """Whether every ``z`` is finite, read right after :func:`forward`.
+
+        A NaN or inf in ``x``, in ``W_l`` or in ``b_l`` reaches every entry of a row or a
+        column of ``z_l = a W_l + b_l`` (``inf * 0`` is NaN), before any activation can
+        saturate it away; so finite ``z`` means finite inputs and params, and no overflow
+        in the forward pass, for the cost of reading the (small) ``z``.
+        """
+        if self.z_block is not None:
+            return all_finite(self.z_block)
+        return all(all_finite(z) for z in self.z)
+
 
 def allocate(spec: MLP, rows: int, dtype: Any, *, input_grad: bool = False) -> Buffers:
     """Uninitialised :class:`Buffers` for ``rows`` samples of ``spec`` in ``dtype``."""
     widths = spec.sizes[1:]
+    z_block, z = packed_empty([(rows, w) for w in widths], dtype)
 
     def empty(width: int) -> FloatArray:
         return np.empty((rows, width), dtype=dtype)
 
     return Buffers(
-        z=tuple(empty(w) for w in widths),
+        z=tuple(z),
         a=tuple(empty(w) for w in widths[:-1]),
         dz=tuple(empty(w) for w in widths),
         dx=empty(spec.n_in) if input_grad else None,
+        z_block=z_block,
     )
 
 

@@ -9,6 +9,7 @@ skip validation for callers that validated once up front.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +17,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from funcnn.core import engine
+from funcnn.core.blocks import packed_like
 from funcnn.core.losses import Loss, get_loss
 from funcnn.core.spec import MLP
-from funcnn.core.validation import check_finite, check_result_finite, check_targets, ensure_array
-from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.core.validation import (
+    all_finite,
+    check_finite,
+    check_targets,
+    ensure_array,
+    overflow_error,
+)
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.typing import Array, FloatArray, Params
 
 __all__ = [
@@ -161,13 +169,16 @@ def backward(spec: MLP, params: Params, trace: Trace, dlogits: FloatArray) -> Pa
         dz=(*(np.empty_like(z) for z in trace.pre[:-1]), dlogits),
         dx=None,
     )
-    grads = _fresh_grads(params)
+    grads, _ = _fresh_grads(params)
     engine.backward(engine.activations_of(spec), W, x, buf, _sink(grads))
     return grads
 
 
-def _fresh_grads(params: Params) -> Params:
-    return [{"W": np.empty_like(layer["W"]), "b": np.empty_like(layer["b"])} for layer in params]
+def _fresh_grads(params: Params) -> tuple[Params, FloatArray]:
+    """Uninitialised params-shaped gradients, packed in one block (also returned), so
+    one read checks them all."""
+    block, views = packed_like([leaf for layer in params for leaf in (layer["W"], layer["b"])])
+    return [{"W": views[i], "b": views[i + 1]} for i in range(0, len(views), 2)], block
 
 
 def _sink(grads: Params) -> engine.Sink:
@@ -185,11 +196,14 @@ def apply(spec: MLP, params: Params, x: ArrayLike) -> FloatArray:
     ``x`` of shape ``(B, n_in)`` gives ``(B, n_out)``; one sample ``(n_in,)`` gives
     ``(n_out,)``. ``x`` must have the params' dtype; the result has it too.
     """
-    dtype = check_params(spec, params)
-    batch = check_inputs(spec, x, dtype)
+    dtype = check_params(spec, params, finite=False)
+    batch = check_inputs(spec, x, dtype, finite=False)
+    W, b = _split(params)
+    buf = engine.allocate(spec, batch.shape[0], batch.dtype)
     with np.errstate(all="ignore"):
-        logits = apply_unchecked(spec, params, batch)
-    check_result_finite("apply", dtype, logits)
+        logits = engine.forward(engine.activations_of(spec), W, b, batch, buf)
+    if not buf.pre_activations_finite():
+        raise _non_finite("apply", spec, params, batch)
     return logits[0] if np.ndim(x) == 1 else logits
 
 
@@ -197,22 +211,57 @@ def value_and_grad_unchecked(
     spec: MLP, params: Params, x: FloatArray, y: Array, loss: Loss, *, input_grad: bool = False
 ) -> tuple[float, Params, FloatArray | None]:
     """The engine on fresh buffers, for arguments that already passed validation:
-    ``(mean loss, grads, dL/dx if input_grad else None)``."""
+    ``(mean loss, grads, dL/dx if input_grad else None)``, whatever their values."""
     W, b = _split(params)
     acts = engine.activations_of(spec)
     buf = engine.allocate(spec, x.shape[0], x.dtype, input_grad=input_grad)
     logits = engine.forward(acts, W, b, x, buf)
     value = loss.kernel(logits, y, buf.dz[-1])
-    grads = _fresh_grads(params)
+    grads, _ = _fresh_grads(params)
     engine.backward(acts, W, x, buf, _sink(grads), input_grad=input_grad)
     return value, grads, buf.dx
+
+
+def _value_and_grad_finite(
+    what: str, spec: MLP, params: Params, x: FloatArray, y: Array, loss: Loss,
+    *, input_grad: bool = False,
+) -> tuple[float, Params, FloatArray | None]:
+    """:func:`value_and_grad_unchecked` for arguments validated in all but their values,
+    raising unless everything it returns is finite, naming the argument at fault.
+
+    Instead of reading the params and ``x`` up front it reads what the engine makes: the
+    pre-activations (which a NaN or inf in the params or ``x`` reaches, see
+    :meth:`~funcnn.core.engine.Buffers.pre_activations_finite`), the loss and the
+    gradients' block; a bad argument is searched for only after a failure.
+    """
+    W, b = _split(params)
+    acts = engine.activations_of(spec)
+    buf = engine.allocate(spec, x.shape[0], x.dtype, input_grad=input_grad)
+    with np.errstate(all="ignore"):
+        logits = engine.forward(acts, W, b, x, buf)
+        if buf.pre_activations_finite():
+            value = loss.kernel(logits, y, buf.dz[-1])
+            if math.isfinite(value):
+                grads, block = _fresh_grads(params)
+                engine.backward(acts, W, x, buf, _sink(grads), input_grad=input_grad)
+                if all_finite(block) and (buf.dx is None or all_finite(buf.dx)):
+                    return value, grads, buf.dx
+    raise _non_finite(what, spec, params, x)
+
+
+def _non_finite(what: str, spec: MLP, params: Params, x: FloatArray) -> NonFiniteError:
+    """The error for a non-finite result: an ``InvalidArgumentError`` naming a NaN or inf
+    in the params or ``x`` is raised from here; otherwise the result overflowed."""
+    check_params(spec, params)
+    check_inputs(spec, x, x.dtype)
+    return overflow_error(what, x.dtype)
 
 
 def _checked_batch(
     spec: MLP, params: Any, x: Any, y: Any, loss: str | Loss
 ) -> tuple[FloatArray, Array, Loss]:
-    dtype = check_params(spec, params)
-    batch = check_inputs(spec, x, dtype)
+    dtype = check_params(spec, params, finite=False)
+    batch = check_inputs(spec, x, dtype, finite=False)
     resolved = get_loss(loss)
     y_arr = ensure_array("y", y)
     single_target = y_arr.ndim == 0 or (y_arr.ndim == 1 and y_arr.dtype.kind == "f")
@@ -236,11 +285,15 @@ def loss(
     (for one sample ``x`` of shape ``(n_in,)``: a scalar label or ``(n_out,)`` targets).
     """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
+    W, b = _split(params)
+    buf = engine.allocate(spec, batch.shape[0], batch.dtype)
     with np.errstate(all="ignore"):
-        logits = apply_unchecked(spec, params, batch)
-        value = resolved.kernel(logits, targets, np.empty_like(logits))
-    check_result_finite("loss", batch.dtype, value)
-    return value
+        logits = engine.forward(engine.activations_of(spec), W, b, batch, buf)
+        if buf.pre_activations_finite():
+            value = resolved.kernel(logits, targets, buf.dz[-1])
+            if math.isfinite(value):
+                return value
+    raise _non_finite("loss", spec, params, batch)
 
 
 def value_and_grad(
@@ -257,11 +310,9 @@ def value_and_grad(
     training step applies (:func:`funcnn.make_step`).
     """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
-    with np.errstate(all="ignore"):
-        value, grads, _ = value_and_grad_unchecked(spec, params, batch, targets, resolved)
-    check_result_finite("value_and_grad", batch.dtype, value)
-    for layer in grads:
-        check_result_finite("value_and_grad", batch.dtype, *layer.values())
+    value, grads, _ = _value_and_grad_finite(
+        "value_and_grad", spec, params, batch, targets, resolved
+    )
     return value, grads
 
 
@@ -287,10 +338,8 @@ def input_grad(
     """The gradient of the mean loss with respect to the inputs ``x``, shape of ``x``
     (e.g. for saliency maps or adversarial examples); arguments as for :func:`loss`."""
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
-    with np.errstate(all="ignore"):
-        _, _, dx = value_and_grad_unchecked(
-            spec, params, batch, targets, resolved, input_grad=True
-        )
+    _, _, dx = _value_and_grad_finite(
+        "input_grad", spec, params, batch, targets, resolved, input_grad=True
+    )
     assert dx is not None
-    check_result_finite("input_grad", batch.dtype, dx)
     return dx[0] if np.ndim(x) == 1 else dx

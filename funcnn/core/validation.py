@@ -25,6 +25,7 @@ __all__ = [
     "check_result_finite",
     "check_targets",
     "ensure_array",
+    "overflow_error",
 ]
 
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -119,10 +120,15 @@ def check_result_finite(what: str, dtype: np.dtype[Any], *results: Any) -> None:
     for result in results:
         finite = all_finite(result) if isinstance(result, np.ndarray) else math.isfinite(result)
         if not finite:
-            raise NonFiniteError(
-                f"{what}: the result overflows {dtype} although the inputs are finite; "
-                "scale the inputs or parameters down"
-            )
+            raise overflow_error(what, dtype)
+
+
+def overflow_error(what: str, dtype: np.dtype[Any]) -> NonFiniteError:
+    """The error for a result that overflowed ``dtype`` although the inputs are finite."""
+    return NonFiniteError(
+        f"{what}: the result overflows {dtype} although the inputs are finite; "
+        "scale the inputs or parameters down"
+    )
 
 
 def _as_int(value: Any) -> int | None:

@@ -41,6 +41,7 @@ from typing import Any, NotRequired, TypedDict, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from funcnn.core.blocks import packed_like
 from funcnn.core.pytree import TreeDef, tree_unflatten
 from funcnn.core.validation import all_finite, check_finite, check_learning_rate
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
@@ -102,17 +103,23 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     rate = check_learning_rate(lr)
     p_leaves, treedef = param_leaves(params, finite=False)
     g_leaves = check_like("grads", grads, p_leaves, treedef)
-    out = [np.empty_like(p) for p in p_leaves]
+    # One block for all the new leaves (when they share a dtype): one read checks them.
+    block, out = (
+        packed_like(p_leaves)
+        if all(p.dtype == p_leaves[0].dtype for p in p_leaves)
+        else (None, [np.empty_like(p) for p in p_leaves])
+    )
     with np.errstate(all="ignore"):
-        for index, (p, g, o) in enumerate(zip(p_leaves, g_leaves, out, strict=True)):
+        for p, g, o in zip(p_leaves, g_leaves, out, strict=True):
             descend(p, g, rate, o)
-            if not all_finite(o):
-                check_finite(f"params leaf {index}", p)
-                check_finite(f"grads leaf {index}", g)
-                raise NonFiniteError(
-                    f"sgd_step: params leaf {index} - lr * grads leaf {index} overflows "
-                    f"{o.dtype}; use a smaller lr"
-                )
+    if not (all_finite(block) if block is not None else all(map(all_finite, out))):
+        index = next(i for i, o in enumerate(out) if not all_finite(o))
+        check_finite(f"params leaf {index}", p_leaves[index])
+        check_finite(f"grads leaf {index}", g_leaves[index])
+        raise NonFiniteError(
+            f"sgd_step: params leaf {index} - lr * grads leaf {index} overflows "
+            f"{out[index].dtype}; use a smaller lr"
+        )
     updated: Params = tree_unflatten(treedef, out)
     return updated
 

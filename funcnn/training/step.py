@@ -46,9 +46,10 @@ class Step:
 
     ``step(params, opt_state, x, y) -> (params, opt_state, value)``. Arguments are
     checked at every call in structure, shape and dtype (no pass over the data);
-    finiteness is judged from the loss, which any NaN or inf in ``x`` or the params
-    reaches: a non-finite loss raises before anything is updated, naming the argument
-    that holds the NaN or inf, else :class:`~funcnn.errors.NonFiniteError`.
+    finiteness is judged from the pre-activations, which any NaN or inf in ``x`` or the
+    params reaches (:meth:`~funcnn.core.engine.Buffers.pre_activations_finite`), and
+    from the loss: either non-finite raises before anything is updated, naming the
+    argument that holds the NaN or inf, else :class:`~funcnn.errors.NonFiniteError`.
     """
 
     def __init__(
@@ -112,7 +113,8 @@ class Step:
         """One step on validated arguments, updating ``leaves`` (``[W0, b0, W1, ...]``)
         and ``slots`` in place; ``(loss, correct predictions if hits else None)``.
 
-        A non-finite loss returns before anything is updated. An update that the
+        Non-finite pre-activations or loss return (as a NaN or inf loss) before anything
+        is updated. An update that the
         optimizer finds would overflow raises :class:`NonFiniteError`, also before.
         """
         r, dtype = x.shape[0], x.dtype
@@ -120,6 +122,8 @@ class Step:
         W, b = leaves[0::2], leaves[1::2]
         logits = engine.forward(self.acts, W, b, x, buf)
         correct = count_correct(logits, y) if hits else None
+        if not buf.pre_activations_finite():
+            return math.nan, correct
         value = self.loss.kernel(logits, y, buf.dz[-1])
         if not math.isfinite(value):
             return value, correct

@@ -48,6 +48,7 @@ EXEMPT: dict[str, str] = {
     # Any value is a valid argument.
     "ravel": "any pytree is valid",
     "all_finite": "any array is valid (the answer is a bool)",
+    "overflow_error": "builds an error message from a caller's name and dtype",
     "tree_leaves": "any pytree is valid",
     "tree_structure": "any pytree is valid",
     "mnist_cache_dir": "no arguments",
