@@ -1,8 +1,9 @@
 """Scenario D's rows: what :mod:`benchmarks.bench_verification` measured, as table rows.
 
 :class:`Times` holds the measured seconds by call; :func:`our_rows`,
-:func:`torch_full_rows`, :func:`torch_fast_rows` and :func:`jax_rows` turn them into
-:class:`~benchmarks.harness.Row` s with their labels, targets (issues 7 and 14) and notes.
+:func:`torch_full_rows`, :func:`torch_fast_rows` and :func:`jax_rows` (the last three
+through :func:`first_and_warm`) turn them into :class:`~benchmarks.harness.Row` s with
+their labels, targets (issues 7 and 14) and notes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from typing import Any
 import funcnn as fn
 from benchmarks.harness import Row, Target, median
 
-__all__ = ["Times", "jax_rows", "make_row", "our_rows", "torch_fast_rows", "torch_full_rows"]
+__all__ = [
+    "Times",
+    "first_and_warm",
+    "jax_rows",
+    "make_row",
+    "our_rows",
+    "torch_fast_rows",
+    "torch_full_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -99,40 +108,42 @@ def our_rows(times: Times, spec: fn.MLP, source: str, reps: int) -> list[Row]:
     ]
 
 
+def first_and_warm(
+    key: str, label: str, first: float, warm: list[float] | None, first_note: str, warm_note: str
+) -> list[Row]:
+    """The rows ``<key>.first`` and ``<key>.warm`` of a call timed once and then warm
+    (``warm`` None: not timed warm, the warm row is skipped)."""
+    return [
+        make_row(f"{key}.first", f"{label}, first call", first, note=first_note),
+        make_row(
+            f"{key}.warm",
+            f"{label}, warm",
+            None if warm is None else median(warm),
+            samples=warm,
+            note=warm_note,
+        ),
+    ]
+
+
 def torch_full_rows(times: Times, torch_note: str, reps: int) -> list[Row]:
     """torch's full-mode gradcheck (first, warm) and how our full modes compare with it."""
-    rows = [
-        make_row(
-            "torch.full.first",
-            "torch gradcheck fast_mode=False, first call",
-            times.first["torch.full"],
-            note=f"{torch_note}; no error estimates; after the fast mode's first call",
-        )
-    ]
-    if "torch.full" not in times.warm:
-        rows.append(
-            make_row(
-                "torch.full.warm",
-                "torch gradcheck fast_mode=False, warm",
-                None,
-                note="--quick: first call only",
-            )
-        )
+    warm = times.warm.get("torch.full")
+    rows = first_and_warm(
+        "torch.full",
+        "torch gradcheck fast_mode=False",
+        times.first["torch.full"],
+        warm,
+        f"{torch_note}; no error estimates; after the fast mode's first call",
+        "--quick: first call only" if warm is None else f"{torch_note}; median of {reps}",
+    )
+    if warm is None:
         return rows
-    torch_full = median(times.warm["torch.full"])
     return [
         *rows,
         make_row(
-            "torch.full.warm",
-            "torch gradcheck fast_mode=False, warm",
-            torch_full,
-            samples=times.warm["torch.full"],
-            note=f"{torch_note}; median of {reps}",
-        ),
-        make_row(
             "blackbox/torch",
             "ratio: black-box full mode / torch full mode",
-            median(times.warm["blackbox"]) / torch_full,
+            median(times.warm["blackbox"]) / median(warm),
             unit="ratio",
             target=1.0,
             note="issue 14: no slower than torch's full mode (medians, in turns)",
@@ -140,7 +151,7 @@ def torch_full_rows(times: Times, torch_note: str, reps: int) -> list[Row]:
         make_row(
             "full/torch",
             "ratio: our full mode / torch full mode",
-            median(times.warm["full"]) / torch_full,
+            median(times.warm["full"]) / median(warm),
             unit="ratio",
             target=0.5,
             note="issue 7: <= half of torch's full mode (warm medians)",
@@ -152,18 +163,13 @@ def torch_fast_rows(times: Times, torch_note: str) -> list[Row]:
     """torch's fast-mode gradcheck (first, warm) and how our directional mode compares."""
     fast = times.warm["torch.fast"]
     return [
-        make_row(
-            "torch.fast.first",
-            "torch gradcheck fast_mode=True, first call",
+        *first_and_warm(
+            "torch.fast",
+            "torch gradcheck fast_mode=True",
             times.first["torch.fast"],
-            note=f"{torch_note}; the process's first gradcheck",
-        ),
-        make_row(
-            "torch.fast.warm",
-            "torch gradcheck fast_mode=True, warm",
-            median(fast),
-            samples=fast,
-            note=f"median of {len(fast)}",
+            fast,
+            f"{torch_note}; the process's first gradcheck",
+            f"median of {len(fast)}",
         ),
         make_row(
             "directional/torch",
@@ -177,18 +183,11 @@ def torch_fast_rows(times: Times, torch_note: str) -> list[Row]:
 
 def jax_rows(times: Times, jax_note: str) -> list[Row]:
     """jax's ``check_grads`` (first call with tracing, warm)."""
-    return [
-        make_row(
-            "jax.first",
-            "jax.test_util.check_grads, first call",
-            times.first["jax"],
-            note=f"{jax_note}; includes tracing",
-        ),
-        make_row(
-            "jax.warm",
-            "jax.test_util.check_grads, warm",
-            median(times.warm["jax"]),
-            samples=times.warm["jax"],
-            note=f"median of {len(times.warm['jax'])}",
-        ),
-    ]
+    return first_and_warm(
+        "jax",
+        "jax.test_util.check_grads",
+        times.first["jax"],
+        times.warm["jax"],
+        f"{jax_note}; includes tracing",
+        f"median of {len(times.warm['jax'])}",
+    )

@@ -13,19 +13,12 @@ import pytest
 
 import funcnn as fn
 from benchmarks import bench_verification
-from benchmarks.verification_rows import (
-    Times,
-    jax_rows,
-    make_row,
-    our_rows,
-    torch_fast_rows,
-    torch_full_rows,
-)
+from benchmarks import verification_rows as vr
 
 SPEC = fn.MLP((784, 32, 32, 10), "sigmoid")
 
 
-def _times(torch_full_warm: bool = True) -> Times:
+def _times(torch_full_warm: bool = True) -> vr.Times:
     warm = {
         "full": [1.0, 3.0, 2.0],
         "directional": [0.01, 0.03, 0.02, 0.05],
@@ -38,11 +31,11 @@ def _times(torch_full_warm: bool = True) -> Times:
         del warm["torch.full"]
         warm["blackbox"] = [9.0]
     first = {"full": 8.0, "directional": 0.5, "blackbox": 9.0, "torch.fast": 3.0}
-    return Times({**first, "torch.full": 40.0, "jax": 2.0}, warm, 1.5e-7)
+    return vr.Times({**first, "torch.full": 40.0, "jax": 2.0}, warm, 1.5e-7)
 
 
 def test_our_rows_report_medians_and_where_they_come_from() -> None:
-    rows = {row.key: row for row in our_rows(_times(), SPEC, "random inputs", reps=3)}
+    rows = {row.key: row for row in vr.our_rows(_times(), SPEC, "random inputs", reps=3)}
     assert list(rows) == [
         "D.full.first",
         "D.full",
@@ -58,13 +51,13 @@ def test_our_rows_report_medians_and_where_they_come_from() -> None:
     assert "in turns with torch's full mode" in rows["D.blackbox.full"].note
     assert rows["D.directional"].value == pytest.approx(0.025)
     assert rows["D.directional"].status == "miss"  # the 10 ms target of issue 7
-    alone = our_rows(_times(torch_full_warm=False), SPEC, "mnist", reps=3)[2]
+    alone = vr.our_rows(_times(torch_full_warm=False), SPEC, "mnist", reps=3)[2]
     assert alone.value == 9.0 and alone.note == "first call only"
 
 
 def test_torch_ratios_are_ratios_of_the_named_medians() -> None:
     times = _times()
-    rows = {row.key: row for row in torch_full_rows(times, "torch 9", reps=3)}
+    rows = {row.key: row for row in vr.torch_full_rows(times, "torch 9", reps=3)}
     assert list(rows) == [
         "D.torch.full.first",
         "D.torch.full.warm",
@@ -76,24 +69,25 @@ def test_torch_ratios_are_ratios_of_the_named_medians() -> None:
     assert rows["D.blackbox/torch"].value == pytest.approx(5.0 / 20.0)
     assert rows["D.full/torch"].value == pytest.approx(2.0 / 20.0)
     assert rows["D.blackbox/torch"].status == "pass" and rows["D.full/torch"].status == "pass"
-    fast = {row.key: row for row in torch_fast_rows(times, "torch 9")}
+    fast = {row.key: row for row in vr.torch_fast_rows(times, "torch 9")}
     assert fast["D.torch.fast.first"].value == 3.0
     assert fast["D.torch.fast.warm"].value == pytest.approx(0.25)
     assert fast["D.directional/torch"].value == pytest.approx(0.025 / 0.25)
 
 
 def test_a_quick_run_has_no_warm_torch_full_mode() -> None:
-    rows = torch_full_rows(_times(torch_full_warm=False), "torch 9", reps=3)
+    rows = vr.torch_full_rows(_times(torch_full_warm=False), "torch 9", reps=3)
     assert [row.key for row in rows] == ["D.torch.full.first", "D.torch.full.warm"]
     assert rows[1].value is None and rows[1].status == "skipped"
+    assert rows[1].note == "--quick: first call only" and rows[1].samples == ()
 
 
 def test_jax_rows_and_skipped_peers() -> None:
-    first, warm = jax_rows(_times(), "jax 0.4")
+    first, warm = vr.jax_rows(_times(), "jax 0.4")
     assert (first.value, warm.value, warm.samples) == (2.0, 0.6, (0.5, 0.7, 0.6))
-    missing = make_row("jax", "jax.test_util.check_grads", None, note="jax not installed")
+    missing = vr.make_row("jax", "jax.test_util.check_grads", None, note="jax not installed")
     assert (missing.scenario, missing.key, missing.status) == ("D", "D.jax", "skipped")
-    assert make_row("x", "x", 1.0, target=0.5).status == "miss"
+    assert vr.make_row("x", "x", 1.0, target=0.5).status == "miss"
 
 
 def test_our_checks_run_before_any_peer_and_every_row_is_there(monkeypatch: Any) -> None:
