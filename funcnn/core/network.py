@@ -73,6 +73,10 @@ def check_params(
     """
     if not isinstance(spec, MLP):
         raise ArgumentTypeError(f"spec: expected an MLP, got {type(spec).__name__}")
+    if not finite:
+        conforming = _conforming_dtype(spec, params)
+        if conforming is not None:
+            return conforming
     if not isinstance(params, list):
         raise ArgumentTypeError(
             f"{name}: expected a list of {{'W', 'b'}} dicts, got {type(params).__name__}"
@@ -112,6 +116,26 @@ def check_params(
                 check_finite(where, arr)
     assert dtype is not None
     return dtype
+
+
+def _conforming_dtype(spec: MLP, params: Any) -> np.dtype[Any] | None:
+    """The params' dtype if they are plainly right (plain arrays, one float dtype, the
+    spec's shapes), checked in one quick pass; None sends :func:`check_params` through
+    the pass that names what is wrong."""
+    if type(params) is not list or len(params) != spec.n_layers:
+        return None
+    dtype = None
+    for layer, (n_in, n_out) in zip(params, spec.layer_shapes, strict=True):
+        if type(layer) is not dict or len(layer) != 2:
+            return None
+        W, b = layer.get("W"), layer.get("b")
+        if type(W) is not np.ndarray or type(b) is not np.ndarray:
+            return None
+        if dtype is None:
+            dtype = W.dtype
+        if W.dtype != dtype or b.dtype != dtype or W.shape != (n_in, n_out) or b.shape != (n_out,):
+            return None
+    return dtype if dtype in (np.float32, np.float64) else None
 
 
 def check_inputs(

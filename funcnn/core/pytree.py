@@ -126,6 +126,9 @@ def tree_unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Any:
             f"leaves: expected {treedef.num_leaves} leaves for structure {treedef}, "
             f"got {len(leaves)}"
         )
+    if treedef.kind == "list" and treedef is _params_def(len(treedef.children)):
+        # A network's params, the common case, without the general walk.
+        return [{"W": leaves[i], "b": leaves[i + 1]} for i in range(0, len(leaves), 2)]
     position = iter(leaves)
 
     def build(node: TreeDef) -> Any:
