@@ -15,6 +15,7 @@ callers check their arguments once, at their boundary.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,11 +73,14 @@ class Buffers:
         A NaN or inf in ``x``, in ``W_l`` or in ``b_l`` reaches every entry of a row or a
         column of ``z_l = a W_l + b_l`` (``inf * 0`` is NaN), before any activation can
         saturate it away; so finite ``z`` means finite inputs and params, and no overflow
-        in the forward pass, for the cost of reading the (small) ``z``.
+        in the forward pass, for the cost of reading the (small) ``z``. Call it under
+        ``np.errstate(all="ignore")``, as the engine's callers run: the quick test, one
+        dot product ``z . z``, may overflow; only then does the elementwise test run.
         """
-        if self.z_block is not None:
-            return all_finite(self.z_block)
-        return all(all_finite(z) for z in self.z)
+        block = self.z_block
+        if block is None:
+            return all(all_finite(z) for z in self.z)
+        return math.isfinite(block.dot(block)) or bool(np.isfinite(block).all())
 
 
 def allocate(spec: MLP, rows: int, dtype: Any, *, input_grad: bool = False) -> Buffers:

@@ -226,7 +226,8 @@ def apply(spec: MLP, params: Params, x: ArrayLike) -> FloatArray:
     buf = engine.allocate(spec, batch.shape[0], batch.dtype)
     with np.errstate(all="ignore"):
         logits = engine.forward(engine.activations_of(spec), W, b, batch, buf)
-    if not buf.pre_activations_finite():
+        finite = buf.pre_activations_finite()
+    if not finite:
         raise _non_finite("apply", spec, params, batch)
     return logits[0] if np.ndim(x) == 1 else logits
 

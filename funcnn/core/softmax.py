@@ -31,7 +31,7 @@ def softmax_into(z: FloatArray, out: FloatArray) -> FloatArray:
     """The softmax kernel: shifts ``z`` in place by its row maxima, writes
     ``exp(z) / sum(exp(z))`` into ``out`` and returns the row sums ``(..., 1)`` of
     ``exp(z - max)`` (what log-sum-exp needs). No validation: the engine's form."""
-    z -= np.max(z, axis=-1, keepdims=True)
+    z -= np.maximum.reduce(z, axis=-1, keepdims=True)
     np.exp(z, out=out)
     sums: FloatArray = np.add.reduce(out, axis=-1, keepdims=True)
     out /= sums

@@ -195,7 +195,7 @@ def count_correct(logits: FloatArray, y: Array) -> int | None:
         finite = all(map(math.isfinite, row))
         return int(finite and row[int(labels[0])] >= max(row))
     picked = logits.reshape(-1).take(np.arange(0, r * c, c) + labels)
-    top = logits.max(axis=1)
+    top = np.maximum.reduce(logits, axis=1)
     # A NaN anywhere in a row makes its maximum NaN; an inf makes it inf: neither counts.
     return int(np.count_nonzero((picked >= top) & np.isfinite(top)))
 
