@@ -271,3 +271,31 @@ def test_gradients_are_fresh_arrays_independent_of_the_params() -> None:
     for g in fn.tree_leaves(grads):
         assert g.flags.c_contiguous and g.flags.writeable
         assert not any(np.shares_memory(g, p) for p in fn.tree_leaves(params))
+
+
+def _overflowing_first_layer(dtype: Any, big: float) -> tuple[fn.MLP, fn.Params, Any, Any]:
+    """A first layer whose weight gradient ``x^T dz`` overflows while the forward pass,
+    the loss and every other gradient stay finite: ``x`` huge, ``W0`` tiny, ``W1`` large."""
+    spec = fn.MLP((20, 20, 3), "relu")
+    x = np.full((2, 20), big, dtype=dtype)
+    params = [
+        {"W": np.full((20, 20), 1.0 / big, dtype=dtype), "b": np.zeros(20, dtype=dtype)},
+        {"W": (np.linspace(-1, 1, 60).reshape(20, 3) * np.sqrt(big)).astype(dtype),
+         "b": np.zeros(3, dtype=dtype)},
+    ]
+    return spec, params, x, np.array([0, 2])
+
+
+@pytest.mark.parametrize(("dtype", "big"), [(np.float32, 1e30), (np.float64, 1e250)])
+def test_a_gradient_that_overflows_in_a_wide_layer_is_caught(dtype: Any, big: float) -> None:
+    """The pre-activations and the loss are finite: only reading the gradient finds it.
+    Planted: skipping the gradients' check let this inf through."""
+    spec, params, x, y = _overflowing_first_layer(dtype, big)
+    with np.errstate(all="ignore"):
+        raw_value, raw, _ = fn.core.network.value_and_grad_unchecked(
+            spec, params, x, y, fn.get_loss("softmax_cross_entropy")
+        )
+    assert np.isfinite(raw_value) and not np.isfinite(raw[0]["W"]).all()
+    assert np.isfinite(raw[1]["W"]).all() and np.isfinite(raw[0]["b"]).all()
+    with pytest.raises(fn.NonFiniteError, match="value_and_grad: the result overflows"):
+        fn.value_and_grad(spec, params, x, y)
