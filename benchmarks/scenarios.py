@@ -251,11 +251,12 @@ def run_scenario(
     # show whether an implementation's arrays come fresh from the system every step.
     faults = {
         name: minor_faults(partial(cases[name], -100)) / steps
-        for name in ("funcnn", "numpy", "homework")
+        for name in ("funcnn", "loop", "numpy", "homework")
         if name in cases
     }
     fault_labels = {
         "funcnn": "minor page faults per step, funcnn",
+        "loop": "minor page faults per step, README loop",
         "numpy": "minor page faults per step, numpy reference",
         "homework": "minor page faults per step, homework numpy",
     }

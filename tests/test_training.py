@@ -625,6 +625,39 @@ def test_the_fused_blas_update_is_selected_on_the_standard_numpy_wheel() -> None
     assert step.fused_sgd
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda r: st.tuples(
+            st.lists(
+                st.lists(st.sampled_from([0.0, 1.0, -1.0, 2.5, 1e30, -1e30, np.inf, -np.inf,
+                                          np.nan, 5e-324]), min_size=3, max_size=3),
+                min_size=r, max_size=r,
+            ),
+            st.lists(st.integers(0, 2), min_size=r, max_size=r),
+        )
+    ),
+    st.sampled_from([np.float32, np.float64]),
+)
+def test_hits_from_shifted_logits_equal_the_direct_count(case: Any, dtype: Any) -> None:
+    """fit counts hits from the logits the softmax cross-entropy kernel leaves shifted
+    by their row maxima; it must agree with counting on the logits themselves, ties,
+    NaN, infinities and subnormals included."""
+    from funcnn.core.softmax import softmax_into
+    from funcnn.training.step import count_at_max, count_correct
+
+    rows, labels = case
+    logits = np.array(rows, dtype=dtype)
+    y = np.array(labels)
+    shifted = logits.copy()
+    with np.errstate(all="ignore"):
+        softmax_into(shifted, np.empty_like(shifted))
+    assert count_at_max(shifted, y) == count_correct(logits, y)
+    # The per-sample path (Python floats) agrees with the batched one, row by row.
+    by_row = [count_correct(logits[i : i + 1], y[i : i + 1]) for i in range(len(y))]
+    assert sum(n or 0 for n in by_row) == count_correct(logits, y)
+
+
 def test_accuracy_counts_ties_but_never_rows_with_nan_or_inf() -> None:
     from funcnn.training.step import count_correct
 

@@ -164,6 +164,9 @@ class Loss:
     value_and_grad: LossValueAndGrad
     target_kind: str
     value_and_grad_into: LossInto | None = field(default=None, repr=False, compare=False)
+    shifts_logits: bool = field(default=False, repr=False, compare=False)
+    """Whether ``kernel`` leaves ``z`` shifted by its row maxima, so that an entry is its
+    row's largest exactly when it reads 0 (the training loop counts hits from that)."""
     # The kernel the engine runs: the one given, else a copy of the pure result.
     kernel: LossInto = field(init=False, repr=False, compare=False)
 
@@ -178,7 +181,9 @@ class Loss:
         object.__setattr__(self, "kernel", self.value_and_grad_into or copy)
 
 
-def from_kernel(name: str, into: LossInto, target_kind: str) -> Loss:
+def from_kernel(
+    name: str, into: LossInto, target_kind: str, *, shifts_logits: bool = False
+) -> Loss:
     """A :class:`Loss` defined by its in-place kernel; the pure form runs it on a copy of
     ``z`` and a fresh gradient, so both paths compute the same bits."""
 
@@ -186,13 +191,15 @@ def from_kernel(name: str, into: LossInto, target_kind: str) -> Loss:
         dz = np.empty_like(z)
         return into(z.copy(), y, dz), dz
 
-    return Loss(name, value_and_grad, target_kind, into)
+    return Loss(name, value_and_grad, target_kind, into, shifts_logits)
 
 
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
-        from_kernel("softmax_cross_entropy", _softmax_cross_entropy, "distribution"),
+        from_kernel(
+            "softmax_cross_entropy", _softmax_cross_entropy, "distribution", shifts_logits=True
+        ),
         from_kernel("softmax_then_cross_entropy", _softmax_then_cross_entropy, "distribution"),
         from_kernel("mse", _mse, "real"),
         from_kernel("binary_cross_entropy", _binary_cross_entropy, "probability"),

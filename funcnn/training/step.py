@@ -121,10 +121,14 @@ class Step:
         buf = self._buffers_for(r, dtype)
         W, b = leaves[0::2], leaves[1::2]
         logits = engine.forward(self.acts, W, b, x, buf)
-        correct = count_correct(logits, y) if hits else None
         if not buf.pre_activations_finite():
-            return math.nan, correct
-        value = self.loss.kernel(logits, y, buf.dz[-1])
+            return math.nan, None
+        if hits and self.loss.shifts_logits:
+            value = self.loss.kernel(logits, y, buf.dz[-1])
+            correct = count_at_max(logits, y)
+        else:
+            correct = count_correct(logits, y) if hits else None
+            value = self.loss.kernel(logits, y, buf.dz[-1])
         if not math.isfinite(value):
             return value, correct
         gW, gb, scratch = self._work_for(dtype, leaves)
@@ -184,20 +188,36 @@ def make_step(
 
 def count_correct(logits: FloatArray, y: Array) -> int | None:
     """Samples whose target class has the largest logit (a tie counts as correct; a row
-    with a NaN or infinite logit never does); the target class is the label, or the
-    largest target; None with one output."""
+    holding a NaN, or whose largest logit is infinite, never does); the target class is
+    the label, or the largest target; None with one output."""
     r, c = logits.shape
     if c < 2:
         return None
     labels = y if y.dtype.kind != "f" else np.argmax(y, axis=1)
     if r == 1:  # per-sample SGD: ten Python floats beat four array operations
         row = logits[0].tolist()
-        finite = all(map(math.isfinite, row))
-        return int(finite and row[int(labels[0])] >= max(row))
+        top = max(row) if not any(map(math.isnan, row)) else math.nan
+        return int(math.isfinite(top) and row[int(labels[0])] >= top)
     picked = logits.reshape(-1).take(np.arange(0, r * c, c) + labels)
     top = np.maximum.reduce(logits, axis=1)
     # A NaN anywhere in a row makes its maximum NaN; an inf makes it inf: neither counts.
     return int(np.count_nonzero((picked >= top) & np.isfinite(top)))
+
+
+def count_at_max(shifted: FloatArray, y: Array) -> int | None:
+    """:func:`count_correct` for logits already shifted by their row maxima (as a loss
+    with ``shifts_logits`` leaves them): the target's logit is a row's largest exactly
+    when it reads 0 (``a - m`` is 0 only for ``a == m``), and a row holding a NaN or
+    whose largest logit is infinite has no 0 left (``inf - inf`` and ``x - nan`` are
+    NaN)."""
+    r, c = shifted.shape
+    if c < 2:
+        return None
+    labels = y if y.dtype.kind != "f" else np.argmax(y, axis=1)
+    if r == 1:
+        return int(shifted[0, int(labels[0])] == 0)
+    picked = shifted.reshape(-1).take(np.arange(0, r * c, c) + labels)
+    return int(np.count_nonzero(picked == 0))
 
 
 def _sgd_sink(
