@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import weakref
 from collections.abc import Callable
 from functools import cache, lru_cache
 from typing import Any
@@ -79,6 +80,21 @@ def _gemm(kind: str) -> Any:
 
 
 def _make(gemm: Any, dtype: np.dtype[Any]) -> FusedUpdate:
+    # A training loop hands the same arrays (its params and buffers) every step, and
+    # ``arr.ctypes.data`` costs microseconds: remember each array's address, weakly (a
+    # dead array's id may come back, but then its weak reference no longer matches).
+    seen: dict[int, tuple[weakref.ref[FloatArray], int]] = {}
+
+    def address(arr: FloatArray) -> int:
+        known = seen.get(id(arr))
+        if known is not None and known[0]() is arr:
+            return known[1]
+        if len(seen) >= 64:
+            seen.clear()
+        pointer = int(arr.ctypes.data)
+        seen[id(arr)] = (weakref.ref(arr), pointer)
+        return pointer
+
     def update(W: FloatArray, a: FloatArray, g: FloatArray) -> None:
         n_in, n_out = W.shape
         if not (
@@ -92,8 +108,8 @@ def _make(gemm: Any, dtype: np.dtype[Any]) -> FusedUpdate:
             # takes numpy's path (the same bits where the fused call is used at all).
             W -= np.matmul(a.T, g)
             return
-        gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, n_in, n_out, a.shape[0], -1.0, a.ctypes.data,
-             n_in, g.ctypes.data, n_out, 1.0, W.ctypes.data, n_out)
+        gemm(_ROW_MAJOR, _TRANS, _NO_TRANS, n_in, n_out, a.shape[0], -1.0, address(a),
+             n_in, address(g), n_out, 1.0, address(W), n_out)
 
     return update
 

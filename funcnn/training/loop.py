@@ -146,9 +146,11 @@ class _Run:
                 yield x[lo:hi], y[lo:hi]
             else:
                 idx = order[lo:hi]
-                r = hi - lo
-                yield (x.take(idx, axis=0, out=self.xbuf[:r], mode="clip"),
-                       y.take(idx, axis=0, out=self.ybuf[:r], mode="clip"))
+                # Full batches land in the buffers themselves, the same arrays every step.
+                xb, yb = (self.xbuf, self.ybuf) if hi - lo == batch else (
+                    self.xbuf[: hi - lo], self.ybuf[: hi - lo])
+                yield (x.take(idx, axis=0, out=xb, mode="clip"),
+                       y.take(idx, axis=0, out=yb, mode="clip"))
 
     def epoch(self, epoch: int, rng: np.random.Generator | None) -> None:
         """Train one epoch and record it; raises TrainingDivergedError."""
