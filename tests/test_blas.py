@@ -81,3 +81,27 @@ def test_the_self_test_runs_once_per_shape_dtype_and_thread_count(
     fused_update_for(9, 7, 5, np.float64)
     assert len(calls) == 2
     blas._self_tested.cache_clear()
+
+
+def test_remembered_addresses_follow_the_arrays_actually_passed() -> None:
+    """The update remembers operand addresses by id, weakly: arrays that die and are
+    replaced (ids reused), views at other offsets, and the same arrays again must all be
+    updated exactly as numpy would. Planted: keying the address by id alone (a dead
+    array's id reused by a new one) wrote into freed memory and crashed this test."""
+    update = fused_update_for(8, 12, 6, np.float64)
+    if update is None:
+        pytest.skip("no bit-identical fused kernel for this numpy build and shape")
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        W, a, g = _operands(8, 12, 6, np.float64, seed=trial)
+        big = np.concatenate([a, a])  # a view into the middle of a larger array
+        view = big[3:11]
+        view[...] = a
+        expected = W - np.matmul(a.T, g)
+        update(W, view if trial % 2 else a, g)
+        np.testing.assert_array_equal(W, expected)
+        again = W - np.matmul(a.T, g)
+        update(W, a, g)  # the same arrays, addresses remembered
+        np.testing.assert_array_equal(W, again)
+        del W, a, g, big, view
+        rng.standard_normal(3)
