@@ -58,6 +58,11 @@ def run_alloc(
         name: minor_faults(partial(case, 0)) / steps
         for name, case in (("fresh", fresh), ("reused", reused))
     }
+    return _rows(us, faults, batch)
+
+
+def _rows(us: dict[str, list[float]], faults: dict[str, float], batch: int) -> list[Row]:
+    """The loops' times (us per step), their ratio and the page faults per step."""
     note = f"X.T @ dZ, ({batch}, 784)^T @ ({batch}, 128) float32 -> 401,408 bytes"
     return [
         Row(

@@ -268,10 +268,10 @@ def test_children_get_the_options_without_the_parents_own() -> None:
 
 
 def test_widely_spread_repetitions_are_named() -> None:
-    run = importlib.import_module("benchmarks.run")
+    report = importlib.import_module("benchmarks.report")
     tight = {"key": "A.tight", "unit": "s/epoch", "samples": [1.0, 1.01, 1.02, 0.99, 1.0]}
     wide = {"key": "A.wide", "unit": "s/epoch", "samples": [1.0, 2.0, 1.0, 2.0, 1.5]}
     ratio = {"key": "A.r", "unit": "ratio", "samples": [1.0, 2.0, 1.0, 2.0, 1.5]}
     few = {"key": "A.few", "unit": "s", "samples": [1.0, 3.0]}
-    named = run._widely_spread([tight, wide, ratio, few])
+    named = report._widely_spread([tight, wide, ratio, few])
     assert len(named) == 1 and named[0].startswith("A.wide (")
