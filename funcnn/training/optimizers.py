@@ -1,7 +1,8 @@
-"""Parameter updates: :func:`sgd_step`, and optimizers as pure ``init`` / ``update`` pairs.
+"""Optimizers as pure ``init`` / ``update`` pairs (the explicit one-line path,
+:func:`~funcnn.training.explicit.sgd_step`, is re-exported from here).
 
-:func:`sgd_step` is the explicit one-line path. The optimizers follow optax's shape,
-except that ``update`` returns the new parameters rather than an additive update::
+The optimizers follow optax's shape, except that ``update`` returns the new parameters
+rather than an additive update::
 
     opt = sgd(0.1, momentum=0.9, nesterov=True)      # or adam(1e-3), ...
     state = opt.init(params)                          # pytree of arrays (checkpointable)
@@ -41,10 +42,10 @@ from typing import Any, NotRequired, TypedDict, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from funcnn.core.blocks import packed_like
 from funcnn.core.pytree import TreeDef, tree_unflatten
-from funcnn.core.validation import all_finite, check_finite, check_learning_rate
+from funcnn.core.validation import all_finite, check_learning_rate
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
+from funcnn.training.explicit import sgd_step
 from funcnn.training.leaves import (
     check_count,
     check_fraction,
@@ -90,38 +91,6 @@ def make_state(count: int, slots: Mapping[str, Any]) -> OptState:
     state = {"count": np.array(count, dtype=np.int64), **slots}
     # The slot names are the optimizer's (slot_names()), which check_state verifies.
     return cast(OptState, state)
-
-
-def sgd_step(params: Params, grads: Params, lr: float) -> Params:
-    """``params - lr * grads``, leaf by leaf, as new arrays (inputs are not modified).
-
-    ``grads`` must have the structure, shapes and dtypes of ``params``, both finite;
-    ``lr`` must be a finite number > 0. One pass reads each pair of leaves: finiteness
-    is checked on the result, which is finite exactly when both inputs are (and nothing
-    overflowed); only then are the inputs searched to name the culprit.
-    """
-    rate = check_learning_rate(lr)
-    p_leaves, treedef = param_leaves(params, finite=False)
-    g_leaves = check_like("grads", grads, p_leaves, treedef)
-    # One block for all the new leaves (when they share a dtype): one read checks them.
-    block, out = (
-        packed_like(p_leaves)
-        if all(p.dtype == p_leaves[0].dtype for p in p_leaves)
-        else (None, [np.empty_like(p) for p in p_leaves])
-    )
-    with np.errstate(all="ignore"):
-        for p, g, o in zip(p_leaves, g_leaves, out, strict=True):
-            descend(p, g, rate, o)
-    if not (all_finite(block) if block is not None else all(map(all_finite, out))):
-        index = next(i for i, o in enumerate(out) if not all_finite(o))
-        check_finite(f"params leaf {index}", p_leaves[index])
-        check_finite(f"grads leaf {index}", g_leaves[index])
-        raise NonFiniteError(
-            f"sgd_step: params leaf {index} - lr * grads leaf {index} overflows "
-            f"{out[index].dtype}; use a smaller lr"
-        )
-    updated: Params = tree_unflatten(treedef, out)
-    return updated
 
 
 @dataclass(frozen=True)
