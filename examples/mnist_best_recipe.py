@@ -21,10 +21,12 @@ and the first layer's weights as PNGs into ``--out``. Readable as notebook cells
 # %%
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -85,8 +87,7 @@ def shift_digits(
 
 
 # %%
-def main(argv: Sequence[str] | None = None) -> Result:
-    """Train with early stopping, print progress and the test result; return them."""
+def _parser() -> argparse.ArgumentParser:
     parser = base_parser(__doc__.splitlines()[0], name="mnist_best_recipe", epochs=EPOCHS)
     parser.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN))
     parser.add_argument("--lr", type=float, default=LR, help="peak learning rate (cosine)")
@@ -98,30 +99,22 @@ def main(argv: Sequence[str] | None = None) -> Result:
         "--shift", type=int, default=SHIFT, help="max pixels a training digit moves (0: none)"
     )
     parser.add_argument("--validation", type=int, default=N_VALIDATION, help="held-out digits")
-    args = parser.parse_args(argv)
+    return parser
 
-    data = load_data(args.limit, args.test_limit, preprocess="scale")
-    rng = np.random.default_rng(args.seed)
-    # A small --limit gets a proportionally small validation split.
-    n_val = min(args.validation, max(1, len(data.y_train) // 5))
-    (x_fit, y_fit), (x_val, y_val) = fn.train_validation_split(
-        data.x_train, data.y_train, rng, n_validation=n_val
-    )
-    spec = fn.MLP((784, *args.hidden, 10), activation="relu")
-    params = fn.init(spec, rng, scheme=INIT, dtype=np.float32)
-    batch = min(args.batch_size, len(y_fit))
-    steps_per_epoch = -(-len(y_fit) // batch)
-    optimizer = fn.sgd(
-        fn.Cosine(args.lr, total_steps=args.epochs * steps_per_epoch),
-        momentum=args.momentum,
-        nesterov=True,
-        weight_decay=args.weight_decay,
-    )
-    print(
-        f"{spec.sizes} ReLU, {spec.n_params:,} parameters; training on {len(y_fit):,}, "
-        f"validating on {len(y_val):,}"
-    )
 
+def _train_with_early_stopping(
+    spec: fn.MLP,
+    params: fn.Params,
+    optimizer: fn.Optimizer,
+    fit_set: tuple[NDArray[np.float32], NDArray[np.integer[Any]]],
+    val_set: tuple[NDArray[np.float32], NDArray[np.integer[Any]]],
+    batch: int,
+    rng: np.random.Generator,
+    args: argparse.Namespace,
+) -> tuple[fn.Params, int, float, fn.History, float]:
+    """``(best params, best epoch, its validation accuracy, history, seconds)``."""
+    x_fit, y_fit = fit_set
+    x_val, y_val = val_set
     # One epoch per fit call, resuming exactly (opt_state, history, rng), so the run can
     # stop early and keep the best epoch's parameters.
     opt_state = optimizer.init(params)
@@ -158,6 +151,38 @@ def main(argv: Sequence[str] | None = None) -> Result:
             print(f"no better validation accuracy for {args.patience} epochs: stopping")
             break
     seconds = time.perf_counter() - started
+    return best_params, best_epoch, best_acc, history, seconds
+
+
+def main(argv: Sequence[str] | None = None) -> Result:
+    """Train with early stopping, print progress and the test result; return them."""
+    args = _parser().parse_args(argv)
+
+    data = load_data(args.limit, args.test_limit, preprocess="scale")
+    rng = np.random.default_rng(args.seed)
+    # A small --limit gets a proportionally small validation split.
+    n_val = min(args.validation, max(1, len(data.y_train) // 5))
+    (x_fit, y_fit), (x_val, y_val) = fn.train_validation_split(
+        data.x_train, data.y_train, rng, n_validation=n_val
+    )
+    spec = fn.MLP((784, *args.hidden, 10), activation="relu")
+    params = fn.init(spec, rng, scheme=INIT, dtype=np.float32)
+    batch = min(args.batch_size, len(y_fit))
+    steps_per_epoch = -(-len(y_fit) // batch)
+    optimizer = fn.sgd(
+        fn.Cosine(args.lr, total_steps=args.epochs * steps_per_epoch),
+        momentum=args.momentum,
+        nesterov=True,
+        weight_decay=args.weight_decay,
+    )
+    print(
+        f"{spec.sizes} ReLU, {spec.n_params:,} parameters; training on {len(y_fit):,}, "
+        f"validating on {len(y_val):,}"
+    )
+
+    best_params, best_epoch, best_acc, history, seconds = _train_with_early_stopping(
+        spec, params, optimizer, (x_fit, y_fit), (x_val, y_val), batch, rng, args
+    )
 
     test_data = MnistData(x_fit, y_fit, data.x_test, data.y_test, data.images_test)
     rep = report(

@@ -26,6 +26,7 @@ PNGs into ``--out``. Readable as notebook cells (``# %%``).
 # %%
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import funcnn as fn
-from examples.mnist_common import base_parser, load_data, report
+from examples.mnist_common import MnistData, base_parser, load_data, report
 
 # %% The setup.
 SIZES = (784, 128, 10)
@@ -110,6 +111,9 @@ def max_param_difference(a: fn.Params, b: fn.Params) -> float:
 
 
 # %%
+State = dict[str, tuple[fn.Params, fn.OptState, fn.History, np.random.Generator]]
+
+
 def main(argv: Sequence[str] | None = None) -> Result:
     """Train both paths side by side, print accuracies and timings; return them."""
     parser = base_parser(__doc__.splitlines()[0], name="mnist_softmax_jacobian", epochs=EPOCHS)
@@ -122,12 +126,20 @@ def main(argv: Sequence[str] | None = None) -> Result:
 
     data = load_data(args.limit, args.test_limit, preprocess="scale")
     spec = fn.MLP(SIZES, activation="relu")
+    state, cpu_seconds = _train_side_by_side(spec, data, args)
+    paths, plots = _path_results(spec, data, state, cpu_seconds, args)
+    return _compare(spec, data, paths, plots, args.timing_repeats)
+
+
+def _train_side_by_side(
+    spec: fn.MLP, data: MnistData, args: argparse.Namespace
+) -> tuple[State, dict[str, list[float]]]:
+    """Every path trained one epoch at a time in turn; the CPU seconds of each epoch."""
     initial = fn.init(spec, np.random.default_rng(args.seed), scheme=INIT, dtype=np.float32)
     optimizer = fn.sgd(args.lr)
     batch = min(args.batch_size, len(data.y_train))
-
     # Each path has its own shuffling generator with the same seed: the same batches.
-    state: dict[str, tuple[fn.Params, fn.OptState, fn.History, np.random.Generator]] = {
+    state: State = {
         name: (
             initial,
             optimizer.init(initial),
@@ -163,7 +175,14 @@ def main(argv: Sequence[str] | None = None) -> Result:
             for name, (_, _, h, _) in state.items()
         )
         print(f"epoch {epoch}/{args.epochs}  test acc: {line}")
+    return state, cpu_seconds
 
+
+def _path_results(
+    spec: fn.MLP, data: MnistData, state: State, cpu_seconds: dict[str, list[float]],
+    args: argparse.Namespace,
+) -> tuple[dict[str, PathResult], list[Path]]:
+    """Each path's result, and the plots of the paths with arithmetic of their own."""
     plots: list[Path] = []
     paths: dict[str, PathResult] = {}
     for name in PATHS:
@@ -188,12 +207,19 @@ def main(argv: Sequence[str] | None = None) -> Result:
             history=history,
             params=params,
         )
+    return paths, plots
 
+
+def _compare(
+    spec: fn.MLP, data: MnistData, paths: dict[str, PathResult], plots: list[Path],
+    repeats: int,
+) -> Result:
+    """Time the loss step alone, compare the paths, print the comparison."""
     # The loss step alone, on a batch of logits from the trained network.
     z = fn.apply(spec, paths["fused"].params, data.x_test[:BATCH])
     y = data.y_test[:BATCH]
     loss_step_us = {
-        name: time_loss_step(fn.get_loss(loss), z, y, args.timing_repeats)
+        name: time_loss_step(fn.get_loss(loss), z, y, repeats)
         for name, loss in PATHS.items()
         if name != "fused_generic"
     }
