@@ -172,11 +172,18 @@ def _split(params: Params) -> tuple[list[FloatArray], list[FloatArray]]:
     return [layer["W"] for layer in params], [layer["b"] for layer in params]
 
 
+def _fresh_forward(
+    spec: MLP, params: Params, x: FloatArray, *, input_grad: bool = False
+) -> tuple[FloatArray, engine.Buffers]:
+    """The engine's forward pass on fresh buffers: the logits and the buffers."""
+    W, b = _split(params)
+    buf = engine.allocate(spec, x.shape[0], x.dtype, input_grad=input_grad)
+    return engine.forward(engine.activations_of(spec), W, b, x, buf), buf
+
+
 def forward(spec: MLP, params: Params, x: FloatArray) -> Trace:
     """Run the network on validated ``x`` (B, n_in), keeping what backward needs."""
-    W, b = _split(params)
-    buf = engine.allocate(spec, x.shape[0], x.dtype)
-    engine.forward(engine.activations_of(spec), W, b, x, buf)
+    _, buf = _fresh_forward(spec, params, x)
     return Trace((x, *buf.a), buf.z)
 
 
@@ -222,10 +229,8 @@ def apply(spec: MLP, params: Params, x: ArrayLike) -> FloatArray:
     """
     dtype = check_params(spec, params, finite=False)
     batch = check_inputs(spec, x, dtype, finite=False)
-    W, b = _split(params)
-    buf = engine.allocate(spec, batch.shape[0], batch.dtype)
     with np.errstate(all="ignore"):
-        logits = engine.forward(engine.activations_of(spec), W, b, batch, buf)
+        logits, buf = _fresh_forward(spec, params, batch)
         finite = buf.pre_activations_finite()
     if not finite:
         raise _non_finite("apply", spec, params, batch)
@@ -237,14 +242,9 @@ def value_and_grad_unchecked(
 ) -> tuple[float, Params, FloatArray | None]:
     """The engine on fresh buffers, for arguments that already passed validation:
     ``(mean loss, grads, dL/dx if input_grad else None)``, whatever their values."""
-    W, b = _split(params)
-    acts = engine.activations_of(spec)
-    buf = engine.allocate(spec, x.shape[0], x.dtype, input_grad=input_grad)
-    logits = engine.forward(acts, W, b, x, buf)
-    value = loss.kernel(logits, y, buf.dz[-1])
-    grads, _ = _fresh_grads(params)
-    engine.backward(acts, W, x, buf, _sink(grads), input_grad=input_grad)
-    return value, grads, buf.dx
+    result = _engine_pass(spec, params, x, y, loss, input_grad=input_grad, check=False)
+    assert result is not None  # only a check returns None
+    return result
 
 
 def _value_and_grad_finite(
@@ -259,19 +259,31 @@ def _value_and_grad_finite(
     :meth:`~funcnn.core.engine.Buffers.pre_activations_finite`), the loss and the
     gradients' block; a bad argument is searched for only after a failure.
     """
-    W, b = _split(params)
-    acts = engine.activations_of(spec)
-    buf = engine.allocate(spec, x.shape[0], x.dtype, input_grad=input_grad)
     with np.errstate(all="ignore"):
-        logits = engine.forward(acts, W, b, x, buf)
-        if buf.pre_activations_finite():
-            value = loss.kernel(logits, y, buf.dz[-1])
-            if math.isfinite(value):
-                grads, block = _fresh_grads(params)
-                engine.backward(acts, W, x, buf, _sink(grads), input_grad=input_grad)
-                if all_finite(block) and (buf.dx is None or all_finite(buf.dx)):
-                    return value, grads, buf.dx
-    raise _non_finite(what, spec, params, x)
+        result = _engine_pass(spec, params, x, y, loss, input_grad=input_grad, check=True)
+    if result is None:
+        raise _non_finite(what, spec, params, x)
+    return result
+
+
+def _engine_pass(
+    spec: MLP, params: Params, x: FloatArray, y: Array, loss: Loss,
+    *, input_grad: bool, check: bool,
+) -> tuple[float, Params, FloatArray | None] | None:
+    """Forward, loss and backward on fresh buffers; with ``check``, None as soon as the
+    pre-activations, the loss or the gradients are not all finite."""
+    logits, buf = _fresh_forward(spec, params, x, input_grad=input_grad)
+    if check and not buf.pre_activations_finite():
+        return None
+    value = loss.kernel(logits, y, buf.dz[-1])
+    if check and not math.isfinite(value):
+        return None
+    grads, block = _fresh_grads(params)
+    W, _ = _split(params)
+    engine.backward(engine.activations_of(spec), W, x, buf, _sink(grads), input_grad=input_grad)
+    if check and not (all_finite(block) and (buf.dx is None or all_finite(buf.dx))):
+        return None
+    return value, grads, buf.dx
 
 
 def _non_finite(what: str, spec: MLP, params: Params, x: FloatArray) -> NonFiniteError:
@@ -310,10 +322,8 @@ def loss(
     (for one sample ``x`` of shape ``(n_in,)``: a scalar label or ``(n_out,)`` targets).
     """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
-    W, b = _split(params)
-    buf = engine.allocate(spec, batch.shape[0], batch.dtype)
     with np.errstate(all="ignore"):
-        logits = engine.forward(engine.activations_of(spec), W, b, batch, buf)
+        logits, buf = _fresh_forward(spec, params, batch)
         if buf.pre_activations_finite():
             value = resolved.kernel(logits, targets, buf.dz[-1])
             if math.isfinite(value):
