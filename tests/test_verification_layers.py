@@ -1,6 +1,7 @@
 """Tests for the layout of verification/: each subpackage imports only the subpackages its
 docstring allows, no two subpackages import each other (directly or round a circle), no
-folder is crowded and no module long, and each subpackage's docstring names its modules.
+folder is crowded and no module long, no two modules import each other, and each
+subpackage's docstring names its modules.
 
 The allowed imports have one source: the ``May import:`` paragraph of each subpackage's
 ``__init__.py`` docstring, read here with ``ast`` (nothing is imported). An entry allows
@@ -138,6 +139,11 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def module_graph(tree: Tree) -> dict[str, set[str]]:
+    """Module -> the other modules of the tree it imports."""
+    return {module: imported_modules(tree, module) - {module} for module in tree.modules}
+
+
 def allowed_graph(tree: Tree) -> dict[str, set[str]]:
     """Subpackage -> every subpackage its docstring allows (entries expanded downwards)."""
     units = [unit for unit in tree.packages if unit != tree.name]
@@ -193,6 +199,11 @@ def test_no_circle_between_subpackages() -> None:
     assert cycle(allowed_graph(TREE)) is None  # the docstrings themselves allow none
 
 
+def test_no_two_modules_import_each_other() -> None:
+    """Not even lazily or for types only: one of the two is always the lower one."""
+    assert cycle(module_graph(TREE)) is None
+
+
 def test_no_crowded_folder_and_no_long_module() -> None:
     assert crowding(TREE, MAX_MODULES, MAX_LINES) == []
 
@@ -239,6 +250,7 @@ def test_a_forbidden_import_is_found(planted: Path) -> None:
     assert forbidden_imports(tree) == [
         "pkg.low.a imports pkg.high.b: pkg.low may import only nothing"]
     assert cycle(unit_graph(tree)) is not None
+    assert cycle(module_graph(tree)) is not None
     assert cycle(allowed_graph(tree)) is None
 
 

@@ -15,24 +15,46 @@ helpers of :mod:`funcnn.reporting.plots`.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from funcnn.errors import InvalidArgumentError
 from funcnn.reporting.plots._figure import _check_path, _new_figure, _save
 
-if TYPE_CHECKING:
-    from verification.reporting.report import CheckRow
+__all__ = ["FailingRow", "plot_failures"]
 
-__all__ = ["plot_failures"]
+
+class FailingRow(Protocol):
+    """What a panel reads of a report row (a
+    :class:`~verification.reporting.report.CheckRow` has all of it); declared here so
+    that the plot needs nothing from the report module, which calls it."""
+
+    @property
+    def check(self) -> str: ...
+    @property
+    def tensor(self) -> str: ...
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def n_checked(self) -> int: ...
+    @property
+    def n_failed(self) -> int: ...
+    @property
+    def hint(self) -> str: ...
+    @property
+    def errors(self) -> NDArray[np.floating[Any]] | None: ...
 
 _MAX_PANELS = 12
 """At most this many failing tensors are drawn (the worst first), one panel each."""
 
 
-def plot_failures(rows: tuple[CheckRow, ...], path: Any, *, dpi: int = 100) -> Path:
+def plot_failures(rows: Sequence[FailingRow], path: Any, *, dpi: int = 100) -> Path:
     """Draw the failing rows' errors to the PNG ``path`` (atomically); returns the path.
 
     Raises :class:`~funcnn.errors.InvalidArgumentError` when no row failed with
@@ -57,7 +79,7 @@ def plot_failures(rows: tuple[CheckRow, ...], path: Any, *, dpi: int = 100) -> P
     return _save(fig, target)
 
 
-def _panel(fig: Any, ax: Any, row: CheckRow) -> None:
+def _panel(fig: Any, ax: Any, row: FailingRow) -> None:
     errors = np.asarray(row.errors, dtype=np.float64)
     grid = errors.reshape(1, -1) if errors.ndim <= 1 else errors.reshape(errors.shape[0], -1)
     finite = grid[np.isfinite(grid)]

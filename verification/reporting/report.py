@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from funcnn.errors import DataFormatError, InvalidArgumentError
+from verification.reporting.plot import plot_failures
 
 __all__ = ["VERDICTS", "CheckRow", "Report"]
 
@@ -222,8 +223,6 @@ class Report:
         """Draw every failing tensor's signed relative error as a heat map, to the PNG
         ``path`` (written atomically; needs matplotlib, the ``plot`` extra). See
         :func:`verification.reporting.plot.plot_failures`."""
-        from verification.reporting.plot import plot_failures
-
         return plot_failures(self.rows, path, dpi=dpi)
 
     def write_json(self, path: str | Path) -> None:
