@@ -56,6 +56,7 @@ from verification.engine.common.arguments import (
 from verification.engine.common.layout import tensor_layout
 from verification.engine.common.threads import single_threaded_blas
 from verification.engine.evaluators.generic_loss import GenericLoss
+from verification.engine.modes.context import CheckContext
 from verification.engine.modes.dispatch import flat_analytic, resolve_mode, run_mode
 from verification.engine.modes.screen import SCREEN_STEP
 from verification.engine.network_check import check_network, move_off_kinks, moved_params
@@ -165,9 +166,9 @@ def _check_gradients(
 
         tols = [model_tol(b) for b in bounds]
     start = time.perf_counter()
-    report = run_mode(name, evaluator, analytic, layout, tols, dtype, mode, probes, subset, seed,
-                      settings, steps_all, {"loss_value": evaluator.value},
-                      screen_steps if settings.screen else None)
+    ctx = CheckContext(name, evaluator, analytic, layout, tols, dtype, settings, steps_all,
+                       screen_steps if settings.screen else None)
+    report = run_mode(ctx, mode, probes, subset, seed, {"loss_value": evaluator.value})
     rows = list(report.rows)
     if pattern_fn is not None:
 

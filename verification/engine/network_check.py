@@ -36,6 +36,7 @@ from verification.engine.common.arguments import (
 )
 from verification.engine.common.threads import single_threaded_blas
 from verification.engine.evaluators.network_loss import NetworkLoss
+from verification.engine.modes.context import CheckContext
 from verification.engine.modes.dispatch import flat_analytic, resolve_mode, run_mode
 from verification.reporting.report import CheckRow, Report
 
@@ -112,8 +113,9 @@ def _check_network(
         # near the float64 limit: its derivative is then non-finite and the entry is
         # reported inconclusive (see compare), so numpy's warning carries nothing more.
         with np.errstate(over="ignore", invalid="ignore"):
-            report = run_mode(check, evaluator, analytic, evaluator.layout, tols, dtype, resolved,
-                          probes, subset, seed, settings, steps_all, {})
+            ctx = CheckContext(check, evaluator, analytic, evaluator.layout, tols, dtype,
+                               settings, steps_all)
+            report = run_mode(ctx, resolved, probes, subset, seed, {})
         return list(report.rows), evaluator
 
     rows, evaluator = run(params)

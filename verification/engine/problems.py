@@ -39,6 +39,7 @@ from verification.engine.modes.compare import (
     numeric_derivatives,
     second_opinion,
 )
+from verification.engine.modes.context import CheckContext
 from verification.engine.modes.coordinates import check_coordinates
 from verification.reporting.report import CheckRow, Report
 
@@ -153,8 +154,8 @@ def check_loss_gradient(
             scale = max(float(np.max(np.abs(analytic[0]), initial=0.0)), EPS64)
             tols = [lambda local: Tolerance.for_scale(dtype, scale)]
         steps_all = cache(lambda: np.full(evaluator.n, settings.step_unit))
-        rows = check_coordinates(check, evaluator, analytic, [info], tols, dtype,
-                                  [np.arange(evaluator.n)], "full", settings, steps_all)
+        ctx = CheckContext(check, evaluator, analytic, [info], tols, dtype, settings, steps_all)
+        rows = check_coordinates(ctx, [np.arange(evaluator.n)], "full")
         y_arr = np.asarray(y)
         y64 = y_arr.astype(np.float64) if y_arr.dtype.kind == "f" else y_arr
         reference = float(getattr(funcnn_losses, get_loss(loss).name)(

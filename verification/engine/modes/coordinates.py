@@ -4,7 +4,7 @@ and the selection of the coordinates."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,10 +12,6 @@ from numpy.typing import NDArray
 
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import FloatArray, IntArray
-from verification.engine.bounds.settings import (
-    Settings,
-    TolFactory,
-)
 from verification.engine.bounds.tolerances import Tolerance
 from verification.engine.common.layout import TensorInfo
 from verification.engine.derivatives.numeric import OffsetFunction
@@ -27,6 +23,7 @@ from verification.engine.modes.compare import (
     numeric_derivatives,
     second_opinion,
 )
+from verification.engine.modes.context import CheckContext
 from verification.engine.modes.screen import decided, merge, screen
 from verification.reporting.report import CheckRow
 
@@ -42,41 +39,36 @@ def _coordinate_fn(evaluator: PerturbedLoss, flat_index: IntArray) -> OffsetFunc
 
 
 def check_coordinates(
-    check: str, evaluator: PerturbedLoss, analytic: Sequence[FloatArray],
-    layout: Sequence[TensorInfo], tols: Sequence[TolFactory],
-    dtype: Any, selections: Sequence[IntArray], mode: str, settings: Settings,
-    steps_all: Callable[[], FloatArray], note: str = "",
-    screen_steps: Callable[[], FloatArray] | None = None,
+    ctx: CheckContext, selections: Sequence[IntArray], mode: str
 ) -> list[CheckRow]:
     """Full or subset mode: one numerical derivative per selected coordinate, per tensor.
 
-    With ``screen_steps`` (the screen's step per coordinate) every entry is first
-    screened with three evaluations (:mod:`verification.engine.modes.screen`) and only the entries
-    the screen leaves undecided get scipy's refinement.
+    With ``ctx.screen_steps`` (the screen's step per coordinate) every entry is first
+    screened with three evaluations (:mod:`verification.engine.modes.screen`) and only
+    the entries the screen leaves undecided get scipy's refinement.
     """
     rows = []
-    rtol = tols[0](np.zeros(0, dtype=np.int64)).rtol if tols else 0.0
-    for info, a_flat, tol_of, local in zip(layout, analytic, tols, selections, strict=True):
+    evaluator = ctx.evaluator
+    for info, a_flat, tol_of, local in zip(ctx.layout, ctx.analytic, ctx.tols, selections,
+                                           strict=True):
         start = time.perf_counter()
         flat_index = info.offset + local
         fn = _coordinate_fn(evaluator, flat_index)
         a_sel = a_flat[local]
         tol = tol_of(local)
-        steps = steps_all()[flat_index]
-        if screen_steps is None:
-            numeric = _refined(fn, steps, a_sel, tol, evaluator.noise_scale, settings, rtol)
+        steps = ctx.steps_all()[flat_index]
+        if ctx.screen_steps is None:
+            numeric = _refined(ctx, fn, steps, a_sel, tol)
         else:
-            first = screen(fn, screen_steps()[flat_index], evaluator.noise_scale)
+            first = screen(fn, ctx.screen_steps()[flat_index], evaluator.noise_scale)
             members = np.flatnonzero(~decided(a_sel, first, tol))
-            refined = _refined(
-                _restricted(fn, members), steps[members], a_sel[members], _take(tol, members),
-                evaluator.noise_scale, settings, rtol,
-            )
+            refined = _refined(ctx, _restricted(fn, members), steps[members], a_sel[members],
+                               _take(tol, members))
             numeric = merge(first, members, refined)
         scale = float(np.max(np.abs(numeric.derivative.value), initial=0.0))
         cmp = compare(a_sel, numeric, tol, slice(None), scale)
-        rows.append(make_row(check, info, mode, dtype, local, a_sel, numeric, cmp, slice(None),
-                             time.perf_counter() - start, note=note))
+        rows.append(make_row(ctx.check, info, mode, ctx.dtype, local, a_sel, numeric, cmp,
+                             slice(None), time.perf_counter() - start))
     return rows
 
 
@@ -93,11 +85,12 @@ def _take(tol: Tolerance, members: IntArray) -> Tolerance:
 
 
 def _refined(
-    fn: OffsetFunction, steps: FloatArray, analytic: FloatArray, tol: Tolerance,
-    noise: float, settings: Settings, rtol: float,
+    ctx: CheckContext, fn: OffsetFunction, steps: FloatArray, analytic: FloatArray,
+    tol: Tolerance,
 ) -> Numeric:
     """scipy's derivatives with kinks handled, and a second opinion on every entry that
     fails or cannot decide."""
+    noise, settings, rtol = ctx.evaluator.noise_scale, ctx.settings, ctx.rtol
     numeric = numeric_derivatives(fn, steps, noise, settings, rtol)
     scale = float(np.max(np.abs(numeric.derivative.value), initial=0.0))
     cmp = compare(analytic, numeric, tol, slice(None), scale)

@@ -4,8 +4,7 @@ failing probe to its worst entry."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,8 +13,6 @@ from funcnn.typing import FloatArray, IntArray
 from verification.engine.bounds.settings import (
     BISECT_LEAF,
     RECHECK_FULL_LIMIT,
-    Settings,
-    TolFactory,
 )
 from verification.engine.bounds.tolerances import (
     Tolerance,
@@ -31,6 +28,7 @@ from verification.engine.modes.compare import (
     numeric_derivatives,
     worst_entry,
 )
+from verification.engine.modes.context import CheckContext
 from verification.engine.modes.coordinates import check_coordinates
 from verification.reporting.report import CheckRow
 
@@ -78,19 +76,17 @@ def _direction_fn(evaluator: PerturbedLoss, dirs: Directions) -> OffsetFunction:
     return fn
 
 
-def _directional_numeric(
-    evaluator: PerturbedLoss, dirs: Directions, settings: Settings, rtol: float
-) -> Numeric:
-    steps = settings.step_unit / evaluator.direction_scale(dirs)
+def _directional_numeric(ctx: CheckContext, dirs: Directions) -> Numeric:
+    evaluator = ctx.evaluator
+    steps = ctx.settings.step_unit / evaluator.direction_scale(dirs)
     return numeric_derivatives(
-        _direction_fn(evaluator, dirs), steps, evaluator.noise_scale, settings, rtol
+        _direction_fn(evaluator, dirs), steps, evaluator.noise_scale, ctx.settings, ctx.rtol
     )
 
 
-def _project(
-    dirs: Directions, analytic: Sequence[FloatArray], tols: Sequence[TolFactory]
-) -> tuple[FloatArray, FloatArray]:
+def _project(ctx: CheckContext, dirs: Directions) -> tuple[FloatArray, FloatArray]:
     """``grad . v`` and ``sum |v| atol`` per direction (one product per tensor)."""
+    analytic, tols = ctx.analytic, ctx.tols
     proj = np.empty(len(dirs))
     atol = np.empty(len(dirs))
     owner = np.asarray(dirs.tensor, dtype=np.int64)
@@ -105,18 +101,15 @@ def _project(
 
 
 def check_directional(
-    check: str, evaluator: PerturbedLoss, analytic: Sequence[FloatArray],
-    layout: Sequence[TensorInfo], tols: Sequence[TolFactory],
-    dtype: Any, probes: int, rng: np.random.Generator, settings: Settings,
-    steps_all: Callable[[], FloatArray],
+    ctx: CheckContext, probes: int, rng: np.random.Generator
 ) -> list[CheckRow]:
     """Directional mode: ``probes`` unit directions per tensor, failures localised."""
     start = time.perf_counter()
+    check, layout, dtype, rtol = ctx.check, ctx.layout, ctx.dtype, ctx.rtol
     tensors = [i for i, info in enumerate(layout) if info.size]
     dirs = unit_directions(layout, tensors, probes, rng)
-    rtol = tols[0](np.zeros(0, dtype=np.int64)).rtol if tols else 0.0
-    numeric = _directional_numeric(evaluator, dirs, settings, rtol)
-    proj, atol = _project(dirs, analytic, tols)
+    numeric = _directional_numeric(ctx, dirs)
+    proj, atol = _project(ctx, dirs)
     owner = np.asarray(dirs.tensor)
     # One comparison for every probe; each probe's scale is its tensor's.
     scales = np.zeros(len(dirs))
@@ -140,18 +133,12 @@ def check_directional(
                    note="worst_index is the probe number")
         if row.verdict == "fail":
             worst_probe = members[worst_entry(cmp)]
-            row = _localise(check, evaluator, analytic, layout, tols, dtype, settings, index,
-                            dirs.values[worst_probe], row, steps_all)
+            row = _localise(ctx, index, dirs.values[worst_probe], row)
         rows.append(row)
     return rows
 
 
-def _localise(
-    check: str, evaluator: PerturbedLoss, analytic: Sequence[FloatArray],
-    layout: Sequence[TensorInfo], tols: Sequence[TolFactory],
-    dtype: Any, settings: Settings, index: int, v: FloatArray, probe_row: CheckRow,
-    steps_all: Callable[[], FloatArray],
-) -> CheckRow:
+def _localise(ctx: CheckContext, index: int, v: FloatArray, probe_row: CheckRow) -> CheckRow:
     """Name the worst entry of a tensor whose directional probe failed.
 
     Small tensors are re-checked in full. Larger ones are bisected: the failing probe's
@@ -160,10 +147,11 @@ def _localise(
     are checked in full.
     """
     start = time.perf_counter()
-    info = layout[index]
+    one = ctx.tensor(index)
+    info = one.layout[0]
     support = np.arange(info.size)
     halvings = 0
-    rtol = tols[index](np.zeros(0, dtype=np.int64)).rtol
+    rtol = one.rtol
     while support.size > RECHECK_FULL_LIMIT or (halvings and support.size > BISECT_LEAF):
         halves = np.array_split(support, 2)
         values = []
@@ -173,17 +161,13 @@ def _localise(
             norm = float(np.linalg.norm(w))
             values.append(w / norm if norm > 0 else w)
         dirs = Directions((index, index), tuple(values))
-        numeric = _directional_numeric(evaluator, dirs, settings, rtol)
-        proj, atol = _project(dirs, analytic, tols)
+        numeric = _directional_numeric(one, dirs)
+        proj, atol = _project(ctx, dirs)  # dirs name the tensor by its index in ctx
         bound = Tolerance(atol, rtol).bound(numeric.derivative.value, numeric.derivative.error)
         ratio = np.abs(proj - numeric.derivative.value) / bound
         support = halves[int(np.nanargmax(ratio))]
         halvings += 1
-    rows = check_coordinates(
-        check, evaluator, [analytic[index]], [info], [tols[index]], dtype, [support], "full",
-        settings, steps_all,
-    )
-    full = rows[0]
+    full = check_coordinates(one, [support], "full")[0]
     how = (
         f"full re-check of all {info.size} entries"
         if halvings == 0

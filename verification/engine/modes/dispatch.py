@@ -3,7 +3,6 @@ the run of the chosen mode over every tensor."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,14 +11,9 @@ from numpy.typing import NDArray
 from funcnn.core.pytree import tree_leaves, tree_structure
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import FloatArray
-from verification.engine.bounds.settings import (
-    FULL_MODE_LIMIT,
-    MODES,
-    Settings,
-    TolFactory,
-)
-from verification.engine.common.layout import TensorInfo, tensor_layout
-from verification.engine.evaluators.perturbed import PerturbedLoss
+from verification.engine.bounds.settings import FULL_MODE_LIMIT, MODES
+from verification.engine.common.layout import tensor_layout
+from verification.engine.modes.context import CheckContext
 from verification.engine.modes.coordinates import check_coordinates, selections
 from verification.engine.modes.directional import check_directional
 from verification.reporting.report import Report
@@ -57,23 +51,18 @@ def flat_analytic(grads: Any, params: Any, name: str) -> list[FloatArray]:
 
 
 def run_mode(
-    check: str, evaluator: PerturbedLoss, analytic: list[FloatArray], layout: Sequence[TensorInfo],
-    tols: Sequence[TolFactory], dtype: Any, mode: str, probes: int,
-    subset: Any, seed: int, settings: Settings, steps_all: Callable[[], FloatArray],
-    meta: dict[str, Any], screen_steps: Callable[[], FloatArray] | None = None,
+    ctx: CheckContext, mode: str, probes: int, subset: Any, seed: int, meta: dict[str, Any],
 ) -> Report:
-    """Every tensor checked in ``mode``; ``screen_steps`` (full and subset mode only)
-    switches the three-evaluation screen on (see :func:`check_coordinates`)."""
+    """Every tensor of ``ctx`` checked in ``mode``; ``ctx.screen_steps`` switches the
+    three-evaluation screen on in full and subset mode (see :func:`check_coordinates`)."""
     rng = np.random.default_rng(seed)
     if mode == "directional":
         if not (isinstance(probes, int) and probes >= 3):
             raise InvalidArgumentError(f"probes: expected an int >= 3, got {probes!r}")
-        rows = check_directional(check, evaluator, analytic, layout, tols, dtype, probes, rng,
-                                  settings, steps_all)
+        rows = check_directional(ctx, probes, rng)
     else:
-        chosen = selections(layout, subset if mode == "subset" else None, rng)
-        rows = check_coordinates(check, evaluator, analytic, layout, tols, dtype, chosen,
-                                 mode, settings, steps_all, screen_steps=screen_steps)
+        chosen = selections(ctx.layout, subset if mode == "subset" else None, rng)
+        rows = check_coordinates(ctx, chosen, mode)
     return Report(tuple(rows), {**meta, "seed": seed})
 
 
