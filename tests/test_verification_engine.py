@@ -11,7 +11,9 @@ import pytest
 import funcnn as fn
 from funcnn.core import activations as funcnn_activations
 from funcnn.core import losses as funcnn_losses
-from verification.engine.gradients import Settings, check_gradients, check_network
+from verification import Settings
+from verification.engine.gradients import check_gradients
+from verification.engine.network_check import check_network
 
 SPEC = fn.MLP((12, 8, 6, 5), "sigmoid")
 

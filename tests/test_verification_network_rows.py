@@ -23,7 +23,7 @@ from verification.catalogue.suite import (
 )
 from verification.engine.bounds.error_model import gradient_error_bound
 from verification.engine.bounds.tolerances import MODEL_SAFETY, rtol_for
-from verification.engine.gradients import check_network
+from verification.engine.network_check import check_network
 from verification.external import conformance
 
 _CLASSIC: dict[str, Callable[[Any, Any], Any]] = {

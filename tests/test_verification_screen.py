@@ -11,7 +11,8 @@ import pytest
 
 import funcnn as fn
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from verification.engine.gradients import Settings, check_gradients
+from verification import Settings
+from verification.engine.gradients import check_gradients
 
 SPEC = fn.MLP((12, 8, 6, 5), "sigmoid")
 

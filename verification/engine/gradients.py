@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -36,10 +37,6 @@ from funcnn.core.pytree import tree_flatten, tree_leaves
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray
 from verification.engine.bounds.settings import (
-    BISECT_LEAF,
-    FULL_MODE_LIMIT,
-    MOVE_SCALE,
-    RECHECK_FULL_LIMIT,
     Settings,
     TolFactory,
     check_settings,
@@ -59,23 +56,29 @@ from verification.engine.evaluators.generic_loss import GenericLoss
 from verification.engine.modes.context import CheckContext
 from verification.engine.modes.dispatch import flat_analytic, resolve_mode, run_mode
 from verification.engine.modes.screen import SCREEN_STEP
-from verification.engine.network_check import check_network, move_off_kinks, moved_params
-from verification.engine.problems import check_loss_gradient, check_problems, compare_derivative
+from verification.engine.network_check import move_off_kinks, moved_params
 from verification.reporting.report import CheckRow, Report
 
-__all__ = [
-    "BISECT_LEAF",
-    "FULL_MODE_LIMIT",
-    "MOVE_SCALE",
-    "RECHECK_FULL_LIMIT",
-    "Settings",
-    "check_gradients",
-    "check_loss_gradient",
-    "check_network",
-    "check_problems",
-    "check_settings",
-    "compare_derivative",
-]
+__all__ = ["check_gradients"]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What ``check_gradients`` was asked, checked; the same request re-runs at a point
+    moved off multiple kinks."""
+
+    loss_fn: Callable[[Any], float]
+    grad_fn: Callable[[Any], Any]
+    mode: str
+    probes: int
+    subset: Any
+    seed: int
+    name: str
+    batched_loss: Callable[[FloatArray], FloatArray] | None
+    pattern_fn: Callable[[Any], Array] | None
+    error_bound: Any
+    noise_scale: float | None
+    settings: Settings
 
 
 def check_gradients(
@@ -124,28 +127,24 @@ def check_gradients(
     if not isinstance(name, str):
         raise ArgumentTypeError(f"name: expected a str, got {type(name).__name__}")
     settings = check_settings(settings)
+    request = _Request(loss_fn, grad_fn, mode, probes, subset, seed, name, batched_loss,
+                       pattern_fn, error_bound, noise_scale, settings)
     with single_threaded_blas():
-        return _check_gradients(loss_fn, grad_fn, params, mode, probes, subset, seed, name,
-                                batched_loss, pattern_fn, error_bound, noise_scale, settings)
+        return _check_gradients(request, params)
 
 
-def _check_gradients(
-    loss_fn: Callable[[Any], float], grad_fn: Callable[[Any], Any], params: Any, mode: str,
-    probes: int, subset: Any, seed: int, name: str,
-    batched_loss: Callable[[FloatArray], FloatArray] | None,
-    pattern_fn: Callable[[Any], Array] | None, error_bound: Any, noise_scale: float | None,
-    settings: Settings,
-) -> Report:
-    grads = grad_fn(params)
+def _check_gradients(request: _Request, params: Any) -> Report:
+    settings, seed, error_bound = request.settings, request.seed, request.error_bound
+    grads = request.grad_fn(params)
     # The loss first: at non-finite params it is the loss that says so (the gradient's
     # NaN would only be a consequence).
-    evaluator = GenericLoss(loss_fn, params, batched_loss=batched_loss, pattern_fn=pattern_fn,
-                            noise_scale=noise_scale)
+    evaluator = GenericLoss(request.loss_fn, params, batched_loss=request.batched_loss,
+                            pattern_fn=request.pattern_fn, noise_scale=request.noise_scale)
     analytic = flat_analytic(grads, params, "grad_fn")
     leaves = tree_flatten(grads)[0]
     dtype = np.result_type(*[np.asarray(g).dtype for g in leaves]) if leaves else np.float64
     layout = tensor_layout(params)
-    mode = resolve_mode(mode, evaluator.n, subset)
+    mode = resolve_mode(request.mode, evaluator.n, request.subset)
     leaves64 = [np.asarray(x, dtype=np.float64).reshape(-1) for x in tree_leaves(params)]
     flat = np.concatenate(leaves64) if leaves64 else np.zeros(0)
     steps_all = cache(lambda: settings.step_unit * np.maximum(1.0, np.abs(flat)))
@@ -166,18 +165,17 @@ def _check_gradients(
 
         tols = [model_tol(b) for b in bounds]
     start = time.perf_counter()
-    ctx = CheckContext(name, evaluator, analytic, layout, tols, dtype, settings, steps_all,
+    ctx = CheckContext(request.name, evaluator, analytic, layout, tols, dtype, settings, steps_all,
                        screen_steps if settings.screen else None)
-    report = run_mode(ctx, mode, probes, subset, seed, {"loss_value": evaluator.value})
+    report = run_mode(ctx, mode, request.probes, request.subset, seed,
+                      {"loss_value": evaluator.value})
     rows = list(report.rows)
-    if pattern_fn is not None:
+    if request.pattern_fn is not None:
 
         def rerun() -> list[CheckRow]:
             moved = moved_params(params, seed)
-            return list(_check_gradients(
-                loss_fn, grad_fn, moved, mode, probes, subset, seed, name, batched_loss, None,
-                error_bound, noise_scale, settings,
-            ).rows)
+            again = replace(request, mode=mode, pattern_fn=None)
+            return list(_check_gradients(again, moved).rows)
 
         rows = move_off_kinks(rows, rerun, seed)
     return Report(tuple(rows), {**report.meta, "seconds": time.perf_counter() - start})
