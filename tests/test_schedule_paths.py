@@ -14,6 +14,7 @@ kernels.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ def schedule() -> fn.Schedule:
     return fn.StepDecay(LR0, step_size=1, gamma=GAMMA)
 
 
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, Callable[[], fn.Optimizer]] = {
     "sgd": lambda: fn.sgd(schedule()),
     "momentum": lambda: fn.sgd(schedule(), momentum=MOMENTUM),
     "adam": lambda: fn.adam(schedule(), b1=B1, b2=B2, eps=EPS),
@@ -67,7 +68,7 @@ def _batches(x: Array, y: Array) -> list[tuple[Array, Array]]:
 
 def _reference(kind: str, params: Params, x: Array, y: Array) -> Params:
     """The documented update rules, in float64, with gradients from value_and_grad."""
-    p = [{k: v.astype(np.float64) for k, v in layer.items()} for layer in params]
+    p: Params = [{k: v.astype(np.float64) for k, v in layer.items()} for layer in params]
     slots: dict[str, list[dict[str, Array]]] = {
         name: [{k: np.zeros_like(v) for k, v in layer.items()} for layer in p]
         for name in ("v", "m")
