@@ -1,6 +1,7 @@
 """How tight the verifier is, pinned from both sides.
 
-The pass condition (:mod:`verification.tolerances`, documented in docs/verification.md) is
+The pass condition (:mod:`verification.engine.bounds.tolerances`, documented in
+docs/verification.md) is
 ``|a - n| <= atol + rtol |n| + k e`` with ``k = K_ERROR = 2`` on the numerical error
 estimate ``e``, ``rtol = sqrt(eps)``, and ``atol = MODEL_SAFETY * bound = 2 * bound``
 where an analytic rounding bound is known (``sqrt(eps) * max |a|`` of the tensor where
@@ -12,7 +13,7 @@ multiple of that term, read from the verifier's own report:
 - the analytic bound dominating (``error_bound`` given): off by 1.5 bound passes, 3 fails;
 - an exact smooth loss: a float64 gradient off by 3 sqrt(eps) relative fails, 1.5 passes;
 - a 1-1-1 network whose per-entry rounding bound is computed by hand below, from the
-  formulas of :mod:`verification.error_model`'s docstring, and compared with
+  formulas of :mod:`verification.engine.bounds.error_model`'s docstring, and compared with
   ``gradient_error_bound`` and with the tolerance ``check_network`` reports.
 
 So a verifier that is looser (or stricter) than it says in any of its terms fails here,
