@@ -40,6 +40,8 @@ from verification.foreign_protocol import PROTOCOL, ForeignError, ForeignProgram
 from verification.layout import kink_side
 from verification.perturbed import NetworkLoss
 from verification.report import Report
+from verification.settings import Settings
+from verification.tolerances import EPS64, ORDER, STEP_UNIT, eps_of
 
 __all__ = ["FULL_LIMIT", "ForeignError", "check_foreign", "foreign_problems"]
 
@@ -92,6 +94,24 @@ def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
     return pattern
 
 
+def loss_precision(spec: MLP, params: Params, x: Array, y: Array, loss: str, dtype: str
+                   ) -> tuple[float, Settings]:
+    """The ``noise_scale`` and numerical settings for finite differences of a loss that
+    is computed in ``dtype``.
+
+    The engine models one evaluation's rounding as ``4 eps64 noise_scale``; a loss
+    computed in ``dtype`` rounds ``eps(dtype) / eps64`` times as much, relative to
+    what :func:`verification.reference.noise_scale` says it scales with. The first
+    step is scaled by ``(eps(dtype) / eps64)^(1/5)`` (the order-4 optimum moves with
+    the rounding), and the three-point screen, tuned to float64 noise, is skipped.
+    """
+    ratio = eps_of(dtype) / EPS64
+    scale = NetworkLoss(spec, params, x, y, loss).noise_scale * ratio
+    if ratio == 1.0:
+        return scale, Settings()
+    return scale, Settings(step_unit=STEP_UNIT * ratio ** (1 / (ORDER + 1)), screen=False)
+
+
 def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, loss: str,
                dtype: str, seed: int) -> str | None:
     """The root-cause diagnosis (``verification.diagnosis.diagnose_mlp``) of the foreign
@@ -138,12 +158,14 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
     def batched(thetas: FloatArray) -> FloatArray:
         return program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, fd_dtype)
 
+    noise, settings = loss_precision(spec, unravel(flat64), x64, y64, loss, fd_dtype)
     own = check_gradients(
         lambda p: float(program.losses(spec, [p], x64, y64, loss, fd_dtype)[0]),
         lambda p: other(p, x, y)[1], params, mode=mode,
         seed=seed, name=f"{name}: foreign grads vs foreign loss", batched_loss=batched,
         pattern_fn=_kink_pattern(spec, x64, y64, loss),
         error_bound=gradient_error_bound(spec, params, x, y, loss, dtype),
+        noise_scale=noise, settings=settings,
     )
     report = Report.combine([conformance, own], {})
     if not report.passed:
