@@ -14,7 +14,8 @@ A golden directory holds:
   that would rather not parse JSON: ``rule <kind> <constant>=<value>...`` per
   comparison rule, then per case ``case <id> <kind> <dtype> <key>=<value>...`` followed
   by one ``tensor <name> <dtype> <offset> <nbytes> <shape>`` line per tensor of that
-  case (shape comma-separated, ``-`` for a scalar; lists comma-separated).
+  case (shape comma-separated, ``-`` for a scalar; lists comma-separated; a mapping such
+  as ``scale`` as comma-separated ``key:value`` pairs).
 
 This module writes and reads that layout; :mod:`verification.golden` decides what goes in.
 """
@@ -90,6 +91,8 @@ def _flat(value: Any) -> str:
     """A manifest value as one index field (no spaces); "" for those left out."""
     if isinstance(value, list):
         return ",".join(map(str, value)) or "-"
+    if isinstance(value, dict):  # e.g. scale: {output: number}
+        return ",".join(f"{k}:{_flat(v)}" for k, v in value.items()) or "-"
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, int | str) and " " not in str(value):
