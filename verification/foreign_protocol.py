@@ -10,6 +10,7 @@ import collections
 import json
 import queue
 import shlex
+import signal
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -27,6 +28,12 @@ PROTOCOL = "funcnn-foreign/1"
 """Value of ``protocol`` in the ``hello`` exchange."""
 
 _WIRE = {"float64": "<f8", "float32": "<f4", "int32": "<i4"}
+
+STDERR_LINES = 3
+"""How many of the program's last stderr lines a failure quotes (joined by `` | ``)."""
+
+STDERR_CHARS = 300
+"""At most this many characters of them (the end is kept)."""
 
 
 class ForeignError(FuncnnError):
@@ -135,14 +142,24 @@ class ForeignProgram:
             pump.join(timeout=1.0)
         for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
             if stream is not None:
-                stream.close()
+                try:
+                    stream.close()
+                except (OSError, ValueError):
+                    # stdin still holds a request for a program that exited before
+                    # reading it (a bad flag, a crash at start-up): closing flushes it
+                    # into a broken pipe. The exit status says what happened.
+                    pass
 
     def _fail(self, what: str) -> ForeignError:
         self.close()
         status = self._proc.returncode
-        tail = f" (stderr: {self._stderr[-1]})" if self._stderr else ""
-        gone = f"exited with status {status}" if status is not None and status >= 0 else "died"
-        return ForeignError(f"{self.name!r} {gone} {what}{tail}")
+        # The last lines, not just the last one: a usage error often ends with a hint
+        # ("Try --help") after the line that says what was wrong.
+        said = " | ".join(line for line in list(self._stderr)[-STDERR_LINES:] if line.strip())
+        if len(said) > STDERR_CHARS:
+            said = "..." + said[-STDERR_CHARS:]
+        tail = f" (stderr: {said})" if said else ""
+        return ForeignError(f"{self.name!r} {_ended(status)} {what}{tail}")
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send ``message`` (an ``id`` is added) and return the program's answer."""
@@ -218,6 +235,16 @@ class ForeignProgram:
                                "params_list": [self._params(p, dtype) for p in params_list]})
         return decode_array(answer.get("losses"), "answer to 'loss': losses",
                             (len(params_list),))
+
+
+def _ended(status: int | None) -> str:
+    """How the program ended, from its return code (negative: the signal's number)."""
+    if status is not None and status >= 0:
+        return f"exited with status {status}"
+    try:
+        return f"died of {signal.Signals(-status).name}" if status is not None else "died"
+    except ValueError:
+        return "died"
 
 
 def shown_type(value: Any) -> str:
