@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.core.activations import get_activation
+from funcnn.core.activations import ACTIVATIONS, get_activation
+from funcnn.core.losses import LOSSES
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
@@ -36,7 +37,8 @@ from verification.catalogue import DTYPES, network_case, network_matrix
 from verification.conformance import check_conformance
 from verification.engine import check_gradients
 from verification.error_model import gradient_error_bound
-from verification.foreign_protocol import PROTOCOL, ForeignError, ForeignProgram
+from verification.foreign_messages import check_hello, one_line
+from verification.foreign_protocol import MAX_ANSWER_BYTES, PROTOCOL, ForeignError, ForeignProgram
 from verification.layout import kink_side
 from verification.perturbed import NetworkLoss
 from verification.report import Report
@@ -57,12 +59,17 @@ def foreign_problems(
 ) -> list[Problem]:
     """(arch, activation, loss, dtype) the program declared it supports: every XOR row
     of the network matrix and 784-32-32-10 with sigmoid and cross-entropy (``quick``:
-    one XOR row per activation); every 784-32-32-10 row without ``quick``."""
-    acts = set(supported.get("activations") or ["identity", "leaky_relu", "relu", "sigmoid",
-                                                  "softplus", "tanh"])
-    losses = set(supported.get("losses") or [m[2] for m in network_matrix()])
+    one XOR row per activation); every 784-32-32-10 row without ``quick``.
+
+    ``supported`` is the ``hello`` answer: its ``dtypes``, ``activations`` and
+    ``losses``, each a list of names (missing or null: all; names funcnn does not know
+    are ignored). A list of another type raises :class:`ForeignError` naming it.
+    """
+    declared = check_hello(supported)
+    acts = set(_or_all(declared["activations"], sorted(ACTIVATIONS)))
+    losses = set(_or_all(declared["losses"], sorted(LOSSES)))
     dtypes = [str(np.dtype(d)) for d in DTYPES if str(np.dtype(d)) in
-              set(supported.get("dtypes") or ["float64", "float32"])]
+              set(_or_all(declared["dtypes"], ["float64", "float32"]))]
     rows = [r for r in network_matrix() if r[0].startswith("2-3-")]
     if quick:
         firsts: dict[str, tuple[str, str, str]] = {}
@@ -76,6 +83,10 @@ def foreign_problems(
     pats = list(only)
     return [p for p in chosen if not pats or any(
         fnmatch.fnmatchcase("/".join(p), pat) or pat in "/".join(p) for pat in pats)]
+
+
+def _or_all(names: list[str] | None, every: list[str]) -> list[str]:
+    return every if names is None else names
 
 
 def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
@@ -175,7 +186,8 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
     return report
 
 
-def _check_arguments(command: Any, timeout: Any, encoding: Any) -> None:
+def _check_arguments(command: Any, timeout: Any, encoding: Any, max_answer_bytes: Any
+                     ) -> None:
     parts = [command] if isinstance(command, str) else command
     if not isinstance(parts, Sequence) or not all(isinstance(p, str) for p in parts):
         raise ArgumentTypeError(f"command: expected a str or a sequence of str, got "
@@ -186,6 +198,11 @@ def _check_arguments(command: Any, timeout: Any, encoding: Any) -> None:
         raise InvalidArgumentError("timeout: 0, expected seconds > 0")
     if encoding not in ("base64", "list"):
         raise InvalidArgumentError(f"encoding: {encoding!r}, expected 'base64' or 'list'")
+    if isinstance(max_answer_bytes, bool) or not isinstance(max_answer_bytes, int):
+        raise ArgumentTypeError(f"max_answer_bytes: expected an int, got "
+                                f"{type(max_answer_bytes).__name__}")
+    if max_answer_bytes < 1:
+        raise InvalidArgumentError(f"max_answer_bytes: {max_answer_bytes}, expected >= 1")
 
 
 def check_foreign(
@@ -196,29 +213,30 @@ def check_foreign(
     quick: bool = False,
     only: Iterable[str] = (),
     encoding: str = "base64",
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> Report:
     """Run ``command`` and check its MLP on every supported problem; one report.
 
     ``command``: a shell-style string (split, not run by a shell) or an argument list;
     ``only``: patterns (shell wildcards or substrings) on ``arch/activation/loss/dtype``;
-    ``encoding``: how arrays are sent, ``"base64"`` or ``"list"``. Raises
+    ``encoding``: how arrays are sent, ``"base64"`` or ``"list"``;
+    ``max_answer_bytes``: the longest answer line read. Raises
     :class:`ForeignError` (one line) when the program breaks the protocol, crashes, hangs
     past ``timeout`` seconds per answer, or answers non-finite numbers; the program is
     ended in every case.
     """
-    _check_arguments(command, timeout, encoding)
+    _check_arguments(command, timeout, encoding, max_answer_bytes)
     seed = check_seed(seed)
-    with ForeignProgram(command, timeout, encoding) as program:
+    with ForeignProgram(command, timeout, encoding, max_answer_bytes) as program:
         hello = program.request({"op": "hello", "protocol": PROTOCOL})
-        if hello.get("protocol", PROTOCOL) != PROTOCOL:
-            raise ForeignError(f"answer to 'hello': protocol {hello.get('protocol')!r}, "
-                               f"expected {PROTOCOL!r}")
         problems = foreign_problems(hello, quick, only)
+        declared = check_hello(hello)
         if not problems:
+            shown = one_line(", ".join(f"{k} {v}" for k, v in declared.items()
+                                       if v is not None) or "everything", 200)
             raise ForeignError(f"no problem matches what {program.name!r} supports "
-                               f"({hello}) and --only {list(only)}")
-        declared = hello.get("dtypes") or ["float64"]
-        fd_dtype = "float64" if "float64" in declared else "float32"
+                               f"({shown}) and --only {list(only)}")
+        fd_dtype = "float64" if "float64" in (declared["dtypes"] or ["float64"]) else "float32"
         reports = [_check_problem(program, problem, seed, fd_dtype) for problem in problems]
         diagnoses = {k: v for r in reports for k, v in r.meta.get("diagnosis", {}).items()}
         return Report.combine(reports, {"foreign": program.name, "problems": len(problems),
