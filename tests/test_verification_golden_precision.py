@@ -132,3 +132,25 @@ def test_the_rule_reads_the_stated_scale(golden: Path) -> None:
     assert compare_case(case, arrays, off)[0] > 1
     assert compare_case({**case, "scale": {"value": 1.0, "derivative": 1.0}}, arrays,
                         off)[0] <= 1
+
+
+def test_loss_cases_state_their_targets_and_the_clipping(golden: Path) -> None:
+    files = load_golden(golden)
+    conventions = files.manifest["conventions"]
+    assert all(kind in conventions["loss_targets"]
+               for kind in ("labels", "onehot", "probability", "real"))
+    assert "1 - epsneg" in conventions["clipping"]
+    float_kind = {"distribution": "onehot", "probability": "probability", "real": "real"}
+    for case_id, case in files.cases.items():
+        if case["kind"] != "loss":
+            continue
+        y = files.arrays(case_id)["y"]
+        expected = float_kind[losses.LOSSES[case["loss"]].target_kind]
+        assert case["targets"] in ("labels", expected), case_id
+        if case["targets"] == "labels":
+            assert y.dtype == np.int32 and y.ndim == 1
+        else:
+            assert y.dtype == case["dtype"] and y.shape == files.arrays(case_id)["z"].shape
+            assert np.all((y >= 0) & (y <= 1)) or case["targets"] == "real"
+            if case["targets"] == "onehot":
+                assert np.all(np.sum(y == 1, axis=1) == 1) and np.all(np.sum(y, axis=1) == 1)

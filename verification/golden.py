@@ -113,6 +113,17 @@ _HEADER = {
                        "sigmoid; sigmoid' = s (1 - s); tanh' = 1 - tanh^2",
         "no_single_softmax": "no network applies a softmax-based loss to one output (its "
                              "gradient would be identically zero)",
+        "loss_targets": "a loss case's targets say what y is: labels (int32 class indices, "
+                        "shape (batch,), one-hot implied), onehot (float one-hot rows), "
+                        "probability (floats in [0, 1], each entry its own binary target) "
+                        "or real (any floats, for mse); float targets have shape "
+                        "(batch, n_out) and the case's dtype",
+        "clipping": "p = softmax(z) is clipped where a logarithm needs it, with tiny and "
+                    "epsneg of the case's dtype (numpy finfo: float64 2.2e-308 and 2^-53, "
+                    "float32 1.2e-38 and 2^-24): softmax_then_cross_entropy to [tiny, 1]; "
+                    "softmax_binary_cross_entropy to [tiny, 1 - epsneg], in its value and in "
+                    "dL/dp = (-y / p + (1 - y) / (1 - p)) / (batch n_out), which then goes "
+                    "through the softmax VJP of the unclipped p",
     },
 }
 
