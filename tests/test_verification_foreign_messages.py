@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,6 +35,14 @@ GOOD_GRADS: list[dict[str, Any]] = [
 
 def _vg(answer: dict[str, Any]) -> Any:
     return check_value_and_grad(answer, SHAPES)
+
+
+def _two_losses(answer: dict[str, Any]) -> Any:
+    return check_losses(answer, 2)
+
+
+READ: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "hello": check_hello, "vg": _vg, "loss": _two_losses}
 
 
 def _line(value: Any) -> bytes:
@@ -114,9 +123,8 @@ BAD: list[tuple[str, Any, str]] = [
 @pytest.mark.parametrize(("op", "answer", "message"), BAD,
                          ids=[f"{op}-{i}" for i, (op, _, _) in enumerate(BAD)])
 def test_each_bad_field_is_named_on_one_line(op: str, answer: Any, message: str) -> None:
-    read = {"hello": check_hello, "vg": _vg, "loss": lambda a: check_losses(a, 2)}[op]
     with pytest.raises(ForeignError, match=message) as info:
-        read(parse_answer(_line(answer), op, 1))
+        READ[op](parse_answer(_line(answer), op, 1))
     assert "\n" not in str(info.value)
 
 
@@ -244,9 +252,8 @@ def test_any_bad_json_gives_one_line_of_our_own_error(op: str, data: st.DataObje
     path = data.draw(st.sampled_from(_sites(good)), label="path")
     answer = _put(good, path, new)
     line = json.dumps(answer, allow_nan=True).encode()
-    read = {"hello": check_hello, "vg": _vg, "loss": lambda a: check_losses(a, 2)}[op]
     try:
-        read(parse_answer(line, op, 1))
+        READ[op](parse_answer(line, op, 1))
     except ForeignError as exc:
         text = str(exc)
         assert "\n" not in text and len(text) < 600, text
