@@ -113,13 +113,16 @@ from funcnn.reporting.metrics import (
     accuracy,
     confusion_matrix,
     predict,
+    predict_proba,
     top_misclassified,
 )
+from funcnn.training.callbacks import EarlyStopping, KeepBest, Progress
 from funcnn.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from funcnn.training.loop import (
     BatchEnd,
     EpochEnd,
     History,
+    StopTraining,
     TrainingDivergedError,
     evaluate,
     fit,
@@ -146,7 +149,7 @@ from funcnn.training.step import Step, make_step
 from funcnn.typing import Layer, Params
 
 if TYPE_CHECKING:
-    from funcnn.reporting import plots as plots
+    from funcnn import plots as plots
 
 __version__ = "0.1.0"
 
@@ -169,11 +172,13 @@ __all__ = [
     "Cosine",
     "DataFormatError",
     "DownloadError",
+    "EarlyStopping",
     "EpochEnd",
     "FuncnnError",
     "History",
     "InitScheme",
     "InvalidArgumentError",
+    "KeepBest",
     "Layer",
     "Loss",
     "Misclassified",
@@ -181,9 +186,11 @@ __all__ = [
     "OptState",
     "Optimizer",
     "Params",
+    "Progress",
     "Schedule",
     "Step",
     "StepDecay",
+    "StopTraining",
     "TrainingDivergedError",
     "TreeDef",
     "accuracy",
@@ -224,6 +231,7 @@ __all__ = [
     "one_hot",
     "optimizer_from_config",
     "predict",
+    "predict_proba",
     "ravel",
     "read_idx",
     "relu",
@@ -267,5 +275,5 @@ def __getattr__(name: str) -> object:
     if name == "plots":
         import importlib
 
-        return importlib.import_module("funcnn.reporting.plots")
+        return importlib.import_module("funcnn.plots")
     raise AttributeError(f"module 'funcnn' has no attribute {name!r}")
