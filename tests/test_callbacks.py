@@ -73,7 +73,8 @@ def test_early_stopping_restores_best_also_at_the_last_epoch_and_starts_over() -
     losses = [3.0, 1.0, 2.0]
     stops = [cb(event(i, losses[:i], last=3)) for i in (1, 2, 3)]
     assert stops[:2] == [None, None]
-    assert stops[2] is not None and stops[2].params[0]["W"][0, 0] == 2.0  # epoch 2's
+    assert stops[2] is not None and stops[2].params is not None
+    assert stops[2].params[0]["W"][0, 0] == 2.0  # epoch 2's
     # A new run (epoch 1 again) forgets the old best.
     assert cb(event(1, [9.0])) is None and cb.best == 9.0 and cb.best_epoch == 1
 
@@ -239,7 +240,8 @@ def test_progress_draws_a_tqdm_bar_when_installed() -> None:
 
 def test_combine_callbacks_calls_everyone_and_prefers_a_restoring_stop() -> None:
     calls: list[str] = []
-    restoring = fn.StopTraining("r", params=[], opt_state={})
+    params = [{"W": np.zeros((1, 1)), "b": np.zeros(1)}]
+    restoring = fn.StopTraining("r", params=params, opt_state=fn.sgd(0.1).init(params))
 
     def a(e: Any) -> Any:
         calls.append("a")
@@ -282,10 +284,11 @@ def test_predict_proba_matches_predict_and_the_losses() -> None:
 
 def test_import_funcnn_plots_is_the_plots_module() -> None:
     import funcnn.plots
+    import funcnn.reporting.plots
     from funcnn import plots
 
     assert plots is funcnn.plots and fn.plots is funcnn.plots
-    assert plots.plot_loss_curves is fn.reporting.plots.plot_loss_curves
+    assert plots.plot_loss_curves is funcnn.reporting.plots.plot_loss_curves
 
 
 def test_history_plot_draws_what_the_unpacked_fields_draw(tmp_path: Any) -> None:
