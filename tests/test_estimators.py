@@ -143,9 +143,8 @@ def test_grid_search_on_a_dask_cluster() -> None:
     """docs/estimators.md's Dask search: joblib's Dask backend on a local cluster gives
     the scores of the same search run without Dask. Skips where distributed is absent
     (CI does not install it); the docs say so."""
-    pytest.importorskip("distributed")
+    dist = pytest.importorskip("distributed")
     import joblib
-    from distributed import Client, LocalCluster, get_task_stream
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -154,10 +153,10 @@ def test_grid_search_on_a_dask_cluster() -> None:
     model = make_pipeline(StandardScaler(), MLPClassifier((8,), max_iter=20, random_state=0))
     grid = {"mlpclassifier__hidden_layer_sizes": [(4,), (8,)],
             "mlpclassifier__learning_rate_init": [0.003, 0.03]}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with dist.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                           dashboard_address=None) as cluster, dist.Client(cluster) as client:
         search = GridSearchCV(model, grid, cv=3)
-        with joblib.parallel_backend("dask"), get_task_stream(client) as stream:
+        with joblib.parallel_backend("dask"), dist.get_task_stream(client) as stream:
             search.fit(x, y)
     # The fits ran as tasks on the cluster (joblib batches them: at least one task).
     assert len(stream.data) >= 1
