@@ -21,10 +21,13 @@ Where to look (``help(funcnn.core.network)`` and so on for each module):
 - ``funcnn.core``: ``MLP`` (spec), ``init`` (initializers), ``apply`` / ``loss`` /
   ``value_and_grad`` (network), activations, losses, softmax, dense layers, pytrees.
 - ``funcnn.training``: ``sgd`` / ``adam`` (optimizers), schedules, ``fit`` (loop),
-  ``save_checkpoint`` / ``load_checkpoint``.
+  ``EarlyStopping`` / ``KeepBest`` / ``Progress`` (callbacks), ``save_checkpoint`` /
+  ``load_checkpoint``.
 - ``funcnn.data``: ``load_mnist`` and its helpers (mnist), IDX files (idx).
 - ``funcnn.reporting``: accuracy, confusion matrix, classification report (metrics);
   ``funcnn.plots`` draws PNGs (extra ``funcnn[plot]``).
+- ``funcnn.estimators``: ``MLPClassifier`` / ``MLPRegressor`` for scikit-learn
+  (extra ``funcnn[sklearn]``; imported on its own, not by ``import funcnn``).
 - ``funcnn.errors``: ``InvalidArgumentError``, ``ArgumentTypeError`` and the rest.
 - The ``funcnn`` command (``funcnn.cli``): ``funcnn train``, ``evaluate``, ``verify``.
 - The ``verification`` package checks gradients against scipy finite differences.
