@@ -18,6 +18,8 @@ without ``early_stopping`` it stops once the training loss has not improved by m
 than ``tol`` for ``n_iter_no_change`` epochs (scikit-learn's convergence rule); with
 it, a ``validation_fraction`` split (drawn from the estimator's generator) is held out,
 training stops when its loss stops improving, and the best epoch's parameters are kept.
+``partial_fit`` trains one epoch per call, resuming the run exactly as ``fit(history=,
+opt_state=)`` does.
 
 ``random_state``: an int seeds ``numpy.random.default_rng``; ``None`` or a
 ``numpy.random.RandomState`` draws that seed from the RandomState (``None``: numpy's
@@ -44,6 +46,7 @@ from funcnn.core.spec import MLP
 from funcnn.reporting.metrics import predict as predict_classes
 from funcnn.reporting.metrics import predict_proba as predict_probabilities
 from funcnn.training.callbacks import EarlyStopping
+from funcnn.training.history import History
 from funcnn.training.loop import fit
 from funcnn.training.optimizers import Optimizer, adam, sgd
 
@@ -172,13 +175,37 @@ class _FuncnnMLP(BaseEstimator):  # type: ignore[misc]
             shuffle=self.shuffle, callback=stopper, verbose=self.verbose,
             validation_split=fraction,
         )
+        self._rng = rng  # partial_fit carries on with it
+        self._learned(spec, params, state, history)
+        self.best_epoch_ = stopper.best_epoch
+        if self.early_stopping:
+            self.validation_loss_curve_ = list(history.epoch_test_loss)
+
+    def _one_more_epoch(self, x: Any, targets: Any, n_out: int) -> None:
+        """One epoch on ``x``: of a fresh network at first, then of the fitted one."""
+        optimizer = self._optimizer()
+        if not hasattr(self, "params_"):
+            spec = MLP((x.shape[1], *self._hidden(), n_out), activation=self.activation)
+            self._rng = _generator(self.random_state)
+            params, state, past = init(spec, self._rng, dtype=x.dtype), None, None
+        else:
+            spec, params, state = self.spec_, self.params_, self.opt_state_
+            h = self.history_  # its training record: partial_fit evaluates nothing
+            past = History(epoch_train_loss=h.epoch_train_loss,
+                           epoch_train_accuracy=h.epoch_train_accuracy,
+                           epoch_time=h.epoch_time, epoch_steps=h.epoch_steps)
+        params, state, history = fit(
+            spec, params, optimizer, x, targets, epochs=1, batch_size=self._batch(x.shape[0]),
+            rng=self._rng, loss=self._loss, shuffle=self.shuffle, opt_state=state,
+            history=past, verbose=self.verbose,
+        )
+        self._learned(spec, params, state, history)
+
+    def _learned(self, spec: MLP, params: Any, state: Any, history: History) -> None:
         self.spec_, self.params_, self.opt_state_, self.history_ = spec, params, state, history
         self.n_iter_ = history.epochs
         self.loss_curve_ = list(history.epoch_train_loss)
         self.loss_ = self.loss_curve_[-1]
-        self.best_epoch_ = stopper.best_epoch
-        if self.early_stopping:
-            self.validation_loss_curve_ = list(history.epoch_test_loss)
 
     def _inputs(self, x: Any) -> Any:
         """``x`` checked against the fitted network, in its dtype."""
@@ -215,6 +242,37 @@ class MLPClassifier(ClassifierMixin, _FuncnnMLP):  # type: ignore[misc]
                              f"({classes[0]!r})")
         self.classes_ = classes
         self._train(x, index.astype(np.int64), classes.size)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+        """One more epoch on ``X``, ``y`` (a fresh network at the first call).
+
+        The first call needs ``classes``, every label ``y`` can take in any call (unless
+        ``fit`` ran before); later calls may repeat it. The hyper-parameters are used as
+        in ``fit`` but for the stopping rules: each call trains exactly one epoch.
+        """
+        first = not hasattr(self, "classes_")
+        dtype = _FLOATS if first else self.params_[0]["W"].dtype
+        x, labels = validate_data(self, X, y, dtype=dtype, reset=first)
+        check_classification_targets(labels)
+        if first:
+            if classes is None:
+                raise ValueError("classes: required in the first call to partial_fit (every "
+                                 "label y can take)")
+            known = np.unique(classes)
+            if known.size < 2:
+                raise ValueError("classes: a classifier needs at least two classes, got one "
+                                 "class")
+            self.classes_ = known
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes: {np.unique(classes)!r} differ from the classes "
+                             f"{self.classes_!r} of the first call")
+        index = np.searchsorted(self.classes_, labels).clip(0, self.classes_.size - 1)
+        unknown = self.classes_[index] != labels
+        if unknown.any():
+            raise ValueError(f"y: labels {np.unique(labels[unknown])!r} are not in classes "
+                             f"{self.classes_!r}")
+        self._one_more_epoch(x, index.astype(np.int64), self.classes_.size)
         return self
 
     def predict_proba(self, X: Any) -> Any:
@@ -254,6 +312,22 @@ class MLPRegressor(RegressorMixin, _FuncnnMLP):  # type: ignore[misc]
         self._one_target = targets.ndim == 1
         self._train(x, targets.reshape(x.shape[0], -1), 1 if targets.ndim == 1 else
                     targets.shape[1])
+        return self
+
+    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
+        """One more epoch on ``X``, ``y`` (a fresh network at the first call); the
+        targets keep the shape of the first call's."""
+        first = not hasattr(self, "params_")
+        dtype = _FLOATS if first else self.params_[0]["W"].dtype
+        x, targets = validate_data(self, X, y, dtype=dtype, multi_output=True, y_numeric=True,
+                                   reset=first)
+        targets = np.asarray(targets, dtype=x.dtype)
+        if first:
+            self._one_target = targets.ndim == 1
+        n_out = 1 if targets.ndim == 1 else targets.shape[1]
+        if not first and n_out != self.spec_.n_out:
+            raise ValueError(f"y: {n_out} targets, but the first call had {self.spec_.n_out}")
+        self._one_more_epoch(x, targets.reshape(x.shape[0], -1), n_out)
         return self
 
     def predict(self, X: Any) -> Any:

@@ -164,3 +164,27 @@ def test_grid_search_on_a_dask_cluster() -> None:
     assert search.best_params_ == plain.best_params_
     assert np.allclose(search.cv_results_["mean_test_score"],
                        plain.cv_results_["mean_test_score"])
+
+
+def test_partial_fit_is_fit_resumed_one_epoch_at_a_time() -> None:
+    x, y = blobs()
+    clf = MLPClassifier(**{**SMALL, "batch_size": 32}, random_state=4)
+    with pytest.raises(ValueError, match="classes: required"):
+        clf.partial_fit(x, y)
+    clf.partial_fit(x, y, classes=["a", "b", "c"]).partial_fit(x, y)
+    rng = np.random.default_rng(4)
+    spec = fn.MLP((2, 16, 3))
+    labels = np.unique(y, return_inverse=True)[1]
+    params, _, history = fn.fit(spec, fn.init(spec, rng), fn.adam(0.01), x, labels,
+                                epochs=2, batch_size=32, rng=rng)
+    assert all(np.array_equal(a, b) for a, b in
+               zip(fn.tree_leaves(params), fn.tree_leaves(clf.params_), strict=True))
+    assert clf.n_iter_ == 2 and clf.loss_curve_ == list(history.epoch_train_loss)
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(x[:3], np.array(["a", "b", "z"]))
+    with pytest.raises(ValueError, match="differ from the classes"):
+        clf.partial_fit(x, y, classes=["a", "b"])
+    reg = MLPRegressor(**SMALL, random_state=0).partial_fit(x, x[:, 0])
+    assert reg.partial_fit(x, x[:, 0]).n_iter_ == 2 and reg.predict(x).shape == (150,)
+    with pytest.raises(ValueError, match="2 targets, but the first call had 1"):
+        reg.partial_fit(x, x)
