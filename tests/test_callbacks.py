@@ -240,7 +240,7 @@ def test_progress_draws_a_tqdm_bar_when_installed() -> None:
 
 def test_combine_callbacks_calls_everyone_and_prefers_a_restoring_stop() -> None:
     calls: list[str] = []
-    params = [{"W": np.zeros((1, 1)), "b": np.zeros(1)}]
+    params: fn.Params = [{"W": np.zeros((1, 1)), "b": np.zeros(1)}]
     restoring = fn.StopTraining("r", params=params, opt_state=fn.sgd(0.1).init(params))
 
     def a(e: Any) -> Any:
