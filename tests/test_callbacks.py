@@ -179,7 +179,7 @@ def test_validation_split_is_train_validation_split_drawn_from_rng() -> None:
     ("kwargs", "error", "match"),
     [
         ({"validation_split": 1.0}, ValueError, "validation_split: expected a fraction"),
-        ({"validation_split": True}, ValueError, "validation_split: expected a fraction"),
+        ({"validation_split": True}, TypeError, "validation_split: expected a fraction"),
         ({"validation_split": 0.001}, ValueError, "leaves no validation samples"),
         ({"validation_split": 0.5, "rng": None, "shuffle": False}, TypeError, "rng:"),
         ({"validation_split": 0.5, "x_test": np.zeros((2, 4)), "y_test": np.zeros(2, int)},

@@ -139,13 +139,18 @@ class _Monitor:
     """Which value to watch, which way is better, and by how much it must improve."""
 
     def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+        if not isinstance(monitor, str):
+            raise ArgumentTypeError(f"monitor: expected one of {sorted(MONITORS)}, got "
+                                    f"{type(monitor).__name__}")
         if monitor not in MONITORS:
             raise InvalidArgumentError(f"monitor: expected one of {sorted(MONITORS)}, "
                                        f"got {monitor!r}")
         if mode not in ("auto", "min", "max"):
             raise InvalidArgumentError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
-        if (isinstance(min_delta, bool) or not isinstance(min_delta, int | float)
-                or not math.isfinite(min_delta) or min_delta < 0):
+        if isinstance(min_delta, bool) or not isinstance(min_delta, int | float):
+            raise ArgumentTypeError(f"min_delta: expected a finite number >= 0, got "
+                                    f"{type(min_delta).__name__}")
+        if not math.isfinite(min_delta) or min_delta < 0:
             raise InvalidArgumentError(
                 f"min_delta: expected a finite number >= 0, got {min_delta!r}")
         self.name, self.min_delta = monitor, float(min_delta)
@@ -212,7 +217,10 @@ class EarlyStopping:
 
     def __init__(self, monitor: str = "test_loss", *, patience: int = 5,
                  min_delta: float = 0.0, mode: str = "auto", restore_best: bool = False) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if isinstance(patience, bool) or not isinstance(patience, int):
+            raise ArgumentTypeError(f"patience: expected an int >= 0, got "
+                                    f"{type(patience).__name__}")
+        if patience < 0:
             raise InvalidArgumentError(f"patience: expected an int >= 0, got {patience!r}")
         if not isinstance(restore_best, bool):
             raise ArgumentTypeError(f"restore_best: expected a bool, got {restore_best!r}")

@@ -363,8 +363,10 @@ def _hold_out(
 ) -> tuple[Any, Any, Any, Any]:
     """``fit``'s training data split into training and validation data by ``rng``."""
     x_train, y_train, x_test, y_test = data
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not (
-            0 < fraction < 1):
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+        raise ArgumentTypeError(f"validation_split: expected a fraction between 0 and 1, "
+                                f"got {type(fraction).__name__}")
+    if not 0 < fraction < 1:
         raise InvalidArgumentError(
             f"validation_split: expected a fraction between 0 and 1, got {fraction!r}")
     if x_test is not None or y_test is not None:
