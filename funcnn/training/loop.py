@@ -380,7 +380,10 @@ def _hold_out(
             "rng: validation_split draws the held-out samples from a numpy.random.Generator "
             f"(np.random.default_rng(seed)), got {type(rng).__name__}")
     x, y = np.asarray(x_train), np.asarray(y_train)
-    n = x.shape[0] if x.ndim else 0
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise InvalidArgumentError(f"x_train, y_train: expected the same number of samples, "
+                                   f"got shapes {x.shape} and {y.shape}")
+    n = x.shape[0]
     k = round(fraction * n)
     if not 0 < k < n:
         raise InvalidArgumentError(

@@ -1250,8 +1250,9 @@ def _crafted_cases(tmp: Path, good: Path) -> Iterator[Case]:
 def _callback_cases() -> Iterator[Case]:
     """fit's callbacks and new arguments, and predict_proba."""
     def run(**change: Any) -> Callable[[], object]:
-        kwargs = {"epochs": 1, "batch_size": 4, "rng": np.random.default_rng(0), **change}
-        return lambda: fit(SPEC, P, sgd(0.1), X, Y, **kwargs)
+        kwargs = {"x_train": X, "y_train": Y, "epochs": 1, "batch_size": 4,
+                  "rng": np.random.default_rng(0), **change}
+        return lambda: fit(SPEC, P, sgd(0.1), **kwargs)
 
     frac = r"expected a fraction between 0 and 1"
     cases: list[tuple[str, Callable[[], object], type[BaseException], str, str]] = [
@@ -1264,6 +1265,8 @@ def _callback_cases() -> Iterator[Case]:
          run(validation_split=0.25, history=History(epoch_train_loss=(1.0,), epoch_time=(0.1,),
                                                     epoch_steps=(3,))),
          IAE, "validation_split", r"split once with funcnn.train_validation_split"),
+        ("fit/validation_split-y-short", run(validation_split=0.25, y_train=Y[:5]), IAE,
+         "y_train", r"expected the same number of samples"),
         ("fit/verbose-3", run(verbose=3), IAE, "verbose", r"expected 0 \(silent\)"),
         ("fit/callback-list-of-int", run(callback=[print, 1]), ATE, "callback",
          r"expected a callable"),
