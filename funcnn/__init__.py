@@ -21,10 +21,13 @@ Where to look (``help(funcnn.core.network)`` and so on for each module):
 - ``funcnn.core``: ``MLP`` (spec), ``init`` (initializers), ``apply`` / ``loss`` /
   ``value_and_grad`` (network), activations, losses, softmax, dense layers, pytrees.
 - ``funcnn.training``: ``sgd`` / ``adam`` (optimizers), schedules, ``fit`` (loop),
-  ``save_checkpoint`` / ``load_checkpoint``.
+  ``EarlyStopping`` / ``KeepBest`` / ``Progress`` (callbacks), ``save_checkpoint`` /
+  ``load_checkpoint``.
 - ``funcnn.data``: ``load_mnist`` and its helpers (mnist), IDX files (idx).
 - ``funcnn.reporting``: accuracy, confusion matrix, classification report (metrics);
   ``funcnn.plots`` draws PNGs (extra ``funcnn[plot]``).
+- ``funcnn.estimators``: ``MLPClassifier`` / ``MLPRegressor`` for scikit-learn
+  (extra ``funcnn[sklearn]``; imported on its own, not by ``import funcnn``).
 - ``funcnn.errors``: ``InvalidArgumentError``, ``ArgumentTypeError`` and the rest.
 - The ``funcnn`` command (``funcnn.cli``): ``funcnn train``, ``evaluate``, ``verify``.
 - The ``verification`` package checks gradients against scipy finite differences.
@@ -113,13 +116,16 @@ from funcnn.reporting.metrics import (
     accuracy,
     confusion_matrix,
     predict,
+    predict_proba,
     top_misclassified,
 )
+from funcnn.training.callbacks import EarlyStopping, KeepBest, Progress
 from funcnn.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from funcnn.training.loop import (
     BatchEnd,
     EpochEnd,
     History,
+    StopTraining,
     TrainingDivergedError,
     evaluate,
     fit,
@@ -146,7 +152,7 @@ from funcnn.training.step import Step, make_step
 from funcnn.typing import Layer, Params
 
 if TYPE_CHECKING:
-    from funcnn.reporting import plots as plots
+    from funcnn import plots as plots
 
 __version__ = "0.1.0"
 
@@ -169,11 +175,13 @@ __all__ = [
     "Cosine",
     "DataFormatError",
     "DownloadError",
+    "EarlyStopping",
     "EpochEnd",
     "FuncnnError",
     "History",
     "InitScheme",
     "InvalidArgumentError",
+    "KeepBest",
     "Layer",
     "Loss",
     "Misclassified",
@@ -181,9 +189,11 @@ __all__ = [
     "OptState",
     "Optimizer",
     "Params",
+    "Progress",
     "Schedule",
     "Step",
     "StepDecay",
+    "StopTraining",
     "TrainingDivergedError",
     "TreeDef",
     "accuracy",
@@ -224,6 +234,7 @@ __all__ = [
     "one_hot",
     "optimizer_from_config",
     "predict",
+    "predict_proba",
     "ravel",
     "read_idx",
     "relu",
@@ -267,5 +278,5 @@ def __getattr__(name: str) -> object:
     if name == "plots":
         import importlib
 
-        return importlib.import_module("funcnn.reporting.plots")
+        return importlib.import_module("funcnn.plots")
     raise AttributeError(f"module 'funcnn' has no attribute {name!r}")

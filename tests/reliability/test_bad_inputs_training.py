@@ -1247,7 +1247,80 @@ def _crafted_cases(tmp: Path, good: Path) -> Iterator[Case]:
         )
 
 
-CASES = [*_optimizer_cases(), *_schedule_cases(), *_fit_cases(), *_history_cases()]
+def _callback_cases() -> Iterator[Case]:
+    """fit's callbacks and new arguments, and predict_proba."""
+    def run(**change: Any) -> Callable[[], object]:
+        kwargs = {"x_train": X, "y_train": Y, "epochs": 1, "batch_size": 4,
+                  "rng": np.random.default_rng(0), **change}
+        return lambda: fit(SPEC, P, sgd(0.1), **kwargs)
+
+    frac = r"expected a fraction between 0 and 1"
+    cases: list[tuple[str, Callable[[], object], type[BaseException], str, str]] = [
+        ("fit/validation_split-0", run(validation_split=0.0), IAE, "validation_split", frac),
+        ("fit/validation_split-str", run(validation_split="0.1"), ATE, "validation_split",
+         frac),
+        ("fit/validation_split-tiny", run(validation_split=0.01), IAE, "validation_split",
+         r"leaves no validation samples"),
+        ("fit/validation_split-with-history",
+         run(validation_split=0.25, history=History(epoch_train_loss=(1.0,), epoch_time=(0.1,),
+                                                    epoch_steps=(3,))),
+         IAE, "validation_split", r"split once with funcnn.train_validation_split"),
+        ("fit/validation_split-y-short", run(validation_split=0.25, y_train=Y[:5]), IAE,
+         "y_train", r"expected the same number of samples"),
+        ("fit/verbose-3", run(verbose=3), IAE, "verbose", r"expected 0 \(silent\)"),
+        ("fit/callback-list-of-int", run(callback=[print, 1]), ATE, "callback",
+         r"expected a callable"),
+        ("fit/callback-stop-on-batch",
+         run(callback=lambda e: fn.StopTraining("now")), IAE, "callback",
+         r"returned StopTraining on a BatchEnd"),
+        ("fit/callback-stop-half-pair",
+         run(callback=lambda e: fn.StopTraining("x", params=P)
+             if isinstance(e, fn.EpochEnd) else None),
+         IAE, "callback", r"needs params and opt_state together"),
+        ("fit/monitor-unrecorded", run(callback=fn.EarlyStopping("test_loss")), IAE, "monitor",
+         r"is not recorded \(pass x_test and y_test, or validation_split"),
+        ("EarlyStopping/monitor-val_loss", thunk(fn.EarlyStopping, "val_loss"), IAE, "monitor",
+         r"expected one of \['test_accuracy'"),
+        ("EarlyStopping/monitor-None", thunk(fn.EarlyStopping, wrong(None)), ATE, "monitor",
+         r"expected one of"),
+        ("EarlyStopping/patience-negative", thunk(fn.EarlyStopping, patience=-1), IAE,
+         "patience", r"expected an int >= 0"),
+        ("EarlyStopping/patience-float", thunk(fn.EarlyStopping, patience=wrong(2.0)), ATE,
+         "patience", r"expected an int >= 0"),
+        ("EarlyStopping/min_delta-nan", thunk(fn.EarlyStopping, min_delta=float("nan")), IAE,
+         "min_delta", r"expected a finite number >= 0"),
+        ("EarlyStopping/min_delta-str", thunk(fn.EarlyStopping, min_delta=wrong("0")), ATE,
+         "min_delta", r"expected a finite number >= 0"),
+        ("EarlyStopping/mode-up", thunk(fn.EarlyStopping, mode="up"), IAE, "mode",
+         r"expected 'auto', 'min' or 'max'"),
+        ("EarlyStopping/restore_best-int", thunk(fn.EarlyStopping, restore_best=wrong(1)), ATE,
+         "restore_best", r"expected a bool"),
+        ("KeepBest/path-without-spec", thunk(fn.KeepBest, path="best.npz"), ATE, "spec",
+         r"needs the network's MLP spec"),
+        ("KeepBest/optimizer-str", thunk(fn.KeepBest, optimizer=wrong("adam")), ATE,
+         "optimizer", r"expected a funcnn Optimizer"),
+        ("KeepBest/mode-None", thunk(fn.KeepBest, mode=wrong(None)), IAE, "mode",
+         r"expected 'auto', 'min' or 'max'"),
+        ("Progress/verbose-0", thunk(fn.Progress, 0), IAE, "verbose", r"expected 1"),
+        ("Progress/file-path", thunk(fn.Progress, file=wrong("log.txt")), ATE, "file",
+         r"expected a text stream"),
+        ("predict_proba/loss-mse", thunk(fn.predict_proba, SPEC, P, X, "mse"), IAE, "loss",
+         r"does not define class probabilities"),
+        ("predict_proba/loss-unknown", thunk(fn.predict_proba, SPEC, P, X, "nll"), IAE, "loss",
+         r"unknown loss"),
+        ("predict_proba/x-wide", thunk(fn.predict_proba, SPEC, P, np.ones((2, 5))), IAE, "x",
+         r"expected"),
+        ("predict_proba/batch_size-0", thunk(fn.predict_proba, SPEC, P, X, batch_size=0), IAE,
+         "batch_size", r"expected a positive integer"),
+    ]
+    for fid, call, error, arg, expected in cases:
+        yield Case(fid, call, error, arg, expected)
+
+
+CASES = [
+    *_optimizer_cases(), *_schedule_cases(), *_fit_cases(), *_history_cases(),
+    *_callback_cases(),
+]
 
 
 @pytest.mark.parametrize("case", rows(CASES))

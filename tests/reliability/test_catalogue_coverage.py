@@ -87,6 +87,7 @@ EXEMPT: dict[str, str] = {
             "ProgressCallback",
             "Callback",
             "Event",
+            "StopTraining",
         )
     },
     "Settings": "a record; validated where it is used (rows check_gradients/settings-*)",
