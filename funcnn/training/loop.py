@@ -33,6 +33,7 @@ from funcnn.core.network import check_params
 from funcnn.core.pytree import tree_flatten, tree_unflatten
 from funcnn.core.spec import MLP
 from funcnn.errors import NonFiniteError
+from funcnn.training.chain import Optimizer, OptState, make_state
 from funcnn.training.history import (
     BatchEnd,
     Callback,
@@ -41,7 +42,6 @@ from funcnn.training.history import (
     History,
     TrainingDivergedError,
 )
-from funcnn.training.optimizers import Optimizer, OptState, make_state
 from funcnn.training.plan import FitPlan, check_dataset, plan_fit
 from funcnn.training.step import Step, all_leaves_finite, count_correct
 from funcnn.typing import Array, FloatArray, Params

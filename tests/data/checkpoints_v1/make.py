@@ -12,6 +12,7 @@ with a later funcnn overwrites the reference: don't, unless the format changes o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import funcnn as fn
 
 HERE = Path(__file__).parent
 SPEC = fn.MLP((6, 5, 3), "tanh")
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, Callable[[], fn.Optimizer]] = {
     "sgd_nesterov_wd_step": lambda: fn.sgd(
         fn.StepDecay(0.1, step_size=3, gamma=0.5), momentum=0.9, nesterov=True, weight_decay=0.01
     ),
