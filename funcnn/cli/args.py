@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from funcnn.cli.errors import UsageError
+from funcnn.core.activations import ACTIVATIONS
+from funcnn.core.initializers import SCHEMES
 from funcnn.core.losses import LOSSES
 from funcnn.training.optimizers import OPTIMIZERS
 from funcnn.training.schedules import SCHEDULES
@@ -205,10 +207,13 @@ def _model_flags(group: Any) -> None:
     model.add_argument(
         "--activation",
         default=S,
-        help="hidden activation, or one per hidden layer separated by commas (relu)",
+        help=f"hidden activation ({', '.join(ACTIVATIONS)}), or one per hidden layer "
+        "separated by commas (relu)",
     )
     model.add_argument(
-        "--init", default=S, help="init scheme, e.g. he_normal or normal:STD (normal:0.02)"
+        "--init",
+        default=S,
+        help=f"init scheme ({', '.join(SCHEMES)}) or normal:STD[:BIAS] (normal:0.02)",
     )
     model.add_argument(
         "--loss", default=S, choices=sorted(LOSSES), help="loss (softmax_cross_entropy)"

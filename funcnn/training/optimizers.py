@@ -59,6 +59,7 @@ __all__ = [
     "adam",
     "adamw",
     "chain",
+    "make_recipe",
     "optimizer_from_config",
     "optimizer_table",
     "register_optimizer",
@@ -68,11 +69,12 @@ __all__ = [
 ]
 
 
-def _recipe(
+def make_recipe(
     name: str, title: str, parts: list[Transform | None], lr: float | Schedule, **settings: Any
 ) -> Optimizer:
-    """The chain of ``parts`` (``None`` skipped) then the learning rate, remembering
-    ``name`` and the recipe's arguments as its config."""
+    """The chain of ``parts`` (``None`` skipped) then ``scale_by_learning_rate(lr)``,
+    remembering ``name`` and the recipe's keyword arguments (``settings``) as its config:
+    how every recipe, and one registered with :func:`register_optimizer`, is built."""
     schedule = as_schedule(lr)
     transforms = (*(t for t in parts if t is not None), scale_by_learning_rate(schedule))
     return Optimizer(transforms, name, (("lr", schedule), *settings.items()), title)
@@ -100,7 +102,7 @@ def sgd(
     mu = check_fraction("momentum", momentum)
     if _bool("nesterov", nesterov) and mu == 0:
         raise InvalidArgumentError("nesterov: Nesterov momentum needs momentum > 0")
-    return _recipe(
+    return make_recipe(
         "sgd", "SGD", [trace(mu, nesterov) if mu else None, _decay(weight_decay)], lr,
         momentum=mu, nesterov=nesterov, weight_decay=float(weight_decay),
     )
@@ -116,7 +118,7 @@ def adam(
 ) -> Optimizer:
     """Adam (Kingma & Ba), or AdamW with ``weight_decay > 0``."""
     scaling = scale_by_adam(b1, b2, eps)
-    return _recipe(
+    return make_recipe(
         "adam", "Adam", [scaling, _decay(weight_decay)], lr,
         b1=scaling.b1, b2=scaling.b2, eps=scaling.eps, weight_decay=float(weight_decay),
     )
@@ -132,7 +134,7 @@ def adamw(
 ) -> Optimizer:
     """AdamW (Loshchilov & Hutter): :func:`adam` with decoupled decay 0.01 by default."""
     scaling = scale_by_adam(b1, b2, eps)
-    return _recipe(
+    return make_recipe(
         "adamw", "AdamW", [scaling, _decay(weight_decay)], lr,
         b1=scaling.b1, b2=scaling.b2, eps=scaling.eps, weight_decay=float(weight_decay),
     )
@@ -151,7 +153,7 @@ def rmsprop(
     on the scaled gradient), with decoupled weight decay."""
     scaling = scale_by_rms(alpha, eps, centered)
     mu = check_fraction("momentum", momentum)
-    return _recipe(
+    return make_recipe(
         "rmsprop", "RMSprop", [scaling, trace(mu) if mu else None, _decay(weight_decay)], lr,
         alpha=scaling.alpha, eps=scaling.eps, momentum=mu, centered=centered,
         weight_decay=float(weight_decay),
@@ -168,7 +170,7 @@ def adagrad(
     """Adagrad as ``torch.optim.Adagrad`` computes it (no ``lr_decay``: use a schedule),
     with decoupled weight decay."""
     scaling = scale_by_rss(eps, initial_accumulator_value)
-    return _recipe(
+    return make_recipe(
         "adagrad", "Adagrad", [scaling, _decay(weight_decay)], lr,
         eps=scaling.eps, initial_accumulator_value=scaling.initial_accumulator_value,
         weight_decay=float(weight_decay),
@@ -228,7 +230,7 @@ def register_optimizer(
     """Add (or replace) the optimizer ``name``; returns its entry. ``recipe(lr, **settings)``
     takes the learning rate (a number or a schedule) first, then keyword-only settings with
     JSON-serialisable defaults, and returns an :class:`Optimizer` whose ``recipe`` is
-    ``name`` (see :func:`sgd` for the pattern)."""
+    ``name``, as :func:`make_recipe` builds it (see :func:`sgd` for the pattern)."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ArgumentTypeError(f"name: expected an identifier string, got {name!r}")
     if not callable(recipe):

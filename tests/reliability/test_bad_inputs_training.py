@@ -29,6 +29,7 @@ from funcnn.training.optimizers import (
     adagrad,
     adam,
     adamw,
+    make_recipe,
     optimizer_from_config,
     register_optimizer,
     rmsprop,
@@ -388,6 +389,11 @@ def _chain_cases() -> Iterator[Case]:
         thunk(register_optimizer, "x", wrong(lambda: None), "x", 0.1), IAE, "recipe",
         "learning rate first",
     )
+    yield Case(
+        "make_recipe/part-not-a-transform",
+        thunk(make_recipe, "x", "X", [wrong("trace")], 0.1), ATE, "transforms", "transforms",
+    )
+    yield Case("make_recipe/lr-zero", thunk(make_recipe, "x", "X", [], 0.0), IAE, "lr", positive)
     yield Case("trace/momentum-one", thunk(trace, 1.0), IAE, "momentum", fraction)
     yield Case("trace/nesterov-str", thunk(trace, 0.5, wrong("yes")), ATE, "nesterov", "bool")
     yield Case("scale_by_adam/b2-one", thunk(scale_by_adam, b2=1.0), IAE, "b2", fraction)
