@@ -116,6 +116,12 @@ class Optimizer:
                 "a chain holds each kind of state once"
             )
 
+    def __repr__(self) -> str:
+        if self.recipe is not None:
+            args = ", ".join(f"{key}={value!r}" for key, value in self.settings)
+            return f"{self.recipe}({args})"
+        return f"chain({', '.join(map(repr, self.transforms))})"
+
     # ------------------------------------------------------------------ questions
 
     def slot_names(self) -> tuple[str, ...]:

@@ -49,6 +49,8 @@ from funcnn.training.transforms import (
 from tests.reliability._catalogue import Case, check, rows, thunk, wrong
 from tests.strategies import unknown_name
 
+UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
+
 IAE = fn.InvalidArgumentError
 ATE = fn.ArgumentTypeError
 DFE = fn.DataFormatError
@@ -1147,8 +1149,8 @@ def _crafted_cases(tmp: Path, good: Path) -> Iterator[Case]:
         ("spec-sizes-zero", with_meta(setter("spec", "sizes", [4, 0, 3])), r"sizes\[1\]", None),
         (
             "spec-activation-unknown",
-            with_meta(setter("spec", "activation", "gelu")),
-            r"unknown activation 'gelu'",
+            with_meta(setter("spec", "activation", UNKNOWN_ACTIVATION)),
+            rf"unknown activation '{UNKNOWN_ACTIVATION}'",
             None,
         ),
         (

@@ -56,6 +56,7 @@ EXEMPT: dict[str, str] = {
     "mnist_cache_dir": "no arguments",
     "build_catalogue": "quick is any truthy value",
     "optimizer_table": "no arguments",
+    "schedule_table": "no arguments",
     "leaf_paths": "takes a TreeDef that tree_flatten made",
     "weights_only": "a mask: any path and array are valid",
     "all_leaves": "a mask: any path and array are valid",
