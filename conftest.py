@@ -73,7 +73,8 @@ markdown = Sybil(
 docstrings = Sybil(
     name="docstrings",
     parsers=[DocTestParser(optionflags=OPTIONFLAGS)],
-    patterns=["funcnn/*.py", "funcnn/*/*.py", "verification/*.py"],
+    patterns=["funcnn/*.py", "funcnn/*/*.py", "funcnn/*/*/*.py", "verification/*.py",
+              "verification/*/*.py", "verification/*/*/*.py"],
     setup=_enter_tmp_dir,
     teardown=_leave_tmp_dir,
 )

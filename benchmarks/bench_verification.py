@@ -44,9 +44,9 @@ from benchmarks.verification_rows import (
     torch_fast_rows,
     torch_full_rows,
 )
-from verification.data import sample_batch
-from verification.engine import check_gradients
-from verification.network_check import check_network
+from verification.catalogue.data import sample_batch
+from verification.engine.gradients import check_gradients
+from verification.engine.network_check import check_network
 
 __all__ = ["main", "problem", "run"]
 

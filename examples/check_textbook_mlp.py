@@ -4,7 +4,7 @@
 stored ``(out, in)``, data as columns ``(features, samples)``, biases as ``(n, 1)``
 columns, one-hot targets, two sigmoid hidden layers and a softmax output. Its backward
 pass has four wrong lines, of the kind that keep such a notebook at chance accuracy;
-each is marked ``# BUG``. Three lines of glue (a :class:`verification.adapters.Layout`,
+each is marked ``# BUG``. Three lines of glue (a :class:`verification.external.adapters.Layout`,
 an adapter, :func:`verification.diagnose_mlp`) check it against funcnn's definitions
 and print the diagnosis: the root cause first, the other wrong steps, and which
 gradients are wrong only because of an earlier step. With ``fixed=True`` the same class
@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 import funcnn as fn
 from verification import Diagnosis, diagnose_mlp
-from verification.adapters import Layout, from_batch
+from verification.external.adapters import Layout, from_batch
 
 Array = NDArray[np.float64]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from verification.foreign import check_foreign
-from verification.golden import export_golden
+from verification.interchange.foreign import check_foreign
+from verification.interchange.golden import export_golden
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SUPPORTED = {"softmax_cross_entropy", "binary_cross_entropy", "mse"}

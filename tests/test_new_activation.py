@@ -10,8 +10,8 @@ import pytest
 from scipy import special
 
 import funcnn as fn
-from verification.catalogue import build_catalogue, check_network_case
-from verification.training_step import check_training_step
+from verification.catalogue.suite import build_catalogue, check_network_case
+from verification.catalogue.training_step import check_training_step
 
 
 def _silu(z: Any, out: Any) -> None:

@@ -96,6 +96,9 @@ def test_the_wheel_is_small_and_holds_only_the_packages(dists: tuple[Path, Path]
     dist_info = next(n.split("/")[0] for n in names if n.endswith("dist-info/METADATA"))
     assert {n.split("/")[0] for n in names} == {"funcnn", "verification", dist_info}
     assert {"funcnn/py.typed", "verification/py.typed"} <= set(names)
+    sources = {path.relative_to(ROOT).as_posix() for package in ("funcnn", "verification")
+               for path in (ROOT / package).rglob("*.py")}
+    assert sources <= set(names)  # every subpackage, however deep
     assert f"{dist_info}/licenses/LICENSE" in names
     assert not [n for n in names if n.endswith((".gz", ".npz")) or "/tests/" in n]
     assert b"License-Expression: MIT" in metadata

@@ -13,7 +13,7 @@ from examples import check_textbook_mlp as textbook
 from examples import xor
 from funcnn.errors import InvalidArgumentError
 from verification import diagnose_mlp
-from verification.adapters import Layout, from_batch, from_per_sample, from_update
+from verification.external.adapters import Layout, from_batch, from_per_sample, from_update
 
 SPEC = fn.MLP((4, 6, 3), "sigmoid")
 

@@ -1,4 +1,4 @@
-"""Tests for verification.arguments and the argument checks of the entry points: bad
+"""Tests for verification.engine.common.arguments and the argument checks of the entry points: bad
 arguments raise funcnn's own errors naming them; good ones pass through unchanged."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 
 import funcnn as fn
 from verification import Settings, check_gradients, check_network
-from verification.arguments import (
+from verification.engine.bounds.settings import check_settings
+from verification.engine.common.arguments import (
     check_callable,
     check_loss_value,
     check_nonnegative_number,
@@ -19,7 +20,6 @@ from verification.arguments import (
     check_spec,
     require_finite,
 )
-from verification.settings import check_settings
 
 
 def test_good_arguments_pass_through() -> None:

@@ -1,4 +1,4 @@
-"""Tests for verification.calibration: the measured constants of the pass condition."""
+"""Tests for verification.engine.calibration: the measured constants of the pass condition."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import funcnn as fn
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
-from verification.calibration import (
+from verification.engine.calibration import (
     GradFn,
     calibrate,
     error_estimate_ratio,

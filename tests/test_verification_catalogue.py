@@ -1,4 +1,4 @@
-"""Tests for verification.catalogue: complete coverage, no false failures over many
+"""Tests for verification.catalogue.suite: complete coverage, no false failures over many
 seeds (saturated sigmoids and near-kink pre-activations included), and failures when
 a component is broken."""
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import funcnn as fn
 from tests.strategies import specs
-from verification.catalogue import (
+from verification.catalogue.suite import (
     ARCHITECTURES,
     build_catalogue,
     check_activation,
@@ -24,7 +24,7 @@ from verification.catalogue import (
     check_softmax,
     select,
 )
-from verification.network_check import check_network
+from verification.engine.network_check import check_network
 
 DTYPES = [np.float64, np.float32]
 
@@ -231,7 +231,7 @@ def test_broken_components_fail_their_check() -> None:
     )
     act = check_activation("relu", activation=leaky_relu)
     (row,) = act.failures
-    from verification.catalogue import activation_points
+    from verification.catalogue.suite import activation_points
 
     assert row.worst_index is not None and activation_points()[row.worst_index[0]] < 0
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import verification.__main__ as cli
-from verification.catalogue import build_catalogue
-from verification.report import Report
+from verification.catalogue.suite import build_catalogue
+from verification.reporting.report import Report
 
 
 def test_quick_run_passes_in_a_subprocess() -> None:

@@ -1,4 +1,4 @@
-"""Tests for verification.conformance: another implementation against funcnn and both
+"""Tests for verification.external.conformance: another implementation against funcnn and both
 against finite differences."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from verification.conformance import check_conformance, textbook_value_and_grad
+from verification.external.conformance import check_conformance, textbook_value_and_grad
 
 
 def _problem(spec: fn.MLP, loss: str, dtype: Any) -> Any:

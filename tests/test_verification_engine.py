@@ -1,4 +1,4 @@
-"""Tests for verification.engine: the checks pass on correct gradients and fail, naming
+"""Tests for verification.engine.gradients: the checks pass on correct gradients and fail, naming
 the tensor and the worst entry, on each classic backprop mistake."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import pytest
 import funcnn as fn
 from funcnn.core import activations as funcnn_activations
 from funcnn.core import losses as funcnn_losses
-from verification.engine import Settings, check_gradients, check_network
+from verification import Settings
+from verification.engine.gradients import check_gradients
+from verification.engine.network_check import check_network
 
 SPEC = fn.MLP((12, 8, 6, 5), "sigmoid")
 

@@ -1,4 +1,4 @@
-"""Tests for verification.error_model: the per-entry rounding bound of a float32
+"""Tests for verification.engine.bounds.error_model: the per-entry rounding bound of a float32
 gradient holds, saturated and underflowing networks included, and is not vacuous."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import funcnn as fn
 from funcnn.core.pytree import tree_leaves
 from tests.strategies import specs
-from verification.error_model import gradient_error_bound
+from verification.engine.bounds.error_model import gradient_error_bound
 
 
 def _targets(loss: str, n_out: int, rng: np.random.Generator, batch: int) -> Any:

@@ -1,4 +1,4 @@
-"""Tests for verification.foreign: a correct foreign program passes, buggy ones fail the
+"""Tests for verification.interchange.foreign: a correct foreign program passes, buggy ones fail the
 right rows, and protocol faults (crash, hang, bad JSON, wrong shape, NaN) give one
 clear line with the program ended."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import verification.__main__ as cli
-from verification.foreign import check_foreign, foreign_problems
-from verification.foreign_protocol import ForeignError, ForeignProgram
+from verification.interchange.foreign import check_foreign, foreign_problems
+from verification.interchange.foreign_protocol import ForeignError, ForeignProgram
 
 SERVER = [sys.executable, str(Path(__file__).parent / "foreign" / "funcnn_server.py")]
 XOR = ["2-3-2/sigmoid/softmax_cross_entropy/float64"]
@@ -72,7 +72,7 @@ def test_a_hung_program_is_killed_after_the_timeout() -> None:
 def check_foreign_once(program: ForeignProgram) -> None:
     import numpy as np
 
-    from verification.catalogue import network_case
+    from verification.catalogue.suite import network_case
 
     spec, params, x, y, _ = network_case("2-3-2", "sigmoid", "softmax_cross_entropy",
                                          np.float64, 0)
@@ -124,9 +124,9 @@ def test_a_failing_problem_gets_the_root_cause_diagnosis(
         value, _ = value_and_grad(params, x[:1], np.zeros(1, dtype=np.int64))  # type: ignore[operator,index]
         return f"root cause: planted (loss {value:.3f})"
 
-    fake = types.ModuleType("verification.diagnosis")
+    fake = types.ModuleType("verification.external.diagnosis")
     fake.diagnose_mlp = diagnose_mlp  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "verification.diagnosis", fake)
+    monkeypatch.setitem(sys.modules, "verification.external.diagnosis", fake)
     bad = check_foreign([*SERVER, "--bug", "grad-scale"], only=XOR, timeout=30)
     assert bad.meta["diagnosis"][f"foreign/{XOR[0]}"].startswith("root cause: planted")
     assert len(calls) == 1
@@ -144,9 +144,9 @@ def test_a_diagnosis_that_does_not_apply_is_reported_not_raised(
     def diagnose_mlp(*args: object, **kwargs: object) -> str:
         raise InvalidArgumentError("loss: not covered")
 
-    fake = types.ModuleType("verification.diagnosis")
+    fake = types.ModuleType("verification.external.diagnosis")
     fake.diagnose_mlp = diagnose_mlp  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "verification.diagnosis", fake)
+    monkeypatch.setitem(sys.modules, "verification.external.diagnosis", fake)
     bad = check_foreign([*SERVER, "--bug", "grad-scale"], only=XOR, timeout=30)
     assert bad.meta["diagnosis"][f"foreign/{XOR[0]}"] == "no diagnosis: loss: not covered"
 

@@ -1,4 +1,4 @@
-"""Tests for verification.golden: export (without running any check), load, verify, and
+"""Tests for verification.interchange.golden: export (without running any check), load, verify, and
 that every case can fail: zero, sign-flipped and classically wrong outputs fail each."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 
 from funcnn.core import network
 from funcnn.errors import DataFormatError
-from verification import conformance
-from verification.golden import (
+from verification.external import conformance
+from verification.interchange.golden import (
     FORMAT,
     compare_case,
     export_golden,

@@ -12,7 +12,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from verification.golden import compare_case, export_golden, load_golden
+from verification.interchange.golden import compare_case, export_golden, load_golden
 
 mpmath.mp.dps = 50
 

@@ -1,4 +1,4 @@
-"""Tests for verification.invariants: exact properties of backprop, held on funcnn and
+"""Tests for verification.catalogue.invariants: exact properties of backprop, held on funcnn and
 failing on implementations that break them."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 import funcnn as fn
 from funcnn.core import network
-from verification.invariants import check_invariants, check_softmax_jacobian_invariants
+from verification.catalogue.invariants import check_invariants, check_softmax_jacobian_invariants
 
 SPEC = fn.MLP((6, 5, 4), "tanh")
 

@@ -1,4 +1,5 @@
-"""Tests for verification.kinks: stencils crossing a relu kink are never silently used."""
+"""Tests for verification.engine.derivatives.kinks: stencils crossing a relu kink are never
+silently used."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from verification.network_check import check_network
-from verification.problems import check_problems
-from verification.tolerances import Tolerance
+from verification.engine.bounds.tolerances import Tolerance
+from verification.engine.network_check import check_network
+from verification.engine.problems import check_problems
 
 
 def _abs_problem(points: Any) -> Any:

@@ -12,8 +12,7 @@ import pytest
 
 from funcnn.core.network import value_and_grad
 from funcnn.core.pytree import tree_leaves
-from verification import conformance
-from verification.catalogue import (
+from verification.catalogue.suite import (
     DTYPES,
     XOR_TWO_CLASS,
     build_catalogue,
@@ -22,9 +21,10 @@ from verification.catalogue import (
     network_matrix,
     softmax_based,
 )
-from verification.engine import check_network
-from verification.error_model import gradient_error_bound
-from verification.tolerances import MODEL_SAFETY, rtol_for
+from verification.engine.bounds.error_model import gradient_error_bound
+from verification.engine.bounds.tolerances import MODEL_SAFETY, rtol_for
+from verification.engine.network_check import check_network
+from verification.external import conformance
 
 _CLASSIC: dict[str, Callable[[Any, Any], Any]] = {
     "tanh": lambda z, a: 1 - a,

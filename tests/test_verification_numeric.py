@@ -1,4 +1,5 @@
-"""Tests for verification.numeric: scipy derivatives with honest error estimates."""
+"""Tests for verification.engine.derivatives.numeric: scipy derivatives with honest error
+estimates."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funcnn.errors import InvalidArgumentError
-from verification.numeric import (
+from verification.engine.derivatives.numeric import (
     derivatives,
     richardson,
     stencil_rounding,

@@ -1,4 +1,4 @@
-"""Tests for verification.patterns: every hint is stated for the bug it describes (planted
+"""Tests for verification.reporting.patterns: every hint is stated for the bug it describes (planted
 in funcnn's own gradient) and for no other, and reports print them."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from verification.network_check import check_network
-from verification.patterns import hints, ratio_causes
-from verification.report import Report
+from verification.engine.network_check import check_network
+from verification.reporting.patterns import hints, ratio_causes
+from verification.reporting.report import Report
 
 SPEC = fn.MLP((6, 6, 4), "sigmoid")
 BATCH = 8

@@ -1,5 +1,6 @@
-"""Tests for verification.perturbed: the batched evaluators reproduce funcnn's loss at
-perturbed parameters, and flag exactly the points whose relu pattern changed."""
+"""Tests for verification.engine.evaluators.perturbed: the batched evaluators reproduce
+funcnn's loss at perturbed parameters, and flag exactly the points whose relu pattern
+changed."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from hypothesis import strategies as st
 import funcnn as fn
 from funcnn.core import network
 from tests.strategies import specs
-from verification.generic_loss import GenericLoss
-from verification.layout import Directions, tensor_layout
-from verification.logits_loss import LogitsLoss
-from verification.network_loss import NetworkLoss
-from verification.reference import REFERENCE_LOSSES
+from verification.engine.common.layout import Directions, tensor_layout
+from verification.engine.common.reference import REFERENCE_LOSSES
+from verification.engine.evaluators.generic_loss import GenericLoss
+from verification.engine.evaluators.logits_loss import LogitsLoss
+from verification.engine.evaluators.network_loss import NetworkLoss
 
 
 def _targets(loss: str, spec: fn.MLP, rng: np.random.Generator, batch: int) -> Any:

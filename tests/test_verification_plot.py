@@ -1,4 +1,4 @@
-"""Tests for Report.plot (verification.plot): a heat map of each failing tensor."""
+"""Tests for Report.plot (verification.reporting.plot): a heat map of each failing tensor."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 import funcnn as fn
 from funcnn.errors import InvalidArgumentError
-from verification.network_check import check_network
-from verification.report import Report
+from verification.engine.network_check import check_network
+from verification.reporting.report import Report
 
 SPEC = fn.MLP((5, 4, 3), "tanh")
 

@@ -1,4 +1,4 @@
-"""Tests for verification.report: rows as data, rendered as a table and as JSON."""
+"""Tests for verification.reporting.report: rows as data, rendered as a table and as JSON."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from funcnn.errors import DataFormatError, InvalidArgumentError
-from verification.report import VERDICTS, CheckRow, Report
+from verification.reporting.report import VERDICTS, CheckRow, Report
 
 
 def _rows() -> tuple[CheckRow, ...]:

@@ -1,6 +1,6 @@
-"""Tests for verification.screen: the three-call first pass of check_gradients decides the
-entries of a correct black-box gradient, still catches a small error, and refines only
-what it cannot decide."""
+"""Tests for verification.engine.modes.screen: the three-call first pass of check_gradients
+decides the entries of a correct black-box gradient, still catches a small error, and
+refines only what it cannot decide."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 import funcnn as fn
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from verification.engine import Settings, check_gradients
+from verification import Settings
+from verification.engine.gradients import check_gradients
 
 SPEC = fn.MLP((12, 8, 6, 5), "sigmoid")
 

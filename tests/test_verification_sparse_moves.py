@@ -1,5 +1,6 @@
-"""Tests for verification.sparse_moves: the column index of a layer's input, the samples a
-weight moves, and the grouping of equal moves, each against a direct computation."""
+"""Tests for verification.engine.evaluators.sparse_moves: the column index of a layer's
+input, the samples a weight moves, and the grouping of equal moves, each against a direct
+computation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verification.sparse_moves import equal_moves, input_columns, moved_samples
+from verification.engine.evaluators.sparse_moves import equal_moves, input_columns, moved_samples
 
 
 def _sparse_input(seed: int, levels: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tests for verification.training_step: the applied gradient is checked, and a bug that
+"""Tests for verification.catalogue.training_step: the applied gradient is checked, and a bug that
 only the training step has (not value_and_grad) fails the check."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import funcnn as fn
 from funcnn.core import engine
 from funcnn.training import step as step_module
-from verification.training_step import check_training_step
+from verification.catalogue.training_step import check_training_step
 
 CASES = [("relu", "softmax_cross_entropy"), ("tanh", "mse"), ("sigmoid", "binary_cross_entropy")]
 
@@ -69,7 +69,7 @@ def test_a_wrong_activation_kernel_fails_the_step_and_value_and_grad_alike(
     monkeypatch.setitem(fn.ACTIVATIONS, "tanh", buggy)
     for optimizer in ("sgd", "momentum"):
         assert not check_training_step("tanh", "mse", np.float64, optimizer).passed
-    from verification.catalogue import check_network_case
+    from verification.catalogue.suite import check_network_case
 
     assert not check_network_case("784-32-32-10", "tanh", "softmax_cross_entropy").passed
 

@@ -1,6 +1,6 @@
 """Tests for checking a user's own pieces: activations (NaN derivatives, ranges, the
 user's own value as reference, integer derivatives), losses, conformance columns, and
-the catalogue module's name."""
+the catalogue package's name."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import pytest
 
 import funcnn as fn
 import verification
+import verification.catalogue.suite
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from verification.activation_check import activation_points, check_activation
-from verification.conformance import check_conformance, textbook_value_and_grad
-from verification.loss_checks import check_cross_entropy, check_losses
+from verification.catalogue.activation_check import activation_points, check_activation
+from verification.catalogue.loss_checks import check_cross_entropy, check_losses
+from verification.external.conformance import check_conformance, textbook_value_and_grad
 
 
 def _tanh_derivative_nan_above_3(z: Any, a: Any) -> Any:
@@ -119,8 +120,9 @@ def test_conformance_table_says_what_each_column_holds() -> None:
     assert "a = funcnn's gradient, n = finite differences" in table
 
 
-def test_catalogue_is_the_module_and_build_catalogue_the_function() -> None:
+def test_catalogue_is_the_package_and_build_catalogue_the_function() -> None:
     assert isinstance(verification.catalogue, types.ModuleType)
     assert verification.catalogue is importlib.import_module("verification.catalogue")
+    assert verification.catalogue.suite is importlib.import_module("verification.catalogue.suite")
     checks = verification.build_catalogue(quick=True)
     assert checks and all(callable(c.run) for c in checks)

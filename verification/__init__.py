@@ -23,32 +23,28 @@ For example, the gradient of ``w . w`` is ``2 w``, and a gradient that forgets t
     >>> check_gradients(loss_fn, lambda p: {"w": p["w"]}, params).summary()
     '1 rows: 1 fail -> FAILED'
 
-Modules: :mod:`~verification.engine` (the entry points: check_gradients, re-exports),
-:mod:`~verification.network_check`, :mod:`~verification.problems` (scalar problems,
-Jacobians, loss gradients), :mod:`~verification.coordinates` and
-:mod:`~verification.directional` (the modes), :mod:`~verification.screen` (three-call
-first pass for black-box losses), :mod:`~verification.compare` (comparison and report
-rows), :mod:`~verification.settings`, :mod:`~verification.dispatch`,
-:mod:`~verification.numeric` (scipy derivatives with error estimates),
-:mod:`~verification.perturbed` (the perturbed-loss protocol; implementations in
-:mod:`~verification.generic_loss`, :mod:`~verification.network_loss`,
-:mod:`~verification.logits_loss`; layout in :mod:`~verification.layout`; shared
-weight moves in :mod:`~verification.sparse_moves`),
-:mod:`~verification.kinks`, :mod:`~verification.tolerances` and
-:mod:`~verification.error_model` (the pass condition), :mod:`~verification.report`
-(results as data), :mod:`~verification.patterns` (hints), :mod:`~verification.plot`
-(heat maps), :mod:`~verification.invariants`, :mod:`~verification.conformance`,
-:mod:`~verification.catalogue` (with :mod:`~verification.activation_check`,
-:mod:`~verification.layer_checks`, :mod:`~verification.loss_checks`),
-:mod:`~verification.golden` (portable golden files), :mod:`~verification.foreign`
-(checks a program in any language over stdin/stdout), :mod:`~verification.calibration`
-(measures the pass condition's constants on random networks),
-:mod:`~verification.diagnosis` (the root cause of a wrong MLP backprop, in words:
-:func:`diagnose_mlp`) and
-:mod:`~verification.adapters` (notebook layouts to funcnn's in a few lines).
+The package, one subpackage per concern, each importing only those listed below it
+(its docstring says which; ``tests/test_verification_layers.py`` holds it to that):
+
+- :mod:`~verification.interchange`: golden files any language can read, and the
+  protocol that checks a program in another language over stdin/stdout;
+- :mod:`~verification.catalogue`: every gradient funcnn computes, checked (what
+  ``funcnn-verify`` runs), and the exact invariants of backprop;
+- :mod:`~verification.external`: other people's MLPs: adapters from notebook layouts,
+  conformance with funcnn, the root cause of a wrong backprop in words
+  (:func:`diagnose_mlp`);
+- :mod:`~verification.engine`: the finite-difference engine (:func:`check_gradients`,
+  :func:`check_network`) with its own layers: ``common``, ``derivatives`` (scipy,
+  kinks), ``bounds`` (tolerances, settings, the rounding-error model), ``evaluators``
+  (a loss at many perturbed points at once) and ``modes`` (full, subset, directional);
+- :mod:`~verification.reporting`: results as data (:class:`Report`), hints, heat maps.
+
+This module and ``__main__`` (the command line) sit on top and may import any of them;
+no subpackage imports this module.
 """
 
-from verification.catalogue import (
+from verification.catalogue.invariants import check_invariants, check_softmax_jacobian_invariants
+from verification.catalogue.suite import (
     ARCHITECTURES,
     Check,
     build_catalogue,
@@ -60,17 +56,16 @@ from verification.catalogue import (
     check_softmax,
     run_checks,
 )
-from verification.conformance import check_conformance, textbook_value_and_grad
-from verification.diagnosis import Diagnosis, diagnose_mlp
-from verification.engine import check_gradients
-from verification.error_model import gradient_error_bound
-from verification.foreign import ForeignError, check_foreign
-from verification.golden import export_golden, load_golden, verify_golden
-from verification.invariants import check_invariants, check_softmax_jacobian_invariants
-from verification.network_check import check_network
-from verification.report import VERDICTS, CheckRow, Report
-from verification.settings import Settings
-from verification.tolerances import K_ERROR, MODEL_SAFETY, Tolerance
+from verification.engine.bounds.error_model import gradient_error_bound
+from verification.engine.bounds.settings import Settings
+from verification.engine.bounds.tolerances import K_ERROR, MODEL_SAFETY, Tolerance
+from verification.engine.gradients import check_gradients
+from verification.engine.network_check import check_network
+from verification.external.conformance import check_conformance, textbook_value_and_grad
+from verification.external.diagnosis import Diagnosis, diagnose_mlp
+from verification.interchange.foreign import ForeignError, check_foreign
+from verification.interchange.golden import export_golden, load_golden, verify_golden
+from verification.reporting.report import VERDICTS, CheckRow, Report
 
 __all__ = [
     "ARCHITECTURES",

@@ -1,6 +1,6 @@
 """Command line of the verification suite: ``python -m verification`` or ``funcnn-verify``.
 
-Runs the catalogue (:mod:`verification.catalogue`), printing one line per group of
+Runs the catalogue (:mod:`verification.catalogue.suite`), printing one line per group of
 checks as it finishes, one line per check that did not pass, and a summary, none wider
 than 100 characters. ``--verbose`` prints a line per check and the table of every
 checked tensor; ``--json`` prints the full report as JSON instead (``--json PATH``
@@ -20,9 +20,9 @@ from typing import NoReturn, TextIO
 
 from funcnn.cli.args import seed
 from funcnn.cli.errors import BROKEN_PIPE_STATUS, exit_quietly_on_broken_pipe
-from verification.catalogue import Check, build_catalogue, run_checks, select
-from verification.golden import export_golden
-from verification.report import Report
+from verification.catalogue.suite import Check, build_catalogue, run_checks, select
+from verification.interchange.golden import export_golden
+from verification.reporting.report import Report
 
 __all__ = ["build_parser", "main"]
 
@@ -213,7 +213,7 @@ def _export(args: argparse.Namespace, stream: TextIO) -> int:
 
 def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
     """``--foreign CMD [--timeout S]``: check another program's gradients."""
-    from verification.foreign import ForeignError, check_foreign
+    from verification.interchange.foreign import ForeignError, check_foreign
 
     if not args.timeout > 0:
         print(f"funcnn-verify: error: --timeout {args.timeout:g}: expected seconds > 0",

@@ -1,0 +1,12 @@
+"""A loss evaluated at many perturbed parameter vectors at once.
+
+- ``perturbed``: the :class:`~verification.engine.evaluators.perturbed.PerturbedLoss`
+  protocol and the choice of evaluator;
+- ``generic_loss``: any ``loss_fn(params)``, one call per perturbation;
+- ``network_loss``: an MLP, each perturbation evaluated from the one column of
+  pre-activations it changes;
+- ``logits_loss``: a loss as a function of the logits, one row per perturbation;
+- ``sparse_moves``: work shared between coordinate moves of one weight matrix.
+
+May import: verification.engine.common.
+"""

@@ -1,0 +1,274 @@
+"""The classic backprop mistakes, as candidates: for each step of the chain, the signal
+each mistake would produce on the probe samples, and what to call it.
+
+:mod:`verification.external.diagnosis_chain` tries them in order where a step fails; the first
+that matches on every sample (and is not also the right answer there) is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+import funcnn as fn
+from funcnn.typing import FloatArray, Params
+from verification.external.diagnosis_match import Candidate, ratio
+from verification.external.diagnosis_probe import Probe
+
+__all__ = [
+    "derivative_candidates",
+    "output_candidates",
+    "propagation_candidates",
+    "weight_candidates",
+]
+
+_FORMULAS = {"sigmoid": "a (1 - a)", "tanh": "1 - a^2"}
+
+
+def output_candidates(
+    singles: Sequence[Probe], loss: fn.Loss, got: Sequence[FloatArray], want: Sequence[FloatArray]
+) -> list[Candidate]:
+    """Mistakes in the output delta ``dL/dz``: the prediction's one-hot for the label's,
+    and a softmax Jacobian without its ``-s s^T`` term."""
+    candidates: list[Candidate] = []
+    labels = [p.y for p in singles]
+    if all(np.asarray(y).dtype.kind in "iu" for y in labels):
+        wrong_labels = [
+            np.argmax(p.pre[-1], axis=1)
+            if p.pre[-1].shape[1] > 1
+            else (p.pre[-1][:, 0] > 0).astype(int)
+            for p in singles
+        ]
+        candidates.append(
+            Candidate(
+                "output-prediction-one-hot",
+                "uses the one-hot of the prediction argmax(z) where the one-hot of the label "
+                "belongs",
+                tuple(
+                    loss.value_and_grad(p.pre[-1], w)[1]
+                    for p, w in zip(singles, wrong_labels, strict=True)
+                ),
+            )
+        )
+    if "softmax" in loss.name:
+        # diag(s) g differs from the full Jacobian product (diag(s) - s s^T) g by a
+        # multiple of s: fit that multiple per sample.
+        fitted = []
+        for u, p, e in zip(got, singles, want, strict=True):
+            s = fn.softmax(p.pre[-1])
+            fitted.append(e + ratio([u - e], [s]) * s)
+        candidates.append(
+            Candidate(
+                "output-softmax-jacobian",
+                "backpropagates through the softmax Jacobian as diag(s), without its -s s^T term",
+                tuple(fitted),
+            )
+        )
+    return candidates
+
+
+def weight_candidates(
+    singles: Sequence[Probe],
+    w: FloatArray,
+    layer: int,
+    deltas: Sequence[FloatArray],
+    right_deltas: Sequence[FloatArray] | None,
+    base: Sequence[FloatArray],
+    got: Sequence[FloatArray],
+    l2: float,
+) -> list[Candidate]:
+    """Classic mistakes in a weight gradient ``a^T delta + l2 W``."""
+    a = [p.inputs[layer] for p in singles]
+    candidates = []
+    if w.shape[0] == w.shape[1]:
+        candidates.append(
+            Candidate(
+                "weight-transposed",
+                "is transposed: delta^T a where a^T delta belongs (the layer is square, so "
+                "the shapes do not show it)",
+                tuple(d.T @ x + l2 * w for x, d in zip(a, deltas, strict=True)),
+            )
+        )
+    if layer > 0:
+        candidates.append(
+            Candidate(
+                "weight-pre-activation",
+                f"uses the pre-activation z of layer {layer} where its activation a = f(z) "
+                "belongs (z^T delta instead of a^T delta)",
+                tuple(
+                    p.pre[layer - 1].T @ d + l2 * w for p, d in zip(singles, deltas, strict=True)
+                ),
+            )
+        )
+    k = ratio([g - b for g, b in zip(got, base, strict=True)], [w] * len(got))
+    if np.isfinite(k) and l2 > 0:
+        candidates.append(
+            Candidate("weight-l2-factor", _l2_text(k / l2), tuple(b + k * w for b in base))
+        )
+    elif np.isfinite(k):
+        candidates.append(
+            Candidate(
+                "weight-l2-unexpected",
+                f"adds {k:.4g} W, the gradient of an L2 term, with l2 = 0 declared (pass "
+                f"l2={k:.4g} if the loss has the term l2/2 sum W^2)",
+                tuple(b + k * w for b in base),
+            )
+        )
+    if right_deltas is not None:
+        candidates.append(
+            Candidate(
+                "bias-gradient",
+                "",
+                tuple(x.T @ d + l2 * w for x, d in zip(a, right_deltas, strict=True)),
+            )
+        )
+    return candidates
+
+
+def _l2_text(factor: float) -> str:
+    if abs(factor) < 1e-6:
+        return "omits the L2 term's gradient l2 W"
+    if np.isclose(factor, 2.0, rtol=1e-6):
+        return (
+            "adds 2 l2 W where l2 W belongs: that is the gradient of l2 sum W^2, while the "
+            "loss has l2/2 sum W^2"
+        )
+    return f"adds {factor:.4g} l2 W where l2 W belongs (the gradient of the loss's l2/2 sum W^2)"
+
+
+def derivative_candidates(
+    singles: Sequence[Probe], acts: Sequence[fn.Activation], layer: int, back: Sequence[FloatArray]
+) -> list[Candidate]:
+    """Mistakes in the activation derivative of hidden layer ``layer``, each times the
+    right backpropagated signal ``back = delta_next W_next^T``."""
+    act = acts[layer]
+    name = act.name
+    z = [p.pre[layer] for p in singles]
+    a = [p.inputs[layer + 1] for p in singles]
+    candidates = [
+        Candidate(
+            "derivative-at-activation",
+            f"evaluates the activation derivative at the activation a = {name}(z) instead "
+            f"of the pre-activation z: {name}'(a) where {name}'(z) belongs",
+            tuple(e * act.derivative(ai, act.fn(ai)) for e, ai in zip(back, a, strict=True)),
+        ),
+        Candidate(
+            "derivative-formula-on-z",
+            f"applies the {name} derivative's formula in terms of the activation "
+            f"({_FORMULAS.get(name, 'f(a)')}) to the pre-activation z instead of a = {name}(z)",
+            tuple(e * act.derivative(zi, zi) for e, zi in zip(back, z, strict=True)),
+        ),
+    ]
+    if name == "tanh":
+        candidates.append(
+            Candidate(
+                "derivative-no-square",
+                "writes the tanh derivative as 1 - tanh(z) where 1 - tanh(z)^2 belongs (the "
+                "square is missing)",
+                tuple(e * (1 - ai) for e, ai in zip(back, a, strict=True)),
+            )
+        )
+    candidates.append(
+        Candidate(
+            "derivative-missing",
+            f"omits the activation derivative: delta W^T without the factor {name}'(z)",
+            tuple(back),
+        )
+    )
+    return candidates + _other_derivatives(singles, acts, layer, back)
+
+
+def _other_derivatives(
+    singles: Sequence[Probe], acts: Sequence[fn.Activation], layer: int, back: Sequence[FloatArray]
+) -> list[Candidate]:
+    """Another layer's derivative (same width), or another activation's at this layer."""
+    out = []
+    name = acts[layer].name
+    for k, other in enumerate(acts):
+        if k != layer and singles[0].pre[k].shape == singles[0].pre[layer].shape:
+            out.append(
+                Candidate(
+                    "derivative-other-layer",
+                    f"uses layer {k + 1}'s activation derivative (at layer {k + 1}'s z) where "
+                    f"layer {layer + 1}'s belongs",
+                    tuple(
+                        e * other.derivative(p.pre[k], p.inputs[k + 1])
+                        for e, p in zip(back, singles, strict=True)
+                    ),
+                )
+            )
+    for other_name, other in fn.ACTIVATIONS.items():
+        if other_name not in (name, "identity"):
+            out.append(
+                Candidate(
+                    "derivative-other-activation",
+                    f"uses the {other_name} derivative in a {name} layer",
+                    tuple(
+                        e * other.derivative(p.pre[layer], other.fn(p.pre[layer]))
+                        for e, p in zip(back, singles, strict=True)
+                    ),
+                )
+            )
+    return out
+
+
+def propagation_candidates(
+    singles: Sequence[Probe],
+    spec: fn.MLP,
+    params: Params,
+    layer: int,
+    next_deltas: Sequence[FloatArray],
+    deriv: Sequence[FloatArray],
+    want: Sequence[FloatArray],
+    loss: fn.Loss,
+) -> list[Candidate]:
+    """Mistakes in carrying the next delta back through the next layer's weights."""
+    w_next = np.asarray(params[layer + 1]["W"], dtype=np.float64)
+    out = []
+    # Updated before use: W - lr dW for the lr that fits best; only lr > 0 is this bug.
+    q = [
+        (d @ p.got[layer + 1]["W"].T) * f
+        for d, p, f in zip(next_deltas, singles, deriv, strict=True)
+    ]
+    got = [p.got[layer]["b"][None, :] for p in singles]
+    lr = -ratio([g - e for g, e in zip(got, want, strict=True)], q)
+    if np.isfinite(lr) and lr > 0:
+        out.append(
+            Candidate(
+                "propagation-updated-weights",
+                f"backpropagates through layer {layer + 2}'s weights after their update "
+                f"W - {lr:.4g} dW: the weights are updated before they are used to backpropagate",
+                tuple(e - lr * qi for e, qi in zip(want, q, strict=True)),
+            )
+        )
+    width = w_next.shape[1]
+    if width in (1, w_next.shape[0]):
+        outputs = []
+        for p in singles:
+            nxt = p.inputs[layer + 2] if layer + 2 < len(p.inputs) else p.pre[-1]
+            outputs.append(nxt)
+        names = ["output"]
+        values = [outputs]
+        if layer + 2 == spec.n_layers:
+            link = fn.softmax if "softmax" in loss.name else fn.sigmoid
+            names.append("prediction")
+            values.append([link(p.pre[-1]) for p in singles])
+        for what, vals in zip(names, values, strict=True):
+            out.append(
+                Candidate(
+                    "propagation-next-output",
+                    f"uses layer {layer + 2}'s {what} where its weights belong (delta * "
+                    f"{what} instead of delta W^T)",
+                    tuple((d * v) * f for d, v, f in zip(next_deltas, vals, deriv, strict=True)),
+                )
+            )
+    if w_next.shape[0] == w_next.shape[1]:
+        out.append(
+            Candidate(
+                "propagation-untransposed",
+                f"multiplies by layer {layer + 2}'s W where W^T belongs",
+                tuple((d @ w_next) * f for d, f in zip(next_deltas, deriv, strict=True)),
+            )
+        )
+    return out

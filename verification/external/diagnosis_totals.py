@@ -1,0 +1,205 @@
+"""The two steps outside the per-sample chain: the loss value, and the reduction of
+per-sample gradients over a batch (the mean, so ``1/B`` on every tensor).
+
+The batch step compares the implementation with itself: its gradient on a batch must
+be the mean of its gradients on the batch's samples one at a time, whatever those are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+import funcnn as fn
+from funcnn.typing import FloatArray, Params
+from verification.external.diagnosis_chain import Finding, tensor_name
+from verification.external.diagnosis_match import Candidate, close, first_match, hint
+from verification.external.diagnosis_probe import Probe
+
+__all__ = ["batch_reduction", "l2_value", "loss_value"]
+
+_CROSS_ENTROPY = ("softmax_cross_entropy", "softmax_then_cross_entropy")
+
+
+def l2_value(params: Params, l2: float) -> float:
+    """The regularisation term ``l2/2 sum W^2`` over every weight matrix (not biases)."""
+    return (
+        0.5 * l2 * sum(float(np.sum(np.square(layer["W"], dtype=np.float64))) for layer in params)
+    )
+
+
+def loss_value(
+    singles: Sequence[Probe],
+    params: Params,
+    loss: fn.Loss,
+    l2: float,
+    rtol: float,
+    delta_ok: bool,
+) -> Finding:
+    """The implementation's loss on one sample against funcnn's (plus the L2 term)."""
+    reg = l2_value(params, l2)
+    got = [np.array(p.got_value) for p in singles]
+    want = [np.array(p.value + reg) for p in singles]
+    step = "loss value"
+    if close(got, want, rtol):
+        return Finding(step, "ok", feeds=("loss",))
+    candidates = []
+    if loss.name in _CROSS_ENTROPY and all(np.asarray(p.y).dtype.kind in "iu" for p in singles):
+        # -log(p + eps) = L solves to eps = exp(-L) - p: one eps for every sample is this bug.
+        probs = [float(fn.softmax(p.pre[-1])[0, int(p.y[0])]) for p in singles]
+        eps = [float(np.exp(-(float(g) - reg))) - q for g, q in zip(got, probs, strict=True)]
+        if all(e > 0 for e in eps) and np.ptp(eps) <= 1e-3 * max(eps) and max(eps) < 0.01:
+            value = float(np.mean(eps))
+            tail = (
+                "; the gradient is that of the exact cross-entropy, so the loss printed is not "
+                "the loss the gradient belongs to"
+                if delta_ok
+                else ""
+            )
+            candidates.append(
+                Candidate(
+                    "loss-eps",
+                    f"computes -log(p + {value:.3g}) where -log(p) belongs: an eps inside the log "
+                    f"that the gradient ignores{tail}",
+                    tuple(np.array(-np.log(q + value) + reg) for q in probs),
+                )
+            )
+    candidates.append(_l2_candidate(singles, params, l2, got))
+    # The eps is solved from a log of a difference: its own rounding is larger.
+    found = first_match(got, want, candidates[:-1], rtol * 1e3) or first_match(
+        got, want, candidates[-1:], rtol
+    )
+    if found is not None:
+        return Finding(step, found.kind, found.text, ("loss",))
+    n_out = singles[0].pre[-1].shape[1]
+    message = (
+        f"is not {loss.name}"
+        + (" + l2/2 sum W^2" if l2 else "")
+        + ": it "
+        + hint(got, want, rtol, {"C, the number of outputs": n_out, "2": 2.0, "1/2": 0.5})
+    )
+    if delta_ok:
+        message += (
+            f"; the gradient is that of {loss.name}: the loss is not the one the gradient "
+            "belongs to"
+        )
+    return Finding(step, "loss-other", message, ("loss",))
+
+
+def _l2_candidate(
+    singles: Sequence[Probe], params: Params, l2: float, got: Sequence[FloatArray]
+) -> Candidate:
+    """The loss plus ``c/2 sum W^2`` for the ``c`` that fits best."""
+    half_norm = l2_value(params, 1.0)
+    c = float(np.mean([float(g) - p.value for g, p in zip(got, singles, strict=True)])) / max(
+        half_norm, np.finfo(np.float64).tiny
+    )
+    if l2 > 0:
+        text = f"adds {c:.4g}/2 sum W^2 where l2/2 sum W^2 = {l2:.4g}/2 sum W^2 belongs"
+    else:
+        text = f"adds {c:.4g}/2 sum W^2, an L2 term (pass l2={c:.4g} to check its gradient)"
+    values = tuple(np.array(p.value + c * half_norm) for p in singles)
+    return Candidate("loss-l2-unexpected" if l2 == 0 else "loss-l2-factor", text, values)
+
+
+def _reduction_words(kind: str, count: int) -> str:
+    if kind == "sum":
+        return f"the sum over the batch where the mean belongs (B = {count} x; missing 1/B)"
+    return f"divided by B twice (1/B = 1/{count} x the mean)"
+
+
+def batch_reduction(singles: Sequence[Probe], batch: Probe, rtol: float) -> Finding:
+    """The batch gradient against the mean of the same implementation's per-sample ones."""
+    count = len(singles)
+    status: dict[str, str] = {}
+    for index, layer in enumerate(batch.got):
+        for key, g in layer.items():
+            per = [p.got[index][key] for p in singles]
+            # An L2 term is added once per call, so it is in each per-sample gradient and
+            # once in the batch's: compare the parts that depend on the data.
+            const = (
+                per[0] - singles[0].inputs[index].T @ singles[0].got[index]["b"][None, :]
+                if key == "W"
+                else 0.0
+            )
+            mean: FloatArray = np.mean(per, axis=0)
+            name = tensor_name(index, key)
+            if close([g], [mean], rtol):
+                status[name] = "ok"
+                continue
+            status[name] = _reduction(g, mean, const, count, rtol)
+    got_loss = [np.array(batch.got_value)]
+    want_loss = [np.array(np.mean([p.got_value for p in singles]))]
+    loss_words = (
+        ""
+        if close(got_loss, want_loss, rtol)
+        else (
+            "; the loss value "
+            + hint(got_loss, want_loss, rtol, {"B": count})
+            + " (the mean of its per-sample losses)"
+        )
+    )
+    return _batch_finding(status, count, loss_words)
+
+
+def _reduction(
+    g: FloatArray, mean: FloatArray, const: FloatArray | float, count: int, rtol: float
+) -> str:
+    """``sum``, ``twice`` (divided by B twice) or ``other:<hint>``; the sum is tried
+    with and without the L2 term (added once per call, not per sample)."""
+    for c in (0.0, const):
+        if close([g - c], [count * (mean - c)], rtol):
+            return "sum"
+        if close([g - c], [(mean - c) / count], rtol):
+            return "twice"
+    return "other:" + hint([g], [mean], rtol, {"B": count})
+
+
+def _plural(thing: str, unit: str, numbers: list[int]) -> str:
+    """``the bias gradient of layer 3`` or ``the bias gradients of layers 1, 2``."""
+    if len(numbers) == 1:
+        return f"{thing} of {unit} {numbers[0]}"
+    return f"{thing}s of {unit}s {', '.join(map(str, numbers))}"
+
+
+def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Finding:
+    step = "batch reduction"
+    wrong = {name: s for name, s in status.items() if s != "ok"}
+    feeds = tuple(wrong)
+    if not wrong:
+        if loss_words:
+            return Finding(
+                step,
+                "batch-loss",
+                f"the gradients are the batch mean of the per-sample ones, but{loss_words}",
+                ("loss",),
+            )
+        return Finding(step, "ok")
+    biases = {n for n in status if n.endswith("['b']")}
+    kinds = set(wrong.values())
+    if len(kinds) == 1 and (kind := next(iter(kinds))) in ("sum", "twice"):
+        words = _reduction_words(kind, count)
+        if set(wrong) == set(status):
+            return Finding(step, f"batch-{kind}", f"every gradient is {words}{loss_words}", feeds)
+        if set(wrong) <= biases or not set(wrong) & biases:
+            what, other = ("bias", "weight") if set(wrong) <= biases else ("weight", "bias")
+            layers = sorted(int(n.split("]")[0].split("[")[1]) + 1 for n in wrong)
+            which = _plural(f"{what} gradient", "layer", layers)
+            verb = "is" if len(layers) == 1 else "are"
+            return Finding(
+                step,
+                f"{what}-{kind}",
+                f"the {which} {verb} {words}, while the {other} gradients are the mean{loss_words}",
+                feeds,
+            )
+    parts = [
+        f"{name} " + (f"is {_reduction_words(s, count)}" if s in ("sum", "twice") else s[6:])
+        for name, s in wrong.items()
+    ]
+    return Finding(
+        step,
+        "batch-other",
+        "the batch gradient is not the mean of the per-sample gradients: " + "; ".join(parts),
+        feeds,
+    )

@@ -1,0 +1,15 @@
+"""Interchange with other programs: golden files and the foreign protocol.
+
+- ``golden``: fixed-seed problems with funcnn's outputs and the rule to compare against
+  them (:func:`~verification.interchange.golden.export_golden`, ``load_golden``,
+  ``verify_golden``); ``golden_format`` is the file layout, readable without numpy, and
+  ``golden_cases`` the elementwise cases;
+- ``foreign``: an MLP in another program (any language) checked over stdin/stdout
+  (:func:`~verification.interchange.foreign.check_foreign`); ``foreign_protocol`` is the
+  JSON-lines conversation.
+
+The top layer: it exports the catalogue's problems and reuses conformance.
+
+May import: verification.catalogue, verification.external, verification.engine,
+verification.reporting.
+"""

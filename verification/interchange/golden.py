@@ -1,0 +1,267 @@
+"""Golden values: fixed-seed problems with funcnn's outputs and the rule to compare
+against them, exported as a JSON manifest plus raw little-endian arrays that any
+language can read (the layout is in :mod:`verification.interchange.golden_format` and
+``docs/golden-format.md``).
+
+Case kinds (each case lists its ``inputs`` and the ``outputs`` an implementation must
+reproduce):
+
+- ``network/<arch>/<activation>/<loss>/<dtype>``: ``x``, ``y``, ``params/<l>/W|b`` in;
+  ``value`` (the mean loss, a JSON number) and ``grads/<l>/W|b`` out, with a per-entry
+  ``tolerance/<l>/W|b`` (the rounding bound of :mod:`verification.engine.bounds.error_model`);
+- ``activation/<name>/<dtype>``: ``z`` in; ``value`` = f(z) and ``derivative`` out;
+- ``softmax/<dtype>``: ``z``, ``g`` in; ``s``, ``jacobian`` ([b, i, j] = ds_i/dz_j)
+  and ``vjp`` (J^T g per sample) out;
+- ``loss/<name>/<targets>/<dtype>``: logits ``z`` and ``y`` in; ``value``, ``grad`` out;
+- ``dense/<dtype>``: ``W``, ``b``, ``x``, upstream ``g`` in; ``out = x W + b``, ``dW``,
+  ``db``, ``dx`` out.
+
+Default networks (:func:`golden_networks`): every XOR network of the catalogue
+(2-3-1 with the non-softmax losses, 2-3-2 with the softmax-based ones) and
+784-32-32-10 with sigmoid and cross-entropy, in float64 and float32 (about 1.8 MB);
+``large=True`` adds every activation and loss on 784-32-32-10 and each larger
+architecture with its own activation (about 43 MB). :func:`compare_case` is the
+comparison rule, written into the manifest with its constants; :func:`verify_golden`
+applies it to funcnn or any other implementation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from funcnn.core.activations import get_activation
+from funcnn.core.network import value_and_grad
+from funcnn.core.spec import MLP
+from funcnn.typing import Array, Params
+from verification.catalogue.suite import ARCHITECTURES, DTYPES, network_case, network_matrix
+from verification.engine.bounds.error_model import activation_bounds, gradient_error_bound
+from verification.engine.bounds.tolerances import MODEL_SAFETY, eps_of, rtol_for
+from verification.engine.common.arguments import check_callable, check_seed
+from verification.interchange.golden_cases import elementwise_cases
+from verification.interchange.golden_format import FORMAT, GoldenFiles, read_golden, write_golden
+from verification.reporting.report import CheckRow, Report
+
+__all__ = [
+    "ATOL_ULPS",
+    "FORMAT",
+    "GRAD_FACTOR",
+    "compare_case",
+    "export_golden",
+    "golden_networks",
+    "load_golden",
+    "verify_golden",
+]
+
+GRAD_FACTOR = 2 * MODEL_SAFETY
+"""Network gradients: ``|got - want| <= GRAD_FACTOR * tolerance + rtol * |want|`` (both
+sides' rounding, each within ``MODEL_SAFETY`` times the bound)."""
+
+ATOL_ULPS = 4.0
+"""Elementwise cases: ``|got - want| <= rtol |want| + ATOL_ULPS * eps * scale``. The
+stored values carry their own rounding (float64 rounds tanh(-19.05) to -1, so the
+stored tanh' there is 0 where the exact value is 1e-16); an absolute floor of a few
+ulps of the function's scale lets any correct formula pass there."""
+
+OtherNetwork = Callable[[MLP, Params, Array, Array, str], tuple[float, Params]]
+OtherActivation = Callable[[str, Array], tuple[Array, Array]]
+
+
+def _rules() -> dict[str, Any]:
+    rtol = {str(np.dtype(d)): rtol_for(d) for d in DTYPES}
+    eps = {str(np.dtype(d)): eps_of(d) for d in DTYPES}
+    return {
+        "network": {
+            "gradient": "abs(got - want) <= grad_factor * tolerance + rtol[dtype] * abs(want), "
+                        "for every entry of every grads/* tensor",
+            "loss": "abs(got - value) <= rtol[dtype] * max(1, abs(value))",
+            "grad_factor": GRAD_FACTOR, "rtol": rtol,
+        },
+        "elementwise": {
+            "rule": "abs(got - want) <= rtol[dtype] * abs(want) + atol_ulps * eps[dtype] * "
+                    "scale, for every entry of every output; scale is the case's "
+                    "scale[output] (for an activation's derivative sup|f'|, for its value 1; "
+                    "otherwise the largest |want| of that output)",
+            "scalar": "a scalar output (value) is compared like the network loss",
+            "atol_ulps": ATOL_ULPS, "rtol": rtol, "eps": eps,
+        },
+        "dtypes": "check a float32 implementation against the float32 cases: the float64 "
+                  "cases' tolerances are float64 rounding and no float32 code meets them",
+    }
+
+
+_HEADER = {
+    "layout": "row-major (C order); a dense layer is z = a @ W + b with W of shape "
+              "(n_in, n_out) and b of shape (n_out,); the last layer is linear",
+    "conventions": {
+        "reduction": "every loss is the mean over the batch (and over the outputs for mse, "
+                     "binary_cross_entropy and softmax_binary_cross_entropy)",
+        "labels": "int32 class indices for softmax_cross_entropy and "
+                  "softmax_then_cross_entropy; otherwise float targets of shape "
+                  "(batch, n_out) in the case's dtype (one-hot for classification data; "
+                  "for one output the 0/1 target)",
+        "activations": "relu'(0) = 0 and leaky_relu'(0) = 0.01 (slope 0.01); softplus' = "
+                       "sigmoid; sigmoid' = s (1 - s); tanh' = 1 - tanh^2",
+        "no_single_softmax": "no network applies a softmax-based loss to one output (its "
+                             "gradient would be identically zero)",
+    },
+}
+
+
+def golden_networks(large: bool = False) -> list[tuple[str, str, str]]:
+    """(arch, activation, loss) of the golden network cases (see the module docstring)."""
+    xor = [case for case in network_matrix() if case[0].startswith("2-3-")]
+    if not large:
+        return [*xor, ("784-32-32-10", "sigmoid", "softmax_cross_entropy")]
+    mid = [case for case in network_matrix() if case[0] == "784-32-32-10"]
+    big = [(arch, info.activation, "softmax_cross_entropy") for arch, info in
+           ARCHITECTURES.items() if arch not in ("2-3-1", "784-32-32-10")]
+    return [*xor, *mid, *big]
+
+
+def _network_case(arch: str, act: str, loss: str, dtype: Any, seed: int
+                  ) -> tuple[dict[str, Any], dict[str, Array]]:
+    spec, params, x, y, source = network_case(arch, act, loss, dtype, seed)
+    value, grads = value_and_grad(spec, params, x, y, loss)
+    bounds = gradient_error_bound(spec, params, x, y, loss, dtype)
+    dn = str(np.dtype(dtype))
+    labels = np.asarray(y).dtype.kind in "iu"
+    fields = {
+        "id": f"network/{arch}/{act}/{loss}/{dn}", "kind": "network", "dtype": dn,
+        "sizes": list(spec.sizes), "activations": list(spec.hidden_activations),
+        "loss": loss, "reduction": "mean", "labels": "int32" if labels else "dense",
+        "data": source, "value": float(value), "n_layers": spec.n_layers,
+        "inputs": ["x", "y", "params/*"], "outputs": ["value", "grads/*"],
+    }
+    tensors: dict[str, Array] = {"x": x, "y": np.asarray(y)}
+    for index, (layer, grad, bound) in enumerate(zip(params, grads, bounds, strict=True)):
+        for key in ("W", "b"):
+            tensors[f"params/{index}/{key}"] = layer[key]
+            tensors[f"grads/{index}/{key}"] = grad[key]
+            tensors[f"tolerance/{index}/{key}"] = bound[key]
+    return fields, tensors
+
+
+def export_golden(
+    directory: str | Path,
+    seed: int = 0,
+    large: bool = False,
+    networks: Sequence[tuple[str, str, str]] | None = None,
+) -> list[str]:
+    """Write the golden cases to ``directory``; return their ids. Runs no check."""
+    seed = check_seed(seed)
+    chosen = golden_networks(large) if networks is None else list(networks)
+    cases = elementwise_cases(seed)
+    for dtype in DTYPES:
+        cases += [_network_case(*combo, dtype, seed) for combo in chosen]
+    write_golden(directory, {"seed": seed, **_HEADER, "comparison": _rules()}, cases)
+    return [fields["id"] for fields, _ in cases]
+
+
+def load_golden(path: str | Path) -> GoldenFiles:
+    """A golden directory (or its ``manifest.json``), checked for its format."""
+    return read_golden(path)
+
+
+def _scale(case: dict[str, Any], name: str, want: Array) -> float:
+    if case["kind"] == "activation":
+        return activation_bounds(case["activation"])[0] if name == "derivative" else 1.0
+    return float(np.max(np.abs(want), initial=0.0))
+
+
+def compare_case(
+    case: dict[str, Any], arrays: dict[str, Array], got: dict[str, Any]
+) -> tuple[float, str, tuple[int, ...]]:
+    """Apply the manifest's comparison rule to one case.
+
+    ``got`` maps output names (``value``, or tensor names such as ``grads/0/W``) to an
+    implementation's results. Returns ``(worst ratio, output, index)``: the largest
+    ``|got - want| / allowed`` over every entry; the case passes when it is <= 1.
+    """
+    dtype = case["dtype"]
+    rtol, eps = rtol_for(dtype), eps_of(dtype)
+    worst: tuple[float, str, tuple[int, ...]] = (0.0, "", ())
+    for name, result in got.items():
+        if name == "value" and "value" in case:
+            want_v = float(case["value"])
+            allowed = rtol * max(1.0, abs(want_v))
+            ratio = abs(float(result) - want_v) / allowed
+            ratio = ratio if np.isfinite(ratio) else np.inf
+            worst = max(worst, (ratio, name, ()))
+            continue
+        want = arrays[name].astype(np.float64)
+        have = np.asarray(result, dtype=np.float64).reshape(want.shape)
+        if case["kind"] == "network":
+            bound = GRAD_FACTOR * arrays["tolerance/" + name.split("/", 1)[1]] + rtol * abs(want)
+        else:
+            bound = rtol * np.abs(want) + ATOL_ULPS * eps * _scale(case, name, want)
+        ratios = np.abs(have - want) / np.maximum(bound, np.finfo(np.float64).tiny)
+        ratios = np.where(np.isnan(ratios), np.inf, ratios)
+        if ratios.size and float(ratios.max()) > worst[0]:
+            at = np.unravel_index(int(np.argmax(ratios)), ratios.shape)
+            worst = (float(ratios.max()), name, tuple(map(int, at)))
+    return worst
+
+
+def _network_outputs(case: dict[str, Any], arrays: dict[str, Array], fn: OtherNetwork
+                     ) -> dict[str, Any]:
+    spec = MLP(tuple(case["sizes"]), tuple(case["activations"]))
+    params = [{key: arrays[f"params/{i}/{key}"] for key in ("W", "b")}
+              for i in range(spec.n_layers)]
+    y = arrays["y"].astype(np.int64) if case["labels"] == "int32" else arrays["y"]
+    value, grads = fn(spec, params, arrays["x"], y, case["loss"])
+    got: dict[str, Any] = {"value": value}
+    for i, layer in enumerate(grads):
+        got.update({f"grads/{i}/{key}": layer[key] for key in ("W", "b")})
+    return got
+
+
+def _funcnn_activation(name: str, z: Array) -> tuple[Array, Array]:
+    act = get_activation(name)
+    a = act.fn(z)
+    return a, act.derivative(z, a)
+
+
+def verify_golden(
+    path: str | Path,
+    *,
+    value_and_grad_fn: OtherNetwork | None = None,
+    activation_fn: OtherActivation | None = None,
+    cases: Iterable[str] | None = None,
+) -> Report:
+    """Recompute the network and activation cases of a golden directory and compare
+    them by :func:`compare_case`, one row per case.
+
+    ``value_and_grad_fn(spec, params, x, y, loss)`` defaults to funcnn's (``y`` int64
+    labels or float targets), ``activation_fn(name, z) -> (f(z), f'(z))`` to funcnn's
+    activations.
+    """
+    fn = check_callable("value_and_grad_fn", value_and_grad_fn, optional=True) or value_and_grad
+    act_fn = check_callable("activation_fn", activation_fn, optional=True) or _funcnn_activation
+    golden = load_golden(path)
+    wanted = list(golden.cases) if cases is None else list(cases)
+    rows = []
+    for case_id in wanted:
+        case = golden.cases[case_id]
+        if case["kind"] not in ("network", "activation"):
+            continue
+        start = time.perf_counter()
+        arrays = golden.arrays(case_id)
+        if case["kind"] == "network":
+            got = _network_outputs(case, arrays, fn)
+        else:
+            value, derivative = act_fn(case["activation"], arrays["z"])
+            got = {"value": value, "derivative": derivative}
+        ratio, name, index = compare_case(case, arrays, got)
+        rows.append(CheckRow(
+            check=f"golden {Path(path).name}", tensor=case_id, shape=(), mode="cross",
+            dtype=case["dtype"], verdict="pass" if ratio <= 1.0 else "fail", n_checked=1,
+            ratio=ratio, worst_index=index, seconds=time.perf_counter() - start,
+            note=f"worst: {name}",
+        ))
+    return Report(tuple(rows), {"golden": str(path)})
+
