@@ -165,3 +165,33 @@ def test_every_registered_optimizer_round_trips_with_defaults() -> None:
         assert opt.to_config()["name"] == name
         assert fn.optimizer_from_config(opt.to_config()) == opt
         assert fn.optimizer_from_config({"name": name, "lr": entry.default_lr}) == opt
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--optimizer", "rmsprop", "--centered", "--momentum", "0.5"],
+         {"name": "rmsprop", "centered": True, "momentum": 0.5, "alpha": 0.99}),
+        (["--optimizer", "adagrad", "--initial-accumulator-value", "0.1"],
+         {"name": "adagrad", "initial_accumulator_value": 0.1, "eps": 1e-10}),
+        (["--optimizer", "adamw"], {"name": "adamw", "weight_decay": 0.01}),
+    ],
+    ids=["rmsprop", "adagrad", "adamw"],
+)
+def test_a_new_optimizer_trains_and_resumes_through_the_cli(
+    tmp_path: Path, flags: list[str], expected: dict[str, Any]
+) -> None:
+    from funcnn.cli import main
+
+    common = ["--limit", "200", "--batch-size", "50", "--no-plots", "-q"]
+    out = tmp_path / "run"
+    assert main(["train", *common, *flags, "--epochs", "1", "--out", str(out)]) == 0
+    saved = fn.load_checkpoint(out / "checkpoint.npz")
+    assert saved.optimizer is not None
+    assert expected.items() <= saved.optimizer.to_config().items()
+    assert main(["train", "--resume", str(out / "checkpoint.npz"), "--epochs", "2",
+                 "--no-plots", "-q"]) == 0
+    resumed = fn.load_checkpoint(out / "checkpoint.npz")
+    assert resumed.history is not None and resumed.history.epochs == 2
+    assert resumed.optimizer == saved.optimizer
+    assert resumed.opt_state is not None and int(resumed.opt_state["count"]) == 8
