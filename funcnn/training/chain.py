@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, NotRequired, TypedDict, cast
 
 import numpy as np
@@ -244,14 +244,32 @@ class Optimizer:
         before this one. Nothing is checked: callers validated the arguments.
         """
         paths = leaf_paths(treedef)
-        for segment in _segments(self.transforms):
-            ctxs = [t.prepare(updates, params, paths, count) for t in segment]
-            per_t = [[slots[name] for name in t.slot_names()] for t in segment]
+        segments = self._segments
+        for k, segment in enumerate(segments):
+            steps = [
+                (t.apply, t.prepare(updates, params, paths, count),
+                 [slots[name] for name in t.slot_names()])
+                for t in segment
+            ]
+            last = k == len(segments) - 1
             for i, (p, u, s) in enumerate(zip(params, updates, scratch, strict=True)):
-                for t, ctx, own in zip(segment, ctxs, per_t, strict=True):
-                    t.apply(u, p, [leaves[i] for leaves in own], s, ctx, i)
-        for p, u, o in zip(params, updates, out, strict=True):
-            np.subtract(p, u, out=o)
+                for apply, ctx, own in steps:
+                    apply(u, p, [leaves[i] for leaves in own], s, ctx, i)
+                if last:  # while u is in cache; nothing later reads this leaf's params
+                    np.subtract(p, u, out=out[i])
+        if not segments:
+            for p, u, o in zip(params, updates, out, strict=True):
+                np.subtract(p, u, out=o)
+
+    @cached_property
+    def _segments(self) -> list[tuple[Transform, ...]]:
+        """The chain cut before each transform that reads all leaves in ``prepare``."""
+        cuts: list[list[Transform]] = [[]]
+        for t in self.transforms:
+            if t.needs_all_leaves and cuts[-1]:
+                cuts.append([])
+            cuts[-1].append(t)
+        return [tuple(c) for c in cuts if c]
 
     # ------------------------------------------------------------------ config
 
@@ -263,17 +281,6 @@ class Optimizer:
                 config[key] = value.to_config() if isinstance(value, Schedule) else value
             return config
         return {"name": "chain", "transforms": [t.to_config() for t in self.transforms]}
-
-
-@lru_cache(maxsize=64)
-def _segments(transforms: tuple[Transform, ...]) -> list[tuple[Transform, ...]]:
-    """The chain cut before each transform that reads all leaves in ``prepare``."""
-    cuts: list[list[Transform]] = [[]]
-    for t in transforms:
-        if t.needs_all_leaves and cuts[-1]:
-            cuts.append([])
-        cuts[-1].append(t)
-    return [tuple(c) for c in cuts if c]
 
 
 def chain(*parts: Transform | Optimizer) -> Optimizer:
