@@ -8,6 +8,10 @@ line on stdin; replies and the children's reports are lines on stdout:
 
 - ``loop TARGET START``: fork a child saving checkpoint ``START``, ``START + 1``, ...
   to ``TARGET`` until killed; replies ``child PID``; the child reports ``wrote I``.
+  ``loop TARGET START N PHASE FRACTION``: the same, but the child stops for good at
+  ``PHASE`` of its ``N``-th write (0-based, so checkpoint ``START + N``; with ``write``
+  after ``FRACTION`` of the bytes) and reports ``at PHASE``: a kill synchronised with
+  the writer, at a point chosen by the test rather than by timing.
 - ``stop TARGET I PHASE``: fork a child saving checkpoint ``I`` once, which stops for
   good at ``PHASE`` of the write (see :data:`PHASES`) and reports ``at PHASE``.
 - ``train DIR EPOCHS``: fork a child training a small network to ``EPOCHS`` epochs with
@@ -92,52 +96,59 @@ def _hang(phase: str) -> None:
         time.sleep(60)
 
 
-def _stop_at(phase: str) -> None:
-    """Patch the functions checkpoint writing calls, so that the write halts at ``phase``."""
+def _stop_at(phase: str, fraction: float = 0.5, armed: Any = lambda: True) -> None:
+    """Patch the functions checkpoint writing calls, so that the write halts at ``phase``
+    (with ``write``: after ``fraction`` of the bytes), in the first write during which
+    ``armed()`` is true; other writes run normally."""
     import tempfile
 
-    def hang(*args: Any, **kwargs: Any) -> Any:
-        _hang(phase)
+    if phase not in PHASES:
+        raise ValueError(f"unknown phase {phase!r}")
+    real_mkstemp, real_fdopen = tempfile.mkstemp, os.fdopen
+    real_fsync, real_replace = os.fsync, os.replace
 
-    if phase == "mkstemp":
-        tempfile.mkstemp = hang
-    elif phase == "write":
-        real_fdopen = os.fdopen
+    def mkstemp(*args: Any, **kwargs: Any) -> Any:
+        if phase == "mkstemp" and armed():
+            _hang(phase)
+        return real_mkstemp(*args, **kwargs)
 
-        class HalfWriter:
-            def __init__(self, fd: int) -> None:
-                self.file = real_fdopen(fd, "wb")
+    class PartWriter:
+        def __init__(self, fd: int) -> None:
+            self.file = real_fdopen(fd, "wb")
 
-            def __enter__(self) -> HalfWriter:
-                return self
+        def __enter__(self) -> PartWriter:
+            return self
 
-            def __exit__(self, *exc: object) -> None:
-                self.file.close()
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
 
-            def write(self, data: bytes) -> int:
-                self.file.write(data[: len(data) // 2])
-                self.file.flush()
-                _hang(phase)
-                return 0
+        def write(self, data: bytes) -> int:
+            self.file.write(data[: int(len(data) * fraction)])
+            self.file.flush()
+            _hang(phase)
+            return 0
 
-        def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
-            return HalfWriter(fd)
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+        if phase == "write" and armed():
+            return PartWriter(fd)
+        return real_fdopen(fd, *args, **kwargs)
 
-        os.fdopen = fdopen
-    elif phase == "fsync":
-        os.fsync = hang
-    elif phase == "replace":
-        os.replace = hang
-    elif phase == "dirsync":
-        real_replace = os.replace
+    def fsync(fd: Any) -> None:
+        if phase == "fsync" and armed():
+            _hang(phase)
+        real_fsync(fd)
 
-        def replace_then_hang(src: Any, dst: Any, **kwargs: Any) -> None:
-            real_replace(src, dst)
+    def replace(src: Any, dst: Any, **kwargs: Any) -> None:
+        if phase == "replace" and armed():
+            _hang(phase)
+        real_replace(src, dst, **kwargs)
+        if phase == "dirsync" and armed():
             _hang(phase)
 
-        os.replace = replace_then_hang
-    else:
-        raise ValueError(f"unknown phase {phase!r}")
+    tempfile.mkstemp = mkstemp
+    os.fdopen = fdopen
+    os.fsync = fsync
+    os.replace = replace
 
 
 def _train_data() -> tuple[np.ndarray, np.ndarray]:
@@ -215,12 +226,15 @@ def _child(run: Any, *args: Any) -> None:
         os._exit(0)
 
 
-def _loop(target: str, start: int) -> None:
-    i = start
+def _loop(target: str, start: int, halt: tuple[int, str, float] | None = None) -> None:
+    current = [start]
+    if halt is not None:
+        n, phase, fraction = halt
+        _stop_at(phase, fraction, lambda: current[0] == start + n)
     while True:
-        checkpoint.save_checkpoint(target, **payload(i))
-        _say(f"wrote {i}")
-        i += 1
+        checkpoint.save_checkpoint(target, **payload(current[0]))
+        _say(f"wrote {current[0]}")
+        current[0] += 1
 
 
 def _stop(target: str, i: int, phase: str) -> None:
@@ -244,7 +258,8 @@ def main() -> None:
         run: Any
         run_args: tuple[Any, ...]
         if command == "loop":
-            run, run_args = _loop, (args[0], int(args[1]))
+            halt = None if len(args) == 2 else (int(args[2]), args[3], float(args[4]))
+            run, run_args = _loop, (args[0], int(args[1]), halt)
         elif command == "stop":
             run, run_args = _stop, (args[0], int(args[1]), args[2])
         elif command == "train":

@@ -6,7 +6,9 @@ checkpoints whose every bit is a function of their number (``_writer.payload``),
 after each kill the file on disk is checked bit for bit, not just "loads".
 
 ``FUNCNN_RELIABILITY_KILLS`` sets the number of random kills (default 24; the soak run
-uses 300), ``FUNCNN_RELIABILITY_SEED`` the seed of the random delays and positions.
+uses 300), ``FUNCNN_RELIABILITY_SEED`` the seed of the kill points and positions. Each
+of those kills is synchronised with its writer (it stops at the chosen point of a save
+and says so first), so their outcome does not depend on timing or on the machine's load.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class Zygote:
         self.proc.stdin.write(command + "\n")
         self.proc.stdin.flush()
 
-    def expect(self, pattern: str, timeout: float = 60.0) -> str:
+    def expect(self, pattern: str, timeout: float = 300.0) -> str:
         """The first line matching ``pattern`` (``wrote`` reports are counted, not kept)."""
         regex = re.compile(pattern)
         for line in self.pending:
@@ -216,31 +218,53 @@ def test_the_next_save_removes_a_killed_writers_temporary_file(
     assert _leftovers(tmp_path, {target.name}) == [], "orphaned temporary files accumulate"
 
 
-def run_kill_loop(zygote: Zygote, directory: Path, kills: int, seed: int) -> dict[str, int]:
-    """Kill ``kills`` looping writers at random moments; check the file after every kill."""
+def kill_schedule(kills: int, seed: int) -> list[tuple[int, str, float]]:
+    """Where each of ``kills`` writers is killed: ``(n, phase, fraction)``, at ``phase`` of
+    its ``n``-th save (0-based; with ``write``, after ``fraction`` of the bytes), drawn
+    from ``seed``. The phases are dealt in shuffled rounds, so any 5 consecutive kills
+    cover all of :data:`_writer.PHASES` (mid-write and after a rename), and ``n`` is 1 or
+    more for most kills, so writers get to finish saves before they die."""
     rng = np.random.default_rng(seed)
+    phases: list[str] = []
+    while len(phases) < kills:
+        phases += [str(p) for p in rng.permutation(_writer.PHASES)]
+    return [(int(rng.integers(0, 4)), phase, float(rng.uniform(0.0, 1.0)))
+            for phase in phases[:kills]]
+
+
+def run_kill_loop(zygote: Zygote, directory: Path, kills: int, seed: int) -> dict[str, int]:
+    """Kill ``kills`` looping writers at seeded points of their saves; check the file after
+    every kill.
+
+    Each kill is synchronised with its writer: the writer stops at the chosen point and
+    says so, and only then is it killed, so what is on disk afterwards is known exactly
+    (which checkpoint, which temporary files), whatever the machine's load.
+    """
     target = directory / "ckpt.npz"
     save_checkpoint(target, **_writer.payload(0))
     last = 0
     stats = {"kills": 0, "mid_write": 0, "advanced": 0}
-    before: set[str] = set()
-    for k in range(1, kills + 1):
+    for k, (n, phase, fraction) in enumerate(kill_schedule(kills, seed), start=1):
         start = k * 10_000  # writer k saves checkpoints start, start + 1, ...
-        pid = zygote.fork(f"loop {target} {start}")
-        time.sleep(float(rng.uniform(0.0, 0.15)))
+        pid = zygote.fork(f"loop {target} {start} {n} {phase} {fraction!r}")
+        zygote.expect(f"at {phase}$")
         zygote.kill(pid)
         ckpt = load_checkpoint(target)  # never raises: the file is always complete
-        i = int(ckpt.metadata["i"])
-        assert i == last or start <= i < start + 10_000, (i, last, start)
-        _assert_is_checkpoint(ckpt, i)
-        rest = set(_assert_leftovers_are_hidden_temporaries(directory, target))
-        # The next save removes what a killed writer left: at most the last one's remains.
-        assert len(rest) <= 1, f"temporary files accumulate: {sorted(rest)}"
+        renamed = phase == "dirsync"  # the rename of save n happened, then the kill
+        mid_write = phase in ("write", "fsync", "replace")
+        want = start + n if renamed else start + n - 1 if n else last
+        assert int(ckpt.metadata["i"]) == want, (k, n, phase, ckpt.metadata, last)
+        _assert_is_checkpoint(ckpt, want)
+        rest = _assert_leftovers_are_hidden_temporaries(directory, target)
+        # A writer's first save removes what killed writers left; the killed one leaves
+        # its own temporary file exactly when it was killed between creating and renaming it.
+        assert len(rest) == int(mid_write), (k, n, phase, rest)
+        if mid_write:
+            assert f".{target.name}.{pid}." in rest[0], (pid, rest)
         stats["kills"] += 1
-        stats["advanced"] += i != last
-        stats["mid_write"] += bool(rest - before)  # this writer's temporary file remains
-        before = rest
-        last = i
+        stats["advanced"] += want != last
+        stats["mid_write"] += mid_write
+        last = want
         zygote.drain()
     return stats
 
@@ -252,9 +276,9 @@ def test_random_sigkills_during_saves_never_lose_the_checkpoint(
     tally("kills", stats["kills"])
     tally("kills_mid_write", stats["mid_write"])
     tally("intact_loads", stats["kills"])
-    # The delays straddle whole writes: some kills must land mid-write, some after one.
+    # The schedule puts some kills mid-write and some after completed saves.
     assert stats["advanced"] > 0, stats
-    assert stats["mid_write"] > 0 or KILLS < 10, stats
+    assert stats["mid_write"] > 0 or KILLS < 5, stats
 
 
 # --------------------------------------------------------------------------- resume
