@@ -20,7 +20,8 @@ Where to look (``help(funcnn.core.network)`` and so on for each module):
 
 - ``funcnn.core``: ``MLP`` (spec), ``init`` (initializers), ``apply`` / ``loss`` /
   ``value_and_grad`` (network), activations, losses, softmax, dense layers, pytrees.
-- ``funcnn.training``: ``sgd`` / ``adam`` (optimizers), schedules, ``fit`` (loop),
+- ``funcnn.training``: ``sgd`` / ``adam`` / ``adamw`` / ``rmsprop`` / ``adagrad``
+  (optimizers, chains of ``funcnn.training.transforms``), schedules, ``fit`` (loop),
   ``EarlyStopping`` / ``KeepBest`` / ``Progress`` (callbacks), ``save_checkpoint`` /
   ``load_checkpoint``.
 - ``funcnn.data``: ``load_mnist`` and its helpers (mnist), IDX files (idx).
@@ -131,12 +132,17 @@ from funcnn.training.loop import (
     fit,
 )
 from funcnn.training.optimizers import (
+    OPTIMIZERS,
     SGD,
     Adam,
     Optimizer,
     OptState,
+    adagrad,
     adam,
+    adamw,
+    chain,
     optimizer_from_config,
+    rmsprop,
     sgd,
     sgd_step,
 )
@@ -162,6 +168,7 @@ __all__ = [
     "MLP",
     "MNIST_MEAN",
     "MNIST_STD",
+    "OPTIMIZERS",
     "SCHEMES",
     "SGD",
     "Activation",
@@ -197,11 +204,14 @@ __all__ = [
     "TrainingDivergedError",
     "TreeDef",
     "accuracy",
+    "adagrad",
     "adam",
+    "adamw",
     "apply",
     "as_schedule",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
+    "chain",
     "classification_report",
     "confusion_matrix",
     "dense",
@@ -239,6 +249,7 @@ __all__ = [
     "read_idx",
     "relu",
     "relu_derivative",
+    "rmsprop",
     "save_checkpoint",
     "scale",
     "schedule_from_config",

@@ -35,6 +35,7 @@ from funcnn.core.spec import MLP
 from funcnn.data.prepare import train_validation_split
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.training.callbacks import combine_callbacks
+from funcnn.training.chain import Optimizer, OptState, make_state
 from funcnn.training.history import (
     BatchEnd,
     Callback,
@@ -44,7 +45,6 @@ from funcnn.training.history import (
     StopTraining,
     TrainingDivergedError,
 )
-from funcnn.training.optimizers import Optimizer, OptState, make_state
 from funcnn.training.plan import FitPlan, check_dataset, plan_fit
 from funcnn.training.step import Step, all_leaves_finite, count_correct
 from funcnn.typing import Array, FloatArray, Params
