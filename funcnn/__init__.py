@@ -29,6 +29,10 @@ Where to look (``help(funcnn.core.network)`` and so on for each module):
 - The ``funcnn`` command (``funcnn.cli``): ``funcnn train``, ``evaluate``, ``verify``.
 - The ``verification`` package checks gradients against scipy finite differences.
 
+``import funcnn`` loads numpy and the core only: data, reporting and training are
+imported the first time one of their names is used (``fn.fit``), scipy by the first
+sigmoid or softplus derivative computed, matplotlib by the first plot.
+
 The user documentation is the ``docs/`` folder of the repository (an mkdocs site).
 """
 
