@@ -1,9 +1,9 @@
 """The benchmark suite's sections run in this process: their rows and the foreign load.
 
-:func:`run_suite` runs the chosen sections (``load``, ``alloc``, ``blas``, ``A``-``C``,
-``D``, ``E``, ``F``; see :mod:`benchmarks.run`) one after the other and notes, per section, the
-share of the CPUs other processes used meanwhile. A failing verification benchmark
-(scenario D) becomes a row instead of stopping the suite.
+:func:`run_suite` runs the chosen sections (``load``, ``import``, ``alloc``, ``blas``,
+``A``-``C``, ``D``, ``E``, ``F``; see :mod:`benchmarks.run`) one after the other and notes,
+per section, the share of the CPUs other processes used meanwhile. A failing verification
+benchmark (scenario D) becomes a row instead of stopping the suite.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from benchmarks.harness import (
 
 __all__ = ["MIN_REPS", "SECTIONS", "run_suite"]
 
-SECTIONS = ("load", "alloc", "blas", "A", "B", "C", "D", "E", "F")
+SECTIONS = ("load", "import", "alloc", "blas", "A", "B", "C", "D", "E", "F")
 MIN_REPS = 5
 
 
@@ -115,6 +115,11 @@ def run_suite(
         if section == "load":
             progress("load: timing load_mnist()")
             rows += _load_rows(reps, quiet)
+        elif section == "import":
+            from benchmarks.startup import run_startup
+
+            progress("import: import funcnn and funcnn --help in fresh processes")
+            rows += run_startup(reps, quiet)
         elif section == "alloc":
             from benchmarks.alloc import run_alloc
 

@@ -33,9 +33,14 @@ Where to look (``help(funcnn.core.network)`` and so on for each module):
 - The ``funcnn`` command (``funcnn.cli``): ``funcnn train``, ``evaluate``, ``verify``.
 - The ``verification`` package checks gradients against scipy finite differences.
 
+``import funcnn`` loads numpy and the core only: data, reporting and training are
+imported the first time one of their names is used (``fn.fit``), scipy by the first
+sigmoid or softplus derivative computed, matplotlib by the first plot.
+
 The user documentation is the ``docs/`` folder of the repository (an mkdocs site).
 """
 
+import importlib
 from typing import TYPE_CHECKING
 
 from funcnn.core.activations import (
@@ -85,21 +90,6 @@ from funcnn.core.pytree import (
 )
 from funcnn.core.softmax import log_softmax, softmax, softmax_jacobian, softmax_vjp
 from funcnn.core.spec import MLP
-from funcnn.data.idx import read_idx, write_idx
-from funcnn.data.mnist import (
-    MNIST_MEAN,
-    MNIST_STD,
-    DownloadError,
-    download_mnist,
-    find_mnist,
-    flatten,
-    load_mnist,
-    mnist_cache_dir,
-    one_hot,
-    scale,
-    standardize,
-    train_validation_split,
-)
 from funcnn.errors import (
     ArgumentTypeError,
     DataFormatError,
@@ -107,58 +97,143 @@ from funcnn.errors import (
     InvalidArgumentError,
     NonFiniteError,
 )
-from funcnn.reporting.classification import (
-    AverageScores,
-    ClassificationReport,
-    classification_report,
-)
-from funcnn.reporting.metrics import (
-    Misclassified,
-    accuracy,
-    confusion_matrix,
-    predict,
-    predict_proba,
-    top_misclassified,
-)
-from funcnn.training.callbacks import EarlyStopping, KeepBest, Progress
-from funcnn.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from funcnn.training.loop import (
-    BatchEnd,
-    EpochEnd,
-    History,
-    StopTraining,
-    TrainingDivergedError,
-    evaluate,
-    fit,
-)
-from funcnn.training.optimizers import (
-    OPTIMIZERS,
-    SGD,
-    Adam,
-    Optimizer,
-    OptState,
-    adagrad,
-    adam,
-    adamw,
-    chain,
-    optimizer_from_config,
-    rmsprop,
-    sgd,
-    sgd_step,
-)
-from funcnn.training.schedules import (
-    Constant,
-    Cosine,
-    Schedule,
-    StepDecay,
-    as_schedule,
-    schedule_from_config,
-)
-from funcnn.training.step import Step, make_step
 from funcnn.typing import Layer, Params
 
 if TYPE_CHECKING:
     from funcnn import plots as plots
+    from funcnn.data.idx import read_idx, write_idx
+    from funcnn.data.mnist import (
+        MNIST_MEAN,
+        MNIST_STD,
+        DownloadError,
+        download_mnist,
+        find_mnist,
+        flatten,
+        load_mnist,
+        mnist_cache_dir,
+        one_hot,
+        scale,
+        standardize,
+        train_validation_split,
+    )
+    from funcnn.reporting.classification import (
+        AverageScores,
+        ClassificationReport,
+        classification_report,
+    )
+    from funcnn.reporting.metrics import (
+        Misclassified,
+        accuracy,
+        confusion_matrix,
+        predict,
+        predict_proba,
+        top_misclassified,
+    )
+    from funcnn.training.callbacks import EarlyStopping, KeepBest, Progress
+    from funcnn.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from funcnn.training.loop import (
+        BatchEnd,
+        EpochEnd,
+        History,
+        StopTraining,
+        TrainingDivergedError,
+        evaluate,
+        fit,
+    )
+    from funcnn.training.optimizers import (
+        OPTIMIZERS,
+        SGD,
+        Adam,
+        Optimizer,
+        OptState,
+        adagrad,
+        adam,
+        adamw,
+        chain,
+        optimizer_from_config,
+        rmsprop,
+        sgd,
+        sgd_step,
+    )
+    from funcnn.training.schedules import (
+        Constant,
+        Cosine,
+        Schedule,
+        StepDecay,
+        as_schedule,
+        schedule_from_config,
+    )
+    from funcnn.training.step import Step, make_step
+
+# Data, reporting and training are imported on first use (``fn.fit``, ``from funcnn
+# import load_mnist``), so that ``import funcnn`` and ``funcnn --help`` stay fast (issue
+# 23); type checkers read the imports above. Each module, with the names it exports here:
+_LAZY: dict[str, tuple[str, ...]] = {
+    "funcnn.data.idx": ("read_idx", "write_idx"),
+    "funcnn.data.mnist": (
+        "MNIST_MEAN",
+        "MNIST_STD",
+        "DownloadError",
+        "download_mnist",
+        "find_mnist",
+        "flatten",
+        "load_mnist",
+        "mnist_cache_dir",
+        "one_hot",
+        "scale",
+        "standardize",
+        "train_validation_split",
+    ),
+    "funcnn.reporting.classification": (
+        "AverageScores",
+        "ClassificationReport",
+        "classification_report",
+    ),
+    "funcnn.reporting.metrics": (
+        "Misclassified",
+        "accuracy",
+        "confusion_matrix",
+        "predict",
+        "predict_proba",
+        "top_misclassified",
+    ),
+    "funcnn.training.callbacks": ("EarlyStopping", "KeepBest", "Progress"),
+    "funcnn.training.checkpoint": ("Checkpoint", "load_checkpoint", "save_checkpoint"),
+    "funcnn.training.loop": (
+        "BatchEnd",
+        "EpochEnd",
+        "History",
+        "StopTraining",
+        "TrainingDivergedError",
+        "evaluate",
+        "fit",
+    ),
+    "funcnn.training.optimizers": (
+        "OPTIMIZERS",
+        "SGD",
+        "Adam",
+        "Optimizer",
+        "OptState",
+        "adagrad",
+        "adam",
+        "adamw",
+        "chain",
+        "optimizer_from_config",
+        "rmsprop",
+        "sgd",
+        "sgd_step",
+    ),
+    "funcnn.training.schedules": (
+        "Constant",
+        "Cosine",
+        "Schedule",
+        "StepDecay",
+        "as_schedule",
+        "schedule_from_config",
+    ),
+    "funcnn.training.step": ("Step", "make_step"),
+}
+_LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 
 __version__ = "0.1.0"
 
@@ -284,10 +359,27 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
+    # PEP 562: called only for names not yet in this module's namespace. A lazily
+    # exported name is imported from its module once, then kept here, so later lookups
+    # (``fn.sgd_step`` in a training loop) are plain attribute reads.
+    module = _LAZY_NAMES.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
     # ``from funcnn import plots`` keeps working without importing matplotlib for
     # everyone: the plots module (extra ``funcnn[plot]``) is loaded on first use.
     if name == "plots":
-        import importlib
-
         return importlib.import_module("funcnn.plots")
+    # ``fn.training.loop`` and the like worked when everything was imported eagerly:
+    # the subpackage comes with the modules this namespace exports from it.
+    if name in ("data", "reporting", "training"):
+        for module in _LAZY:
+            if module.startswith(f"funcnn.{name}."):
+                importlib.import_module(module)
+        return importlib.import_module(f"funcnn.{name}")
     raise AttributeError(f"module 'funcnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, "plots"})

@@ -109,7 +109,8 @@ def test_the_sdist_holds_everything_its_tests_need(dists: tuple[Path, Path]) -> 
     sdist, _ = dists
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    expected = {"LICENSE", "pyproject.toml", "MANIFEST.in", ".ci/floor.txt"}
+    expected = {"LICENSE", "pyproject.toml", "MANIFEST.in", ".ci/floor.txt", ".ci/run"}
+    expected.add(".ci/user_script.py")  # tests/test_packaging.py reads both
     # The root's Python, Markdown and YAML files: conftest.py collects the docs' examples.
     expected |= {p.name for p in ROOT.iterdir() if p.suffix in (".py", ".md", ".yml")}
     for tree in SDIST_TREES:
@@ -128,3 +129,42 @@ def test_the_sdist_holds_everything_its_tests_need(dists: tuple[Path, Path]) -> 
     for must in ("tests/conftest.py", "tests/reliability/conftest.py", "tests/strategies.py"):
         assert must in names
     assert sum(n.startswith("data/mnist/") and n.endswith(".gz") for n in names) == 4
+
+
+def _job(script: str, name: str) -> list[str]:
+    """The lines of the shell function ``name`` in ``.ci/run``, stripped."""
+    start = script.index(f"\n{name}() {{\n")
+    body = script[start + len(name) + 6 : script.index("\n}\n", start)]
+    return [line.strip() for line in body.splitlines()]
+
+
+def test_ci_runs_the_readmes_test_command_and_the_user_type_check() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (command,) = [line for line in readme.splitlines() if 'install -e ".[dev]"' in line]
+    main = [line.replace(" --quiet", "") for line in _job(script, "main_job")]
+    # Each step of the README's command on a line of its own (set -e stops at a failure).
+    steps = [step.strip() for step in command.split("&&")]
+    assert [line for line in main if line in steps] == steps
+    assert main.index(steps[-1]) < main.index("user_type_check")
+    check = _job(script, "user_type_check")
+    assert "cp .ci/user_script.py \"$dir/\"" in check
+    assert any("mypy --strict" in line and "user_script.py" in line for line in check)
+    assert (ROOT / ".ci" / "user_script.py").is_file()
+    # The floor job installs the sdist itself, not an editable checkout.
+    floor = " ".join(_job(script, "floor_job"))
+    assert "pip install" in floor and " -e " not in floor
+
+
+def test_every_documented_editable_install_keeps_the_types_visible() -> None:
+    # setuptools' default editable mode is an import hook that type checkers cannot
+    # follow; every editable install the project documents or runs uses strict mode.
+    texts = [ROOT / "README.md", ROOT / ".ci" / "run", ROOT / "mkdocs.yml"]
+    texts += sorted((ROOT / "docs").glob("*.md"))
+    found = 0
+    for path in texts:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            for match in re.finditer(r"pip install[^`&#\n]* -e [^`&#\n]*", line):
+                found += 1
+                assert "--config-settings editable_mode=strict" in match[0], (path.name, line)
+    assert found >= 6

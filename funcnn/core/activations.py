@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 import numpy as np
-from scipy import special
 
 from funcnn.core.validation import check_float_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
@@ -129,8 +130,17 @@ def elementwise(
 # ---------------------------------------------------------------- the kernels, once each
 
 
+@cache
+def _expit() -> Any:
+    # scipy.special takes about 0.3 s to import, two thirds of what ``import funcnn``
+    # took: it is loaded by the first sigmoid or softplus derivative (issue 23).
+    from scipy.special import expit
+
+    return expit
+
+
 def _sigmoid(z: FloatArray, out: FloatArray) -> None:
-    special.expit(z, out=out)
+    _expit()(z, out=out)
 
 
 def _sigmoid_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
@@ -179,7 +189,7 @@ def _softplus(z: FloatArray, out: FloatArray) -> None:
 
 
 def _softplus_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
-    special.expit(z, out=out)
+    _expit()(z, out=out)
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -31,7 +31,9 @@ from funcnn.typing import Array, FloatArray, Params
 
 __all__ = ["SCHEMES", "InitScheme", "get_scheme", "init", "normal"]
 
-InitScheme: TypeAlias = Callable[[np.random.Generator, int, int], tuple[Array, Array]]
+# The generator type is a string so that ``import funcnn`` does not import numpy.random
+# (numpy loads it on first use); type checkers read it as the class (issue 23).
+InitScheme: TypeAlias = Callable[["np.random.Generator", int, int], tuple[Array, Array]]
 """``scheme(rng, n_in, n_out) -> (W (n_in, n_out), b (n_out,))``."""
 
 

@@ -9,15 +9,12 @@ local files instead. :mod:`funcnn.data.mnist` finds and loads the files.
 
 from __future__ import annotations
 
+# http.client, urllib.request and ssl take a noticeable share of ``import funcnn``:
+# they are imported by the functions that download, not here (issue 23).
 import hashlib
-import http.client
 import math
 import os
-import secrets
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +178,9 @@ def _fetch(
     url: str, name: str, limit: int, progress: ProgressCallback | None, timeout: float
 ) -> bytearray:
     """The body at ``url`` (at most ``limit`` bytes), reporting progress as it arrives."""
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     try:
         opened = urllib.request.urlopen(request, timeout=timeout)
@@ -249,6 +249,8 @@ def _write_atomically(path: Path, data: bytes | bytearray) -> None:
     The file is created with mode 0o666 masked by the user's umask, flushed to disk
     before it is renamed into place, and removed again if anything fails.
     """
+    import secrets
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -266,6 +268,9 @@ def _write_atomically(path: Path, data: bytes | bytearray) -> None:
 
 def _describe(url: str, exc: BaseException, timeout: float) -> str:
     """One line saying why fetching ``url`` failed."""
+    import socket
+    import urllib.error
+
     if isinstance(exc, urllib.error.HTTPError):
         return f"{url}: HTTP error {exc.code} {exc.reason}"
     cause = exc.reason if isinstance(exc, urllib.error.URLError) else exc
@@ -295,6 +300,8 @@ def _download_file(
     timeout: float,
 ) -> str:
     """Fetch ``f`` into ``directory`` from the first mirror that delivers; return that mirror."""
+    import http.client
+
     failures: list[str] = []
     limit = f.nbytes + f.nbytes // 100 + 1024  # deflate never grows data by more than this
     for i, mirror in enumerate(mirrors):
