@@ -1,8 +1,9 @@
 """The C and JavaScript golden readers in examples/ (each implements a small MLP and
 checks it against exported golden files using only JSON / the flat index and raw
 arrays): they pass every supported case and fail the tanh cases when the tanh
-derivative loses its square. They skip only where gcc or node is missing; the last test
-asserts that, with the tool present, they really ran."""
+derivative loses its square. They skip only where gcc or node is missing, and fail
+instead under CI=true (or FUNCNN_REQUIRE_TOOLCHAINS); the last test asserts that, with
+the tool present, they really ran."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def _expected(golden: Path) -> tuple[int, int, int]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        if os.environ.get("FUNCNN_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{name} is required (FUNCNN_REQUIRE_TOOLCHAINS is set)")
+        if os.environ.get("FUNCNN_REQUIRE_TOOLCHAINS") or os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is required (CI=true or FUNCNN_REQUIRE_TOOLCHAINS is set)")
         pytest.skip(f"{name} is not installed")
     return found
 
