@@ -18,11 +18,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from funcnn.errors import DataFormatError
 from verification.__main__ import main
 from verification.interchange.golden import export_golden, load_golden
-from verification.interchange.golden_results import RESULTS_FORMAT, compare_results
+from verification.interchange.golden_format import GoldenFiles
+from verification.interchange.golden_results import (
+    RESULTS_FORMAT,
+    compare_results,
+    parse_results,
+)
 
 SOURCE = Path(__file__).resolve().parents[1] / "examples" / "golden_c" / "check_golden.c"
 NETWORKS = [("2-3-1", "tanh", "binary_cross_entropy"), ("2-3-2", "relu", "softmax_cross_entropy"),
@@ -38,6 +45,11 @@ def golden(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path: Path = tmp_path_factory.mktemp("golden")
     export_golden(path, networks=NETWORKS)
     return path
+
+
+@pytest.fixture(scope="module")
+def files(golden: Path) -> GoldenFiles:
+    return load_golden(golden)
 
 
 def _own_results(golden: Path) -> dict[str, Any]:
@@ -228,3 +240,44 @@ def test_no_compiler_is_a_failure_under_ci(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception):
         _compiler()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data(), new=JSON)
+def test_any_json_in_any_place_is_read_or_named(files: GoldenFiles, data: st.DataObject,
+                                                new: Any) -> None:
+    """Generated JSON put in place of a field (the document, a case, an output, an
+    entry) is read or refused with a DataFormatError, never another exception."""
+    doc = {"format": RESULTS_FORMAT, "cases": {"dense/float64": {
+        "out": [[0.0] * 5] * 6, "dW": [0.0] * 35, "db": {"dtype": "float64", "hex": "00" * 40},
+        "dx": [[0.0] * 7] * 6}}}
+    place = data.draw(st.sampled_from(["doc", "cases", "case", "out", "dW", "db", "db.hex",
+                                       "entry", "seed", "program"]))
+    outputs: dict[str, Any] = doc["cases"]["dense/float64"]  # type: ignore[index]
+    if place == "doc":
+        doc = new
+    elif place == "cases":
+        doc["cases"] = new
+    elif place == "case":
+        doc["cases"] = {"dense/float64": new}
+    elif place in ("out", "dW", "db"):
+        outputs[place] = new
+    elif place == "db.hex":
+        outputs["db"]["hex"] = new
+    elif place == "entry":
+        outputs["dW"][data.draw(st.integers(0, 34))] = new
+    else:
+        doc[place] = new
+    try:
+        parse_results(doc, files, "generated")
+    except DataFormatError as exc:
+        assert str(exc).startswith("results file 'generated': ")

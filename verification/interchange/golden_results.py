@@ -33,7 +33,14 @@ from verification.interchange.golden_format import GoldenFiles
 from verification.reporting.patterns import hints
 from verification.reporting.report import CheckRow, Report
 
-__all__ = ["RESULTS_FORMAT", "GoldenResults", "case_lines", "compare_results", "read_results"]
+__all__ = [
+    "RESULTS_FORMAT",
+    "GoldenResults",
+    "case_lines",
+    "compare_results",
+    "parse_results",
+    "read_results",
+]
 
 RESULTS_FORMAT = "funcnn-golden-results/1"
 
@@ -139,7 +146,10 @@ def _array(value: Any, shape: tuple[int, ...], at: _At, field: str) -> FloatArra
     if not isinstance(value, list):
         raise at.bad(field, f"a {type(value).__name__}, expected an array (a JSON array or "
                             "{\"dtype\", \"hex\" | \"base64\"})")
-    flat, got = _flatten(value, at, field)
+    try:
+        flat, got = _flatten(value, at, field)
+    except RecursionError:
+        raise at.bad(field, "nested too deeply") from None
     size = math.prod(shape)
     if got != shape and got != (size,):
         raise at.bad(field, f"shape {list(got)}, expected {list(shape)} (or {size} entries "
@@ -194,8 +204,13 @@ def read_results(path: str | Path, golden: GoldenFiles) -> GoldenResults:
     and shapes); each fault a :class:`~funcnn.errors.DataFormatError` naming the field."""
     if not isinstance(path, str | PathLike):
         raise ArgumentTypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
-    at = _At(str(path))
-    doc = _load(Path(path), at)
+    return parse_results(_load(Path(path), _At(str(path))), golden, str(path))
+
+
+def parse_results(doc: Any, golden: GoldenFiles, where: str) -> GoldenResults:
+    """A parsed results document (see :func:`read_results`); ``where`` names it in
+    errors."""
+    at = _At(where)
     if not isinstance(doc, dict) or doc.get("format") != RESULTS_FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise at.bad("format", f"{found!r}, expected {RESULTS_FORMAT!r}")
