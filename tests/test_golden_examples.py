@@ -1,11 +1,15 @@
 """The C and JavaScript golden readers in examples/ (each implements a small MLP and
 checks it against exported golden files using only JSON / the flat index and raw
 arrays): they pass every supported case and fail the tanh cases when the tanh
-derivative loses its square. They skip only where gcc or node is missing; the last test
-asserts that, with the tool present, they really ran."""
+derivative loses its square, and so do the JavaScript reader's outputs written with
+``--results`` and judged by ``--compare-golden`` (the C reader's:
+test_verification_golden_results.py). They skip only where gcc or node is missing, and fail
+instead under CI=true (or FUNCNN_REQUIRE_TOOLCHAINS); the last test asserts that, with
+the tool present, they really ran."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -14,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from verification.__main__ import main
 from verification.interchange.foreign import check_foreign
 from verification.interchange.golden import export_golden
 
@@ -41,8 +46,8 @@ def _expected(golden: Path) -> tuple[int, int, int]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        if os.environ.get("FUNCNN_REQUIRE_TOOLCHAINS"):
-            pytest.fail(f"{name} is required (FUNCNN_REQUIRE_TOOLCHAINS is set)")
+        if os.environ.get("FUNCNN_REQUIRE_TOOLCHAINS") or os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is required (CI=true or FUNCNN_REQUIRE_TOOLCHAINS is set)")
         pytest.skip(f"{name} is not installed")
     return found
 
@@ -80,6 +85,23 @@ def test_javascript_example_checks_the_golden_files(golden: Path) -> None:
     RAN.add("node")
 
 
+def test_javascript_example_results_are_judged_by_compare_golden(golden: Path,
+                                                                 tmp_path: Path) -> None:
+    node = _tool("node")
+    script = str(EXAMPLES / "golden_js" / "check_golden.js")
+    supported, _, tanh = _expected(golden)
+    for flags, failing in (([], 0), (["--bug", "tanh-square"], tanh)):
+        results = tmp_path / f"results{len(flags)}.json"
+        _run([node, script, str(golden), *flags, "--results", str(results)])
+        out = io.StringIO()
+        code = main(["--compare-golden", str(results), "--golden", str(golden)], out=out)
+        fails = [line for line in out.getvalue().splitlines() if line.startswith("FAIL ")]
+        assert code == (1 if failing else 0), out.getvalue()
+        assert len(fails) == failing and all("/tanh/" in line for line in fails)
+        assert f"{supported} cases compared: {supported - failing} passed" in out.getvalue()
+    RAN.add("node-results")
+
+
 def test_javascript_example_serves_the_foreign_protocol() -> None:
     node = _tool("node")
     serve = [node, str(EXAMPLES / "golden_js" / "serve.js")]
@@ -100,6 +122,8 @@ def test_the_examples_were_not_skipped_where_their_tools_exist(
         ("gcc", "gcc", "test_c_example_checks_the_golden_files"),
         ("node", "node", "test_javascript_example_checks_the_golden_files"),
         ("node", "node-foreign", "test_javascript_example_serves_the_foreign_protocol"),
+        ("node", "node-results",
+         "test_javascript_example_results_are_judged_by_compare_golden"),
     ):
         if shutil.which(tool) and test in selected:
             assert ran in RAN, f"{test} did not run although {tool} is installed"

@@ -1,7 +1,8 @@
 """Packaging: the declared floors are the ones CI tests; the sdist and wheel hold what they should.
 
 The sdist must be a source tree whose tests run (tests, their helpers, examples, benchmarks,
-the MNIST copy); the wheel only the two packages, their ``py.typed`` markers and the license.
+the MNIST copy); the wheel only the two packages, their ``py.typed`` markers, the golden
+format's JSON Schemas and the license.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 FLOOR_FILE = ROOT / ".ci" / "floor.txt"
+SCHEMAS = ROOT / "verification" / "interchange" / "schemas"
 # What the sdist must carry beyond the packages: every file in these folders.
 SDIST_TREES = ("tests", "examples", "benchmarks", "data", "docs")
 JUNK = shutil.ignore_patterns(
@@ -99,6 +101,8 @@ def test_the_wheel_is_small_and_holds_only_the_packages(dists: tuple[Path, Path]
     sources = {path.relative_to(ROOT).as_posix() for package in ("funcnn", "verification")
                for path in (ROOT / package).rglob("*.py")}
     assert sources <= set(names)  # every subpackage, however deep
+    schemas = {path.relative_to(ROOT).as_posix() for path in SCHEMAS.glob("*.schema.json")}
+    assert len(schemas) >= 2 and schemas <= set(names)  # the golden format's JSON Schemas
     assert f"{dist_info}/licenses/LICENSE" in names
     assert not [n for n in names if n.endswith((".gz", ".npz")) or "/tests/" in n]
     assert b"License-Expression: MIT" in metadata
@@ -122,7 +126,7 @@ def test_the_sdist_holds_everything_its_tests_need(dists: tuple[Path, Path]) -> 
         expected |= {
             "/".join(p.relative_to(ROOT).parts)
             for p in (ROOT / package).rglob("*")
-            if p.suffix in (".py", ".typed")
+            if p.suffix in (".py", ".typed") or p.name.endswith(".schema.json")
         }
     missing = sorted(expected - names)
     assert not missing, f"missing from the sdist: {missing[:10]}"

@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "and exit, without running any check")
     parser.add_argument("--large", action="store_true",
                         help="with --export-golden: add the large networks (about 43 MB)")
+    parser.add_argument("--compare-golden", metavar="RESULTS", type=Path,
+                        help="compare another program's outputs on the golden cases (a JSON "
+                             "file, see docs/golden-format.md) with the golden files of "
+                             "--golden DIR by funcnn's rule; print a verdict per case, and "
+                             "hints for failing outputs")
+    parser.add_argument("--golden", metavar="DIR", type=Path,
+                        help="with --compare-golden: the golden directory the program read")
     parser.add_argument("--foreign", metavar="CMD",
                         help="check another program's MLP gradients: run CMD (a shell-style "
                              "command line) and talk to it over stdin/stdout (see "
@@ -166,6 +173,8 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         return _export(args, stream)
     if args.foreign is not None:
         return _foreign(args, stream)
+    if args.compare_golden is not None or args.golden is not None:
+        return _compare_golden(args, stream)
     checks = select(build_catalogue(quick=args.quick), args.only)
     if not checks:
         patterns = ", ".join(repr(p) for p in args.only)
@@ -211,6 +220,42 @@ def _export(args: argparse.Namespace, stream: TextIO) -> int:
         return 2
     print(f"golden values of {len(cases)} cases written to {args.export_golden}", file=stream)
     return 0
+
+
+def _compare_golden(args: argparse.Namespace, stream: TextIO) -> int:
+    """``--compare-golden RESULTS --golden DIR``: another program's outputs, judged."""
+    from funcnn.errors import DataFormatError
+    from verification.interchange.golden_results import case_lines, compare_results
+
+    if args.compare_golden is None or args.golden is None:
+        flag = "--golden DIR" if args.golden is None else "--compare-golden RESULTS"
+        print(f"funcnn-verify: error: --compare-golden and --golden go together: {flag} "
+              "is missing", file=sys.stderr)
+        return 2
+    try:
+        report = compare_results(args.compare_golden, args.golden)
+    except DataFormatError as exc:
+        print(f"funcnn-verify: error: --compare-golden: {exc}", file=sys.stderr)
+        return 2
+    if args.json == Path("-"):
+        print(report.to_json(), file=stream)
+        return 0 if report.passed else 1
+    lines = case_lines(report)
+    for line in lines:
+        print(_fit(line), file=stream)
+    shown = report if args.verbose else Report(report.failures, report.meta)
+    if shown.rows:
+        print(file=stream)
+        print(shown.table(), file=stream)
+    failed = sum(line.startswith("FAIL") for line in lines)
+    left = len(report.meta["not_compared"])
+    print(f"{len(lines)} cases compared: {len(lines) - failed} passed, {failed} failed"
+          f"{f'; {left} golden cases not in the results' if left else ''} -> "
+          f"{'PASSED' if report.passed else 'FAILED'}", file=stream)
+    if args.json is not None:
+        report.write_json(args.json)
+        print(f"report written to {args.json}", file=stream)
+    return 0 if report.passed else 1
 
 
 def _foreign(args: argparse.Namespace, stream: TextIO) -> int:

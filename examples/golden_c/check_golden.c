@@ -1,7 +1,12 @@
 /* Check a small MLP written in C against funcnn's golden files.
  *
  *   gcc -O2 -std=c99 -o check_golden check_golden.c -lm
- *   ./check_golden DIR [--bug tanh-square]
+ *   ./check_golden DIR [--bug tanh-square] [--results RESULTS.json]
+ *
+ * With --results it also writes what it computed for each supported network case (the
+ * mean loss and every gradient, numbers printed with %.17g) as a results file for
+ * `funcnn-verify --compare-golden RESULTS.json --golden DIR`, which applies funcnn's
+ * comparison rule and prints hints (docs/golden-format.md, "Results files").
  *
  * Reads DIR/index.txt (the flat text twin of manifest.json: one record per line, fields
  * separated by spaces) and DIR/data.bin (raw little-endian arrays), nothing else. The MLP:
@@ -26,6 +31,8 @@ typedef struct {
 
 static unsigned char *data;
 static int bug_tanh;
+static FILE *results; /* --results: the JSON being written, or NULL */
+static int results_cases;
 static double grad_factor, rtol64, rtol32;
 
 static double *load(const Case *c, const char *name, long *count) {
@@ -106,6 +113,19 @@ static double loss_grad(const char *name, const double *z, const double *y, int 
   return total;
 }
 
+/* One number of a results file: %.17g gives back the same double; JSON has no NaN. */
+static void put_number(double v) {
+  if (isnan(v)) fputs("\"NaN\"", results);
+  else if (isinf(v)) fputs(v > 0 ? "\"Infinity\"" : "\"-Infinity\"", results);
+  else fprintf(results, "%.17g", v);
+}
+
+static void put_array(const char *name, const double *v, long n) {
+  fprintf(results, ",\n   \"%s\": [", name);
+  for (long i = 0; i < n; i++) { if (i) fputc(',', results); put_number(v[i]); }
+  fputc(']', results);
+}
+
 /* 1 pass, 0 fail, -1 unsupported. */
 static int check_case(const Case *c) {
   int L = c->nsizes - 1, f[MAXL], B;
@@ -144,6 +164,10 @@ static int check_case(const Case *c) {
   double rtol = strcmp(c->dtype, "float64") ? rtol32 : rtol64;
   double worst = fabs(value - c->value) / (rtol * fmax(1, fabs(c->value)));
   char where[96] = "loss";
+  if (results) {
+    fprintf(results, "%s\n  \"%s\": {\"value\": ", results_cases++ ? "," : "", c->id);
+    put_number(value);
+  }
   for (int l = L - 1; l >= 0; l--) {
     int n = c->sizes[l], m = c->sizes[l + 1];
     double *dW = calloc((size_t)n * m, sizeof(double)), *db = calloc(m, sizeof(double));
@@ -156,6 +180,7 @@ static int check_case(const Case *c) {
       long count;
       sprintf(key, "grads/%d/%s", l, w ? "b" : "W");
       double *want = load(c, key, &count), *have = w ? db : dW;
+      if (results) put_array(key, have, count);
       sprintf(key, "tolerance/%d/%s", l, w ? "b" : "W");
       double *tol = load(c, key, NULL);
       for (long i = 0; i < count; i++) {
@@ -177,6 +202,7 @@ static int check_case(const Case *c) {
     }
     free(dW); free(db);
   }
+  if (results) fputc('}', results);
   if (worst > 1) printf("FAIL %s: %s off by %.3g x the tolerance\n", c->id, where, worst);
   for (int l = 0; l < L; l++) { free(z[l]); free(a[l + 1]); free(W[l]); free(bias[l]); }
   free(g); free(x); free(y);
@@ -190,8 +216,16 @@ static void field(const char *line, const char *key, char *out, size_t size) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) { fprintf(stderr, "usage: %s DIR [--bug tanh-square]\n", argv[0]); return 2; }
-  bug_tanh = argc > 3 && !strcmp(argv[2], "--bug") && !strcmp(argv[3], "tanh-square");
+  const char *results_path = NULL;
+  for (int i = 2; i < argc; i++) {
+    if (i + 1 < argc && !strcmp(argv[i], "--bug") && !strcmp(argv[i + 1], "tanh-square")) bug_tanh = 1;
+    else if (i + 1 < argc && !strcmp(argv[i], "--results")) results_path = argv[i + 1];
+    else { argc = 0; break; }
+    i++;
+  }
+  if (argc < 2) { fprintf(stderr, "usage: %s DIR [--bug tanh-square] [--results FILE]\n", argv[0]); return 2; }
+  if (results_path && !(results = fopen(results_path, "w"))) { perror(results_path); return 2; }
+  if (results) fputs("{\"format\": \"funcnn-golden-results/1\", \"program\": \"check_golden.c\",\n \"cases\": {", results);
   char path[4096], line[4096], buf[256];
   snprintf(path, sizeof path, "%s/data.bin", argv[1]);
   FILE *in = fopen(path, "rb");
@@ -236,6 +270,10 @@ int main(int argc, char **argv) {
     }
   }
   fclose(in);
+  if (results) {
+    fputs("\n }\n}\n", results);
+    if (fclose(results)) { perror(results_path); return 2; }
+  }
   printf("%d passed, %d failed, %d skipped (unsupported loss or activation)\n", passed, failed, skipped);
   free(data);
   return failed ? 1 : 0;

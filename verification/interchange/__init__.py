@@ -4,7 +4,10 @@
   them (:func:`~verification.interchange.golden.export_golden`, ``load_golden``,
   ``verify_golden``); ``golden_format`` is the file layout, readable without numpy, and
   ``golden_cases`` the elementwise cases; ``golden_check`` checks every case and tensor
-  of a manifest as it is read;
+  of a manifest as it is read; ``golden_results`` judges another program's outputs on
+  the cases (``funcnn-verify --compare-golden``) by the same rule, with hints; the
+  folder ``schemas/`` holds the JSON Schemas of the manifest and of results files
+  (package data);
 - ``foreign``: an MLP in another program (any language) checked over stdin/stdout
   (:func:`~verification.interchange.foreign.check_foreign`); ``foreign_protocol`` is the
   JSON-lines conversation, and ``foreign_messages`` checks each field of a program's

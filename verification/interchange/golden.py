@@ -37,7 +37,7 @@ import numpy as np
 from funcnn.core.activations import get_activation
 from funcnn.core.network import value_and_grad
 from funcnn.core.spec import MLP
-from funcnn.typing import Array, Params
+from funcnn.typing import Array, FloatArray, Params
 from verification.catalogue.suite import ARCHITECTURES, DTYPES, network_case, network_matrix
 from verification.engine.bounds.error_model import gradient_error_bound
 from verification.engine.bounds.tolerances import MODEL_SAFETY, eps_of, rtol_for
@@ -54,6 +54,8 @@ __all__ = [
     "export_golden",
     "golden_networks",
     "load_golden",
+    "output_bound",
+    "value_bound",
     "verify_golden",
 ]
 
@@ -183,6 +185,29 @@ def load_golden(path: str | Path) -> GoldenFiles:
     return read_golden(path)
 
 
+def value_bound(case: dict[str, Any]) -> float:
+    """How far a case's scalar ``value`` may be off: ``rtol * max(1, |value|)``."""
+    return rtol_for(case["dtype"]) * max(1.0, abs(float(case["value"])))
+
+
+def output_bound(case: dict[str, Any], arrays: dict[str, Array], name: str) -> FloatArray:
+    """How far each entry of array output ``name`` of ``case`` may be off (the manifest's
+    rule for the case's kind), in the output's shape."""
+    dtype = case["dtype"]
+    rtol, eps = rtol_for(dtype), eps_of(dtype)
+    want = np.abs(arrays[name].astype(np.float64))
+    if case["kind"] == "network":
+        tolerance = arrays["tolerance/" + name.split("/", 1)[1]].astype(np.float64)
+        out: FloatArray = GRAD_FACTOR * tolerance + rtol * want
+        return out
+    scale = case["scale"][name] if name in case.get("scale", {}) else output_scale(
+        case, name, want)
+    out = rtol * want + ATOL_ULPS * eps * scale
+    if "tolerance/" + name in arrays:
+        out = out + GRAD_FACTOR * arrays["tolerance/" + name].astype(np.float64)
+    return out
+
+
 def compare_case(
     case: dict[str, Any], arrays: dict[str, Array], got: dict[str, Any]
 ) -> tuple[float, str, tuple[int, ...]]:
@@ -190,29 +215,19 @@ def compare_case(
 
     ``got`` maps output names (``value``, or tensor names such as ``grads/0/W``) to an
     implementation's results. Returns ``(worst ratio, output, index)``: the largest
-    ``|got - want| / allowed`` over every entry; the case passes when it is <= 1.
+    ``|got - want| / allowed`` over every entry (:func:`value_bound`,
+    :func:`output_bound`); the case passes when it is <= 1.
     """
-    dtype = case["dtype"]
-    rtol, eps = rtol_for(dtype), eps_of(dtype)
     worst: tuple[float, str, tuple[int, ...]] = (0.0, "", ())
     for name, result in got.items():
         if name == "value" and "value" in case:
-            want_v = float(case["value"])
-            allowed = rtol * max(1.0, abs(want_v))
-            ratio = abs(float(result) - want_v) / allowed
+            ratio = abs(float(result) - float(case["value"])) / value_bound(case)
             ratio = ratio if np.isfinite(ratio) else np.inf
             worst = max(worst, (ratio, name, ()))
             continue
         want = arrays[name].astype(np.float64)
         have = np.asarray(result, dtype=np.float64).reshape(want.shape)
-        if case["kind"] == "network":
-            bound = GRAD_FACTOR * arrays["tolerance/" + name.split("/", 1)[1]] + rtol * abs(want)
-        else:
-            scale = case["scale"][name] if name in case.get("scale", {}) else output_scale(
-                case, name, want)
-            bound = rtol * np.abs(want) + ATOL_ULPS * eps * scale
-            if "tolerance/" + name in arrays:
-                bound = bound + GRAD_FACTOR * arrays["tolerance/" + name]
+        bound = output_bound(case, arrays, name)
         ratios = np.abs(have - want) / np.maximum(bound, np.finfo(np.float64).tiny)
         ratios = np.where(np.isnan(ratios), np.inf, ratios)
         if ratios.size and float(ratios.max()) > worst[0]:

@@ -18,7 +18,8 @@ A golden directory holds:
   as ``scale`` as comma-separated ``key:value`` pairs).
 
 This module writes and reads that layout; :mod:`verification.interchange.golden` decides
-what goes in.
+what goes in. ``schemas/golden-manifest.schema.json`` (package data beside this module)
+is the manifest's JSON Schema; the tests validate every export against it.
 """
 
 from __future__ import annotations
