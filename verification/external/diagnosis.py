@@ -41,11 +41,17 @@ from verification.external.diagnosis_chain import (
     tensor_name,
     weight_gradient,
 )
+from verification.external.diagnosis_l2 import Penalty, infer_penalty
 from verification.external.diagnosis_match import close, rtol_of
-from verification.external.diagnosis_probe import Probe, craft_inputs, probe
+from verification.external.diagnosis_probe import (
+    Probe,
+    craft_inputs,
+    probe,
+    without_bias_penalty,
+)
 from verification.external.diagnosis_totals import batch_reduction, loss_value
 
-__all__ = ["Diagnosis", "Finding", "TensorVerdict", "diagnose_mlp"]
+__all__ = ["Diagnosis", "Finding", "Penalty", "TensorVerdict", "diagnose_mlp"]
 
 ValueAndGrad = Callable[[Params, Array, Array], tuple[float, Params]]
 
@@ -74,8 +80,8 @@ class Diagnosis:
 
     @property
     def ok(self) -> bool:
-        """True when every step is right."""
-        return all(f.ok for f in self.findings)
+        """True when every step checked is right."""
+        return all(f.ok or f.kind == "not-checked" for f in self.findings)
 
     @property
     def root_cause(self) -> Finding | None:
@@ -85,14 +91,19 @@ class Diagnosis:
     @property
     def wrong(self) -> tuple[Finding, ...]:
         """Every step that is wrong on its own, root cause first."""
-        return tuple(f for f in self.findings if not f.ok and f.kind != "unsure")
+        return tuple(
+            f for f in self.findings if not f.ok and f.kind not in ("unsure", "not-checked")
+        )
 
     def __str__(self) -> str:
         root = self.root_cause
         meta = self.meta
-        head = f"diagnosis of {meta.get('name')} ({meta.get('spec')}, {meta.get('loss')})"
+        loss = str(meta.get("loss")) + (f", {meta['penalty']}" if meta.get("l2") else "")
+        head = f"diagnosis of {meta.get('name')} ({meta.get('spec')}, {loss})"
+        unchecked = [f"NOT CHECKED {f.step}: {f.message}" for f in self.findings
+                     if f.kind == "not-checked"]
         if root is None:
-            return f"{head}: every step of backprop is right."
+            return "\n".join([f"{head}: every step of backprop is right.", *unchecked])
         lines = [
             head,
             "(layer k is params[k-1], counted from the input; a layer's delta is dL/dz of "
@@ -101,6 +112,7 @@ class Diagnosis:
         ]
         lines += [f"ALSO WRONG  {f.step}: {f.message}" for f in self.wrong[1:]]
         lines += [f"UNSURE      {f.step}: {f.message}" for f in self.findings if f.kind == "unsure"]
+        lines += unchecked
         for verdict in self.tensors:
             if verdict.status == "inherited":
                 lines.append(f"inherited   {verdict.tensor}: wrong because of the {verdict.cause}")
@@ -185,19 +197,24 @@ def _tensor_verdicts(
     spec: fn.MLP,
     params: Params,
     loss: fn.Loss,
-    l2: float,
+    penalty: Penalty,
     rtol: float,
 ) -> tuple[TensorVerdict, ...]:
-    """Each tensor against funcnn's gradient, blamed on the first wrong step feeding it."""
+    """Each tensor against funcnn's gradient, blamed on the first wrong step feeding it
+    (bias gradients are compared without a bias penalty, which the probes took out)."""
     probes = [*singles, batch]
     references = [fn.value_and_grad(spec, params, p.x, p.y, loss)[1] for p in probes]
     verdicts = []
     for layer in range(spec.n_layers):
         for key in ("W", "b"):
             name = tensor_name(layer, key)
-            reg = l2 * params[layer]["W"] if key == "W" else 0.0
+            w = np.asarray(params[layer]["W"], dtype=np.float64)
             got = [p.got[layer][key] for p in probes]
-            want = [np.asarray(r[layer][key] + reg, dtype=np.float64) for r in references]
+            want = [
+                np.asarray(r[layer][key], dtype=np.float64)
+                + (penalty.coefficient(len(p.x)) * w if key == "W" else 0.0)
+                for r, p in zip(references, probes, strict=True)
+            ]
             if close(got, want, rtol):
                 verdicts.append(TensorVerdict(name, "ok"))
                 continue
@@ -211,6 +228,35 @@ def _tensor_verdicts(
     return tuple(verdicts)
 
 
+def _penalty(
+    l2: float | Penalty | None,
+    spec: fn.MLP,
+    vag: ValueAndGrad,
+    params: Params,
+    singles: list[Probe],
+    batch: Probe,
+    tol: float,
+    name: str,
+) -> tuple[Penalty, bool]:
+    """The L2 convention to check against, and whether it was read off the loss values
+    (a declared :class:`Penalty` is taken as it is; a number is the coefficient, its
+    convention inferred; ``None`` infers both)."""
+    if isinstance(l2, Penalty):
+        return l2, False
+    excess = [p.got_value - p.value for p in singles]
+    if not np.all(np.isfinite(excess)):  # no loss value: nothing to read
+        return Penalty(l2 or 0.0), False
+    moved = None
+    if l2 is None and abs(float(np.mean(excess))) > tol:
+        other = [{"W": layer["W"], "b": 2 * layer["b"] + 0.5} for layer in params]
+        one = probe(spec, vag, other, singles[0].x, singles[0].y, singles[0].loss, name)
+        moved = (other, one.got_value - one.value)
+    found = infer_penalty(
+        l2, params, excess, batch.got_value - batch.value, len(batch.x), tol, moved
+    )
+    return (found, l2 is None or found.l2 > 0) if found else (Penalty(l2 or 0.0), False)
+
+
 def diagnose_mlp(
     spec: fn.MLP,
     value_and_grad: ValueAndGrad,
@@ -218,7 +264,7 @@ def diagnose_mlp(
     *,
     params: Params | None = None,
     x: Array | None = None,
-    l2: float = 0.0,
+    l2: float | Penalty | None = None,
     seed: int = 0,
     name: str = "the implementation",
     rtol: float | None = None,
@@ -229,10 +275,19 @@ def diagnose_mlp(
     :mod:`verification.external.adapters` for others). It is called on copies of ``params``
     (default: a Glorot-initialised network with random biases) with 5 single samples
     of ``x`` (default: standard normal rows) and with the 5 together; ``y`` are
-    crafted labels (different from the prediction) or random targets. ``l2``: the
-    loss includes ``l2/2 sum W^2`` over the weight matrices, so each weight gradient
-    ``l2 W``. ``loss`` is one of funcnn's losses by name, or a :class:`funcnn.Loss` of
-    your own (its ``value_and_grad`` is then the definition of the loss derivative).
+    crafted labels (different from the prediction) or random targets. ``loss`` is one
+    of funcnn's losses by name, or a :class:`funcnn.Loss` of your own (its
+    ``value_and_grad`` is then the definition of the loss derivative; see
+    :func:`verification.external.heads.head` for an output activation and a loss).
+
+    ``l2``: the L2 term of the loss. ``None`` (default) reads it off the
+    implementation's loss values: its coefficient and convention (``l2/2`` or ``l2``
+    sum W^2, divided by the batch size or not, biases included or not; see
+    :mod:`verification.external.diagnosis_l2`); the diagnosis says which it follows. A
+    number is the coefficient (``0.0``: no L2 term), its convention read off the loss
+    (``l2/2 sum W^2`` on the weights when the loss does not tell); a
+    :class:`~verification.external.diagnosis_l2.Penalty` declares both (for code that
+    returns no loss).
     ``rtol``: how close to a tensor's largest entry "equal" is (default 4096 eps of the
     params' dtype; raise it for an implementation that computes in a lower precision
     than its parameters, e.g. 1e-4 for float32 arithmetic on float64 parameters).
@@ -240,7 +295,8 @@ def diagnose_mlp(
     spec = check_spec(spec)
     check_callable("value_and_grad", value_and_grad)
     resolved = fn.get_loss(loss)
-    l2 = check_nonnegative_number("l2", l2)
+    if l2 is not None and not isinstance(l2, Penalty):
+        l2 = check_nonnegative_number("l2", l2)
     rng = np.random.default_rng(check_seed(seed))
     if params is None:
         params = _default_params(spec, rng)
@@ -253,13 +309,21 @@ def diagnose_mlp(
         probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], resolved, name)
         for i in range(len(xs))
     ]
-    rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
-    findings = _chain(singles, spec, params, resolved, l2, rtol)
-    findings.insert(0, loss_value(singles, params, resolved, l2, rtol, findings[0].ok))
     batch = probe(spec, value_and_grad, params, xs, y, resolved, name)
+    rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
+    values = [abs(p.got_value) for p in [*singles, batch] if np.isfinite(p.got_value)]
+    tol = 64 * float(np.finfo(dtype).eps) * max([1.0, *values]) + rtol * 1e-3
+    penalty, inferred = _penalty(l2, spec, value_and_grad, params, singles, batch, tol, name)
+    if penalty.biases:
+        singles = [without_bias_penalty(p, params, penalty.coefficient(1)) for p in singles]
+        batch = without_bias_penalty(batch, params, penalty.coefficient(len(xs)))
+    coefficient = penalty.coefficient(1)
+    findings = _chain(singles, spec, params, resolved, coefficient, rtol)
+    findings.insert(0, loss_value(singles, params, resolved, penalty, rtol, findings[0].ok))
     if len(xs) > 1:
-        reduction = batch_reduction(singles, batch, rtol)
-        if reduction.kind == "batch-other" and not all(f.ok for f in findings):
+        reduction = batch_reduction(singles, batch, params, penalty, rtol)
+        if reduction.kind == "batch-other" and any(f.kind not in ("ok", "not-checked")
+                                                    for f in findings):
             # An earlier wrong step can make the batch gradient depend on the batch in
             # other ways (weights updated by the batch's own gradient): not a cause.
             reduction = replace(
@@ -268,11 +332,12 @@ def diagnose_mlp(
                 message=reduction.message + " (this may follow from the root cause)",
             )
         findings.append(reduction)
-    verdicts = _tensor_verdicts(findings, singles, batch, spec, params, resolved, l2, rtol)
+    verdicts = _tensor_verdicts(findings, singles, batch, spec, params, resolved, penalty, rtol)
     meta = {
         "name": name,
         "spec": f"sizes {spec.sizes}, {spec.activation}",
         "loss": resolved.name,
-        "l2": l2,
+        "l2": penalty.l2,
+        "penalty": penalty.words() + (" (read off the loss values)" if inferred else ""),
     }
     return Diagnosis(tuple(findings), verdicts, meta)

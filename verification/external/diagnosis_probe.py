@@ -10,7 +10,7 @@ prediction instead of the label cannot agree with the right one by chance.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from funcnn.typing import Array, FloatArray, Params
 from verification.engine.common.arguments import check_loss_value
 from verification.engine.evaluators.perturbed import tensor_layout
 
-__all__ = ["Probe", "call_checked", "craft_inputs", "probe"]
+__all__ = ["Probe", "call_checked", "craft_inputs", "probe", "without_bias_penalty"]
 
 _LABEL_LOSSES = (
     "softmax_cross_entropy",
@@ -38,7 +38,8 @@ class Probe:
     ``inputs[l]`` is layer ``l``'s input activation (``inputs[0] = x``), ``pre[l]`` its
     pre-activation; ``dlogits`` is funcnn's loss derivative at the logits ``pre[-1]``;
     ``value`` funcnn's data loss. ``got_value`` and ``got`` are the implementation's
-    loss and gradients (``got[l]["W"]``, ``got[l]["b"]``).
+    loss (nan when it returns none) and gradients (``got[l]["W"]``, ``got[l]["b"]``);
+    ``loss`` the loss they are checked against.
     """
 
     x: FloatArray
@@ -49,6 +50,7 @@ class Probe:
     dlogits: FloatArray
     got_value: float
     got: Params
+    loss: fn.Loss
 
 
 def call_checked(
@@ -63,7 +65,8 @@ def call_checked(
         raise InvalidArgumentError(
             f"{name}: expected to return a (loss, grads) pair, got {type(result).__name__}"
         )
-    value = check_loss_value(name, result[0])
+    # None: an implementation that computes only gradients (see adapters' loss=False).
+    value = float("nan") if result[0] is None else check_loss_value(name, result[0])
     grads = result[1]
     if tree_structure(grads) != tree_structure(params):
         raise InvalidArgumentError(
@@ -133,4 +136,14 @@ def probe(
     got64: Params = [
         {key: np.asarray(g, dtype=np.float64) for key, g in layer.items()} for layer in got
     ]
-    return Probe(x, y, tuple(inputs), tuple(pre), value, dlogits, got_value, got64)
+    return Probe(x, y, tuple(inputs), tuple(pre), value, dlogits, got_value, got64, loss)
+
+
+def without_bias_penalty(found: Probe, params: Params, coefficient: float) -> Probe:
+    """The probe with ``coefficient b`` taken out of each bias gradient (an L2 penalty on
+    the biases), so that a single sample's bias gradient is again its layer's delta."""
+    got: Params = [
+        {"W": g["W"], "b": g["b"] - coefficient * np.asarray(layer["b"], dtype=np.float64)}
+        for g, layer in zip(found.got, params, strict=True)
+    ]
+    return replace(found, got=got)

@@ -14,6 +14,7 @@ import numpy as np
 import funcnn as fn
 from funcnn.typing import FloatArray, Params
 from verification.external.diagnosis_chain import Finding, tensor_name
+from verification.external.diagnosis_l2 import Penalty
 from verification.external.diagnosis_match import Candidate, close, first_match, hint
 from verification.external.diagnosis_probe import Probe
 
@@ -24,24 +25,25 @@ _CROSS_ENTROPY = ("softmax_cross_entropy", "softmax_then_cross_entropy")
 
 def l2_value(params: Params, l2: float) -> float:
     """The regularisation term ``l2/2 sum W^2`` over every weight matrix (not biases)."""
-    return (
-        0.5 * l2 * sum(float(np.sum(np.square(layer["W"], dtype=np.float64))) for layer in params)
-    )
+    return Penalty(l2).value(params, 1)
 
 
 def loss_value(
     singles: Sequence[Probe],
     params: Params,
     loss: fn.Loss,
-    l2: float,
+    penalty: Penalty,
     rtol: float,
     delta_ok: bool,
 ) -> Finding:
     """The implementation's loss on one sample against funcnn's (plus the L2 term)."""
-    reg = l2_value(params, l2)
+    reg = penalty.value(params, 1)
+    l2 = penalty.coefficient(1)
     got = [np.array(p.got_value) for p in singles]
     want = [np.array(p.value + reg) for p in singles]
     step = "loss value"
+    if not all(np.isfinite(g) for g in got):
+        return Finding(step, "not-checked", "not given: the implementation returns no loss")
     if close(got, want, rtol):
         return Finding(step, "ok", feeds=("loss",))
     candidates = []
@@ -75,7 +77,7 @@ def loss_value(
     n_out = singles[0].pre[-1].shape[1]
     message = (
         f"is not {loss.name}"
-        + (" + l2/2 sum W^2" if l2 else "")
+        + (f" + {penalty.words()}" if l2 else "")
         + ": it "
         + hint(got, want, rtol, {"C, the number of outputs": n_out, "2": 2.0, "1/2": 0.5})
     )
@@ -109,13 +111,21 @@ def _reduction_words(kind: str, count: int) -> str:
     return f"divided by B twice (1/B = 1/{count} x the mean)"
 
 
-def batch_reduction(singles: Sequence[Probe], batch: Probe, rtol: float) -> Finding:
-    """The batch gradient against the mean of the same implementation's per-sample ones."""
+def batch_reduction(
+    singles: Sequence[Probe], batch: Probe, params: Params, penalty: Penalty, rtol: float
+) -> Finding:
+    """The batch gradient against the mean of the same implementation's per-sample ones,
+    each without its L2 term (``penalty``'s, for its own batch size; bias penalties are
+    already out of the probes)."""
     count = len(singles)
     status: dict[str, str] = {}
     for index, layer in enumerate(batch.got):
+        w = np.asarray(params[index]["W"], dtype=np.float64)
         for key, g in layer.items():
             per = [p.got[index][key] for p in singles]
+            if key == "W":
+                per = [q - penalty.coefficient(1) * w for q in per]
+                g = g - penalty.coefficient(count) * w
             # An L2 term is added once per call, so it is in each per-sample gradient and
             # once in the batch's: compare the parts that depend on the data.
             const = (
@@ -129,11 +139,11 @@ def batch_reduction(singles: Sequence[Probe], batch: Probe, rtol: float) -> Find
                 status[name] = "ok"
                 continue
             status[name] = _reduction(g, mean, const, count, rtol)
-    got_loss = [np.array(batch.got_value)]
-    want_loss = [np.array(np.mean([p.got_value for p in singles]))]
+    got_loss = [np.array(batch.got_value - penalty.value(params, count))]
+    want_loss = [np.array(np.mean([p.got_value for p in singles]) - penalty.value(params, 1))]
     loss_words = (
         ""
-        if close(got_loss, want_loss, rtol)
+        if not np.isfinite(batch.got_value) or close(got_loss, want_loss, rtol)
         else (
             "; the loss value "
             + hint(got_loss, want_loss, rtol, {"B": count})
@@ -172,7 +182,8 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
             return Finding(
                 step,
                 "batch-loss",
-                f"the gradients are the batch mean of the per-sample ones, but{loss_words}",
+                "the gradients are the batch mean of the per-sample ones, but"
+                + loss_words.removeprefix(";"),
                 ("loss",),
             )
         return Finding(step, "ok")

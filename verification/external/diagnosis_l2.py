@@ -1,0 +1,119 @@
+"""The L2 penalty an implementation adds, in any of the conventions real code uses, and
+its inference from the implementation's own loss values.
+
+Code in the wild writes the same penalty four ways over: ``l2/2 sum W^2`` (gradient
+``l2 W``) or ``l2 sum W^2`` (gradient ``2 l2 W``); added once per batch to the mean
+loss and so divided by the batch size ``B`` (scikit-learn: ``alpha/(2B) sum W^2``) or
+not; over the weight matrices only, or over the biases too. Each is right when the
+gradient follows the loss. A :class:`Penalty` names one convention;
+:func:`infer_penalty` finds the one an implementation's loss follows, from its loss on
+single samples (``B = 1``) and on a batch, so the diagnosis checks the gradient
+against the implementation's own convention instead of calling it a mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from funcnn.errors import InvalidArgumentError
+from funcnn.typing import Params
+
+__all__ = ["Penalty", "infer_penalty"]
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """An L2 penalty and its convention.
+
+    The loss gets ``l2 / (2 if half else 1) / (B if per_batch else 1) * sum W^2``, the
+    sum over every weight matrix (and bias vector when ``biases``); each penalised
+    tensor's gradient gets ``coefficient(B) * W``.
+    """
+
+    l2: float = 0.0
+    half: bool = True
+    per_batch: bool = False
+    biases: bool = False
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.l2) and self.l2 >= 0):
+            raise InvalidArgumentError(f"l2: expected a number >= 0, got {self.l2!r}")
+
+    def coefficient(self, batch: int) -> float:
+        """The factor of ``W`` in a penalised tensor's gradient on a batch of ``batch``."""
+        return self.l2 * (1.0 if self.half else 2.0) / (batch if self.per_batch else 1)
+
+    def value(self, params: Params, batch: int) -> float:
+        """The penalty's value at ``params`` on a batch of ``batch`` samples."""
+        return 0.5 * self.coefficient(batch) * squares(params, self.biases)
+
+    def keys(self) -> tuple[str, ...]:
+        """The tensors of a layer the penalty covers."""
+        return ("W", "b") if self.biases else ("W",)
+
+    def words(self) -> str:
+        """The convention in a formula: ``1e-04/(2B) sum W^2 (weights only)``."""
+        if not self.l2:
+            return "no L2 term"
+        den = ("2" if self.half else "") + ("B" if self.per_batch else "")
+        coef = f"{self.l2:.4g}" + (f"/({den})" if len(den) > 1 else f"/{den}" if den else "")
+        over = "weights and biases" if self.biases else "weights only"
+        return f"L2 {coef} sum W^2 ({over})"
+
+
+def squares(params: Params, biases: bool) -> float:
+    """``sum W^2`` over the weight matrices (and the biases when ``biases``)."""
+    keys = ("W", "b") if biases else ("W",)
+    return sum(
+        float(np.sum(np.square(layer[k], dtype=np.float64))) for layer in params for k in keys
+    )
+
+
+def infer_penalty(
+    l2: float | None,
+    params: Params,
+    excess: Sequence[float],
+    batch_excess: float | None,
+    batch: int,
+    tol: float,
+    moved: tuple[Params, float] | None = None,
+) -> Penalty | None:
+    """The convention the loss values follow, or None when the excess is not an L2 term
+    of any convention.
+
+    ``excess`` are the implementation's loss minus the data loss on single samples,
+    ``batch_excess`` the same on a batch of ``batch``; ``tol`` is the rounding of a
+    loss value. ``l2`` is the coefficient declared (``None``: inferred too, in the
+    ``l2/2`` form, and ``moved``, the excess at other params with other biases, tells
+    whether the biases are penalised).
+    """
+    values = np.asarray(excess, dtype=np.float64)
+    if values.size == 0 or not np.all(np.isfinite(values)) or float(np.ptp(values)) > 2 * tol:
+        return None  # each sample's loss carries the same penalty: no spread
+    level = float(np.mean(values))
+    found = None
+    for biases in (False, True):
+        total = squares(params, biases)
+        for half in (True, False):
+            coefficient = l2 if l2 is not None else (2 * level / total if total > 0 else 0.0)
+            penalty = Penalty(max(coefficient, 0.0), half, False, biases)
+            if abs(penalty.value(params, 1) - level) <= tol:
+                found = found or penalty
+        if l2 is None and found is not None and moved is not None and found.l2:
+            other, other_excess = moved
+            if abs(found.value(other, 1) - other_excess) > tol:
+                found = None
+                continue
+        if found is not None:
+            break
+    if found is None or batch_excess is None or batch < 2 or not found.l2:
+        return found
+    per = Penalty(found.l2, found.half, True, found.biases)
+    if abs(per.value(params, batch) - batch_excess) <= tol < abs(
+        found.value(params, batch) - batch_excess
+    ):
+        return per
+    return found
