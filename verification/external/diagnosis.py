@@ -246,8 +246,10 @@ def _penalty(
     excess = [p.got_value - p.value for p in singles]
     if not np.all(np.isfinite(excess)):  # no loss value: nothing to read
         return Penalty(l2 or 0.0), False
+    if l2 is None and abs(float(np.mean(excess))) <= tol:
+        return Penalty(), False  # the loss is the data loss up to rounding
     moved = None
-    if l2 is None and abs(float(np.mean(excess))) > tol:
+    if l2 is None:
         other = [{"W": layer["W"], "b": 2 * layer["b"] + 0.5} for layer in params]
         one = probe(spec, vag, other, singles[0].x, singles[0].y, singles[0].loss, name)
         moved = (other, one.got_value - one.value)
