@@ -92,5 +92,5 @@ def test_penalty_words_and_arguments() -> None:
     assert Penalty().words() == "no L2 term"
     with pytest.raises(ValueError, match="l2: expected a number >= 0"):
         Penalty(-1.0)
-    params = [{"W": np.ones((2, 2)), "b": np.ones(2)}]
+    params: Params = [{"W": np.ones((2, 2)), "b": np.ones(2)}]
     assert Penalty(1.0, per_batch=True).value(params, 4) == pytest.approx(0.5)

@@ -34,6 +34,7 @@ from verification.engine.common.arguments import (
     check_seed,
     check_spec,
 )
+from verification.external.adapters import Adapted
 from verification.external.diagnosis_chain import (
     Finding,
     hidden_delta,
@@ -46,6 +47,7 @@ from verification.external.diagnosis_match import close, rtol_of
 from verification.external.diagnosis_probe import (
     Probe,
     craft_inputs,
+    deltas_from_weights,
     probe,
     without_bias_penalty,
 )
@@ -53,7 +55,7 @@ from verification.external.diagnosis_totals import batch_reduction, loss_value
 
 __all__ = ["Diagnosis", "Finding", "Penalty", "TensorVerdict", "diagnose_mlp"]
 
-ValueAndGrad = Callable[[Params, Array, Array], tuple[float, Params]]
+ValueAndGrad = Callable[[Params, Array, Array], tuple[float | None, Params]]
 
 _BATCH = 5
 """Probe samples; 5 so that a factor B is not mistaken for a width of the test nets."""
@@ -199,6 +201,7 @@ def _tensor_verdicts(
     loss: fn.Loss,
     penalty: Penalty,
     rtol: float,
+    keys: tuple[str, ...],
 ) -> tuple[TensorVerdict, ...]:
     """Each tensor against funcnn's gradient, blamed on the first wrong step feeding it
     (bias gradients are compared without a bias penalty, which the probes took out)."""
@@ -206,7 +209,7 @@ def _tensor_verdicts(
     references = [fn.value_and_grad(spec, params, p.x, p.y, loss)[1] for p in probes]
     verdicts = []
     for layer in range(spec.n_layers):
-        for key in ("W", "b"):
+        for key in keys:
             name = tensor_name(layer, key)
             w = np.asarray(params[layer]["W"], dtype=np.float64)
             got = [p.got[layer][key] for p in probes]
@@ -303,6 +306,11 @@ def diagnose_mlp(
     if params is None:
         params = _default_params(spec, rng)
     dtype = check_params(spec, params)
+    # An adapter for a network without biases: funcnn's b are zero, and its deltas are
+    # read off the weight gradients.
+    biases = not (isinstance(value_and_grad, Adapted) and not value_and_grad.layout.biases)
+    if not biases:
+        params = [{"W": layer["W"], "b": np.zeros_like(layer["b"])} for layer in params]
     if x is None:
         x = rng.normal(size=(_BATCH, spec.n_in)).astype(dtype)
     xs = check_inputs(spec, x, dtype)[:_BATCH]
@@ -319,11 +327,14 @@ def diagnose_mlp(
     if penalty.biases:
         singles = [without_bias_penalty(p, params, penalty.coefficient(1)) for p in singles]
         batch = without_bias_penalty(batch, params, penalty.coefficient(len(xs)))
+    if not biases:
+        singles = [deltas_from_weights(p, penalty.coefficient(1), params) for p in singles]
+    keys = ("W", "b") if biases else ("W",)
     coefficient = penalty.coefficient(1)
     findings = _chain(singles, spec, params, resolved, coefficient, rtol)
     findings.insert(0, loss_value(singles, params, resolved, penalty, rtol, findings[0].ok))
     if len(xs) > 1:
-        reduction = batch_reduction(singles, batch, params, penalty, rtol)
+        reduction = batch_reduction(singles, batch, params, penalty, rtol, keys)
         if reduction.kind == "batch-other" and any(f.kind not in ("ok", "not-checked")
                                                     for f in findings):
             # An earlier wrong step can make the batch gradient depend on the batch in
@@ -334,7 +345,9 @@ def diagnose_mlp(
                 message=reduction.message + " (this may follow from the root cause)",
             )
         findings.append(reduction)
-    verdicts = _tensor_verdicts(findings, singles, batch, spec, params, resolved, penalty, rtol)
+    verdicts = _tensor_verdicts(
+        findings, singles, batch, spec, params, resolved, penalty, rtol, keys
+    )
     meta = {
         "name": name,
         "spec": f"sizes {spec.sizes}, {spec.activation}",

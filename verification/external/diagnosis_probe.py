@@ -22,7 +22,14 @@ from funcnn.typing import Array, FloatArray, Params
 from verification.engine.common.arguments import check_loss_value
 from verification.engine.evaluators.perturbed import tensor_layout
 
-__all__ = ["Probe", "call_checked", "craft_inputs", "probe", "without_bias_penalty"]
+__all__ = [
+    "Probe",
+    "call_checked",
+    "craft_inputs",
+    "deltas_from_weights",
+    "probe",
+    "without_bias_penalty",
+]
 
 _LABEL_LOSSES = (
     "softmax_cross_entropy",
@@ -137,6 +144,19 @@ def probe(
         {key: np.asarray(g, dtype=np.float64) for key, g in layer.items()} for layer in got
     ]
     return Probe(x, y, tuple(inputs), tuple(pre), value, dlogits, got_value, got64, loss)
+
+
+def deltas_from_weights(found: Probe, coefficient: float, params: Params) -> Probe:
+    """A single-sample probe of a network without biases, with each layer's delta (its
+    "bias gradient") read off the weight gradient: one sample's ``dW = a^T delta``
+    (plus ``coefficient W``), so ``delta = a (dW - coefficient W) / (a a^T)``."""
+    got: Params = []
+    for g, a, layer in zip(found.got, found.inputs, params, strict=True):
+        data = g["W"] - coefficient * np.asarray(layer["W"], dtype=np.float64)
+        norm = float(np.sum(a * a))
+        delta = (a @ data)[0] / norm if norm > 0 else np.zeros(data.shape[1])
+        got.append({"W": g["W"], "b": delta})
+    return replace(found, got=got)
 
 
 def without_bias_penalty(found: Probe, params: Params, coefficient: float) -> Probe:

@@ -112,7 +112,12 @@ def _reduction_words(kind: str, count: int) -> str:
 
 
 def batch_reduction(
-    singles: Sequence[Probe], batch: Probe, params: Params, penalty: Penalty, rtol: float
+    singles: Sequence[Probe],
+    batch: Probe,
+    params: Params,
+    penalty: Penalty,
+    rtol: float,
+    keys: tuple[str, ...] = ("W", "b"),
 ) -> Finding:
     """The batch gradient against the mean of the same implementation's per-sample ones,
     each without its L2 term (``penalty``'s, for its own batch size; bias penalties are
@@ -121,7 +126,8 @@ def batch_reduction(
     status: dict[str, str] = {}
     for index, layer in enumerate(batch.got):
         w = np.asarray(params[index]["W"], dtype=np.float64)
-        for key, g in layer.items():
+        for key in keys:
+            g = layer[key]
             per = [p.got[index][key] for p in singles]
             if key == "W":
                 per = [q - penalty.coefficient(1) * w for q in per]
