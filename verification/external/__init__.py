@@ -2,7 +2,8 @@
 
 - ``adapters``: a notebook-style MLP (its own weight layout, per-sample loops, a fused
   update, module globals or a class's attributes, no biases) as a funcnn-layout
-  ``value_and_grad`` in a few lines;
+  ``value_and_grad`` in a few lines; ``layout`` says how the notebook stores its
+  parameters and data, and converts;
 - ``heads``: an output activation and a loss as written by hand (a sigmoid output
   with the quadratic cost, ...) as one :class:`funcnn.Loss`;
 - ``conformance``: another implementation against funcnn, and both against finite

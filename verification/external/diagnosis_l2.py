@@ -19,9 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from funcnn.errors import InvalidArgumentError
-from funcnn.typing import Params
+from funcnn.typing import FloatArray, Params
+from verification.external.diagnosis_match import close, ratio
+from verification.external.diagnosis_probe import Probe
 
-__all__ = ["Penalty", "infer_penalty"]
+__all__ = ["Penalty", "infer_penalty", "penalty_from_gradients"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +119,23 @@ def infer_penalty(
     ):
         return per
     return found
+
+
+def penalty_from_gradients(
+    params: Params, singles: Sequence[Probe], batch: Probe, rtol: float
+) -> Penalty | None:
+    """The weight penalty read off the last layer's weight gradients: on one sample it
+    is ``a^T delta + k W`` with ``delta`` its bias gradient, and on the batch the mean
+    of those data parts plus ``k W`` or ``k W / B``. Written in the ``l2/2`` form (the
+    gradient cannot tell the two forms apart); None when no ``k`` fits."""
+    last = len(params) - 1
+    w = np.asarray(params[last]["W"], dtype=np.float64)
+    data = [p.inputs[last].T @ p.got[last]["b"][None, :] for p in singles]
+    rest: list[FloatArray] = [p.got[last]["W"] - d for p, d in zip(singles, data, strict=True)]
+    k = ratio(rest, [w] * len(rest))
+    if not (np.isfinite(k) and k > 0 and close(rest, [k * w] * len(rest), rtol)):
+        return None
+    extra = batch.got[last]["W"] - np.mean(data, axis=0)
+    count = len(batch.x)
+    per_batch = close([extra], [k / count * w], rtol) and count > 1
+    return Penalty(k, True, per_batch, False)

@@ -7,7 +7,9 @@ be the mean of its gradients on the batch's samples one at a time, whatever thos
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,9 +18,9 @@ from funcnn.typing import FloatArray, Params
 from verification.external.diagnosis_chain import Finding, tensor_name
 from verification.external.diagnosis_l2 import Penalty
 from verification.external.diagnosis_match import Candidate, close, first_match, hint
-from verification.external.diagnosis_probe import Probe
+from verification.external.diagnosis_probe import Probe, call_checked
 
-__all__ = ["batch_reduction", "l2_value", "loss_value"]
+__all__ = ["batch_reduction", "l2_value", "loss_value", "updated_per_sample"]
 
 _CROSS_ENTROPY = ("softmax_cross_entropy", "softmax_then_cross_entropy")
 
@@ -144,7 +146,7 @@ def batch_reduction(
             if close([g], [mean], rtol):
                 status[name] = "ok"
                 continue
-            status[name] = _reduction(g, mean, const, count, rtol)
+            status[name] = _reduction(g, mean, const, count, rtol, per)
     got_loss = [np.array(batch.got_value - penalty.value(params, count))]
     want_loss = [np.array(np.mean([p.got_value for p in singles]) - penalty.value(params, 1))]
     loss_words = (
@@ -160,15 +162,25 @@ def batch_reduction(
 
 
 def _reduction(
-    g: FloatArray, mean: FloatArray, const: FloatArray | float, count: int, rtol: float
+    g: FloatArray,
+    mean: FloatArray,
+    const: FloatArray | float,
+    count: int,
+    rtol: float,
+    per: Sequence[FloatArray],
 ) -> str:
-    """``sum``, ``twice`` (divided by B twice) or ``other:<hint>``; the sum is tried
-    with and without the L2 term (added once per call, not per sample)."""
+    """``sum``, ``twice`` (divided by B twice), ``one:<i>`` (sample i's gradient alone,
+    or its B-th) or ``other:<hint>``; the sum is tried with and without the L2 term
+    (added once per call, not per sample)."""
     for c in (0.0, const):
         if close([g - c], [count * (mean - c)], rtol):
             return "sum"
         if close([g - c], [(mean - c) / count], rtol):
             return "twice"
+    for i, q in enumerate(per):
+        for scale in (1.0, 1.0 / count):
+            if close([g], [scale * q], rtol):
+                return f"one:{i}"
     return "other:" + hint([g], [mean], rtol, {"B": count})
 
 
@@ -195,6 +207,16 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
         return Finding(step, "ok")
     biases = {n for n in status if n.endswith("['b']")}
     kinds = set(wrong.values())
+    if all(k.startswith("one:") for k in kinds):
+        samples = ", ".join(str(int(k[4:]) + 1) for k in sorted(kinds))
+        return Finding(
+            step,
+            "one-sample",
+            f"the gradient of {', '.join(wrong)} is that of one sample of the batch (sample "
+            f"{samples}) where the mean over every sample belongs: not summed over the "
+            f"batch, or not accumulated in the loop over it{loss_words}",
+            feeds,
+        )
     if len(kinds) == 1 and (kind := next(iter(kinds))) in ("sum", "twice"):
         words = _reduction_words(kind, count)
         if set(wrong) == set(status):
@@ -212,6 +234,8 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
             )
     parts = [
         f"{name} " + (f"is {_reduction_words(s, count)}" if s in ("sum", "twice") else s[6:])
+        if not s.startswith("one:")
+        else f"{name} is that of sample {int(s[4:]) + 1} alone"
         for name, s in wrong.items()
     ]
     return Finding(
@@ -220,3 +244,36 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
         "the batch gradient is not the mean of the per-sample gradients: " + "; ".join(parts),
         feeds,
     )
+
+
+def updated_per_sample(
+    other: Any, lr: float, params: Params, singles: Sequence[Probe], batch: Probe, rtol: float
+) -> Finding | None:
+    """The batch gradient of a training step that updates the weights after each sample
+    (read back by an adapter with learning rate ``lr``): the sum of the per-sample
+    gradients, each at the weights the samples before it left, scaled by 1 or 1/B and
+    stepped by ``lr`` or ``lr / B``. None when that is not what it is."""
+    count = len(singles)
+    want = [np.concatenate([np.ravel(t) for t in layer.values()]) for layer in batch.got]
+    for step in (1.0, 1.0 / count):
+        current = copy.deepcopy(params)
+        total = [np.zeros_like(w) for w in want]
+        for p in singles:
+            _, grads = call_checked(other, current, p.x, p.y, "value_and_grad", "")
+            flat = [np.concatenate([np.ravel(g[k]) for k in ("W", "b")]) for g in grads]
+            total = [t + np.asarray(f, dtype=np.float64) for t, f in zip(total, flat, strict=True)]
+            current = [
+                {k: layer[k] - layer[k].dtype.type(lr * step) * g[k] for k in ("W", "b")}
+                for layer, g in zip(current, grads, strict=True)
+            ]
+        for scale in (step, step / count):
+            if close(want, [scale * t for t in total], rtol):
+                return Finding(
+                    "batch reduction",
+                    "update-per-sample",
+                    "updates the weights after each sample, inside the loop over the batch: "
+                    "each sample's gradient is taken at the weights the samples before it "
+                    "left, where one update with the batch's mean gradient belongs",
+                    tuple(tensor_name(i, k) for i in range(len(params)) for k in ("W", "b")),
+                )
+    return None
