@@ -15,6 +15,13 @@ on its own, from the implementation's own signals (:mod:`verification.external.d
 The :class:`Diagnosis` names the root cause (the first wrong step), lists any other
 step that is wrong on its own, and marks each gradient tensor that is wrong only
 because of an earlier step as inherited from it.
+
+Code as people write it: the L2 term in the convention the loss values show
+(:mod:`verification.external.diagnosis_l2`); a network without biases (an adapter with
+``Layout(bias="none")``: each delta read off the weight gradient); no loss value (the
+loss step is not checked); a training step that updates its weights (the update read
+back by :func:`~verification.external.adapters.from_update`, whose ``lr`` also lets
+the batch step recognise an update inside the per-sample loop).
 """
 
 from __future__ import annotations
