@@ -94,3 +94,20 @@ def test_penalty_words_and_arguments() -> None:
         Penalty(-1.0)
     params: Params = [{"W": np.ones((2, 2)), "b": np.ones(2)}]
     assert Penalty(1.0, per_batch=True).value(params, 4) == pytest.approx(0.5)
+
+
+def test_a_batch_failure_the_root_cause_does_not_feed_is_wrong_not_unsure() -> None:
+    right = buggy(SPEC, "softmax_cross_entropy", ("pre-activation",))
+
+    def odd_batch(params: Params, x: Array, y: Array) -> tuple[float, Params]:
+        value, grads = right(params, x, y)
+        if len(x) > 1:  # a batch-only mistake in a tensor the root cause does not feed
+            grads[0] = {"W": grads[0]["W"], "b": grads[0]["b"] + 0.1}
+        return value, grads
+
+    diagnosis = diagnose_mlp(SPEC, odd_batch)
+    assert [(f.step, f.kind) for f in diagnosis.wrong] == [
+        ("layer 3 weight gradient", "weight-pre-activation"),
+        ("batch reduction", "batch-other"),
+    ], str(diagnosis)
+    assert "UNSURE" not in str(diagnosis)

@@ -358,10 +358,11 @@ def diagnose_mlp(
             reduction = (
                 updated_per_sample(value_and_grad, lr, params, singles, batch, rtol) or reduction
             )
-        if reduction.kind == "batch-other" and any(f.kind not in ("ok", "not-checked")
-                                                    for f in findings):
-            # An earlier wrong step can make the batch gradient depend on the batch in
-            # other ways (weights updated by the batch's own gradient): not a cause.
+        fed = {t for f in findings if f.kind not in ("ok", "not-checked") for t in f.feeds}
+        if reduction.kind == "batch-other" and set(reduction.feeds) <= fed:
+            # An earlier wrong step can make the batch gradient of the tensors it feeds
+            # depend on the batch in other ways (weights updated by the batch's own
+            # gradient): not a cause of its own.
             reduction = replace(
                 reduction,
                 kind="unsure",
