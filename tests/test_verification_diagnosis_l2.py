@@ -111,3 +111,15 @@ def test_a_batch_failure_the_root_cause_does_not_feed_is_wrong_not_unsure() -> N
         ("batch reduction", "batch-other"),
     ], str(diagnosis)
     assert "UNSURE" not in str(diagnosis)
+
+
+def test_a_penalty_hidden_by_a_wrong_loss_is_read_off_the_gradients() -> None:
+    # An eps in the log spreads the loss's excess over the samples: no convention fits
+    # the loss values, and the last layer's weight gradient tells the penalty instead.
+    penalty = Penalty(1e-2, per_batch=True)
+    diagnosis = diagnose_mlp(SPEC, regularised(penalty, ("ce-eps",)))
+    root = diagnosis.root_cause
+    assert root is not None and (root.step, root.kind) == ("loss value", "loss-eps"), str(
+        diagnosis)
+    assert len(diagnosis.wrong) == 1, str(diagnosis)
+    assert "L2 0.01/(2B) sum W^2 (weights only) (read off the gradients)" in str(diagnosis)

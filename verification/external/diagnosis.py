@@ -27,7 +27,7 @@ the batch step recognise an update inside the per-sample loop).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ from verification.external.diagnosis_chain import (
     tensor_name,
     weight_gradient,
 )
-from verification.external.diagnosis_l2 import Penalty, infer_penalty, penalty_from_gradients
+from verification.external.diagnosis_l2 import Penalty, read_penalty
 from verification.external.diagnosis_match import close, rtol_of
 from verification.external.diagnosis_probe import (
     Probe,
@@ -58,11 +58,7 @@ from verification.external.diagnosis_probe import (
     probe,
     without_bias_penalty,
 )
-from verification.external.diagnosis_totals import (
-    batch_reduction,
-    loss_value,
-    updated_per_sample,
-)
+from verification.external.diagnosis_totals import batch_step, loss_value
 
 __all__ = ["Diagnosis", "Finding", "Penalty", "TensorVerdict", "diagnose_mlp"]
 
@@ -243,41 +239,6 @@ def _tensor_verdicts(
     return tuple(verdicts)
 
 
-def _penalty(
-    l2: float | Penalty | None,
-    spec: fn.MLP,
-    vag: ValueAndGrad,
-    params: Params,
-    singles: list[Probe],
-    batch: Probe,
-    tol: float,
-    name: str,
-) -> tuple[Penalty, bool]:
-    """The L2 convention to check against, and whether it was read off the loss values
-    (a declared :class:`Penalty` is taken as it is; a number is the coefficient, its
-    convention inferred; ``None`` infers both)."""
-    if isinstance(l2, Penalty):
-        return l2, False
-    excess = [p.got_value - p.value for p in singles]
-    if not np.all(np.isfinite(excess)):  # no loss value: nothing to read
-        return Penalty(l2 or 0.0), False
-    if l2 is None and abs(float(np.mean(excess))) <= tol:
-        return Penalty(), False  # the loss is the data loss up to rounding
-    moved = None
-    if l2 is None:
-        other = [{"W": layer["W"], "b": 2 * layer["b"] + 0.5} for layer in params]
-        one = probe(spec, vag, other, singles[0].x, singles[0].y, singles[0].loss, name)
-        moved = (other, one.got_value - one.value)
-    found = infer_penalty(
-        l2, params, excess, batch.got_value - batch.value, len(batch.x), tol, moved
-    )
-    if found is None and l2 is None:
-        # A loss that is wrong besides (an eps in its log) hides its penalty: read the
-        # penalty off the last layer's weight gradient instead.
-        found = penalty_from_gradients(params, singles, batch, rtol_of(params[0]["W"].dtype))
-    return (found, l2 is None or found.l2 > 0) if found else (Penalty(l2 or 0.0), False)
-
-
 def diagnose_mlp(
     spec: fn.MLP,
     value_and_grad: ValueAndGrad,
@@ -339,7 +300,7 @@ def diagnose_mlp(
     rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
     values = [abs(p.got_value) for p in [*singles, batch] if np.isfinite(p.got_value)]
     tol = 64 * float(np.finfo(dtype).eps) * max([1.0, *values]) + rtol * 1e-3
-    penalty, inferred = _penalty(l2, spec, value_and_grad, params, singles, batch, tol, name)
+    penalty, source = read_penalty(l2, spec, value_and_grad, params, singles, batch, tol, name)
     if penalty.biases:
         singles = [without_bias_penalty(p, params, penalty.coefficient(1)) for p in singles]
         batch = without_bias_penalty(batch, params, penalty.coefficient(len(xs)))
@@ -348,27 +309,12 @@ def diagnose_mlp(
             deltas_from_weights(p, penalty.coefficient(1), params, rtol) for p in singles
         ]
     keys = ("W", "b") if biases else ("W",)
-    coefficient = penalty.coefficient(1)
-    findings = _chain(singles, spec, params, resolved, coefficient, rtol)
+    findings = _chain(singles, spec, params, resolved, penalty.coefficient(1), rtol)
     findings.insert(0, loss_value(singles, params, resolved, penalty, rtol, findings[0].ok))
     if len(xs) > 1:
-        reduction = batch_reduction(singles, batch, params, penalty, rtol, keys)
-        lr = value_and_grad.lr if isinstance(value_and_grad, Adapted) else None
-        if not reduction.ok and lr is not None:
-            reduction = (
-                updated_per_sample(value_and_grad, lr, params, singles, batch, rtol) or reduction
-            )
-        fed = {t for f in findings if f.kind not in ("ok", "not-checked") for t in f.feeds}
-        if reduction.kind == "batch-other" and set(reduction.feeds) <= fed:
-            # An earlier wrong step can make the batch gradient of the tensors it feeds
-            # depend on the batch in other ways (weights updated by the batch's own
-            # gradient): not a cause of its own.
-            reduction = replace(
-                reduction,
-                kind="unsure",
-                message=reduction.message + " (this may follow from the root cause)",
-            )
-        findings.append(reduction)
+        findings.append(
+            batch_step(value_and_grad, findings, singles, batch, params, penalty, rtol, keys)
+        )
     verdicts = _tensor_verdicts(
         findings, singles, batch, spec, params, resolved, penalty, rtol, keys
     )
@@ -377,6 +323,6 @@ def diagnose_mlp(
         "spec": f"sizes {spec.sizes}, {spec.activation}",
         "loss": resolved.name,
         "l2": penalty.l2,
-        "penalty": penalty.words() + (" (read off the loss values)" if inferred else ""),
+        "penalty": penalty.words() + (f" (read off the {source})" if source else ""),
     }
     return Diagnosis(tuple(findings), verdicts, meta)

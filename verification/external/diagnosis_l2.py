@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+import funcnn as fn
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import FloatArray, Params
-from verification.external.diagnosis_match import close, ratio
-from verification.external.diagnosis_probe import Probe
+from verification.external.diagnosis_match import close, ratio, rtol_of
+from verification.external.diagnosis_probe import Probe, probe
 
-__all__ = ["Penalty", "infer_penalty", "penalty_from_gradients"]
+__all__ = ["Penalty", "infer_penalty", "penalty_from_gradients", "read_penalty"]
 
 
 @dataclass(frozen=True)
@@ -139,3 +141,44 @@ def penalty_from_gradients(
     count = len(batch.x)
     per_batch = close([extra], [k / count * w], rtol) and count > 1
     return Penalty(k, True, per_batch, False)
+
+
+def read_penalty(
+    l2: float | Penalty | None,
+    spec: fn.MLP,
+    vag: Any,
+    params: Params,
+    singles: Sequence[Probe],
+    batch: Probe,
+    tol: float,
+    name: str,
+) -> tuple[Penalty, str]:
+    """The L2 convention to check against, and what it was read off (``"loss values"``,
+    ``"gradients"``, or ``""`` when declared or absent): a declared :class:`Penalty` is
+    taken as it is; a number is the coefficient, its convention inferred; ``None``
+    infers both."""
+    if isinstance(l2, Penalty):
+        return l2, ""
+    excess = [p.got_value - p.value for p in singles]
+    if not np.all(np.isfinite(excess)):  # no loss value: nothing to read
+        return Penalty(l2 or 0.0), ""
+    if l2 is None and abs(float(np.mean(excess))) <= tol:
+        return Penalty(), ""  # the loss is the data loss up to rounding
+    moved = None
+    if l2 is None:
+        other = [{"W": layer["W"], "b": 2 * layer["b"] + 0.5} for layer in params]
+        one = probe(spec, vag, other, singles[0].x, singles[0].y, singles[0].loss, name)
+        moved = (other, one.got_value - one.value)
+    found = infer_penalty(
+        l2, params, excess, batch.got_value - batch.value, len(batch.x), tol, moved
+    )
+    if found is not None:
+        return found, "loss values" if l2 is None or found.l2 > 0 else ""
+    if l2 is None:
+        # A loss that is wrong besides (an eps in its log) hides its penalty: read the
+        # penalty off the last layer's weight gradient instead.
+        rtol = rtol_of(params[0]["W"].dtype)
+        found = penalty_from_gradients(params, singles, batch, rtol)
+        if found is not None:
+            return found, "gradients"
+    return Penalty(l2 or 0.0), ""

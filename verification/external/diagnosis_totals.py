@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 import funcnn as fn
 from funcnn.typing import FloatArray, Params
+from verification.external.adapters import Adapted
 from verification.external.diagnosis_chain import Finding, tensor_name
 from verification.external.diagnosis_l2 import Penalty
 from verification.external.diagnosis_match import Candidate, close, first_match, hint
 from verification.external.diagnosis_probe import Probe, call_checked
 
-__all__ = ["batch_reduction", "l2_value", "loss_value", "updated_per_sample"]
+__all__ = ["batch_reduction", "batch_step", "l2_value", "loss_value", "updated_per_sample"]
 
 _CROSS_ENTROPY = ("softmax_cross_entropy", "softmax_then_cross_entropy")
 
@@ -277,3 +279,34 @@ def updated_per_sample(
                     tuple(tensor_name(i, k) for i in range(len(params)) for k in ("W", "b")),
                 )
     return None
+
+
+def batch_step(
+    value_and_grad: Any,
+    findings: Sequence[Finding],
+    singles: Sequence[Probe],
+    batch: Probe,
+    params: Params,
+    penalty: Penalty,
+    rtol: float,
+    keys: tuple[str, ...],
+) -> Finding:
+    """The batch step after the chain's ``findings``: the reduction, an update inside the
+    per-sample loop (for :func:`~verification.external.adapters.from_update`), and
+    UNSURE for a failure only in tensors an earlier wrong step feeds."""
+    reduction = batch_reduction(singles, batch, params, penalty, rtol, keys)
+    lr = value_and_grad.lr if isinstance(value_and_grad, Adapted) else None
+    if not reduction.ok and lr is not None:
+        per_sample = updated_per_sample(value_and_grad, lr, params, singles, batch, rtol)
+        reduction = per_sample or reduction
+    fed = {t for f in findings if f.kind not in ("ok", "not-checked") for t in f.feeds}
+    if reduction.kind == "batch-other" and set(reduction.feeds) <= fed:
+        # An earlier wrong step can make the batch gradient of the tensors it feeds
+        # depend on the batch in other ways (weights updated by the batch's own
+        # gradient): not a cause of its own.
+        reduction = replace(
+            reduction,
+            kind="unsure",
+            message=reduction.message + " (this may follow from the root cause)",
+        )
+    return reduction
