@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 import funcnn as fn
 from verification import diagnose_mlp
@@ -111,3 +112,42 @@ def test_gradient_only_batch_code_checks_every_gradient() -> None:
 
     root = diagnose_mlp(spec, from_batch(grads_only, spec, loss=False)).root_cause
     assert root is not None and root.step == "output delta", root
+
+
+class MiniBatchNetwork(Network):
+    """The same class with the textbook's training step: a mini-batch of (x, y) column
+    pairs, the gradients summed by backprop over the pairs, the weights rebound."""
+
+    def __init__(self, sizes: list[int], in_loop: bool = False) -> None:
+        super().__init__(sizes)
+        self.in_loop = in_loop
+
+    def update_mini_batch(self, mini_batch: list[tuple[Any, Any]], eta: float) -> None:
+        nabla_b = [np.zeros(b.shape) for b in self.biases]
+        nabla_w = [np.zeros(w.shape) for w in self.weights]
+        for x, y in mini_batch:
+            delta_b, delta_w = self.backprop(x, y)
+            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_b, strict=True)]
+            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_w, strict=True)]
+            if self.in_loop:  # the update indented into the loop over the samples
+                self.weights = [w - eta / len(mini_batch) * d for w, d in
+                                zip(self.weights, delta_w, strict=True)]
+                self.biases = [b - eta / len(mini_batch) * d for b, d in
+                               zip(self.biases, delta_b, strict=True)]
+        if not self.in_loop:
+            self.weights = [w - eta / len(mini_batch) * nw
+                            for w, nw in zip(self.weights, nabla_w, strict=True)]
+            self.biases = [b - eta / len(mini_batch) * nb
+                           for b, nb in zip(self.biases, nabla_b, strict=True)]
+
+
+@pytest.mark.parametrize(("in_loop", "kind"), [(False, None), (True, "update-per-sample")])
+def test_a_textbook_mini_batch_step_of_pairs(in_loop: bool, kind: str | None) -> None:
+    spec = fn.MLP((3, 4, 2), "sigmoid")
+    net = MiniBatchNetwork([3, 4, 2], in_loop=in_loop)
+    step = bound(lambda batch, _: net.update_mini_batch(batch, 3.0), net, "biases weights",
+                 updates=True)
+    pairs = Layout("out_in", "column", "pairs", "one_hot", params="biases_weights")
+    diagnosis = diagnose_mlp(spec, from_update(step, spec, pairs, lr=3.0), QUADRATIC)
+    root = diagnosis.root_cause
+    assert (root and root.kind) == kind, str(diagnosis)

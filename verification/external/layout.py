@@ -26,7 +26,7 @@ __all__ = ["Layout", "from_user_grads", "to_user_data", "to_user_params"]
 _CHOICES = {
     "weights": ("in_out", "out_in"),
     "bias": ("vector", "column", "row", "first", "last", "none"),
-    "data": ("rows", "columns"),
+    "data": ("rows", "columns", "pairs"),
     "targets": ("labels", "one_hot"),
     "params": ("flat", "layers", "weights_biases", "biases_weights"),
 }
@@ -42,8 +42,10 @@ class Layout:
       bias trick: ``"first"`` / ``"last"``, the bias is the first / last input row
       of ``W`` (column for ``out_in``) and the data get a 1 in that place, or ``"none"``:
       a network without biases (funcnn's ``b`` are zero, and stay so);
-    - ``data``: ``"rows"`` (``x`` is ``(B, n_in)``) or ``"columns"`` (``(n_in, B)``, and
-      one-hot targets ``(C, B)``);
+    - ``data``: ``"rows"`` (``x`` is ``(B, n_in)``), ``"columns"`` (``(n_in, B)``, and
+      one-hot targets ``(C, B)``) or ``"pairs"``: a list of ``(x, y)`` pairs, one per
+      sample, each a column (``(n_in, 1)`` and ``(C, 1)``), as a textbook's mini-batch
+      (both ``x`` and ``y`` are that list);
     - ``targets``: ``"labels"`` (integers ``(B,)``) or ``"one_hot"`` (float rows);
     - ``params``: ``"flat"`` (``[W1, b1, W2, b2, ...]``, or ``[W1, W2, ...]`` with the bias
       trick or no biases; gradients in the same order), ``"layers"`` (``[{"W": ...,
@@ -55,7 +57,7 @@ class Layout:
 
     weights: Literal["in_out", "out_in"] = "in_out"
     bias: Literal["vector", "column", "row", "first", "last", "none"] = "vector"
-    data: Literal["rows", "columns"] = "rows"
+    data: Literal["rows", "columns", "pairs"] = "rows"
     targets: Literal["labels", "one_hot"] = "labels"
     params: Literal["flat", "layers", "weights_biases", "biases_weights"] = "flat"
 
@@ -220,13 +222,17 @@ def from_user_grads(
     return out
 
 
-def to_user_data(x: FloatArray, y: Array, spec: fn.MLP, layout: Layout) -> tuple[Array, Array]:
-    """``x`` and ``y`` in ``layout``: ones for the bias trick, one-hot, columns."""
+def to_user_data(x: FloatArray, y: Array, spec: fn.MLP, layout: Layout) -> tuple[Any, Any]:
+    """``x`` and ``y`` in ``layout``: ones for the bias trick, one-hot, columns, pairs."""
     if layout.trick:
         ones = np.ones((x.shape[0], 1), dtype=x.dtype)
         x = np.hstack([ones, x] if layout.bias == "first" else [x, ones])
     if layout.targets == "one_hot" and np.asarray(y).dtype.kind in "iu":
         y = fn.one_hot(y, spec.n_out, dtype=x.dtype) if spec.n_out > 1 else y.reshape(-1, 1)
+    if layout.data == "pairs":
+        targets = np.asarray(y).reshape(len(x), -1)
+        pairs = [(x[i][:, None].copy(), targets[i][:, None].copy()) for i in range(len(x))]
+        return pairs, pairs
     if layout.data == "columns":
         return x.T.copy(), (y.T.copy() if np.ndim(y) == 2 else y.copy())
     return x.copy(), np.array(y, copy=True)
