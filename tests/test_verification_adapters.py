@@ -151,10 +151,10 @@ def test_returned_new_params_are_read_too() -> None:
     assert diagnose_mlp(SPEC, from_update(step, SPEC, lr=0.1)).ok
 
 
-def test_a_transposed_gradient_names_the_layout_to_use() -> None:
+def test_every_gradient_transposed_names_the_layout_to_use() -> None:
     def transposed(params: list[Any], X: Any, Y: Any) -> Any:
         cost, grads = textbook.TextbookMLP(fixed=True).forward_backward(params, X, Y)
-        return cost, [grads[0].T, *grads[1:]]
+        return cost, [g.T if i % 2 == 0 else g for i, g in enumerate(grads)]
 
     vag = from_batch(transposed, textbook.SPEC, COURSE)
     params = fn.init(textbook.SPEC, np.random.default_rng(0))
@@ -164,6 +164,20 @@ def test_a_transposed_gradient_names_the_layout_to_use() -> None:
         r"\(6, 8\) .*transpose: weights='in_out'\?",
     ):
         vag(params, np.zeros((2, 8)), np.array([0, 1]))
+
+
+def test_one_gradient_transposed_in_a_non_square_layer_is_a_named_mistake() -> None:
+    def transposed(params: list[Any], X: Any, Y: Any) -> Any:
+        cost, grads = textbook.TextbookMLP(fixed=True).forward_backward(params, X, Y)
+        return cost, [grads[0].T, *grads[1:]]
+
+    diagnosis = diagnose_mlp(textbook.SPEC, from_batch(transposed, textbook.SPEC, COURSE))
+    root = diagnosis.root_cause
+    assert root is not None, str(diagnosis)
+    assert (root.step, root.kind) == ("layer 1 weight gradient", "weight-transposed")
+    assert root.message.startswith("is stored transposed, (6, 8) where (8, 6) belongs")
+    assert len(diagnosis.wrong) == 1, str(diagnosis)
+    assert [t.status for t in diagnosis.tensors].count("wrong") == 1
 
 
 @pytest.mark.parametrize(

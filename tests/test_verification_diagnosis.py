@@ -200,15 +200,19 @@ def test_check_conformance_keeps_its_report_when_the_diagnosis_cannot_probe() ->
     assert report.meta["diagnosis_error"] == "RuntimeError: this implementation wants batches of 6"
 
 
-def test_an_undeclared_l2_term_is_named_in_the_loss_and_the_weight_gradients() -> None:
+def test_an_l2_term_declared_absent_is_named_in_the_loss_and_the_weight_gradients() -> None:
     spec = fn.MLP((4, 6, 5, 3), "tanh")
-    diagnosis = diagnose_mlp(spec, buggy(spec, "softmax_cross_entropy", (), L2))
+    diagnosis = diagnose_mlp(spec, buggy(spec, "softmax_cross_entropy", (), L2), l2=0.0)
     assert [(f.step, f.kind) for f in diagnosis.wrong] == [
         ("loss value", "loss-l2-unexpected"),
         ("L2 term of layers 1, 2, 3", "weight-l2-unexpected"),
     ], str(diagnosis)
     assert "pass l2=0.01" in diagnosis.wrong[0].message
     assert diagnose_mlp(spec, buggy(spec, "softmax_cross_entropy", (), L2), l2=L2).ok
+    # Not declared at all, the term is read off the loss values, and said.
+    inferred = diagnose_mlp(spec, buggy(spec, "softmax_cross_entropy", (), L2))
+    assert inferred.ok, str(inferred)
+    assert "L2 0.01/2 sum W^2 (weights only) (read off the loss values)" in str(inferred)
 
 
 def test_a_factor_c_on_the_output_delta_is_named_with_its_likely_cause() -> None:

@@ -15,12 +15,19 @@ on its own, from the implementation's own signals (:mod:`verification.external.d
 The :class:`Diagnosis` names the root cause (the first wrong step), lists any other
 step that is wrong on its own, and marks each gradient tensor that is wrong only
 because of an earlier step as inherited from it.
+
+Code as people write it: the L2 term in the convention the loss values show
+(:mod:`verification.external.diagnosis_l2`); a network without biases (an adapter with
+``Layout(bias="none")``: each delta read off the weight gradient); no loss value (the
+loss step is not checked); a training step that updates its weights (the update read
+back by :func:`~verification.external.adapters.from_update`, whose ``lr`` also lets
+the batch step recognise an update inside the per-sample loop).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +41,7 @@ from verification.engine.common.arguments import (
     check_seed,
     check_spec,
 )
+from verification.external.adapters import Adapted
 from verification.external.diagnosis_chain import (
     Finding,
     hidden_delta,
@@ -41,13 +49,20 @@ from verification.external.diagnosis_chain import (
     tensor_name,
     weight_gradient,
 )
+from verification.external.diagnosis_l2 import Penalty, read_penalty
 from verification.external.diagnosis_match import close, rtol_of
-from verification.external.diagnosis_probe import Probe, craft_inputs, probe
-from verification.external.diagnosis_totals import batch_reduction, loss_value
+from verification.external.diagnosis_probe import (
+    Probe,
+    craft_inputs,
+    deltas_from_weights,
+    probe,
+    without_bias_penalty,
+)
+from verification.external.diagnosis_totals import batch_step, loss_value
 
-__all__ = ["Diagnosis", "Finding", "TensorVerdict", "diagnose_mlp"]
+__all__ = ["Diagnosis", "Finding", "Penalty", "TensorVerdict", "diagnose_mlp"]
 
-ValueAndGrad = Callable[[Params, Array, Array], tuple[float, Params]]
+ValueAndGrad = Callable[[Params, Array, Array], tuple[float | None, Params]]
 
 _BATCH = 5
 """Probe samples; 5 so that a factor B is not mistaken for a width of the test nets."""
@@ -74,8 +89,8 @@ class Diagnosis:
 
     @property
     def ok(self) -> bool:
-        """True when every step is right."""
-        return all(f.ok for f in self.findings)
+        """True when every step checked is right."""
+        return all(f.ok or f.kind == "not-checked" for f in self.findings)
 
     @property
     def root_cause(self) -> Finding | None:
@@ -85,14 +100,19 @@ class Diagnosis:
     @property
     def wrong(self) -> tuple[Finding, ...]:
         """Every step that is wrong on its own, root cause first."""
-        return tuple(f for f in self.findings if not f.ok and f.kind != "unsure")
+        return tuple(
+            f for f in self.findings if not f.ok and f.kind not in ("unsure", "not-checked")
+        )
 
     def __str__(self) -> str:
         root = self.root_cause
         meta = self.meta
-        head = f"diagnosis of {meta.get('name')} ({meta.get('spec')}, {meta.get('loss')})"
+        loss = str(meta.get("loss")) + (f", {meta['penalty']}" if meta.get("l2") else "")
+        head = f"diagnosis of {meta.get('name')} ({meta.get('spec')}, {loss})"
+        unchecked = [f"NOT CHECKED {f.step}: {f.message}" for f in self.findings
+                     if f.kind == "not-checked"]
         if root is None:
-            return f"{head}: every step of backprop is right."
+            return "\n".join([f"{head}: every step of backprop is right.", *unchecked])
         lines = [
             head,
             "(layer k is params[k-1], counted from the input; a layer's delta is dL/dz of "
@@ -101,6 +121,7 @@ class Diagnosis:
         ]
         lines += [f"ALSO WRONG  {f.step}: {f.message}" for f in self.wrong[1:]]
         lines += [f"UNSURE      {f.step}: {f.message}" for f in self.findings if f.kind == "unsure"]
+        lines += unchecked
         for verdict in self.tensors:
             if verdict.status == "inherited":
                 lines.append(f"inherited   {verdict.tensor}: wrong because of the {verdict.cause}")
@@ -185,20 +206,27 @@ def _tensor_verdicts(
     spec: fn.MLP,
     params: Params,
     loss: fn.Loss,
-    l2: float,
+    penalty: Penalty,
     rtol: float,
+    keys: tuple[str, ...],
 ) -> tuple[TensorVerdict, ...]:
-    """Each tensor against funcnn's gradient, blamed on the first wrong step feeding it."""
+    """Each tensor against funcnn's gradient, blamed on the first wrong step feeding it
+    (bias gradients are compared without a bias penalty, which the probes took out)."""
     probes = [*singles, batch]
     references = [fn.value_and_grad(spec, params, p.x, p.y, loss)[1] for p in probes]
     verdicts = []
     for layer in range(spec.n_layers):
-        for key in ("W", "b"):
+        for key in keys:
             name = tensor_name(layer, key)
-            reg = l2 * params[layer]["W"] if key == "W" else 0.0
+            w = np.asarray(params[layer]["W"], dtype=np.float64)
             got = [p.got[layer][key] for p in probes]
-            want = [np.asarray(r[layer][key] + reg, dtype=np.float64) for r in references]
-            if close(got, want, rtol):
+            want = [
+                np.asarray(r[layer][key], dtype=np.float64)
+                + (penalty.coefficient(len(p.x)) * w if key == "W" else 0.0)
+                for r, p in zip(references, probes, strict=True)
+            ]
+            flipped = key == "W" and any(layer in p.transposed for p in probes)
+            if close(got, want, rtol) and not flipped:
                 verdicts.append(TensorVerdict(name, "ok"))
                 continue
             causes = [f for f in findings if not f.ok and name in f.feeds]
@@ -218,7 +246,7 @@ def diagnose_mlp(
     *,
     params: Params | None = None,
     x: Array | None = None,
-    l2: float = 0.0,
+    l2: float | Penalty | None = None,
     seed: int = 0,
     name: str = "the implementation",
     rtol: float | None = None,
@@ -229,10 +257,19 @@ def diagnose_mlp(
     :mod:`verification.external.adapters` for others). It is called on copies of ``params``
     (default: a Glorot-initialised network with random biases) with 5 single samples
     of ``x`` (default: standard normal rows) and with the 5 together; ``y`` are
-    crafted labels (different from the prediction) or random targets. ``l2``: the
-    loss includes ``l2/2 sum W^2`` over the weight matrices, so each weight gradient
-    ``l2 W``. ``loss`` is one of funcnn's losses by name, or a :class:`funcnn.Loss` of
-    your own (its ``value_and_grad`` is then the definition of the loss derivative).
+    crafted labels (different from the prediction) or random targets. ``loss`` is one
+    of funcnn's losses by name, or a :class:`funcnn.Loss` of your own (its
+    ``value_and_grad`` is then the definition of the loss derivative; see
+    :func:`verification.external.heads.head` for an output activation and a loss).
+
+    ``l2``: the L2 term of the loss. ``None`` (default) reads it off the
+    implementation's loss values: its coefficient and convention (``l2/2`` or ``l2``
+    sum W^2, divided by the batch size or not, biases included or not; see
+    :mod:`verification.external.diagnosis_l2`); the diagnosis says which it follows. A
+    number is the coefficient (``0.0``: no L2 term), its convention read off the loss
+    (``l2/2 sum W^2`` on the weights when the loss does not tell); a
+    :class:`~verification.external.diagnosis_l2.Penalty` declares both (for code that
+    returns no loss).
     ``rtol``: how close to a tensor's largest entry "equal" is (default 4096 eps of the
     params' dtype; raise it for an implementation that computes in a lower precision
     than its parameters, e.g. 1e-4 for float32 arithmetic on float64 parameters).
@@ -240,11 +277,17 @@ def diagnose_mlp(
     spec = check_spec(spec)
     check_callable("value_and_grad", value_and_grad)
     resolved = fn.get_loss(loss)
-    l2 = check_nonnegative_number("l2", l2)
+    if l2 is not None and not isinstance(l2, Penalty):
+        l2 = check_nonnegative_number("l2", l2)
     rng = np.random.default_rng(check_seed(seed))
     if params is None:
         params = _default_params(spec, rng)
     dtype = check_params(spec, params)
+    # An adapter for a network without biases: funcnn's b are zero, and its deltas are
+    # read off the weight gradients.
+    biases = not (isinstance(value_and_grad, Adapted) and not value_and_grad.layout.biases)
+    if not biases:
+        params = [{"W": layer["W"], "b": np.zeros_like(layer["b"])} for layer in params]
     if x is None:
         x = rng.normal(size=(_BATCH, spec.n_in)).astype(dtype)
     xs = check_inputs(spec, x, dtype)[:_BATCH]
@@ -253,26 +296,33 @@ def diagnose_mlp(
         probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], resolved, name)
         for i in range(len(xs))
     ]
-    rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
-    findings = _chain(singles, spec, params, resolved, l2, rtol)
-    findings.insert(0, loss_value(singles, params, resolved, l2, rtol, findings[0].ok))
     batch = probe(spec, value_and_grad, params, xs, y, resolved, name)
+    rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
+    values = [abs(p.got_value) for p in [*singles, batch] if np.isfinite(p.got_value)]
+    tol = 64 * float(np.finfo(dtype).eps) * max([1.0, *values]) + rtol * 1e-3
+    penalty, source = read_penalty(l2, spec, value_and_grad, params, singles, batch, tol, name)
+    if penalty.biases:
+        singles = [without_bias_penalty(p, params, penalty.coefficient(1)) for p in singles]
+        batch = without_bias_penalty(batch, params, penalty.coefficient(len(xs)))
+    if not biases:
+        singles = [
+            deltas_from_weights(p, penalty.coefficient(1), params, rtol) for p in singles
+        ]
+    keys = ("W", "b") if biases else ("W",)
+    findings = _chain(singles, spec, params, resolved, penalty.coefficient(1), rtol)
+    findings.insert(0, loss_value(singles, params, resolved, penalty, rtol, findings[0].ok))
     if len(xs) > 1:
-        reduction = batch_reduction(singles, batch, rtol)
-        if reduction.kind == "batch-other" and not all(f.ok for f in findings):
-            # An earlier wrong step can make the batch gradient depend on the batch in
-            # other ways (weights updated by the batch's own gradient): not a cause.
-            reduction = replace(
-                reduction,
-                kind="unsure",
-                message=reduction.message + " (this may follow from the root cause)",
-            )
-        findings.append(reduction)
-    verdicts = _tensor_verdicts(findings, singles, batch, spec, params, resolved, l2, rtol)
+        findings.append(
+            batch_step(value_and_grad, findings, singles, batch, params, penalty, rtol, keys)
+        )
+    verdicts = _tensor_verdicts(
+        findings, singles, batch, spec, params, resolved, penalty, rtol, keys
+    )
     meta = {
         "name": name,
         "spec": f"sizes {spec.sizes}, {spec.activation}",
         "loss": resolved.name,
-        "l2": l2,
+        "l2": penalty.l2,
+        "penalty": penalty.words() + (f" (read off the {source})" if source else ""),
     }
     return Diagnosis(tuple(findings), verdicts, meta)

@@ -28,6 +28,7 @@ from verification.external.diagnosis_mistakes import (
     weight_candidates,
 )
 from verification.external.diagnosis_probe import Probe
+from verification.external.heads import output_activation
 
 __all__ = ["Finding", "hidden_delta", "output_delta", "tensor_name", "weight_gradient"]
 
@@ -110,6 +111,14 @@ def weight_gradient(
     want = [g + l2 * w for g in base]
     step = f"layer {layer + 1} weight gradient"
     feeds = (tensor_name(layer, "W"),)
+    if any(layer in p.transposed for p in singles):
+        n_in, n_out = w.shape
+        text = (
+            f"is stored transposed, ({n_out}, {n_in}) where ({n_in}, {n_out}) belongs: "
+            "delta^T a where a^T delta belongs"
+            + ("" if close(got, want, rtol) else ", and its values are wrong besides")
+        )
+        return Finding(step, "weight-transposed", text, feeds), list(deltas)
     if close(got, want, rtol):
         return Finding(step, "ok", feeds=feeds), list(deltas)
     candidates = weight_candidates(singles, w, layer, deltas, right_deltas, base, got, l2)
@@ -158,7 +167,7 @@ def hidden_delta(
     if close(got, want, rtol) or _weights_carry(singles, params, layer, want, l2, rtol):
         return Finding(step, "ok", feeds=feeds), got, want
     name = act.name
-    candidates = derivative_candidates(singles, acts, layer, back)
+    candidates = derivative_candidates(singles, acts, layer, back, output_activation(loss))
     candidates += propagation_candidates(
         singles, spec, params, layer, next_deltas, deriv, want, loss
     )

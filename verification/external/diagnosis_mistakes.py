@@ -7,7 +7,7 @@ that matches on every sample (and is not also the right answer there) is named.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -15,6 +15,7 @@ import funcnn as fn
 from funcnn.typing import FloatArray, Params
 from verification.external.diagnosis_match import Candidate, ratio
 from verification.external.diagnosis_probe import Probe
+from verification.external.heads import OUTPUTS, output_activation
 
 __all__ = [
     "derivative_candidates",
@@ -51,6 +52,7 @@ def output_candidates(
                 ),
             )
         )
+    candidates += _derivative_again(singles, loss, want)
     if "softmax" in loss.name:
         # diag(s) g differs from the full Jacobian product (diag(s) - s s^T) g by a
         # multiple of s: fit that multiple per sample.
@@ -66,6 +68,39 @@ def output_candidates(
             )
         )
     return candidates
+
+
+_CROSS_ENTROPY = ("softmax_cross_entropy", "binary_cross_entropy", "softmax_then_cross_entropy")
+
+
+def _derivative_again(
+    singles: Sequence[Probe], loss: fn.Loss, want: Sequence[FloatArray]
+) -> list[Candidate]:
+    """The output activation's derivative multiplied into a dL/dz that already has it
+    (or, for cross-entropy, where it cancels)."""
+    output = output_activation(loss)
+    if output not in OUTPUTS or output == "identity":
+        return []
+    derivative = [OUTPUTS[output](p.pre[-1])[1] for p in singles]
+    cross_entropy = loss.name in _CROSS_ENTROPY or "cross-entropy" in loss.name
+    if output == "softmax":
+        kind = "output-softmax-derivative"
+        text = (
+            "multiplies the output delta by the softmax derivative written elementwise, "
+            "s (1 - s)" + (": with cross-entropy dL/dz is already p - y" if cross_entropy else "")
+        )
+    elif cross_entropy:
+        kind = "output-derivative-again"
+        text = (
+            f"multiplies the cross-entropy output delta p - y by {output}'(z) again: with a "
+            f"{output} output and cross-entropy the derivative cancels, dL/dz = p - y"
+        )
+    else:
+        kind = "output-derivative-twice"
+        text = f"applies the output activation's derivative {output}'(z) twice"
+    return [
+        Candidate(kind, text, tuple(w * d for w, d in zip(want, derivative, strict=True)))
+    ]
 
 
 def weight_candidates(
@@ -138,7 +173,11 @@ def _l2_text(factor: float) -> str:
 
 
 def derivative_candidates(
-    singles: Sequence[Probe], acts: Sequence[fn.Activation], layer: int, back: Sequence[FloatArray]
+    singles: Sequence[Probe],
+    acts: Sequence[fn.Activation],
+    layer: int,
+    back: Sequence[FloatArray],
+    output: str = "",
 ) -> list[Candidate]:
     """Mistakes in the activation derivative of hidden layer ``layer``, each times the
     right backpropagated signal ``back = delta_next W_next^T``."""
@@ -176,7 +215,36 @@ def derivative_candidates(
             tuple(back),
         )
     )
-    return candidates + _other_derivatives(singles, acts, layer, back)
+    return (
+        candidates
+        + _other_derivatives(singles, acts, layer, back)
+        + _output_derivatives(singles, acts, layer, back, output)
+    )
+
+
+def _output_derivatives(
+    singles: Sequence[Probe], acts: Sequence[fn.Activation], layer: int, back: Sequence[FloatArray],
+    output: str,
+) -> list[Candidate]:
+    """The last hidden layer's delta with the derivative of the layer above, the output
+    layer, at the output's z (numpy broadcasts a single output)."""
+    z_out, z = singles[0].pre[-1], singles[0].pre[layer]
+    if layer != len(singles[0].pre) - 2 or z_out.shape[1] not in (1, z.shape[1]):
+        return []
+    formulas: dict[str, Callable[[FloatArray], FloatArray]] = {}
+    if output in OUTPUTS:
+        formulas[output] = lambda zo: OUTPUTS[output](zo)[1]
+    act = acts[layer]
+    formulas.setdefault(act.name, lambda zo: act.derivative(zo, act.fn(zo)))
+    return [
+        Candidate(
+            "derivative-other-layer",
+            f"uses the output layer's activation derivative ({name}'(z) at the output's z) "
+            f"where layer {layer + 1}'s belongs: the derivative of the layer above",
+            tuple(e * f(p.pre[-1]) for e, p in zip(back, singles, strict=True)),
+        )
+        for name, f in formulas.items()
+    ]
 
 
 def _other_derivatives(
@@ -261,6 +329,17 @@ def propagation_candidates(
                     f"uses layer {layer + 2}'s {what} where its weights belong (delta * "
                     f"{what} instead of delta W^T)",
                     tuple((d * v) * f for d, v, f in zip(next_deltas, vals, deriv, strict=True)),
+                )
+            )
+    for k, other in enumerate(params):
+        w_other = np.asarray(other["W"], dtype=np.float64)
+        if k != layer + 1 and w_other.shape == w_next.shape:
+            out.append(
+                Candidate(
+                    "propagation-wrong-layer",
+                    f"backpropagates through layer {k + 1}'s weights where layer {layer + 2}'s "
+                    "belong (an index off by one: W[l-1] for W[l])",
+                    tuple((d @ w_other.T) * f for d, f in zip(next_deltas, deriv, strict=True)),
                 )
             )
     if w_next.shape[0] == w_next.shape[1]:

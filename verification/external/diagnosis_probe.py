@@ -10,7 +10,7 @@ prediction instead of the label cannot agree with the right one by chance.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,14 @@ from funcnn.typing import Array, FloatArray, Params
 from verification.engine.common.arguments import check_loss_value
 from verification.engine.evaluators.perturbed import tensor_layout
 
-__all__ = ["Probe", "call_checked", "craft_inputs", "probe"]
+__all__ = [
+    "Probe",
+    "call_checked",
+    "craft_inputs",
+    "deltas_from_weights",
+    "probe",
+    "without_bias_penalty",
+]
 
 _LABEL_LOSSES = (
     "softmax_cross_entropy",
@@ -38,7 +45,8 @@ class Probe:
     ``inputs[l]`` is layer ``l``'s input activation (``inputs[0] = x``), ``pre[l]`` its
     pre-activation; ``dlogits`` is funcnn's loss derivative at the logits ``pre[-1]``;
     ``value`` funcnn's data loss. ``got_value`` and ``got`` are the implementation's
-    loss and gradients (``got[l]["W"]``, ``got[l]["b"]``).
+    loss (nan when it returns none) and gradients (``got[l]["W"]``, ``got[l]["b"]``);
+    ``loss`` the loss they are checked against.
     """
 
     x: FloatArray
@@ -49,6 +57,10 @@ class Probe:
     dlogits: FloatArray
     got_value: float
     got: Params
+    loss: fn.Loss
+    transposed: frozenset[int] = frozenset()
+    """Layers whose weight gradient came stored the other way round (transposed back
+    in ``got``)."""
 
 
 def call_checked(
@@ -63,7 +75,8 @@ def call_checked(
         raise InvalidArgumentError(
             f"{name}: expected to return a (loss, grads) pair, got {type(result).__name__}"
         )
-    value = check_loss_value(name, result[0])
+    # None: an implementation that computes only gradients (see adapters' loss=False).
+    value = float("nan") if result[0] is None else check_loss_value(name, result[0])
     grads = result[1]
     if tree_structure(grads) != tree_structure(params):
         raise InvalidArgumentError(
@@ -129,8 +142,66 @@ def probe(
     """funcnn's forward signals for ``(x, y)`` and the implementation's answer."""
     inputs, pre = _forward(spec, params, x)
     value, dlogits = loss.value_and_grad(pre[-1], y)
-    got_value, got = call_checked(other, params, x, y, "value_and_grad", name)
+    transposed: set[int] = set()
+
+    def untransposed(p: Params, xs: FloatArray, ys: Array) -> Any:
+        result = other(p, xs, ys)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], list)):
+            return result
+        grads = [dict(g) if isinstance(g, dict) else g for g in result[1]]
+        for index, (g, layer) in enumerate(zip(grads, params, strict=False)):
+            want = layer["W"].shape
+            if isinstance(g, dict) and "W" in g and np.shape(g["W"]) == want[::-1] != want:
+                g["W"] = np.asarray(g["W"]).T
+                transposed.add(index)
+        return result[0], grads
+
+    got_value, got = call_checked(untransposed, params, x, y, "value_and_grad", name)
     got64: Params = [
         {key: np.asarray(g, dtype=np.float64) for key, g in layer.items()} for layer in got
     ]
-    return Probe(x, y, tuple(inputs), tuple(pre), value, dlogits, got_value, got64)
+    return Probe(
+        x, y, tuple(inputs), tuple(pre), value, dlogits, got_value, got64, loss,
+        frozenset(transposed),
+    )
+
+
+def deltas_from_weights(
+    found: Probe, coefficient: float, params: Params, rtol: float
+) -> Probe:
+    """A single-sample probe of a network without biases, with each layer's delta (its
+    "bias gradient") read off the weight gradient: one sample's ``dW = a^T delta``
+    (plus ``coefficient W``), so ``delta = a (dW - coefficient W) / (a a^T)``.
+
+    When ``dW`` is not ``a^T`` of anything but is ``z^T`` of something, with ``z`` the
+    pre-activation of the layer below (a weight gradient built on the wrong input), the
+    delta is read through ``z``: the delta is right, the weight gradient is the mistake.
+    """
+    got: Params = []
+    for index, (g, layer) in enumerate(zip(found.got, params, strict=True)):
+        data = g["W"] - coefficient * np.asarray(layer["W"], dtype=np.float64)
+        inputs = [found.inputs[index]] + ([found.pre[index - 1]] if index > 0 else [])
+        delta = np.zeros(data.shape[1])
+        for a in inputs:
+            norm = float(np.sum(a * a))
+            if norm == 0:
+                continue
+            delta = (a @ data)[0] / norm
+            scale = max(float(np.max(np.abs(data), initial=0.0)), np.finfo(np.float64).tiny)
+            if np.all(np.abs(a.T @ delta[None, :] - data) <= rtol * scale):
+                break
+        else:
+            norm = float(np.sum(inputs[0] ** 2))
+            delta = (inputs[0] @ data)[0] / norm if norm > 0 else np.zeros(data.shape[1])
+        got.append({"W": g["W"], "b": delta})
+    return replace(found, got=got)
+
+
+def without_bias_penalty(found: Probe, params: Params, coefficient: float) -> Probe:
+    """The probe with ``coefficient b`` taken out of each bias gradient (an L2 penalty on
+    the biases), so that a single sample's bias gradient is again its layer's delta."""
+    got: Params = [
+        {"W": g["W"], "b": g["b"] - coefficient * np.asarray(layer["b"], dtype=np.float64)}
+        for g, layer in zip(found.got, params, strict=True)
+    ]
+    return replace(found, got=got)

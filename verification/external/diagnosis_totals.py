@@ -7,41 +7,47 @@ be the mean of its gradients on the batch's samples one at a time, whatever thos
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 import funcnn as fn
 from funcnn.typing import FloatArray, Params
+from verification.external.adapters import Adapted
 from verification.external.diagnosis_chain import Finding, tensor_name
+from verification.external.diagnosis_l2 import Penalty
 from verification.external.diagnosis_match import Candidate, close, first_match, hint
-from verification.external.diagnosis_probe import Probe
+from verification.external.diagnosis_probe import Probe, call_checked
 
-__all__ = ["batch_reduction", "l2_value", "loss_value"]
+__all__ = ["batch_reduction", "batch_step", "l2_value", "loss_value", "updated_per_sample"]
 
 _CROSS_ENTROPY = ("softmax_cross_entropy", "softmax_then_cross_entropy")
 
 
 def l2_value(params: Params, l2: float) -> float:
     """The regularisation term ``l2/2 sum W^2`` over every weight matrix (not biases)."""
-    return (
-        0.5 * l2 * sum(float(np.sum(np.square(layer["W"], dtype=np.float64))) for layer in params)
-    )
+    return Penalty(l2).value(params, 1)
 
 
 def loss_value(
     singles: Sequence[Probe],
     params: Params,
     loss: fn.Loss,
-    l2: float,
+    penalty: Penalty,
     rtol: float,
     delta_ok: bool,
 ) -> Finding:
     """The implementation's loss on one sample against funcnn's (plus the L2 term)."""
-    reg = l2_value(params, l2)
+    reg = penalty.value(params, 1)
+    l2 = penalty.coefficient(1)
     got = [np.array(p.got_value) for p in singles]
     want = [np.array(p.value + reg) for p in singles]
     step = "loss value"
+    if not all(np.isfinite(g) for g in got):
+        return Finding(step, "not-checked", "not given: the implementation returns no loss")
     if close(got, want, rtol):
         return Finding(step, "ok", feeds=("loss",))
     candidates = []
@@ -75,7 +81,7 @@ def loss_value(
     n_out = singles[0].pre[-1].shape[1]
     message = (
         f"is not {loss.name}"
-        + (" + l2/2 sum W^2" if l2 else "")
+        + (f" + {penalty.words()}" if l2 else "")
         + ": it "
         + hint(got, want, rtol, {"C, the number of outputs": n_out, "2": 2.0, "1/2": 0.5})
     )
@@ -109,13 +115,27 @@ def _reduction_words(kind: str, count: int) -> str:
     return f"divided by B twice (1/B = 1/{count} x the mean)"
 
 
-def batch_reduction(singles: Sequence[Probe], batch: Probe, rtol: float) -> Finding:
-    """The batch gradient against the mean of the same implementation's per-sample ones."""
+def batch_reduction(
+    singles: Sequence[Probe],
+    batch: Probe,
+    params: Params,
+    penalty: Penalty,
+    rtol: float,
+    keys: tuple[str, ...] = ("W", "b"),
+) -> Finding:
+    """The batch gradient against the mean of the same implementation's per-sample ones,
+    each without its L2 term (``penalty``'s, for its own batch size; bias penalties are
+    already out of the probes)."""
     count = len(singles)
     status: dict[str, str] = {}
     for index, layer in enumerate(batch.got):
-        for key, g in layer.items():
+        w = np.asarray(params[index]["W"], dtype=np.float64)
+        for key in keys:
+            g = layer[key]
             per = [p.got[index][key] for p in singles]
+            if key == "W":
+                per = [q - penalty.coefficient(1) * w for q in per]
+                g = g - penalty.coefficient(count) * w
             # An L2 term is added once per call, so it is in each per-sample gradient and
             # once in the batch's: compare the parts that depend on the data.
             const = (
@@ -128,12 +148,12 @@ def batch_reduction(singles: Sequence[Probe], batch: Probe, rtol: float) -> Find
             if close([g], [mean], rtol):
                 status[name] = "ok"
                 continue
-            status[name] = _reduction(g, mean, const, count, rtol)
-    got_loss = [np.array(batch.got_value)]
-    want_loss = [np.array(np.mean([p.got_value for p in singles]))]
+            status[name] = _reduction(g, mean, const, count, rtol, per)
+    got_loss = [np.array(batch.got_value - penalty.value(params, count))]
+    want_loss = [np.array(np.mean([p.got_value for p in singles]) - penalty.value(params, 1))]
     loss_words = (
         ""
-        if close(got_loss, want_loss, rtol)
+        if not np.isfinite(batch.got_value) or close(got_loss, want_loss, rtol)
         else (
             "; the loss value "
             + hint(got_loss, want_loss, rtol, {"B": count})
@@ -144,15 +164,25 @@ def batch_reduction(singles: Sequence[Probe], batch: Probe, rtol: float) -> Find
 
 
 def _reduction(
-    g: FloatArray, mean: FloatArray, const: FloatArray | float, count: int, rtol: float
+    g: FloatArray,
+    mean: FloatArray,
+    const: FloatArray | float,
+    count: int,
+    rtol: float,
+    per: Sequence[FloatArray],
 ) -> str:
-    """``sum``, ``twice`` (divided by B twice) or ``other:<hint>``; the sum is tried
-    with and without the L2 term (added once per call, not per sample)."""
+    """``sum``, ``twice`` (divided by B twice), ``one:<i>`` (sample i's gradient alone,
+    or its B-th) or ``other:<hint>``; the sum is tried with and without the L2 term
+    (added once per call, not per sample)."""
     for c in (0.0, const):
         if close([g - c], [count * (mean - c)], rtol):
             return "sum"
         if close([g - c], [(mean - c) / count], rtol):
             return "twice"
+    for i, q in enumerate(per):
+        for scale in (1.0, 1.0 / count):
+            if close([g], [scale * q], rtol):
+                return f"one:{i}"
     return "other:" + hint([g], [mean], rtol, {"B": count})
 
 
@@ -172,12 +202,23 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
             return Finding(
                 step,
                 "batch-loss",
-                f"the gradients are the batch mean of the per-sample ones, but{loss_words}",
+                "the gradients are the batch mean of the per-sample ones, but"
+                + loss_words.removeprefix(";"),
                 ("loss",),
             )
         return Finding(step, "ok")
     biases = {n for n in status if n.endswith("['b']")}
     kinds = set(wrong.values())
+    if all(k.startswith("one:") for k in kinds):
+        samples = ", ".join(str(int(k[4:]) + 1) for k in sorted(kinds))
+        return Finding(
+            step,
+            "one-sample",
+            f"the gradient of {', '.join(wrong)} is that of one sample of the batch (sample "
+            f"{samples}) where the mean over every sample belongs: not summed over the "
+            f"batch, or not accumulated in the loop over it{loss_words}",
+            feeds,
+        )
     if len(kinds) == 1 and (kind := next(iter(kinds))) in ("sum", "twice"):
         words = _reduction_words(kind, count)
         if set(wrong) == set(status):
@@ -195,6 +236,8 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
             )
     parts = [
         f"{name} " + (f"is {_reduction_words(s, count)}" if s in ("sum", "twice") else s[6:])
+        if not s.startswith("one:")
+        else f"{name} is that of sample {int(s[4:]) + 1} alone"
         for name, s in wrong.items()
     ]
     return Finding(
@@ -203,3 +246,67 @@ def _batch_finding(status: dict[str, str], count: int, loss_words: str) -> Findi
         "the batch gradient is not the mean of the per-sample gradients: " + "; ".join(parts),
         feeds,
     )
+
+
+def updated_per_sample(
+    other: Any, lr: float, params: Params, singles: Sequence[Probe], batch: Probe, rtol: float
+) -> Finding | None:
+    """The batch gradient of a training step that updates the weights after each sample
+    (read back by an adapter with learning rate ``lr``): the sum of the per-sample
+    gradients, each at the weights the samples before it left, scaled by 1 or 1/B and
+    stepped by ``lr`` or ``lr / B``. None when that is not what it is."""
+    count = len(singles)
+    want = [np.concatenate([np.ravel(t) for t in layer.values()]) for layer in batch.got]
+    for step in (1.0, 1.0 / count):
+        current = copy.deepcopy(params)
+        total = [np.zeros_like(w) for w in want]
+        for p in singles:
+            _, grads = call_checked(other, current, p.x, p.y, "value_and_grad", "")
+            flat = [np.concatenate([np.ravel(g[k]) for k in ("W", "b")]) for g in grads]
+            total = [t + np.asarray(f, dtype=np.float64) for t, f in zip(total, flat, strict=True)]
+            current = [
+                {k: layer[k] - layer[k].dtype.type(lr * step) * g[k] for k in ("W", "b")}
+                for layer, g in zip(current, grads, strict=True)
+            ]
+        for scale in (step, step / count):
+            if close(want, [scale * t for t in total], rtol):
+                return Finding(
+                    "batch reduction",
+                    "update-per-sample",
+                    "updates the weights after each sample, inside the loop over the batch: "
+                    "each sample's gradient is taken at the weights the samples before it "
+                    "left, where one update with the batch's mean gradient belongs",
+                    tuple(tensor_name(i, k) for i in range(len(params)) for k in ("W", "b")),
+                )
+    return None
+
+
+def batch_step(
+    value_and_grad: Any,
+    findings: Sequence[Finding],
+    singles: Sequence[Probe],
+    batch: Probe,
+    params: Params,
+    penalty: Penalty,
+    rtol: float,
+    keys: tuple[str, ...],
+) -> Finding:
+    """The batch step after the chain's ``findings``: the reduction, an update inside the
+    per-sample loop (for :func:`~verification.external.adapters.from_update`), and
+    UNSURE for a failure only in tensors an earlier wrong step feeds."""
+    reduction = batch_reduction(singles, batch, params, penalty, rtol, keys)
+    lr = value_and_grad.lr if isinstance(value_and_grad, Adapted) else None
+    if not reduction.ok and lr is not None:
+        per_sample = updated_per_sample(value_and_grad, lr, params, singles, batch, rtol)
+        reduction = per_sample or reduction
+    fed = {t for f in findings if f.kind not in ("ok", "not-checked") for t in f.feeds}
+    if reduction.kind == "batch-other" and set(reduction.feeds) <= fed:
+        # An earlier wrong step can make the batch gradient of the tensors it feeds
+        # depend on the batch in other ways (weights updated by the batch's own
+        # gradient): not a cause of its own.
+        reduction = replace(
+            reduction,
+            kind="unsure",
+            message=reduction.message + " (this may follow from the root cause)",
+        )
+    return reduction

@@ -113,9 +113,12 @@ def _within(a: FloatArray, n: FloatArray, tol: FloatArray) -> bool:
 
 
 def _uniform_ratio(a: FloatArray, n: FloatArray, tol: FloatArray) -> float | None:
-    """``k`` with ``a = k n`` within ``|k|`` times the tolerance, if one exists (k != 1)."""
+    """``k`` with ``a = k n`` within ``|k|`` times the tolerance, if one exists (k != 1).
+
+    Only a pattern when at least two entries are clearly non-zero: any two single
+    numbers are a multiple of each other, so one entry says nothing about a factor."""
     nn = float(np.vdot(n, n))
-    if nn == 0.0:
+    if nn == 0.0 or int(np.count_nonzero(np.abs(n) > tol)) < 2:
         return None
     k = float(np.vdot(a, n)) / nn
     if k == 0.0 or abs(k - 1.0) < 1e-6:
@@ -128,7 +131,10 @@ def _uniform_ratio(a: FloatArray, n: FloatArray, tol: FloatArray) -> float | Non
 def _permutations(a: FloatArray, n: FloatArray, tol: FloatArray) -> list[str]:
     """A hint when the analytic rows (or columns) are the numerical ones reordered."""
     if a.ndim == 1:
-        if a.size > 1 and _within(np.sort(a), np.sort(n), np.full(a.size, np.max(tol))):
+        # Entry by entry, each within its own tolerance: a sort compared at the largest
+        # tolerance would call nearly-equal entries in the same order "reordered".
+        order = _matching(a[:, None], n[:, None], tol[:, None], 0) if a.size > 1 else None
+        if order is not None:
             return ["the analytic entries are the numerical ones in another order"]
         return []
     if a.ndim != 2:
@@ -163,15 +169,16 @@ def _matching(a: FloatArray, n: FloatArray, tol: FloatArray, axis: int) -> list[
 
 
 def _confined(failed: BoolArray) -> list[str]:
-    """A hint when the failures lie in one row or one column of a matrix."""
+    """A hint when the failures lie in one row or one column of a matrix (one of
+    several: in a single column, such as an ``(n, 1)`` bias, every entry is in it)."""
     if failed.ndim != 2 or int(failed.sum()) < 2:
         return []
     rows = np.flatnonzero(failed.any(axis=1))
     cols = np.flatnonzero(failed.any(axis=0))
-    if rows.size == 1:
+    if rows.size == 1 and failed.shape[0] > 1:
         return [f"only row {int(rows[0])} fails: the weights of input {int(rows[0])} (check "
                 "that input's activation or its derivative)"]
-    if cols.size == 1:
+    if cols.size == 1 and failed.shape[1] > 1:
         return [f"only column {int(cols[0])} fails: the weights into unit {int(cols[0])} "
                 "(check that unit's delta)"]
     return []

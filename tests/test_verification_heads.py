@@ -1,0 +1,55 @@
+"""verification.external.heads: each output activation and loss, its gradient in z
+against finite differences, and a wrong one failing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from funcnn.errors import InvalidArgumentError
+from verification import check_gradients
+from verification.external.heads import OUTPUTS, head, output_activation
+
+CASES = [
+    (output, loss, outputs, half)
+    for output in OUTPUTS
+    for loss in ("squared", "cross_entropy")
+    for outputs in ("mean", "sum")
+    for half in (False, True)
+    if loss == "squared" or output in ("softmax", "sigmoid")
+]
+
+
+@pytest.mark.parametrize(("output", "loss", "outputs", "half"), CASES)
+def test_each_head_gradient_matches_finite_differences(
+    output: str, loss: str, outputs: str, half: bool
+) -> None:
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(4, 3))
+    y = rng.integers(0, 3, 4) if loss == "cross_entropy" else rng.uniform(0, 1, (4, 3))
+    h = head(output, loss, outputs=outputs, half=half)
+    report = check_gradients(lambda p: h.value_and_grad(p["z"], y)[0],
+                             lambda p: {"z": h.value_and_grad(p["z"], y)[1]}, {"z": z})
+    assert report.passed, report.table()
+    wrong = check_gradients(lambda p: h.value_and_grad(p["z"], y)[0],
+                            lambda p: {"z": 1.5 * h.value_and_grad(p["z"], y)[1]}, {"z": z})
+    assert not wrong.passed
+    assert output_activation(h) == output
+
+
+def test_the_textbook_quadratic_cost_by_hand() -> None:
+    z = np.array([[0.3, -1.0]])
+    y = np.array([[1.0, 0.0]])
+    a = 1 / (1 + np.exp(-z))
+    value, grad = head("sigmoid", "squared", outputs="sum", half=True).value_and_grad(z, y)
+    assert value == pytest.approx(0.5 * np.sum((a - y) ** 2))
+    np.testing.assert_allclose(grad, (a - y) * a * (1 - a))
+
+
+def test_bad_heads_are_refused_naming_the_argument() -> None:
+    with pytest.raises(InvalidArgumentError, match="output: expected one of"):
+        head("relu", "squared")
+    with pytest.raises(InvalidArgumentError, match="cross_entropy needs a softmax or sigmoid"):
+        head("tanh", "cross_entropy")
+    with pytest.raises(InvalidArgumentError, match="outputs: expected 'mean' or 'sum'"):
+        head("sigmoid", "squared", outputs="max")

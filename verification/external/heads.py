@@ -1,0 +1,147 @@
+"""Output heads as people write them: an output activation and a loss, as one
+:class:`funcnn.Loss` on the last layer's pre-activation ``z``.
+
+funcnn's networks end in logits and name a fused loss (``softmax_cross_entropy``,
+``binary_cross_entropy``, ``mse``). Code written by hand applies an output activation
+first and scores its result: a sigmoid output with the quadratic cost of a textbook, a
+softmax then cross-entropy, a tanh output with half the sum of squares. :func:`head`
+builds that pair as a :class:`Head`, a :class:`funcnn.Loss` whose gradient is ``dL/dz``
+through the activation, so :func:`verification.diagnose_mlp` checks the output delta of
+such code against it and knows the output activation it applies::
+
+    >>> from verification.external.heads import head
+    >>> quadratic = head("sigmoid", "squared", outputs="sum", half=True)
+    >>> quadratic.name
+    'sigmoid + 1/2 sum of squares'
+
+Every loss is the mean over the batch of a per-sample loss (funcnn's convention; code
+that sums over the batch says so to its adapter with ``reduction="sum"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import funcnn as fn
+from funcnn.errors import InvalidArgumentError
+from funcnn.typing import Array, FloatArray
+
+__all__ = ["OUTPUTS", "Head", "head", "output_activation"]
+
+Pair = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
+
+
+def _softmax(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    a = fn.softmax(z)
+    return a, a * (1 - a)  # the diagonal only: the VJP below uses the full Jacobian
+
+
+def _sigmoid(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    a = fn.sigmoid(z)
+    return a, a * (1 - a)
+
+
+def _tanh(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    a = np.tanh(z)
+    return a, 1 - a * a
+
+
+def _identity(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+    return z, np.ones_like(z)
+
+
+OUTPUTS: dict[str, Pair] = {
+    "identity": _identity,
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
+    "softmax": _softmax,
+}
+"""Each output activation: ``z -> (f(z), f'(z))`` (for softmax the Jacobian's diagonal)."""
+
+_FUSED = {
+    "softmax_cross_entropy": "softmax",
+    "softmax_then_cross_entropy": "softmax",
+    "softmax_binary_cross_entropy": "softmax",
+    "binary_cross_entropy": "sigmoid",
+    "mse": "identity",
+}
+
+
+@dataclass(frozen=True)
+class Head(fn.Loss):
+    """A :class:`funcnn.Loss` that applies the output activation ``output`` to ``z``."""
+
+    output: str = "identity"
+
+
+def output_activation(loss: fn.Loss) -> str:
+    """The output activation a loss applies to ``z``: a :class:`Head`'s own, the one
+    fused into a funcnn loss, ``""`` when unknown."""
+    if isinstance(loss, Head):
+        return loss.output
+    return _FUSED.get(loss.name, "")
+
+
+def _targets(z: FloatArray, y: Array) -> FloatArray:
+    y = np.asarray(y)
+    if y.ndim == 1 and y.dtype.kind in "iu":
+        if z.shape[1] == 1:
+            return y.reshape(-1, 1).astype(z.dtype)
+        return fn.one_hot(y, z.shape[1], dtype=z.dtype)
+    return np.asarray(y, dtype=z.dtype).reshape(z.shape)
+
+
+def head(output: str, loss: str, *, outputs: str = "mean", half: bool = False) -> Head:
+    """The head ``loss(output(z), y)`` as a :class:`Head`.
+
+    ``output``: one of :data:`OUTPUTS`; ``loss``: ``"squared"`` (``(a - y)^2``) or
+    ``"cross_entropy"`` (``-sum y log a`` for softmax, binary cross-entropy for
+    sigmoid); ``outputs``: ``"mean"`` or ``"sum"`` over the outputs; ``half``: half of
+    it (``1/2 sum (a - y)^2``, the textbook's quadratic cost).
+    """
+    if output not in OUTPUTS:
+        raise InvalidArgumentError(f"output: expected one of {sorted(OUTPUTS)}, got {output!r}")
+    if loss not in ("squared", "cross_entropy"):
+        raise InvalidArgumentError(
+            f"loss: expected 'squared' or 'cross_entropy', got {loss!r}"
+        )
+    if loss == "cross_entropy" and output not in ("softmax", "sigmoid"):
+        raise InvalidArgumentError(
+            f"loss: cross_entropy needs a softmax or sigmoid output, got output={output!r}"
+        )
+    if outputs not in ("mean", "sum"):
+        raise InvalidArgumentError(f"outputs: expected 'mean' or 'sum', got {outputs!r}")
+    scale = 0.5 if half else 1.0
+    what = "squares" if loss == "squared" else "cross-entropy"
+    name = f"{output} + {'1/2 ' if half else ''}{outputs} of {what}"
+
+    def value_and_grad(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
+        t = _targets(z, y)
+        count = z.shape[1] if outputs == "mean" else 1
+        factor = scale / (count * z.shape[0])
+        a, derivative = OUTPUTS[output](z)
+        if loss == "cross_entropy":
+            if output == "softmax":
+                logp = z - np.max(z, axis=1, keepdims=True)
+                logp = logp - np.log(np.sum(np.exp(logp), axis=1, keepdims=True))
+                value = -np.sum(t * logp)
+                grad = a * np.sum(t, axis=1, keepdims=True) - t
+            else:
+                value = np.sum(np.logaddexp(0, z) - t * z)
+                grad = a - t
+            return float(factor * value), (factor * grad).astype(z.dtype)
+        value = np.sum((a - t) ** 2)
+        da = 2 * (a - t)
+        if output == "softmax":
+            grad = a * (da - np.sum(da * a, axis=1, keepdims=True))
+        else:
+            grad = da * derivative
+        return float(factor * value), (factor * grad).astype(z.dtype)
+
+    kind = "distribution" if output == "softmax" and loss == "cross_entropy" else "real"
+    if output == "sigmoid" and loss == "cross_entropy":
+        kind = "probability"
+    return Head(name, value_and_grad, kind, output=output)
