@@ -70,11 +70,10 @@ def _losses(dn: str, dtype: Any, seed: int) -> list[Case]:
     for name in sorted(funcnn_losses.LOSSES):
         for tname in _TARGETS[funcnn_losses.LOSSES[name].target_kind]:
             y = targets[tname]
-            value = float(getattr(funcnn_losses, name)(z, y))
+            value, grad = funcnn_losses.checked_value_and_grad(name, z, y)
             fields = {"id": f"loss/{name}/{tname}/{dn}", "kind": "loss", "dtype": dn,
                       "loss": name, "reduction": "mean", "targets": tname, "value": value,
                       "inputs": ["z", "y"], "outputs": ["value", "grad"]}
-            grad = getattr(funcnn_losses, f"{name}_grad")(z, y)
             out.append((fields, {"z": z, "y": y, "grad": grad}))
     return out
 
