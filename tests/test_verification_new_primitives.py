@@ -13,7 +13,7 @@ import pytest
 
 import funcnn as fn
 from funcnn.core.losses import LOSSES, from_sample
-from tests import primitives as P
+from tests import primitives as prim
 from verification import check_conformance, check_network, textbook_value_and_grad
 from verification.catalogue.suite import build_catalogue, run_checks, select
 from verification.engine.bounds.error_model import activation_bounds, loss_gradient_error
@@ -38,10 +38,10 @@ def _failing(report: Report) -> list[tuple[str, str]]:
 # -- losses ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [P.huber, P.log_cosh, P.sigmoid_quadratic])
+@pytest.mark.parametrize("make", [prim.huber, prim.log_cosh, prim.sigmoid_quadratic])
 def test_a_new_loss_passes_the_catalogue(make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     loss = make()
-    P.registered(monkeypatch, loss)
+    prim.registered(monkeypatch, loss)
     names = {check.name for check in build_catalogue()}
     assert {f"network/2-3-1/sigmoid/{loss.name}/float32",
             f"network/784-32-32-10/sigmoid/{loss.name}/float64",
@@ -54,12 +54,12 @@ def test_a_new_loss_passes_the_catalogue(make: Any, monkeypatch: pytest.MonkeyPa
     assert {row.check for row in rows} == {"losses/float64", "losses/float32"}
 
 
-@pytest.mark.parametrize("make", [P.huber, P.log_cosh, P.sigmoid_quadratic])
+@pytest.mark.parametrize("make", [prim.huber, prim.log_cosh, prim.sigmoid_quadratic])
 def test_a_wrong_loss_derivative_fails_where_the_catalogue_names_it(
     make: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loss = make(wrong=True)
-    P.registered(monkeypatch, loss)
+    prim.registered(monkeypatch, loss)
     report = _run(["losses/float64", f"network/*/{loss.name}/float64"])
     failing = _failing(report)
     assert ("losses/float64", f"dL/dz {loss.name} (real targets)") in failing or (
@@ -88,12 +88,12 @@ def _logits_check(loss: fn.Loss, dtype: Any) -> Report:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_huber_on_its_kink_passes_and_without_the_declaration_fails(dtype: Any) -> None:
-    report = _logits_check(P.huber(), dtype)
+    report = _logits_check(prim.huber(), dtype)
     assert report.passed, report.table()
     row = report.rows[-1]
     assert row.kinks > 0 and row.subgradient > 0  # the kinks were seen and resolved
     # Planted: the same correct loss without its kinks declared fails on correct code.
-    planted = _logits_check(P.huber(kinks=()), np.float64)
+    planted = _logits_check(prim.huber(kinks=()), np.float64)
     assert not planted.passed
     assert planted.rows[-1].kinks == 0
 
@@ -107,13 +107,13 @@ def test_a_network_with_outputs_on_the_huber_kink_passes(dtype: Any) -> None:
     y = np.eye(4, dtype=dtype)[rng.integers(1, 4, 32)]
     params[1]["W"][:, 0] = 0  # output 0 is its bias, 1, for every sample: target 0
     params[1]["b"][0] = 1
-    report = check_network(spec, params, x, y, P.huber(), mode="full")
+    report = check_network(spec, params, x, y, prim.huber(), mode="full")
     assert report.passed, report.table()
     assert sum(row.kinks for row in report.rows) > 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("make", [P.huber, P.log_cosh, P.sigmoid_quadratic])
+@pytest.mark.parametrize("make", [prim.huber, prim.log_cosh, prim.sigmoid_quadratic])
 def test_conformance_accepts_any_loss(make: Any, dtype: Any) -> None:
     loss = make()  # not registered: a record of the user's own
     spec = fn.MLP((6, 5, 3), "tanh")
@@ -134,7 +134,8 @@ def test_conformance_names_a_bad_loss_argument() -> None:
     params = fn.init(spec, np.random.default_rng(0))
     other = textbook_value_and_grad(spec)
     with pytest.raises(fn.ArgumentTypeError, match="loss: expected a loss name or a funcnn.Loss"):
-        check_conformance(other, spec, params, np.zeros((1, 2)), np.zeros(1, int), 3)
+        check_conformance(other, spec, params, np.zeros((1, 2)), np.zeros(1, int),
+                          3)  # type: ignore[arg-type]
     with pytest.raises(fn.InvalidArgumentError, match="loss: unknown loss 'hubr'"):
         check_conformance(other, spec, params, np.zeros((1, 2)), np.zeros(1, int), "hubr")
 
@@ -142,7 +143,7 @@ def test_conformance_names_a_bad_loss_argument() -> None:
 def test_the_golden_export_carries_a_new_loss(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    P.registered(monkeypatch, P.huber())
+    prim.registered(monkeypatch, prim.huber())
     ids = export_golden(tmp_path, networks=[("2-3-1", "sigmoid", "huber")])
     assert {"loss/huber/real/float64", "loss/huber/real/float32",
             "network/2-3-1/sigmoid/huber/float32"} <= set(ids)
@@ -150,7 +151,10 @@ def test_the_golden_export_carries_a_new_loss(
 
 
 def test_a_sample_loss_of_the_wrong_shape_is_named() -> None:
-    bad = from_sample("bad", lambda z, t: np.sum(z - t), lambda z, t: z - t, "real")
+    def one_number(z: Any, t: Any) -> Any:
+        return np.sum(z - t)
+
+    bad = from_sample("bad", one_number, lambda z, t: z - t, "real")
     with pytest.raises(fn.InvalidArgumentError, match="'bad''s sample_loss returned shape"):
         sample_loss_of(bad)(np.zeros((3, 2)), np.zeros((3, 2)))
 
@@ -161,19 +165,19 @@ def test_loss_declarations_are_checked_when_built() -> None:
     with pytest.raises(fn.InvalidArgumentError, match="target_kind"):
         fn.Loss("x", lambda z, y: (0.0, z), "reals")
     with pytest.raises(fn.ArgumentTypeError, match="sample_grad"):
-        from_sample("x", P._huber, None, "real")  # type: ignore[arg-type]
+        from_sample("x", prim._huber, None, "real")  # type: ignore[arg-type]
     assert LOSSES["mse"].kinks == () and LOSSES["mse"].sample_loss is None
 
 
 # -- activations ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [P.gelu, P.hard_tanh])
+@pytest.mark.parametrize("make", [prim.gelu, prim.hard_tanh])
 def test_a_new_activation_passes_the_catalogue(
     make: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     act = make()
-    P.registered(monkeypatch, act)
+    prim.registered(monkeypatch, act)
     report = _run([f"activation/{act.name}/*", f"network/2-3-2/{act.name}/*",
                    f"network/784-32-32-10/{act.name}/*/float64",
                    f"train-step/{act.name}/mse/*"])
@@ -185,11 +189,11 @@ def test_a_new_activation_passes_the_catalogue(
     assert check_conformance(textbook_value_and_grad(spec), spec, params, x, y).passed
 
 
-@pytest.mark.parametrize("make", [P.gelu, P.hard_tanh])
+@pytest.mark.parametrize("make", [prim.gelu, prim.hard_tanh])
 def test_a_wrong_activation_derivative_fails(make: Any, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
     act = make(wrong=True)
-    P.registered(monkeypatch, act)
+    prim.registered(monkeypatch, act)
     failing = _failing(_run([f"activation/{act.name}/float64",
                              f"network/2-3-2/{act.name}/softmax_cross_entropy/float64"]))
     assert any(check == f"activation/{act.name}/float64" for check, _ in failing)
@@ -212,17 +216,17 @@ def _hard_tanh_on_its_kinks(act: fn.Activation) -> Report:
 def test_hard_tanh_on_its_kinks_and_without_the_declaration(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    P.registered(monkeypatch, P.hard_tanh())
-    report = _hard_tanh_on_its_kinks(P.hard_tanh())
+    prim.registered(monkeypatch, prim.hard_tanh())
+    report = _hard_tanh_on_its_kinks(prim.hard_tanh())
     assert report.passed, report.table()
     assert sum(row.subgradient for row in report.rows) > 0
     # Planted: the kinks left out, the same correct derivative fails on correct code.
-    P.registered(monkeypatch, P.hard_tanh(kinks=()))
-    assert not _hard_tanh_on_its_kinks(P.hard_tanh(kinks=())).passed
+    prim.registered(monkeypatch, prim.hard_tanh(kinks=()))
+    assert not _hard_tanh_on_its_kinks(prim.hard_tanh(kinks=())).passed
 
 
 def test_activation_bounds_come_from_the_record(monkeypatch: pytest.MonkeyPatch) -> None:
     assert activation_bounds("sigmoid") == fn.ACTIVATIONS["sigmoid"].derivative_bounds
-    P.registered(monkeypatch, P.gelu())
+    prim.registered(monkeypatch, prim.gelu())
     sup1, sup2, jump = activation_bounds("gelu")  # estimated: GELU' <= 1.13, |GELU''| <= 0.8
     assert 1.13 < sup1 < 1.8 and 0.79 < sup2 < 1.3 and jump == 0.0
