@@ -230,3 +230,17 @@ def test_activation_bounds_come_from_the_record(monkeypatch: pytest.MonkeyPatch)
     prim.registered(monkeypatch, prim.gelu())
     sup1, sup2, jump = activation_bounds("gelu")  # estimated: GELU' <= 1.13, |GELU''| <= 0.8
     assert 1.13 < sup1 < 1.8 and 0.79 < sup2 < 1.3 and jump == 0.0
+
+
+def test_the_foreign_check_sees_a_loss_kink(monkeypatch: pytest.MonkeyPatch) -> None:
+    from verification.interchange.foreign import _kink_pattern
+
+    prim.registered(monkeypatch, prim.huber())
+    spec = fn.MLP((2, 3, 2), "tanh")  # a smooth network: only the loss has kinks
+    params = fn.init(spec, np.random.default_rng(0))
+    x, y = np.zeros((1, 2)), np.zeros((1, 2))
+    params[1]["b"][:] = [0.5, 1.5]  # residuals 0.5 and 1.5: inside and past the kink
+    pattern = _kink_pattern(spec, x, y, "huber")
+    assert pattern is not None
+    assert pattern(params).tolist() == [1, 2]
+    assert _kink_pattern(spec, x, y, "mse") is None

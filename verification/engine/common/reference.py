@@ -141,7 +141,8 @@ def per_sample_loss(name: str, z: FloatArray, t: FloatArray) -> FloatArray:
 
 def has_reference(loss: str | Loss) -> bool:
     """Whether ``loss`` is a built-in with an independent formula here: the registry's own
-    entry (not merely one with the same name) among :data:`REFERENCE_LOSSES`."""
+    entry (not merely one with the same name: a user's half-MSE called "mse" is checked
+    against its own value) among :data:`REFERENCE_LOSSES`."""
     resolved = get_loss(loss)
     return resolved.name in REFERENCE_LOSSES and LOSSES.get(resolved.name) is resolved
 
