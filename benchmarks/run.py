@@ -12,7 +12,9 @@ Sections (``--only``, comma-separated, case-insensitive): ``load`` (MNIST load t
 alternating in one loop, see :mod:`benchmarks.blas`), ``A``, ``B``, ``C`` (training comparisons,
 see :mod:`benchmarks.scenarios`), ``D`` (the verification suite against ``torch.autograd``
 and JAX, :mod:`benchmarks.bench_verification`), ``E`` (peak RSS of a training run, see
-:mod:`benchmarks.memory`). Every measured time is the median of ``--reps`` repetitions
+:mod:`benchmarks.memory`), ``F`` (funcnn's scikit-learn ``MLPClassifier`` against
+scikit-learn's own on MNIST, time and test accuracy, see :mod:`benchmarks.estimator`).
+Every measured time is the median of ``--reps`` repetitions
 (at least 5) and every target a ratio from the same run.
 
 By default (``--openblas both``) the suite runs twice, each time in a fresh process:

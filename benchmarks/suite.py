@@ -1,7 +1,7 @@
 """The benchmark suite's sections run in this process: their rows and the foreign load.
 
 :func:`run_suite` runs the chosen sections (``load``, ``alloc``, ``blas``, ``A``-``C``,
-``D``, ``E``; see :mod:`benchmarks.run`) one after the other and notes, per section, the
+``D``, ``E``, ``F``; see :mod:`benchmarks.run`) one after the other and notes, per section, the
 share of the CPUs other processes used meanwhile. A failing verification benchmark
 (scenario D) becomes a row instead of stopping the suite.
 """
@@ -23,7 +23,7 @@ from benchmarks.harness import (
 
 __all__ = ["MIN_REPS", "SECTIONS", "run_suite"]
 
-SECTIONS = ("load", "alloc", "blas", "A", "B", "C", "D", "E")
+SECTIONS = ("load", "alloc", "blas", "A", "B", "C", "D", "E", "F")
 MIN_REPS = 5
 
 
@@ -145,6 +145,10 @@ def run_suite(
 
             progress("E: peak RSS of a training run (subprocess)")
             rows += run_memory(quick)
+        elif section == "F":
+            from benchmarks.estimator import run_estimators
+
+            rows += run_estimators(reps, quick, quiet)
         entry: dict[str, Any] = {"whole_section": meter.fraction()}
         if quiet is not None:
             calls = quiet.log[logged:]

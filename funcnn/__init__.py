@@ -20,11 +20,15 @@ Where to look (``help(funcnn.core.network)`` and so on for each module):
 
 - ``funcnn.core``: ``MLP`` (spec), ``init`` (initializers), ``apply`` / ``loss`` /
   ``value_and_grad`` (network), activations, losses, softmax, dense layers, pytrees.
-- ``funcnn.training``: ``sgd`` / ``adam`` (optimizers), schedules, ``fit`` (loop),
-  ``save_checkpoint`` / ``load_checkpoint``.
+- ``funcnn.training``: ``sgd`` / ``adam`` / ``adamw`` / ``rmsprop`` / ``adagrad``
+  (optimizers, chains of ``funcnn.training.transforms``), schedules, ``fit`` (loop),
+  ``EarlyStopping`` / ``KeepBest`` / ``Progress`` (callbacks), ``save_checkpoint`` /
+  ``load_checkpoint``.
 - ``funcnn.data``: ``load_mnist`` and its helpers (mnist), IDX files (idx).
 - ``funcnn.reporting``: accuracy, confusion matrix, classification report (metrics);
   ``funcnn.plots`` draws PNGs (extra ``funcnn[plot]``).
+- ``funcnn.estimators``: ``MLPClassifier`` / ``MLPRegressor`` for scikit-learn
+  (extra ``funcnn[sklearn]``; imported on its own, not by ``import funcnn``).
 - ``funcnn.errors``: ``InvalidArgumentError``, ``ArgumentTypeError`` and the rest.
 - The ``funcnn`` command (``funcnn.cli``): ``funcnn train``, ``evaluate``, ``verify``.
 - The ``verification`` package checks gradients against scipy finite differences.
@@ -113,24 +117,32 @@ from funcnn.reporting.metrics import (
     accuracy,
     confusion_matrix,
     predict,
+    predict_proba,
     top_misclassified,
 )
+from funcnn.training.callbacks import EarlyStopping, KeepBest, Progress
 from funcnn.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from funcnn.training.loop import (
     BatchEnd,
     EpochEnd,
     History,
+    StopTraining,
     TrainingDivergedError,
     evaluate,
     fit,
 )
 from funcnn.training.optimizers import (
+    OPTIMIZERS,
     SGD,
     Adam,
     Optimizer,
     OptState,
+    adagrad,
     adam,
+    adamw,
+    chain,
     optimizer_from_config,
+    rmsprop,
     sgd,
     sgd_step,
 )
@@ -146,7 +158,7 @@ from funcnn.training.step import Step, make_step
 from funcnn.typing import Layer, Params
 
 if TYPE_CHECKING:
-    from funcnn.reporting import plots as plots
+    from funcnn import plots as plots
 
 __version__ = "0.1.0"
 
@@ -156,6 +168,7 @@ __all__ = [
     "MLP",
     "MNIST_MEAN",
     "MNIST_STD",
+    "OPTIMIZERS",
     "SCHEMES",
     "SGD",
     "Activation",
@@ -169,11 +182,13 @@ __all__ = [
     "Cosine",
     "DataFormatError",
     "DownloadError",
+    "EarlyStopping",
     "EpochEnd",
     "FuncnnError",
     "History",
     "InitScheme",
     "InvalidArgumentError",
+    "KeepBest",
     "Layer",
     "Loss",
     "Misclassified",
@@ -181,17 +196,22 @@ __all__ = [
     "OptState",
     "Optimizer",
     "Params",
+    "Progress",
     "Schedule",
     "Step",
     "StepDecay",
+    "StopTraining",
     "TrainingDivergedError",
     "TreeDef",
     "accuracy",
+    "adagrad",
     "adam",
+    "adamw",
     "apply",
     "as_schedule",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
+    "chain",
     "classification_report",
     "confusion_matrix",
     "dense",
@@ -224,10 +244,12 @@ __all__ = [
     "one_hot",
     "optimizer_from_config",
     "predict",
+    "predict_proba",
     "ravel",
     "read_idx",
     "relu",
     "relu_derivative",
+    "rmsprop",
     "save_checkpoint",
     "scale",
     "schedule_from_config",
@@ -267,5 +289,5 @@ def __getattr__(name: str) -> object:
     if name == "plots":
         import importlib
 
-        return importlib.import_module("funcnn.reporting.plots")
+        return importlib.import_module("funcnn.plots")
     raise AttributeError(f"module 'funcnn' has no attribute {name!r}")

@@ -38,3 +38,9 @@ def problems(
     x = rng.normal(size=(batch, spec.n_in)).astype(dt)
     y = rng.integers(0, spec.n_out, size=batch)
     return spec, params, x, y
+
+
+def unknown_name(registry: Any) -> str:
+    """A name that is not in ``registry`` (a mapping or collection of names) and never can
+    be while the registry stays as it is: built from all its names."""
+    return "not-" + "-".join(sorted(registry))

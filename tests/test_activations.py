@@ -11,6 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import funcnn as fn
+from tests.strategies import unknown_name
+
+UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
 
 NAMES = sorted(fn.ACTIVATIONS)
 
@@ -62,8 +65,8 @@ def test_derivative_matches_central_difference(name: str, z: np.ndarray) -> None
 
 
 def test_unknown_activation() -> None:
-    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
-        fn.get_activation("gelu")
+    with pytest.raises(ValueError, match=f"unknown activation '{UNKNOWN_ACTIVATION}'"):
+        fn.get_activation(UNKNOWN_ACTIVATION)
 
 
 @pytest.mark.parametrize("name", sorted(fn.ACTIVATIONS))

@@ -167,7 +167,7 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "--quick",
         "--skip-peers",
         "--only",
-        "load,alloc,blas,A,C,E",
+        "load,alloc,blas,A,C,E,F",
         "--no-quiet",
         "--openblas",
         "current",
@@ -209,6 +209,11 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
         "C.funcnn/torch",
         "E.peak_rss",
         "E.baseline_rss",
+        "F.funcnn",
+        "F.sklearn",
+        "F.funcnn/sklearn",
+        "F.funcnn_accuracy",
+        "F.sklearn_accuracy",
     }
     assert expected <= set(rows), expected - set(rows)
     positive = (
@@ -223,6 +228,13 @@ def test_quick_run_writes_every_expected_row(tmp_path: Path) -> None:
     for key in ("A.torch", "A.jax", "C.funcnn/torch"):
         assert rows[key]["status"] == "skipped" and "skip-peers" in rows[key]["note"]
     assert len(rows["A.funcnn"]["samples"]) >= 5
+    if importlib.util.find_spec("sklearn") is not None:
+        # One run times both estimators and scores both; one epoch on 4,096 digits is
+        # far above chance (10%) for either.
+        assert rows["F.funcnn/sklearn"]["value"] > 0
+        for name in ("funcnn", "sklearn"):
+            assert len(rows[f"F.{name}"]["samples"]) >= 5
+            assert 50 < rows[f"F.{name}_accuracy"]["value"] <= 100
     # Validation overhead pairs each kept repetition with fit's own epoch time.
     assert len(rows["A.funcnn_validation"]["samples"]) == len(rows["A.funcnn"]["samples"])
     if importlib.util.find_spec("threadpoolctl") is not None:

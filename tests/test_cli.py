@@ -18,6 +18,9 @@ import pytest
 import funcnn as fn
 from funcnn.cli import main
 from funcnn.training.checkpoint import load_checkpoint, save_checkpoint
+from tests.strategies import unknown_name
+
+UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
 
 SMALL = ["--limit", "600", "--batch-size", "50", "--log-every", "4"]
 
@@ -205,10 +208,18 @@ def test_options_reach_the_optimizer_and_model(tmp_path: Path) -> None:
         (["train", "--lr", "abc"], 2, "argument --lr: expected a number, got 'abc'"),
         (["train", "--sizes", "784,10,9"], 2, "--sizes: MNIST needs 784 inputs and 10 outputs"),
         (["train", "--sizes", "a,b"], 2, "--sizes: expected comma-separated integers"),
-        (["train", "--activation", "swish"], 2, "--activation: unknown activation 'swish'"),
+        (
+            ["train", "--activation", UNKNOWN_ACTIVATION],
+            2,
+            f"--activation: unknown activation '{UNKNOWN_ACTIVATION}'",
+        ),
         (["train", "--init", "zeros"], 2, "error: --init: unknown init scheme 'zeros'"),
         (["train", "--batch-size", "0"], 2, "argument --batch-size: expected a positive integer"),
-        (["train", "--optimizer", "adam", "--momentum", "0.9"], 2, "--momentum/--nesterov"),
+        (
+            ["train", "--optimizer", "adam", "--momentum", "0.9"],
+            2,
+            "--momentum: not a setting of --optimizer adam",
+        ),
         (["train", "--nesterov"], 2, "error: --nesterov: Nesterov momentum needs momentum > 0"),
         (["train", "--bogus"], 2, "unrecognized arguments: --bogus"),
         (["evaluate", "nowhere.npz"], 2, "cannot read checkpoint 'nowhere.npz'"),

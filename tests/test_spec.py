@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 import funcnn as fn
+from tests.strategies import unknown_name
+
+UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
 
 
 def test_normalises_lists_to_tuples_and_is_hashable() -> None:
@@ -38,7 +41,7 @@ def test_frozen() -> None:
         ((), "relu", "at least 2 sizes"),
         ((784, 0, 10), "relu", "sizes[1]"),
         ((784, -3, 10), "relu", "sizes[1]"),
-        ((784, 128, 10), "swish", "unknown activation 'swish'"),
+        ((784, 128, 10), UNKNOWN_ACTIVATION, f"unknown activation '{UNKNOWN_ACTIVATION}'"),
         ((784, 128, 10), ("relu", "relu"), "2 per-layer activations for 1 hidden"),
         ((784, 32, 32, 10), ("relu",), "1 per-layer activations for 2 hidden"),
     ],

@@ -622,7 +622,8 @@ def test_the_fused_blas_update_is_selected_on_the_standard_numpy_wheel() -> None
     for rows, n_in, n_out in [(128, 784, 128), (128, 128, 10), (64, 784, 500)]:
         assert fused_update_for(rows, n_in, n_out, np.float32) is not None
     step = fn.make_step(SPEC, sgd(0.1))
-    assert step.fused_sgd
+    assert step.plain_lr is not None
+    assert fn.make_step(SPEC, sgd(0.1, momentum=0.5)).plain_lr is None
 
 
 @settings(max_examples=300, deadline=None)

@@ -58,7 +58,7 @@ def test_user_code_type_checks_as_the_runtime_behaves(tmp_path: Path) -> None:
     assert errors == expected_errors, stdout
     assert status == 1
     notes = [by_line[i + 1] for i, text in enumerate(code) if text.startswith("reveal_type")]
-    assert "TypedDict(funcnn.training.optimizers.OptState, {'count': numpy.ndarray" in notes[0]
+    assert "TypedDict(funcnn.training.chain.OptState, {'count': numpy.ndarray" in notes[0]
     assert "'mu'?: list[dict[str, numpy.ndarray" in notes[0]
     assert notes[1].startswith('note: Revealed type is "numpy.ndarray[') and "64Bit" in notes[1]
     assert notes[2].startswith('note: Revealed type is "list[dict[str, numpy.ndarray[')

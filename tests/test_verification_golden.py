@@ -140,8 +140,9 @@ def _buggy_network(case: dict[str, Any]) -> Callable[..., Any]:
     right = conformance._act
 
     def wrong(name: str, z: Any) -> Any:
-        a, _ = right(name, z)
-        return a, _CLASSIC[name](z, a)
+        a, d = right(name, z)
+        # An activation without a classic bug of its own gets its derivative doubled.
+        return a, _CLASSIC[name](z, a) if name in _CLASSIC else 2 * d
 
     def textbook(spec: Any, params: Any, x: Any, y: Any, loss: str) -> Any:
         original, conformance._act = conformance._act, wrong

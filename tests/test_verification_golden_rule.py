@@ -36,6 +36,8 @@ def golden(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _exact(name: str, z: Any) -> tuple[Any, Any]:
+    if name not in _EXACT:
+        pytest.fail(f"add the exact (mpmath) value and derivative of {name!r} to _EXACT")
     f, d = _EXACT[name]
     points = [mpmath.mpf(float(v)) for v in z]
     value = np.array([float(f(p)) for p in points]).astype(z.dtype)

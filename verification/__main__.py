@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "docs/foreign-protocol.md)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                         help="with --foreign: seconds to wait for each answer (default 60)")
+    parser.add_argument("--max-answer-bytes", type=int, default=None, metavar="BYTES",
+                        help="with --foreign: the longest answer line read (default 64 MiB)")
     parser.add_argument("--seed", type=seed, default=0,
                         help="seed of every random draw (default 0)")
     parser.add_argument("--only", metavar="PATTERN", action="append", default=[],
@@ -214,14 +216,20 @@ def _export(args: argparse.Namespace, stream: TextIO) -> int:
 def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
     """``--foreign CMD [--timeout S]``: check another program's gradients."""
     from verification.interchange.foreign import ForeignError, check_foreign
+    from verification.interchange.foreign_protocol import MAX_ANSWER_BYTES
 
     if not args.timeout > 0:
         print(f"funcnn-verify: error: --timeout {args.timeout:g}: expected seconds > 0",
               file=sys.stderr)
         return 2
+    cap = MAX_ANSWER_BYTES if args.max_answer_bytes is None else args.max_answer_bytes
+    if cap < 1:
+        print(f"funcnn-verify: error: --max-answer-bytes {cap}: expected bytes >= 1",
+              file=sys.stderr)
+        return 2
     try:
         report = check_foreign(args.foreign, seed=args.seed, timeout=args.timeout,
-                               quick=args.quick, only=args.only)
+                               quick=args.quick, only=args.only, max_answer_bytes=cap)
     except ForeignError as exc:
         print(f"funcnn-verify: error: --foreign: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from funcnn.cli.errors import UsageError
+from funcnn.core.activations import ACTIVATIONS
+from funcnn.core.initializers import SCHEMES
 from funcnn.core.losses import LOSSES
+from funcnn.training.optimizers import OPTIMIZERS
+from funcnn.training.schedules import SCHEDULES
 
 __all__ = [
     "TRAIN_DEFAULTS",
@@ -22,25 +26,24 @@ __all__ = [
     "build_parser",
     "join_negative_values",
     "number",
+    "optimizer_settings",
     "positive_int",
     "seed",
+    "setting_key",
+    "settings_table",
+    "train_defaults",
 ]
 
 # Model, optimizer and data flags: their defaults, applied after parsing so that an
 # explicit flag can be told apart from a default (``--resume`` refuses explicit ones).
+# The optimizers' own settings are added by train_defaults() from the registry.
 TRAIN_DEFAULTS: dict[str, Any] = {
     "sizes": "784,128,10",
     "activation": "relu",
     "init": "normal:0.02",
     "loss": "softmax_cross_entropy",
     "optimizer": "sgd",
-    "lr": None,  # 0.1 for sgd, 0.001 for adam
-    "momentum": 0.0,
-    "nesterov": False,
-    "beta1": 0.9,
-    "beta2": 0.999,
-    "eps": 1e-8,
-    "weight_decay": 0.0,
+    "lr": None,  # the optimizer's default_lr in the registry (0.1 for sgd, 0.001 for adam)
     "schedule": "constant",
     "decay_every": 1,
     "decay_factor": 0.1,
@@ -53,6 +56,29 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "drop_last": False,
     "log_every": None,  # 50, or fewer so that a short run still records 20 losses
 }
+
+# CLI spellings of recipe settings whose flags are older than the registry (--beta1 for b1).
+SETTING_KEYS = {"b1": "beta1", "b2": "beta2"}
+
+
+def setting_key(setting: str) -> str:
+    """The config key (and, with dashes, the flag) of a recipe setting."""
+    return SETTING_KEYS.get(setting, setting)
+
+
+def optimizer_settings() -> dict[str, dict[str, Any]]:
+    """Every setting key of the registered optimizers: ``{key: {optimizer: default}}``."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, entry in OPTIMIZERS.items():
+        for setting, default in entry.settings().items():
+            found.setdefault(setting_key(setting), {})[name] = default
+    return found
+
+
+def train_defaults() -> dict[str, Any]:
+    """:data:`TRAIN_DEFAULTS` plus every optimizer setting, ``None`` meaning "the chosen
+    optimizer's own default"."""
+    return {**TRAIN_DEFAULTS, **dict.fromkeys(optimizer_settings())}
 
 
 class Parser(argparse.ArgumentParser):
@@ -104,7 +130,7 @@ def build_parser() -> Parser:
     train = sub.add_parser(
         "train",
         help="train an MLP on MNIST (no arguments: 784-128-10 ReLU, SGD 0.1, 8 epochs)",
-        description="Train an MLP on MNIST with minibatch SGD or Adam.",
+        description="Train an MLP on MNIST with a registered optimizer (SGD, Adam, ...).",
     )
     _model_flags(train.add_argument_group("model"))
     _optimizer_flags(train.add_argument_group("optimizer"))
@@ -181,10 +207,13 @@ def _model_flags(group: Any) -> None:
     model.add_argument(
         "--activation",
         default=S,
-        help="hidden activation, or one per hidden layer separated by commas (relu)",
+        help=f"hidden activation ({', '.join(ACTIVATIONS)}), or one per hidden layer "
+        "separated by commas (relu)",
     )
     model.add_argument(
-        "--init", default=S, help="init scheme, e.g. he_normal or normal:STD (normal:0.02)"
+        "--init",
+        default=S,
+        help=f"init scheme ({', '.join(SCHEMES)}) or normal:STD[:BIAS] (normal:0.02)",
     )
     model.add_argument(
         "--loss", default=S, choices=sorted(LOSSES), help="loss (softmax_cross_entropy)"
@@ -193,26 +222,25 @@ def _model_flags(group: Any) -> None:
 
 
 def _optimizer_flags(group: Any) -> None:
-    """The optimizer and its learning-rate schedule."""
+    """The optimizer, its settings (from the registry) and its learning-rate schedule."""
     opt = group
     S = argparse.SUPPRESS
-    opt.add_argument("--optimizer", default=S, choices=["sgd", "adam"], help="(sgd)")
-    opt.add_argument("--lr", default=S, type=number, help="learning rate (0.1 sgd, 0.001 adam)")
-    opt.add_argument("--momentum", default=S, type=number, help="SGD momentum in [0, 1) (0)")
-    opt.add_argument("--nesterov", default=S, action="store_true", help="Nesterov momentum (off)")
-    opt.add_argument("--beta1", default=S, type=number, help="Adam b1 (0.9)")
-    opt.add_argument("--beta2", default=S, type=number, help="Adam b2 (0.999)")
-    opt.add_argument("--eps", default=S, type=number, help="Adam eps (1e-8)")
-    opt.add_argument(
-        "--weight-decay",
-        default=S,
-        type=number,
-        help="decoupled weight decay on weight matrices (0)",
-    )
+    opt.add_argument("--optimizer", default=S, choices=sorted(OPTIMIZERS), help="(sgd)")
+    rates = ", ".join(f"{e.default_lr:g} {name}" for name, e in OPTIMIZERS.items())
+    opt.add_argument("--lr", default=S, type=number, help=f"learning rate ({rates})")
+    for key, defaults in optimizer_settings().items():
+        users = ", ".join(defaults)
+        shown = _defaults_text(defaults)
+        flag = "--" + key.replace("_", "-")
+        if all(isinstance(v, bool) for v in defaults.values()):
+            action = "store_true" if not any(defaults.values()) else argparse.BooleanOptionalAction
+            opt.add_argument(flag, default=S, action=action, help=f"setting of {users} ({shown})")
+        else:
+            opt.add_argument(flag, default=S, type=number, help=f"setting of {users} ({shown})")
     opt.add_argument(
         "--schedule",
         default=S,
-        choices=["constant", "step", "cosine"],
+        choices=sorted(SCHEDULES),
         help="learning-rate schedule (constant)",
     )
     opt.add_argument(
@@ -224,6 +252,25 @@ def _optimizer_flags(group: Any) -> None:
     )
     opt.add_argument("--decay-factor", default=S, type=number, help="step schedule: factor (0.1)")
     opt.add_argument("--final-lr", default=S, type=number, help="cosine schedule: final rate (0)")
+
+
+def _defaults_text(defaults: dict[str, Any]) -> str:
+    """``0.9``, or ``0.01 adamw, else 0.0`` when the optimizers' defaults differ."""
+    text = {name: "off" if v is False else "on" if v is True else f"{v:g}"
+            for name, v in defaults.items()}
+    values = list(text.values())
+    common = max(values, key=values.count)
+    odd = [f"{v} {name}" for name, v in text.items() if v != common]
+    return ", ".join([*odd, f"else {common}"]) if odd else common
+
+
+def settings_table() -> str:
+    """The Markdown table of the optimizer setting flags that ``docs/cli.md`` shows."""
+    rows = ["| flag | default | setting of |", "|---|---|---|"]
+    for key, defaults in optimizer_settings().items():
+        flag = "--" + key.replace("_", "-")
+        rows.append(f"| `{flag}` | {_defaults_text(defaults)} | {', '.join(defaults)} |")
+    return "\n".join(rows)
 
 
 def _loop_flags(group: Any) -> None:

@@ -1,8 +1,8 @@
 """The settings of a ``funcnn train`` run: from flags, or from a checkpoint to resume.
 
-A run's settings are a flat dict (the keys of :data:`funcnn.cli.args.TRAIN_DEFAULTS`
-plus ``epochs``), stored in the checkpoint's metadata under ``"train"`` so that
-``--resume`` rebuilds exactly the same run.
+A run's settings are a flat dict (the keys of :func:`funcnn.cli.args.train_defaults`:
+the CLI's own plus every registered optimizer's settings, and ``epochs``), stored in the
+checkpoint's metadata under ``"train"`` so that ``--resume`` rebuilds exactly the same run.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from funcnn.cli.args import TRAIN_DEFAULTS
+from funcnn.cli.args import optimizer_settings, setting_key, train_defaults
 from funcnn.cli.data import MNIST_CLASSES, MNIST_INPUTS
 from funcnn.cli.errors import UsageError, flagged
 from funcnn.cli.progress import plural
 from funcnn.core.spec import MLP
-from funcnn.training.optimizers import Optimizer, adam, sgd
-from funcnn.training.schedules import Constant, Cosine, Schedule, StepDecay
+from funcnn.training.optimizers import OPTIMIZERS, Optimizer
+from funcnn.training.schedules import SCHEDULES, Cosine, Schedule, StepDecay
 
 __all__ = [
     "DEFAULT_LOG_EVERY",
@@ -33,10 +33,19 @@ DEFAULT_LOG_EVERY = 50
 
 
 def train_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The effective model, optimizer and data settings (flags over defaults)."""
-    config = {key: getattr(args, key, default) for key, default in TRAIN_DEFAULTS.items()}
+    """The effective model, optimizer and data settings (flags over defaults); a flag for a
+    setting the chosen optimizer does not take is a usage error."""
+    config = {key: getattr(args, key, default) for key, default in train_defaults().items()}
+    entry = OPTIMIZERS[config["optimizer"]]
     if config["lr"] is None:
-        config["lr"] = 0.1 if config["optimizer"] == "sgd" else 0.001
+        config["lr"] = entry.default_lr
+    own = {setting_key(s) for s in entry.settings()}
+    for key, users in optimizer_settings().items():
+        if hasattr(args, key) and key not in own:
+            raise UsageError(
+                f"--{key.replace('_', '-')}: not a setting of --optimizer {entry.name} "
+                f"(it is one of {', '.join(users)})"
+            )
     config["epochs"] = 8 if args.epochs is None else args.epochs
     return config
 
@@ -59,40 +68,39 @@ def build_spec(config: dict[str, Any]) -> MLP:
     return flagged(lambda: MLP(sizes, activation))
 
 
-def build_optimizer(config: dict[str, Any], steps_per_epoch: int) -> Optimizer:
-    """The optimizer and schedule of the settings, for ``steps_per_epoch`` batches."""
-    lr = config["lr"]
-    schedule: Schedule
-    if config["schedule"] == "step":
-        schedule = StepDecay(
+def build_schedule(config: dict[str, Any], steps_per_epoch: int) -> Schedule:
+    """The ``--schedule`` of the settings, its epochs turned into ``steps_per_epoch`` steps."""
+    lr, name = config["lr"], config["schedule"]
+    if name == "step":
+        return StepDecay(
             lr, step_size=config["decay_every"] * steps_per_epoch, gamma=config["decay_factor"]
         )
-    elif config["schedule"] == "cosine":
-        schedule = Cosine(
+    if name == "cosine":
+        return Cosine(
             lr, total_steps=config["epochs"] * steps_per_epoch, final_lr=config["final_lr"]
         )
-    else:
-        schedule = Constant(lr)
-    if config["optimizer"] == "adam":
-        if config["momentum"] or config["nesterov"]:
-            raise UsageError("--momentum/--nesterov: only for --optimizer sgd")
-        return adam(
-            schedule,
-            b1=config["beta1"],
-            b2=config["beta2"],
-            eps=config["eps"],
-            weight_decay=config["weight_decay"],
-        )
-    return sgd(
-        schedule,
-        momentum=config["momentum"],
-        nesterov=config["nesterov"],
-        weight_decay=config["weight_decay"],
-    )
+    try:
+        kind: Any = SCHEDULES[name]  # a registered schedule that needs only the rate
+        return kind(lr)  # type: ignore[no-any-return]
+    except TypeError as exc:
+        raise UsageError(f"--schedule: {name!r} needs settings this CLI has no flags for") from exc
+
+
+def build_optimizer(config: dict[str, Any], steps_per_epoch: int) -> Optimizer:
+    """The optimizer and schedule of the settings, for ``steps_per_epoch`` batches: the
+    registered recipe with the settings given (``None``: the recipe's default)."""
+    entry = OPTIMIZERS[config["optimizer"]]
+    settings = {
+        s: config[setting_key(s)]
+        for s in entry.settings()
+        if config.get(setting_key(s)) is not None
+    }
+    return entry.recipe(build_schedule(config, steps_per_epoch), **settings)
 
 
 def saved_config(saved: dict[str, Any], path: Path) -> dict[str, Any]:
-    """The training settings stored by 'funcnn train', checked key by key."""
+    """The training settings stored by 'funcnn train', checked key by key; optimizer
+    settings missing from runs saved before they existed are ``None`` (the default)."""
     kinds: dict[str, tuple[type, ...]] = {
         "sizes": (str,),
         "activation": (str,),
@@ -102,11 +110,6 @@ def saved_config(saved: dict[str, Any], path: Path) -> dict[str, Any]:
         "dtype": (str,),
         "schedule": (str,),
         "lr": (int, float),
-        "momentum": (int, float),
-        "beta1": (int, float),
-        "beta2": (int, float),
-        "eps": (int, float),
-        "weight_decay": (int, float),
         "decay_factor": (int, float),
         "final_lr": (int, float),
         "decay_every": (int,),
@@ -114,11 +117,15 @@ def saved_config(saved: dict[str, Any], path: Path) -> dict[str, Any]:
         "seed": (int,),
         "epochs": (int,),
         "log_every": (int,),
-        "nesterov": (bool,),
         "shuffle": (bool,),
         "drop_last": (bool,),
         "limit": (int, type(None)),
     }
+    settings = optimizer_settings()
+    saved = {key: saved.get(key) for key in settings} | dict(saved)  # older runs lack some
+    for key, defaults in settings.items():
+        numbers = bool if all(isinstance(v, bool) for v in defaults.values()) else (int, float)
+        kinds[key] = (*((numbers,) if numbers is bool else numbers), type(None))
     for key, types in kinds.items():
         if key not in saved:
             raise UsageError(f"--resume: {path}: the saved training settings are missing {key!r}")
@@ -156,14 +163,17 @@ def default_out(config: dict[str, Any]) -> Path:
 
 
 def run_title(config: dict[str, Any], epochs: int) -> str:
-    """The run in a few words, for plot titles: sizes, activation, optimizer, rate, batch."""
+    """The run in a few words, for plot titles: sizes, activation, optimizer with the
+    settings that differ from its defaults, rate, batch."""
     parts = [f"{str(config['sizes']).replace(',', '-')} {config['activation']}"]
     opt = f"{config['optimizer']} lr {config['lr']:g}"
-    if config["optimizer"] == "sgd" and config["momentum"]:
-        opt += f" momentum {config['momentum']:g}" + (" nesterov" if config["nesterov"] else "")
+    entry = OPTIMIZERS.get(config["optimizer"])
+    for setting, default in (entry.settings() if entry is not None else {}).items():
+        value = config.get(setting_key(setting))
+        if value is None or value == default:
+            continue
+        opt += f" {setting}" if value is True else f" {setting} {value:g}"
     if config["schedule"] != "constant":
         opt += f" ({config['schedule']} schedule)"
-    if config["weight_decay"]:
-        opt += f" wd {config['weight_decay']:g}"
     parts += [opt, f"batch {config['batch_size']}", plural(epochs, "epoch")]
     return ", ".join(parts)

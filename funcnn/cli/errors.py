@@ -21,6 +21,7 @@ __all__ = [
     "UsageError",
     "exit_quietly_on_broken_pipe",
     "fail",
+    "flag_of",
     "flagged",
 ]
 
@@ -50,9 +51,6 @@ FLAG_OF = {
     "step_size": "--decay-every",
     "total_steps": "--epochs",
     "final_lr": "--final-lr",
-    "b1": "--beta1",
-    "b2": "--beta2",
-    "eps": "--eps",
     "activation": "--activation",
     "sizes": "--sizes",
     "loss": "--loss",
@@ -71,7 +69,7 @@ def flagged(build: Callable[[], T], flag: str | None = None, whole: tuple[str, .
     library parameter name in ``whole``
     (the name of the flag's whole value, like ``scheme`` for ``--init``) is dropped so
     the message does not say the same thing twice. Without ``flag``, the parameter name
-    at the start of the message is mapped by :data:`FLAG_OF`.
+    at the start of the message is mapped by :func:`flag_of`.
     """
     try:
         return build()
@@ -82,10 +80,22 @@ def flagged(build: Callable[[], T], flag: str | None = None, whole: tuple[str, .
             if match is not None and match["base"] in whole and not match["index"]:
                 message = match["rest"]
             raise UsageError(f"{flag}: {message}" if flag else message) from exc
-        if match is None or match["base"] not in FLAG_OF:
+        flag_name = None if match is None else flag_of(match["base"])
+        if match is None or flag_name is None:
             raise
         index = match["index"] or ""
-        raise UsageError(f"{FLAG_OF[match['base']]}{index}: {match['rest']}") from exc
+        raise UsageError(f"{flag_name}{index}: {match['rest']}") from exc
+
+
+def flag_of(name: str) -> str | None:
+    """The train flag that sets the library parameter ``name``: :data:`FLAG_OF`, else a
+    registered optimizer's setting (``b1`` is ``--beta1``); None for neither."""
+    from funcnn.cli.args import optimizer_settings, setting_key
+
+    if name in FLAG_OF:
+        return FLAG_OF[name]
+    key = setting_key(name)
+    return "--" + key.replace("_", "-") if key in optimizer_settings() else None
 
 
 def fail(message: str, code: int) -> int:

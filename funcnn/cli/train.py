@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from funcnn.cli.args import TRAIN_DEFAULTS
+from funcnn.cli.args import train_defaults
 from funcnn.cli.config import (
     build_optimizer,
     build_spec,
@@ -105,7 +105,7 @@ def _fresh(args: argparse.Namespace) -> _Run:
 
 
 def _resumed(args: argparse.Namespace) -> _Run:
-    explicit = sorted(k for k in TRAIN_DEFAULTS if hasattr(args, k))
+    explicit = sorted(k for k in train_defaults() if hasattr(args, k))
     if explicit:
         flags = ", ".join("--" + k.replace("_", "-") for k in explicit)
         raise UsageError(

@@ -18,7 +18,7 @@ the batch** of a per-sample loss. Per-sample conventions:
   ``mean_c softplus(z_c) - y_c z_c``; gradient ``(sigmoid(z) - y) / (B C)``.
 - ``softmax_binary_cross_entropy``: binary cross-entropy on softmax probabilities,
   ``mean_c -(y_c log p_c + (1 - y_c) log(1 - p_c))`` with ``p`` clipped to
-  ``[tiny, 1 - eps]``, backpropagated through the softmax VJP.
+  ``[tiny, 1 - epsneg]`` (``np.finfo`` of the dtype), backpropagated through the softmax VJP.
 
 Integer labels are one-hot encoded to width C; for the losses other than the two
 cross-entropies, when ``C == 1`` a label is the 0/1 target itself. Each loss is

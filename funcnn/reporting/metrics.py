@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from funcnn.core.activations import ACTIVATIONS
+from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import apply_unchecked, check_inputs, check_params
 from funcnn.core.softmax import softmax
 from funcnn.core.spec import MLP
@@ -26,6 +28,7 @@ __all__ = [
     "accuracy",
     "confusion_matrix",
     "predict",
+    "predict_proba",
     "top_misclassified",
 ]
 
@@ -237,4 +240,59 @@ def predict(spec: MLP, params: Params, x: ArrayLike, batch_size: int = 1024) -> 
             out[start : start + size] = logits[:, 0] > 0
         else:
             out[start : start + size] = np.argmax(logits, axis=1)
+    return out
+
+
+# The losses whose outputs read as class probabilities through a softmax of the logits.
+_SOFTMAX_LOSSES = ("softmax_cross_entropy", "softmax_then_cross_entropy",
+                   "softmax_binary_cross_entropy")
+
+
+def predict_proba(
+    spec: MLP,
+    params: Params,
+    x: ArrayLike,
+    loss: str | Loss = "softmax_cross_entropy",
+    batch_size: int = 1024,
+) -> NDArray[Any]:
+    """Class probabilities the network assigns to ``x``, in the params' dtype.
+
+    The probabilities are those the training ``loss`` reads off the logits: the softmax
+    for the softmax losses (rows summing to 1, ``(N, n_out)``) and the sigmoid of each
+    logit for ``binary_cross_entropy`` (independent labels, ``(N, n_out)``). A single
+    output unit (``n_out == 1``) is a binary classifier with ``P(class 1) = sigmoid(z)``
+    whatever the loss, returned as ``(N, 2)`` columns ``[1 - p, p]``. Either way the
+    largest entry of a row is :func:`predict`'s class. ``mse`` and other losses do not
+    define probabilities (an ``InvalidArgumentError``). Computed ``batch_size`` rows at
+    a time, like :func:`predict`.
+
+    >>> import numpy as np, funcnn as fn
+    >>> spec = fn.MLP((2, 3))
+    >>> params = [{"W": np.zeros((2, 3)), "b": np.array([0.0, 0.0, np.log(2.0)])}]
+    >>> fn.predict_proba(spec, params, np.ones((1, 2))).round(3)
+    array([[0.25, 0.25, 0.5 ]])
+    """
+    dtype = check_params(spec, params)
+    batch = check_inputs(spec, x, dtype)
+    size = check_positive_int("batch_size", batch_size)
+    resolved = get_loss(loss)
+    binary = spec.n_out == 1
+    if not binary and resolved.name not in (*_SOFTMAX_LOSSES, "binary_cross_entropy"):
+        raise InvalidArgumentError(
+            f"loss: {resolved.name!r} does not define class probabilities (expected one of "
+            f"{sorted((*_SOFTMAX_LOSSES, 'binary_cross_entropy'))})"
+        )
+    sigmoid = ACTIVATIONS["sigmoid"].value_kernel
+    n = batch.shape[0]
+    out = np.empty((n, 2 if binary else spec.n_out), dtype=dtype)
+    for start in range(0, n, size):
+        logits = apply_unchecked(spec, params, batch[start : start + size])
+        rows = out[start : start + size]
+        if binary:
+            sigmoid(logits, rows[:, 1:])
+            np.subtract(1, rows[:, 1], out=rows[:, 0])
+        elif resolved.name == "binary_cross_entropy":
+            sigmoid(logits, rows)
+        else:
+            rows[...] = softmax(logits)
     return out

@@ -34,8 +34,9 @@ from funcnn.core.pytree import TreeDef, tree_flatten, tree_unflatten
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, DataFormatError, FuncnnError, InvalidArgumentError
 from funcnn.training._atomic import write_atomically as _write_atomically
+from funcnn.training.chain import Optimizer, OptState, check_optimizer
 from funcnn.training.loop import History
-from funcnn.training.optimizers import Optimizer, OptState, optimizer_from_config
+from funcnn.training.optimizers import optimizer_from_config
 from funcnn.typing import Array, Params
 
 __all__ = ["FORMAT", "VERSION", "Checkpoint", "load_checkpoint", "save_checkpoint"]
@@ -230,11 +231,7 @@ def save_checkpoint(
     if opt_state is not None and optimizer is None:
         raise InvalidArgumentError("opt_state: saving an optimizer state needs optimizer=")
     if optimizer is not None:
-        if not isinstance(optimizer, Optimizer):
-            raise ArgumentTypeError(
-                f"optimizer: expected a funcnn Optimizer, got {type(optimizer).__name__}"
-            )
-        meta["optimizer"] = optimizer.to_config()
+        meta["optimizer"] = check_optimizer(optimizer).to_config()
     if opt_state is not None and optimizer is not None:
         optimizer.check_state(opt_state, p_leaves, p_def)
         s_leaves, s_def = tree_flatten(opt_state)

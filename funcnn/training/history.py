@@ -4,15 +4,25 @@ callback receives, and :class:`TrainingDivergedError`."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, TypeAlias
 
 from funcnn.errors import InvalidArgumentError, NonFiniteError
 from funcnn.training.optimizers import OptState
 from funcnn.typing import Params
 
-__all__ = ["BatchEnd", "Callback", "EpochEnd", "Event", "History", "TrainingDivergedError"]
+__all__ = [
+    "BatchEnd",
+    "Callback",
+    "EpochEnd",
+    "Event",
+    "History",
+    "StopTraining",
+    "TrainingDivergedError",
+]
 
 
 def _float_tuple(name: str, value: Any) -> tuple[float, ...]:
@@ -70,6 +80,27 @@ class History:
     def steps(self) -> int:
         """Total number of minibatch updates recorded."""
         return sum(self.epoch_steps)
+
+    def plot(self, directory: str | os.PathLike[str], *, test_label: str = "test",
+             dpi: int = 100) -> dict[str, Path]:
+        """Draw the loss curves, and the accuracy curves when accuracy was recorded, as
+        PNGs in ``directory`` (created if missing; matplotlib needed, ``funcnn[plot]``).
+
+        The files are named as ``funcnn train`` names them (``loss.png``,
+        ``accuracy.png``, from ``funcnn.plots.PLOT_FILES``); returns their paths by
+        kind (``"loss"``, ``"accuracy"``). ``test_label`` names the second curve
+        (``"validation"`` for a validation split). See
+        :func:`funcnn.plots.plot_loss_curves` for what is drawn.
+        """
+        from funcnn.reporting.plots import PLOT_FILES, plot_accuracy_curves, plot_loss_curves
+
+        folder = Path(os.fspath(directory))
+        out = {"loss": plot_loss_curves(folder / PLOT_FILES["loss"], self,
+                                        test_label=test_label, dpi=dpi)}
+        if self.epoch_train_accuracy:
+            out["accuracy"] = plot_accuracy_curves(folder / PLOT_FILES["accuracy"], self,
+                                                   test_label=test_label, dpi=dpi)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (lists of floats); :meth:`from_dict` inverts it."""
@@ -156,13 +187,15 @@ class BatchEnd:
 
     ``epoch`` counts from 1 across resumed runs (a run resumed after 3 epochs starts at
     epoch 4); ``loss`` is that batch's mean loss; ``batches_done`` is the number of
-    batches finished in this epoch so far (equal to ``batch``).
+    batches finished in this epoch so far (equal to ``batch``); ``last_epoch`` is the
+    epoch this call to :func:`fit` stops after (``None`` when the sender does not say).
     """
 
     epoch: int
     batch: int
     n_batches: int
     loss: float
+    last_epoch: int | None = None
 
     @property
     def batches_done(self) -> int:
@@ -187,8 +220,24 @@ class EpochEnd:
     history: History
 
 
+@dataclass(frozen=True)
+class StopTraining:
+    """Returned by a callback on :class:`EpochEnd` to end :func:`fit` after that epoch.
+
+    ``reason`` says why (early stopping's message). ``params`` and ``opt_state``, given
+    together or not at all, replace what ``fit`` returns (a callback restoring the best
+    epoch's pair); the returned history still records every epoch that ran. A
+    ``StopTraining`` returned on a :class:`BatchEnd` is an error: epochs end whole.
+    """
+
+    reason: str
+    params: Params | None = None
+    opt_state: OptState | None = None
+
+
 Event: TypeAlias = BatchEnd | EpochEnd
-Callback: TypeAlias = Callable[[Event], None]
+Callback: TypeAlias = Callable[[Event], StopTraining | None]
+"""A ``fit`` callback: called with each event; it may return :class:`StopTraining`."""
 
 
 class TrainingDivergedError(NonFiniteError):

@@ -14,7 +14,6 @@ from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array
 
 __all__ = [
-    "check_count",
     "check_fraction",
     "check_like",
     "check_non_negative",
@@ -102,16 +101,3 @@ def check_non_negative(name: str, value: Any) -> float:
     if not (math.isfinite(number) and number >= 0):
         raise InvalidArgumentError(f"{name}: expected a finite number >= 0, got {number}")
     return number
-
-
-def check_count(count: Any) -> int:
-    arr = np.asarray(count) if isinstance(count, np.ndarray | np.integer | int) else None
-    if arr is None or isinstance(count, bool) or arr.shape != () or arr.dtype.kind not in "iu":
-        raise ArgumentTypeError(
-            f"state['count']: expected a 0-d integer array, got {type(count).__name__} "
-            f"{getattr(count, 'shape', '')}"
-        )
-    value = int(arr)
-    if value < 0:
-        raise InvalidArgumentError(f"state['count']: expected a count >= 0, got {value}")
-    return value

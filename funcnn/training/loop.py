@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -32,16 +32,19 @@ from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import check_params
 from funcnn.core.pytree import tree_flatten, tree_unflatten
 from funcnn.core.spec import MLP
-from funcnn.errors import NonFiniteError
+from funcnn.data.prepare import train_validation_split
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
+from funcnn.training.callbacks import combine_callbacks
+from funcnn.training.chain import Optimizer, OptState, make_state
 from funcnn.training.history import (
     BatchEnd,
     Callback,
     EpochEnd,
     Event,
     History,
+    StopTraining,
     TrainingDivergedError,
 )
-from funcnn.training.optimizers import Optimizer, OptState, make_state
 from funcnn.training.plan import FitPlan, check_dataset, plan_fit
 from funcnn.training.step import Step, all_leaves_finite, count_correct
 from funcnn.typing import Array, FloatArray, Params
@@ -52,6 +55,7 @@ __all__ = [
     "EpochEnd",
     "Event",
     "History",
+    "StopTraining",
     "TrainingDivergedError",
     "evaluate",
     "fit",
@@ -133,6 +137,7 @@ class _Run:
             for f in fields(History) if f.name != "batch_interval"
         }
         self.global_step = plan.past.steps
+        self.last_epoch = plan.past.epochs + plan.epochs
         rows = (plan.batch, plan.x.shape[1])
         self.xbuf = np.empty(rows, dtype=plan.dtype)
         self.ybuf = np.empty((plan.batch, *plan.y.shape[1:]), dtype=plan.y.dtype)
@@ -174,7 +179,7 @@ class _Run:
                 self.record["batch_losses"].append(value)
             if plan.callback is not None and (bi % plan.callback_every == 0
                                               or bi == plan.n_batches):
-                plan.callback(BatchEnd(epoch, bi, plan.n_batches, value))
+                self.notify(BatchEnd(epoch, bi, plan.n_batches, value, self.last_epoch))
         if not self.finite():
             raise self.diverged(epoch, plan.n_batches, "the parameters or the optimizer "
                                 "state are not finite")
@@ -190,6 +195,30 @@ class _Run:
                 self.record["epoch_test_accuracy"].append(test_acc)
         self.record["epoch_steps"].append(plan.n_batches)
         self.record["epoch_time"].append(time.perf_counter() - started)
+
+    def notify(self, event: BatchEnd) -> None:
+        """Send a batch's event; epochs end whole, so a batch cannot stop training."""
+        assert self.plan.callback is not None
+        if isinstance(self.plan.callback(event), StopTraining):
+            raise InvalidArgumentError(
+                f"callback: returned StopTraining on a BatchEnd (epoch {event.epoch}, batch "
+                f"{event.batch}); training stops only at the end of an epoch (EpochEnd)")
+
+    def stopped(self, stop: StopTraining, optimizer: Optimizer) -> tuple[Params, OptState]:
+        """What fit returns when a callback stops it: the current pair or the given one."""
+        if stop.params is None and stop.opt_state is None:
+            return self.params(copy=False), self.state(copy=False)
+        if stop.params is None or stop.opt_state is None:
+            raise InvalidArgumentError("callback: StopTraining needs params and opt_state "
+                                       "together (or neither)")
+        check_params(self.spec, stop.params)
+        leaves, treedef = tree_flatten(stop.params)
+        if treedef != self.treedef:
+            raise InvalidArgumentError("callback: StopTraining.params differ in structure from "
+                                       "the params being trained")
+        count, slots = optimizer.check_state(stop.opt_state, leaves, treedef)
+        return (tree_unflatten(treedef, [a.copy() for a in leaves]),
+                _state(count, slots, treedef, copy=True))
 
     def finite(self) -> bool:
         return all_leaves_finite(self.cur) and all(
@@ -247,8 +276,10 @@ def fit(
     shuffle: bool = True,
     drop_last: bool = False,
     log_every: int | None = None,
-    callback: Callback | None = None,
+    callback: Callback | Sequence[Callback] | None = None,
     callback_every: int = 1,
+    verbose: int = 0,
+    validation_split: float | None = None,
 ) -> tuple[Params, OptState, History]:
     """Train ``params`` for ``epochs`` epochs of minibatch updates by ``optimizer``.
 
@@ -270,7 +301,22 @@ def fit(
       ``History.batch_losses`` (default: the history's interval, else none).
     - ``callback(event)``: called with :class:`BatchEnd` after every
       ``callback_every``-th batch (and each epoch's last) and with :class:`EpochEnd`
-      after every epoch, e.g. to drive a progress bar or write checkpoints.
+      after every epoch, e.g. to drive a progress bar or write checkpoints; a sequence
+      of callbacks is called in order. A callback returning :class:`StopTraining` on an
+      ``EpochEnd`` ends training after that epoch (:class:`funcnn.EarlyStopping`), and
+      may hand back the parameters and state to return (its best epoch's). See
+      :mod:`funcnn.training.callbacks` for ready-made ones.
+    - ``verbose``: 0 (the default) prints nothing; 1 shows a tqdm bar per epoch (when
+      tqdm is installed) and a line per epoch; 2 the lines only. They go to stderr; for
+      another stream pass ``callback=funcnn.Progress(file=stream)`` instead.
+    - ``validation_split``: a fraction in (0, 1) of the training samples held out and
+      evaluated after every epoch in place of ``x_test``/``y_test`` (recorded as the
+      history's test loss and accuracy). The held-out samples are drawn from ``rng``
+      (one ``rng.permutation(N)`` before the first epoch, as
+      :func:`funcnn.train_validation_split` with ``n_validation = round(fraction * N)``),
+      so a generator is required. A resumed run would draw another split, so it cannot
+      be combined with ``history=``: split once with ``train_validation_split`` and
+      pass ``x_test``/``y_test`` to every call.
 
     Returns ``(params, opt_state, history)``, all new objects; the history includes the
     epochs of the ``history`` passed in.
@@ -287,11 +333,14 @@ def fit(
     was evaluated with (nothing was updated by it) when they are all finite, otherwise
     those at the start of the failing epoch (the initial ones in the first epoch).
     """
+    data = (x_train, y_train, x_test, y_test)
+    if validation_split is not None:
+        data = _hold_out(data, validation_split, rng, history)
     plan = plan_fit(
-        spec, params, optimizer, (x_train, y_train, x_test, y_test), loss=loss,
+        spec, params, optimizer, data, loss=loss,
         epochs=epochs, batch_size=batch_size, rng=rng, history=history, shuffle=shuffle,
-        drop_last=drop_last, log_every=log_every, callback=callback,
-        callback_every=callback_every,
+        drop_last=drop_last, log_every=log_every,
+        callback=combine_callbacks(callback, verbose), callback_every=callback_every,
     )
     run = _Run(spec, params, optimizer, opt_state, plan)
     first = plan.past.epochs + 1
@@ -302,9 +351,46 @@ def fit(
             if epoch < last:
                 run.keep_good()
             if plan.callback is not None:
-                plan.callback(EpochEnd(epoch, last, run.params(copy=True),
-                                       run.state(copy=True), run.history()))
+                stop = plan.callback(EpochEnd(epoch, last, run.params(copy=True),
+                                              run.state(copy=True), run.history()))
+                if isinstance(stop, StopTraining):
+                    return (*run.stopped(stop, optimizer), run.history())
     return run.params(copy=False), run.state(copy=False), run.history()
+
+
+def _hold_out(
+    data: tuple[Any, Any, Any, Any], fraction: Any, rng: Any, history: Any
+) -> tuple[Any, Any, Any, Any]:
+    """``fit``'s training data split into training and validation data by ``rng``."""
+    x_train, y_train, x_test, y_test = data
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+        raise ArgumentTypeError(f"validation_split: expected a fraction between 0 and 1, "
+                                f"got {type(fraction).__name__}")
+    if not 0 < fraction < 1:
+        raise InvalidArgumentError(
+            f"validation_split: expected a fraction between 0 and 1, got {fraction!r}")
+    if x_test is not None or y_test is not None:
+        raise InvalidArgumentError("validation_split: pass it or x_test/y_test, not both")
+    if isinstance(history, History) and history.epochs:
+        raise InvalidArgumentError(
+            "validation_split: a resumed run (history=) would hold out other samples; split "
+            "once with funcnn.train_validation_split and pass x_test/y_test instead")
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(
+            "rng: validation_split draws the held-out samples from a numpy.random.Generator "
+            f"(np.random.default_rng(seed)), got {type(rng).__name__}")
+    x, y = np.asarray(x_train), np.asarray(y_train)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise InvalidArgumentError(f"x_train, y_train: expected the same number of samples, "
+                                   f"got shapes {x.shape} and {y.shape}")
+    n = x.shape[0]
+    k = round(fraction * n)
+    if not 0 < k < n:
+        raise InvalidArgumentError(
+            f"validation_split: {fraction} of {n} samples leaves "
+            f"{'no validation' if k == 0 else 'no training'} samples")
+    (xt, yt), (xv, yv) = train_validation_split(x, y, rng, n_validation=k)
+    return xt, yt, xv, yv
 
 
 def _state(count: int, slots: dict[str, list[Array]], treedef: Any, *, copy: bool) -> OptState:

@@ -1,353 +1,94 @@
-"""Optimizers as pure ``init`` / ``update`` pairs (the explicit one-line path,
-:func:`~funcnn.training.explicit.sgd_step`, is re-exported from here).
+"""The optimizer recipes (chains of :mod:`funcnn.training.transforms`) and their registry.
 
-The optimizers follow optax's shape, except that ``update`` returns the new parameters
-rather than an additive update::
+Each recipe is one chain, with ``lr_t`` the learning rate (a number, or a
+:class:`~funcnn.training.schedules.Schedule` of the update count) and decoupled weight
+decay ``wd`` on the weight matrices (``add_decayed_weights``, skipped when 0)::
 
-    opt = sgd(0.1, momentum=0.9, nesterov=True)      # or adam(1e-3), ...
-    state = opt.init(params)                          # pytree of arrays (checkpointable)
-    params, state = opt.update(grads, state, params)  # new arrays; inputs untouched
+    sgd      = [trace(momentum, nesterov)] + [add_decayed_weights(wd)] + scale_by_learning_rate
+    adam     = scale_by_adam(b1, b2, eps)  + [add_decayed_weights(wd)] + scale_by_learning_rate
+    adamw    = adam with weight_decay=0.01 by default
+    rmsprop  = scale_by_rms(alpha, eps, centered) + [trace(momentum)] + [decay] + lr
+    adagrad  = scale_by_rss(eps, initial_accumulator_value) + [decay] + lr
 
-With ``t`` the number of updates already applied (``state["count"]``), ``lr_t`` the
-learning-rate schedule at ``t`` (:mod:`funcnn.training.schedules`; a number means constant), ``g``
-the gradient and ``wd`` the weight decay, every optimizer computes a direction ``d`` and
-then
+(brackets: only when the setting is non-zero). The update rules are PyTorch's
+(``torch.optim.SGD`` without dampening, ``RMSprop``, ``Adagrad`` without ``lr_decay``) and
+Adam's paper; the weight decay is decoupled everywhere (it does not enter momentum or the
+moment estimates; for plain SGD it equals L2 regularisation with coefficient ``wd / 2``),
+where PyTorch's ``RMSprop`` and ``Adagrad`` add an L2 term to the gradient instead.
 
-    p <- p - lr_t * (d + wd * p)     for weight matrices (leaves with ndim >= 2)
-    p <- p - lr_t * d                for biases (1-D leaves): biases are never decayed
-
-Weight decay is **decoupled** (Loshchilov & Hutter's AdamW / SGDW): the decay term is
-added after the optimizer has processed the raw gradient, so it does not enter momentum
-or Adam's moment estimates. For plain SGD this equals L2 regularisation with coefficient
-``wd / 2``. The directions:
-
-- SGD: ``d = g``
-- SGD with momentum ``mu`` (PyTorch's convention, no dampening): ``v <- mu v + g`` with
-  ``v_0 = 0``; ``d = v``, or with Nesterov ``d = g + mu v`` (using the new ``v``)
-- Adam: ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``, with ``k = t + 1``:
-  ``d = (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps)``
-
-Arithmetic happens in the params' dtype (hyperparameters are Python floats, rounded to
-it). The state is a dict of arrays: ``"count"`` (0-d int64) plus ``"velocity"`` (SGD with
-momentum) or ``"mu"`` and ``"nu"`` (Adam), each shaped like ``params``.
+:data:`OPTIMIZERS` maps each name to its recipe: the CLI's ``--optimizer`` choices, the
+config a checkpoint stores (the recipe's keyword arguments; keys missing from an older
+config take the recipe's defaults) and the table in ``docs/training.md`` all come from it.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, NotRequired, TypedDict, cast
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from funcnn.core.pytree import TreeDef, tree_unflatten
-from funcnn.core.validation import all_finite, check_learning_rate
-from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
-from funcnn.training.explicit import sgd_step
-from funcnn.training.leaves import (
-    check_count,
-    check_fraction,
-    check_like,
-    check_non_negative,
-    descend,
-    dot_finite,
-    param_leaves,
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.training.chain import (
+    Optimizer,
+    OptState,
+    chain,
+    chain_from_config,
 )
+from funcnn.training.explicit import sgd_step
+from funcnn.training.leaves import check_fraction, check_non_negative
 from funcnn.training.schedules import Schedule, as_schedule, schedule_from_config
-from funcnn.typing import Array, IntLike, Params
+from funcnn.training.transforms import (
+    Transform,
+    add_decayed_weights,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    scale_by_rss,
+    trace,
+)
 
 __all__ = [
+    "OPTIMIZERS",
     "SGD",
     "Adam",
     "OptState",
     "Optimizer",
+    "OptimizerEntry",
+    "adagrad",
     "adam",
+    "adamw",
+    "chain",
+    "make_recipe",
     "optimizer_from_config",
+    "optimizer_table",
+    "register_optimizer",
+    "rmsprop",
     "sgd",
     "sgd_step",
 ]
 
 
-class OptState(TypedDict):
-    """An optimizer's state, as :meth:`Optimizer.init` and :meth:`Optimizer.update` return it.
-
-    ``count`` is the number of updates applied (a 0-d int64 array); the other keys are the
-    optimizer's slots (:meth:`Optimizer.slot_names`), each shaped like the params.
-    """
-
-    count: NDArray[np.int64]
-    velocity: NotRequired[Params]
-    """:func:`sgd` with momentum: the running velocity."""
-    mu: NotRequired[Params]
-    """:func:`adam`: the first-moment (mean) estimate."""
-    nu: NotRequired[Params]
-    """:func:`adam`: the second-moment (uncentred variance) estimate."""
+def make_recipe(
+    name: str, title: str, parts: list[Transform | None], lr: float | Schedule, **settings: Any
+) -> Optimizer:
+    """The chain of ``parts`` (``None`` skipped) then ``scale_by_learning_rate(lr)``,
+    remembering ``name`` and the recipe's keyword arguments (``settings``) as its config:
+    how every recipe, and one registered with :func:`register_optimizer`, is built."""
+    schedule = as_schedule(lr)
+    transforms = (*(t for t in parts if t is not None), scale_by_learning_rate(schedule))
+    return Optimizer(transforms, name, (("lr", schedule), *settings.items()), title)
 
 
-def make_state(count: int, slots: Mapping[str, Any]) -> OptState:
-    """``{"count": count as a 0-d int64 array, **slots}``: the state of any optimizer."""
-    state = {"count": np.array(count, dtype=np.int64), **slots}
-    # The slot names are the optimizer's (slot_names()), which check_state verifies.
-    return cast(OptState, state)
+def _decay(weight_decay: float) -> Transform | None:
+    wd = check_non_negative("weight_decay", weight_decay)
+    return add_decayed_weights(wd) if wd else None
 
 
-@dataclass(frozen=True)
-class Optimizer(ABC):
-    """Base class of funcnn's optimizers: pure ``init`` / ``update`` plus a config.
-
-    Subclasses define :meth:`slot_names` (their params-shaped state entries) and
-    ``_apply``, one in-place kernel that both the pure :meth:`update` and the training
-    loop's buffer-reusing fast path run, so the two give the same bits.
-    """
-
-    lr: float | Schedule = field(compare=False)
-    weight_decay: float = 0.0
-    # Optimizers compare by their schedule, so sgd(0.1) == sgd(Constant(0.1)).
-    schedule: Schedule = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "schedule", as_schedule(self.lr))
-        object.__setattr__(
-            self, "weight_decay", check_non_negative("weight_decay", self.weight_decay)
-        )
-
-    def slot_names(self) -> tuple[str, ...]:
-        """Names of the params-shaped entries of the state, besides ``"count"``."""
-        return ()
-
-    def init(self, params: Any) -> OptState:
-        """Fresh state for ``params`` (any pytree of float32/float64 arrays): count 0, zeros."""
-        leaves, treedef = param_leaves(params)
-        zeros = {
-            slot: tree_unflatten(treedef, [np.zeros_like(p) for p in leaves])
-            for slot in self.slot_names()
-        }
-        return make_state(0, zeros)
-
-    def update(self, grads: Any, state: OptState, params: Any) -> tuple[Any, OptState]:
-        """One step: ``(new_params, new_state)`` as new arrays; arguments are not modified.
-
-        ``grads`` and every slot of ``state`` must match ``params`` in structure, shapes
-        and dtypes; ``grads`` must be finite.
-        """
-        p_leaves, treedef = param_leaves(params)
-        g_leaves = check_like("grads", grads, p_leaves, treedef, finite=True)
-        count, slot_leaves = self.check_state(state, p_leaves, treedef)
-        overflow = self.overflows(g_leaves)
-        if overflow is not None:
-            raise NonFiniteError(f"update: {overflow}; nothing was updated")
-        # The kernel works in place: give it private copies.
-        scratch_g = [g.copy() for g in g_leaves]
-        new_slots = {name: [a.copy() for a in leaves] for name, leaves in slot_leaves.items()}
-        out = [np.empty_like(p) for p in p_leaves]
-        scratch = [np.empty_like(p) for p in p_leaves]
-        self._apply(p_leaves, scratch_g, new_slots, scratch, count, out)
-        slots = {name: tree_unflatten(treedef, leaves) for name, leaves in new_slots.items()}
-        return tree_unflatten(treedef, out), make_state(count + 1, slots)
-
-    def check_state(
-        self, state: Any, p_leaves: list[Array], treedef: TreeDef, *, finite: bool = True
-    ) -> tuple[int, dict[str, list[Array]]]:
-        """Validate ``state`` against params leaves; return the count and slot leaves
-        (with ``finite``, NaN and inf in the slots are rejected)."""
-        if not isinstance(state, dict):
-            raise ArgumentTypeError(
-                f"state: expected a dict from {type(self).__name__}.init, got "
-                f"{type(state).__name__}"
-            )
-        expected = {"count", *self.slot_names()}
-        if set(state) != expected:
-            raise InvalidArgumentError(
-                f"state: expected keys {sorted(expected)} for {type(self).__name__}, "
-                f"got {sorted(map(str, state))}"
-            )
-        count = check_count(state["count"])
-        slot_leaves = {
-            name: check_like(f"state[{name!r}]", state[name], p_leaves, treedef, finite=finite)
-            for name in self.slot_names()
-        }
-        return count, slot_leaves
-
-    def overflows(self, grads: list[Array]) -> str | None:
-        """Why applying these (finite) gradient leaves would overflow the optimizer's
-        state, or None. Checked before anything is modified, so an update either happens
-        in full or not at all; only Adam, whose second moment squares the gradient, can
-        overflow silently (its steps would become 0, not inf)."""
-        return None
-
-    def learning_rate(self, step: IntLike) -> float:
-        """The learning rate of update number ``step`` (0-based): an int, a numpy integer
-        or the 0-d array ``state["count"]``."""
-        return self.schedule(step)
-
-    @abstractmethod
-    def to_config(self) -> dict[str, Any]:
-        """A JSON-serialisable description; :func:`optimizer_from_config` inverts it."""
-
-    @abstractmethod
-    def _apply(
-        self,
-        params: list[Array],
-        grads: list[Array],
-        slots: dict[str, list[Array]],
-        scratch: list[Array],
-        count: int,
-        out: list[Array],
-    ) -> None:
-        """Write the updated params into ``out`` (which may alias ``params``).
-
-        Updates ``slots`` in place and may overwrite ``grads`` and ``scratch``; ``count``
-        is the number of updates applied before this one.
-        """
-
-    def _finish(
-        self, p: Array, d: Array, spare: Array, lr: float, out: Array, d_writable: bool
-    ) -> None:
-        """``out = p - lr * (d + wd * p)`` (no decay for 1-D leaves), leaving ``p`` intact.
-
-        ``spare`` is a scratch buffer distinct from ``d``; ``d`` is overwritten only when
-        ``d_writable``.
-        """
-        wd = self.weight_decay
-        if wd and p.ndim >= 2:
-            np.multiply(p, wd, out=spare)
-            spare += d
-            d = spare
-        descend(p, d, lr, out, d if d is spare or d_writable else spare)
-
-
-@dataclass(frozen=True)
-class SGD(Optimizer):
-    """Stochastic gradient descent, optionally with momentum or Nesterov momentum.
-
-    ``lr``: a finite number > 0 or a :class:`~funcnn.training.schedules.Schedule`; ``momentum``
-    in ``[0, 1)``; ``nesterov`` needs ``momentum > 0``; ``weight_decay >= 0`` (decoupled,
-    weight matrices only). See the module docstring for the formulas.
-    """
-
-    momentum: float = 0.0
-    nesterov: bool = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "momentum", check_fraction("momentum", self.momentum))
-        if not isinstance(self.nesterov, bool):
-            raise ArgumentTypeError(f"nesterov: expected a bool, got {self.nesterov!r}")
-        if self.nesterov and self.momentum == 0:
-            raise InvalidArgumentError("nesterov: Nesterov momentum needs momentum > 0")
-
-    def slot_names(self) -> tuple[str, ...]:
-        return ("velocity",) if self.momentum else ()
-
-    def _apply(
-        self,
-        params: list[Array],
-        grads: list[Array],
-        slots: dict[str, list[Array]],
-        scratch: list[Array],
-        count: int,
-        out: list[Array],
-    ) -> None:
-        lr = self.schedule.value(count)
-        mu = self.momentum
-        for i, (p, g, s, o) in enumerate(zip(params, grads, scratch, out, strict=True)):
-            if not mu:
-                self._finish(p, g, s, lr, o, d_writable=True)
-                continue
-            v = slots["velocity"][i]
-            v *= mu
-            v += g
-            if self.nesterov:
-                np.multiply(v, mu, out=s)
-                g += s
-                self._finish(p, g, s, lr, o, d_writable=True)
-            else:
-                self._finish(p, v, g, lr, o, d_writable=False)
-
-    def to_config(self) -> dict[str, Any]:
-        return {
-            "name": "sgd",
-            "lr": self.schedule.to_config(),
-            "momentum": self.momentum,
-            "nesterov": self.nesterov,
-            "weight_decay": self.weight_decay,
-        }
-
-
-@dataclass(frozen=True)
-class Adam(Optimizer):
-    """Adam (Kingma & Ba), with decoupled weight decay (AdamW) when ``weight_decay > 0``.
-
-    ``b1`` and ``b2`` in ``[0, 1)``, ``eps > 0``. See the module docstring for the formula.
-    """
-
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "b1", check_fraction("b1", self.b1))
-        object.__setattr__(self, "b2", check_fraction("b2", self.b2))
-        object.__setattr__(self, "eps", check_learning_rate(self.eps, "eps"))
-
-    def slot_names(self) -> tuple[str, ...]:
-        return ("mu", "nu")
-
-    def overflows(self, grads: list[Array]) -> str | None:
-        for index, g in enumerate(grads):
-            # The cheap test first; the exact one only when the sum of squares overflows.
-            with np.errstate(over="ignore"):
-                if dot_finite(g) or all_finite(np.square(g)):
-                    continue
-            return (
-                f"the gradient's square overflows {g.dtype} in grads leaf {index} "
-                f"(|g| up to {float(np.max(np.abs(g))):.3g}), so Adam's second moment "
-                "'nu' would become inf; scale the inputs or the loss down"
-            )
-        return None
-
-    def _apply(
-        self,
-        params: list[Array],
-        grads: list[Array],
-        slots: dict[str, list[Array]],
-        scratch: list[Array],
-        count: int,
-        out: list[Array],
-    ) -> None:
-        lr = self.schedule.value(count)
-        b1, b2 = self.b1, self.b2
-        k = count + 1
-        c1 = 1.0 - b1**k
-        c2 = 1.0 - b2**k
-        for i, (p, g, s, o) in enumerate(zip(params, grads, scratch, out, strict=True)):
-            m, v = slots["mu"][i], slots["nu"][i]
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=s)
-            m += s
-            v *= b2
-            np.multiply(g, g, out=s)
-            s *= 1.0 - b2
-            v += s
-            np.divide(v, c2, out=s)
-            np.sqrt(s, out=s)
-            s += self.eps
-            np.divide(m, c1, out=g)
-            g /= s
-            self._finish(p, g, s, lr, o, d_writable=True)
-
-    def to_config(self) -> dict[str, Any]:
-        return {
-            "name": "adam",
-            "lr": self.schedule.to_config(),
-            "b1": self.b1,
-            "b2": self.b2,
-            "eps": self.eps,
-            "weight_decay": self.weight_decay,
-        }
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ArgumentTypeError(f"{name}: expected a bool, got {value!r}")
+    return value
 
 
 def sgd(
@@ -356,9 +97,15 @@ def sgd(
     momentum: float = 0.0,
     nesterov: bool = False,
     weight_decay: float = 0.0,
-) -> SGD:
-    """Plain SGD, SGD with momentum, or with Nesterov momentum (see :class:`SGD`)."""
-    return SGD(lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov)
+) -> Optimizer:
+    """SGD, with momentum or Nesterov momentum (PyTorch's convention, no dampening)."""
+    mu = check_fraction("momentum", momentum)
+    if _bool("nesterov", nesterov) and mu == 0:
+        raise InvalidArgumentError("nesterov: Nesterov momentum needs momentum > 0")
+    return make_recipe(
+        "sgd", "SGD", [trace(mu, nesterov) if mu else None, _decay(weight_decay)], lr,
+        momentum=mu, nesterov=nesterov, weight_decay=float(weight_decay),
+    )
 
 
 def adam(
@@ -368,25 +115,171 @@ def adam(
     b2: float = 0.999,
     eps: float = 1e-8,
     weight_decay: float = 0.0,
-) -> Adam:
-    """Adam, or AdamW with ``weight_decay > 0`` (see :class:`Adam`)."""
-    return Adam(lr, weight_decay=weight_decay, b1=b1, b2=b2, eps=eps)
+) -> Optimizer:
+    """Adam (Kingma & Ba), or AdamW with ``weight_decay > 0``."""
+    scaling = scale_by_adam(b1, b2, eps)
+    return make_recipe(
+        "adam", "Adam", [scaling, _decay(weight_decay)], lr,
+        b1=scaling.b1, b2=scaling.b2, eps=scaling.eps, weight_decay=float(weight_decay),
+    )
+
+
+def adamw(
+    lr: float | Schedule = 1e-3,
+    *,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+) -> Optimizer:
+    """AdamW (Loshchilov & Hutter): :func:`adam` with decoupled decay 0.01 by default."""
+    scaling = scale_by_adam(b1, b2, eps)
+    return make_recipe(
+        "adamw", "AdamW", [scaling, _decay(weight_decay)], lr,
+        b1=scaling.b1, b2=scaling.b2, eps=scaling.eps, weight_decay=float(weight_decay),
+    )
+
+
+def rmsprop(
+    lr: float | Schedule = 1e-2,
+    *,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    momentum: float = 0.0,
+    centered: bool = False,
+    weight_decay: float = 0.0,
+) -> Optimizer:
+    """RMSprop as ``torch.optim.RMSprop`` computes it (``eps`` outside the root; momentum
+    on the scaled gradient), with decoupled weight decay."""
+    scaling = scale_by_rms(alpha, eps, centered)
+    mu = check_fraction("momentum", momentum)
+    return make_recipe(
+        "rmsprop", "RMSprop", [scaling, trace(mu) if mu else None, _decay(weight_decay)], lr,
+        alpha=scaling.alpha, eps=scaling.eps, momentum=mu, centered=centered,
+        weight_decay=float(weight_decay),
+    )
+
+
+def adagrad(
+    lr: float | Schedule = 1e-2,
+    *,
+    eps: float = 1e-10,
+    initial_accumulator_value: float = 0.0,
+    weight_decay: float = 0.0,
+) -> Optimizer:
+    """Adagrad as ``torch.optim.Adagrad`` computes it (no ``lr_decay``: use a schedule),
+    with decoupled weight decay."""
+    scaling = scale_by_rss(eps, initial_accumulator_value)
+    return make_recipe(
+        "adagrad", "Adagrad", [scaling, _decay(weight_decay)], lr,
+        eps=scaling.eps, initial_accumulator_value=scaling.initial_accumulator_value,
+        weight_decay=float(weight_decay),
+    )
+
+
+SGD = sgd
+"""The name of the class :func:`sgd` returned before optimizers became chains."""
+Adam = adam
+"""The name of the class :func:`adam` returned before optimizers became chains."""
+
+
+@dataclass(frozen=True)
+class OptimizerEntry:
+    """One registered optimizer: its recipe, how it is named, and the CLI's default rate.
+
+    The recipe takes the learning rate first, then keyword arguments with defaults: those
+    are its settings (config keys, CLI flags, docs columns).
+    """
+
+    name: str
+    recipe: Callable[..., Optimizer]
+    summary: str
+    default_lr: float
+
+    def settings(self) -> dict[str, Any]:
+        """The recipe's keyword arguments and their defaults (``lr`` excluded)."""
+        return {
+            p.name: p.default
+            for p in inspect.signature(self.recipe).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+
+    def default_lr_of_recipe(self) -> Any:
+        """The recipe's own default ``lr``, or None when it has none."""
+        first = next(iter(inspect.signature(self.recipe).parameters.values()))
+        return None if first.default is inspect.Parameter.empty else first.default
+
+    def build(self, lr: float | Schedule, settings: dict[str, Any]) -> Optimizer:
+        """The recipe with ``lr`` and ``settings`` (missing ones take their defaults)."""
+        unknown = sorted(set(settings) - set(self.settings()))
+        if unknown:
+            raise InvalidArgumentError(
+                f"config: bad arguments for optimizer {self.name!r}: unexpected {unknown}; "
+                f"it takes {sorted(self.settings())}"
+            )
+        return self.recipe(lr, **settings)
+
+
+OPTIMIZERS: dict[str, OptimizerEntry] = {}
+"""Every optimizer by name (:func:`register_optimizer` adds one)."""
+
+
+def register_optimizer(
+    name: str, recipe: Callable[..., Optimizer], summary: str, default_lr: float
+) -> OptimizerEntry:
+    """Add (or replace) the optimizer ``name``; returns its entry. ``recipe(lr, **settings)``
+    takes the learning rate (a number or a schedule) first, then keyword-only settings with
+    JSON-serialisable defaults, and returns an :class:`Optimizer` whose ``recipe`` is
+    ``name``, as :func:`make_recipe` builds it (see :func:`sgd` for the pattern)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ArgumentTypeError(f"name: expected an identifier string, got {name!r}")
+    if not callable(recipe):
+        raise ArgumentTypeError(f"recipe: expected a callable, got {type(recipe).__name__}")
+    params = list(inspect.signature(recipe).parameters.values())
+    if not params or params[0].kind is inspect.Parameter.KEYWORD_ONLY:
+        raise InvalidArgumentError(
+            f"recipe: {getattr(recipe, '__name__', recipe)!r} must take the learning rate first"
+        )
+    entry = OPTIMIZERS[name] = OptimizerEntry(name, recipe, summary, default_lr)
+    return entry
+
+
+register_optimizer("sgd", sgd, "SGD, momentum, Nesterov (PyTorch's convention)", 0.1)
+register_optimizer("adam", adam, "Adam; AdamW with weight_decay > 0", 1e-3)
+register_optimizer("adamw", adamw, "AdamW: Adam with decoupled decay 0.01", 1e-3)
+register_optimizer("rmsprop", rmsprop, "RMSprop (PyTorch's semantics)", 1e-2)
+register_optimizer("adagrad", adagrad, "Adagrad (PyTorch's semantics)", 1e-2)
 
 
 def optimizer_from_config(config: Any) -> Optimizer:
-    """Rebuild an optimizer from :meth:`Optimizer.to_config` output."""
+    """Rebuild an optimizer from :meth:`Optimizer.to_config` output; settings missing
+    from the config (saved before the setting existed) take the recipe's defaults."""
     if not isinstance(config, dict):
         raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")
     args = dict(config)
     name = args.pop("name", None)
-    kinds: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
-    if not isinstance(name, str) or name not in kinds:
+    if name == "chain":
+        return chain_from_config(config)
+    if not isinstance(name, str) or name not in OPTIMIZERS:
         raise InvalidArgumentError(
-            f"config: unknown optimizer {name!r}; expected one of {sorted(kinds)}"
+            f"config: unknown optimizer {name!r}; expected one of {sorted(OPTIMIZERS)} "
+            "or 'chain'"
         )
-    lr = args.pop("lr", None)
+    entry = OPTIMIZERS[name]
+    lr = args.pop("lr", entry.default_lr_of_recipe())
+    if lr is None:
+        raise InvalidArgumentError(f"config: optimizer {name!r} needs 'lr'")
     schedule = schedule_from_config(lr) if isinstance(lr, dict) else lr
-    try:
-        return kinds[name](schedule, **args)
-    except TypeError as exc:
-        raise InvalidArgumentError(f"config: bad arguments for optimizer {name!r}: {exc}") from exc
+    return entry.build(schedule, args)
+
+
+def optimizer_table() -> str:
+    """The Markdown table of :data:`OPTIMIZERS` that ``docs/training.md`` shows."""
+    rows = [
+        "| name | what | settings (defaults) | CLI default lr |",
+        "|---|---|---|---|",
+    ]
+    for name, entry in OPTIMIZERS.items():
+        settings = ", ".join(f"`{k}={v!r}`" for k, v in entry.settings().items())
+        rows.append(f"| `{name}` | {entry.summary} | {settings} | {entry.default_lr:g} |")
+    return "\n".join(rows)

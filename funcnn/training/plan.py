@@ -13,8 +13,8 @@ from funcnn.core.network import check_inputs, check_params
 from funcnn.core.spec import MLP
 from funcnn.core.validation import check_finite, check_positive_int, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.training.chain import check_optimizer
 from funcnn.training.history import Callback, History
-from funcnn.training.optimizers import Optimizer
 from funcnn.typing import Array, FloatArray
 
 __all__ = ["FitPlan", "check_dataset", "plan_fit"]
@@ -83,11 +83,7 @@ def plan_fit(
 ) -> FitPlan:
     """Check every argument of ``fit`` (same names, same errors) and plan the batches."""
     dtype = check_params(spec, params)
-    if not isinstance(optimizer, Optimizer):
-        raise ArgumentTypeError(
-            f"optimizer: expected a funcnn Optimizer (e.g. funcnn.sgd(0.1)), "
-            f"got {type(optimizer).__name__}"
-        )
+    check_optimizer(optimizer)
     resolved = get_loss(loss)
     x_train, y_train, x_test, y_test = data
     x, y = check_dataset(spec, x_train, y_train, dtype, resolved, ("x_train", "y_train"))

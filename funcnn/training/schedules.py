@@ -17,6 +17,7 @@ Steps count optimizer updates (minibatches), not epochs; to decay once per epoch
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -27,12 +28,14 @@ from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import IntLike
 
 __all__ = [
+    "SCHEDULES",
     "Constant",
     "Cosine",
     "Schedule",
     "StepDecay",
     "as_schedule",
     "schedule_from_config",
+    "schedule_table",
 ]
 
 
@@ -141,6 +144,23 @@ class Cosine(Schedule):
         }
 
 
+SCHEDULES: dict[str, type[Schedule]] = {"constant": Constant, "step": StepDecay, "cosine": Cosine}
+"""Every schedule class by the ``name`` its config carries: how checkpoints rebuild them, the
+CLI's ``--schedule`` choices and the schedule table of ``docs/training.md``."""
+
+
+def schedule_table() -> str:
+    """The Markdown table of :data:`SCHEDULES` that ``docs/training.md`` shows."""
+    rows = ["| name | class | fields (defaults) |", "|---|---|---|"]
+    for name, kind in SCHEDULES.items():
+        fields = ", ".join(
+            f"`{f.name}`" if f.default is dataclasses.MISSING else f"`{f.name}={f.default!r}`"
+            for f in dataclasses.fields(kind)
+        )
+        rows.append(f"| `{name}` | `{kind.__name__}` | {fields} |")
+    return "\n".join(rows)
+
+
 def as_schedule(lr: float | Schedule, name: str = "lr") -> Schedule:
     """A :class:`Schedule` from a number (:class:`Constant`) or a schedule (passed through)."""
     if isinstance(lr, Schedule):
@@ -154,16 +174,11 @@ def schedule_from_config(config: Any) -> Schedule:
         raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")
     args = dict(config)
     name = args.pop("name", None)
-    kinds: dict[str, type[Schedule]] = {
-        "constant": Constant,
-        "step": StepDecay,
-        "cosine": Cosine,
-    }
-    if not isinstance(name, str) or name not in kinds:
+    if not isinstance(name, str) or name not in SCHEDULES:
         raise InvalidArgumentError(
-            f"config: unknown schedule {name!r}; expected one of {sorted(kinds)}"
+            f"config: unknown schedule {name!r}; expected one of {sorted(SCHEDULES)}"
         )
     try:
-        return kinds[name](**args)
+        return SCHEDULES[name](**args)
     except TypeError as exc:
         raise InvalidArgumentError(f"config: bad arguments for schedule {name!r}: {exc}") from exc

@@ -10,7 +10,8 @@ are only read. Its buffers live as long as the step, so a step costs no allocati
 The gradient is the one :func:`funcnn.value_and_grad` computes: both run
 :func:`funcnn.core.engine.forward` and :func:`~funcnn.core.engine.backward`. Only
 the sink differs: the step either stores the gradients and hands them to the
-optimizer's in-place kernel (the one its pure ``update`` runs), or, for plain SGD,
+optimizer's in-place kernel (the one its pure ``update`` runs), or, for a plain
+learning-rate step (:meth:`~funcnn.training.chain.Optimizer.plain_learning_rate`),
 applies them inside backprop: backprop is linear in the logits' gradient, so scaling that
 (small) gradient by ``lr`` first makes every layer's gradient come out multiplied by
 ``lr``, and each layer then needs one subtraction after its weights were last read. The
@@ -30,12 +31,12 @@ from funcnn.core import engine
 from funcnn.core.dense import bias_grad_into, weight_grad_into
 from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import check_inputs, check_params
-from funcnn.core.pytree import tree_flatten
+from funcnn.core.pytree import tree_flatten, tree_structure
 from funcnn.core.spec import MLP
 from funcnn.core.validation import all_finite, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, NonFiniteError
 from funcnn.training._blas import FusedUpdate, fused_update_for
-from funcnn.training.optimizers import SGD, Optimizer, OptState
+from funcnn.training.chain import Optimizer, OptState, check_optimizer
 from funcnn.typing import Array, FloatArray, Params
 
 __all__ = ["Step", "make_step"]
@@ -57,19 +58,14 @@ class Step:
     ) -> None:
         if not isinstance(spec, MLP):
             raise ArgumentTypeError(f"spec: expected an MLP, got {type(spec).__name__}")
-        if not isinstance(optimizer, Optimizer):
-            raise ArgumentTypeError(
-                f"optimizer: expected a funcnn Optimizer (e.g. funcnn.sgd(0.1)), got "
-                f"{type(optimizer).__name__}"
-            )
         self.spec = spec
-        self.optimizer = optimizer
+        self.optimizer = check_optimizer(optimizer)
         self.loss = get_loss(loss)
         self.acts = engine.activations_of(spec)
-        # Plain SGD (no momentum, no weight decay) is applied inside backprop.
-        self.fused_sgd = (
-            isinstance(optimizer, SGD) and not optimizer.momentum and not optimizer.weight_decay
-        )
+        # A plain learning-rate step (SGD without momentum or decay) is applied inside
+        # backprop: tests prove it equal to the chain's kernel.
+        self.plain_lr = optimizer.plain_learning_rate()
+        self.treedef = tree_structure([{"W": 0, "b": 0} for _ in spec.layer_shapes])
         self._buffers: dict[tuple[int, Any], engine.Buffers] = {}
         self._work: dict[Any, tuple[list[FloatArray], list[FloatArray], list[Array]]] = {}
         self._fused: dict[tuple[int, Any], list[FusedUpdate | None]] = {}
@@ -132,9 +128,9 @@ class Step:
         if not math.isfinite(value):
             return value, correct
         gW, gb, scratch = self._work_for(dtype, leaves)
-        if self.fused_sgd:
+        if self.plain_lr is not None:
             dz = buf.dz[-1]
-            dz *= self.optimizer.schedule.value(count)
+            dz *= self.plain_lr.value(count)
             sink = _sgd_sink(W, b, gW, gb, self._fused_for(r, dtype))
             engine.backward(self.acts, W, x, buf, sink)
             return value, correct
@@ -143,7 +139,7 @@ class Step:
         overflow = self.optimizer.overflows(grads)
         if overflow is not None:
             raise NonFiniteError(f"step: {overflow}; nothing was updated")
-        self.optimizer._apply(leaves, grads, slots, scratch, count, leaves)
+        self.optimizer.apply_in_place(leaves, grads, slots, scratch, count, self.treedef, leaves)
         return value, correct
 
     def _buffers_for(self, r: int, dtype: np.dtype[Any]) -> engine.Buffers:

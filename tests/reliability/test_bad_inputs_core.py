@@ -19,6 +19,9 @@ import funcnn as fn
 from funcnn.core import validation
 from funcnn.core.network import check_inputs, check_params
 from tests.reliability._catalogue import Case, check, rows, thunk, wrong
+from tests.strategies import unknown_name
+
+UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
 
 IAE = fn.InvalidArgumentError
 ATE = fn.ArgumentTypeError
@@ -63,7 +66,9 @@ def _mlp_cases() -> Iterator[Case]:
     yield Case("MLP/sizes-str", mlp("32"), ATE, "sizes", r"expected a sequence of ints")
     yield Case("MLP/sizes-None", mlp(None), ATE, "sizes", r"expected a sequence of ints")
     yield Case("MLP/sizes-int", mlp(5), ATE, "sizes", r"expected a sequence of ints")
-    yield Case("MLP/act-unknown", mlp((3, 4, 2), "swish"), IAE, "activation", r"expected one of")
+    yield Case(
+        "MLP/act-unknown", mlp((3, 4, 2), UNKNOWN_ACTIVATION), IAE, "activation", r"expected one of"
+    )
     yield Case("MLP/act-empty", mlp((3, 4, 2), ""), IAE, "activation", r"unknown activation ''")
     yield Case("MLP/act-case", mlp((3, 4, 2), "ReLU"), IAE, "activation", r"expected one of")
     yield Case(
@@ -82,10 +87,10 @@ def _mlp_cases() -> Iterator[Case]:
     )
     yield Case(
         "MLP/acts-unknown-second",
-        mlp((3, 4, 4, 2), ("relu", "gelu")),
+        mlp((3, 4, 4, 2), ("relu", UNKNOWN_ACTIVATION)),
         IAE,
         "activation",
-        r"unknown activation 'gelu'",
+        rf"unknown activation '{UNKNOWN_ACTIVATION}'",
     )
     yield Case("MLP/act-int", mlp((3, 4, 2), 5), ATE, "activation", r"expected a name or a seq")
     yield Case("MLP/act-None", mlp((3, 4, 2), None), ATE, "activation", r"expected a name")
@@ -205,7 +210,7 @@ def _init_cases() -> Iterator[Case]:
         "bias",
         r"expected",
     )
-    for name in ("swish", "", None, 3):
+    for name in (UNKNOWN_ACTIVATION, "", None, 3):
         yield Case(
             f"get_activation/{name!r}",
             thunk(fn.get_activation, name),

@@ -19,11 +19,37 @@ import numpy as np
 import pytest
 
 import funcnn as fn
+from funcnn.training.chain import chain, check_optimizer
 from funcnn.training.checkpoint import Checkpoint, _seal, load_checkpoint, save_checkpoint
 from funcnn.training.loop import History, evaluate, fit
-from funcnn.training.optimizers import SGD, Adam, adam, optimizer_from_config, sgd
+from funcnn.training.optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adam,
+    adagrad,
+    adam,
+    adamw,
+    make_recipe,
+    optimizer_from_config,
+    register_optimizer,
+    rmsprop,
+    sgd,
+)
 from funcnn.training.schedules import Constant, Cosine, StepDecay, as_schedule, schedule_from_config
+from funcnn.training.transforms import (
+    add_decayed_weights,
+    clip_by_global_norm,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    scale_by_rss,
+    trace,
+    transform_from_config,
+)
 from tests.reliability._catalogue import Case, check, rows, thunk, wrong
+from tests.strategies import unknown_name
+
+UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
 
 IAE = fn.InvalidArgumentError
 ATE = fn.ArgumentTypeError
@@ -174,7 +200,7 @@ def _optimizer_cases() -> Iterator[Case]:
             update(s={**state, "count": np.array(1.5)}),
             ATE,
             count,
-            r"expected a 0-d integer array",
+            r"expected a non-negative integer",
             None,
         ),
         (
@@ -182,7 +208,7 @@ def _optimizer_cases() -> Iterator[Case]:
             update(s={**state, "count": np.array([1])}),
             ATE,
             count,
-            r"expected a 0-d integer array",
+            r"expected a non-negative integer",
             None,
         ),
         (
@@ -190,7 +216,7 @@ def _optimizer_cases() -> Iterator[Case]:
             update(s={**state, "count": True}),
             ATE,
             count,
-            r"expected a 0-d integer",
+            r"expected a non-negative integer",
             None,
         ),
         (
@@ -198,7 +224,7 @@ def _optimizer_cases() -> Iterator[Case]:
             update(s={**state, "count": np.array(-1)}),
             IAE,
             count,
-            r"expected a count >= 0",
+            r"expected a non-negative integer, got -",
             None,
         ),
         (
@@ -282,7 +308,14 @@ def _optimizer_cases() -> Iterator[Case]:
     config_cases: list[tuple[str, Any, type[BaseException], str, str, str | None]] = [
         ("not-a-dict", "sgd", ATE, "config", r"expected a dict", None),
         ("no-name", {"lr": 0.1}, IAE, "config", r"unknown optimizer None; expected one of", None),
-        ("unknown-name", {"name": "rmsprop", "lr": 0.1}, IAE, "config", r"unknown optimizer", None),
+        (
+            "unknown-name",
+            {"name": unknown_name(OPTIMIZERS), "lr": 0.1},
+            IAE,
+            "config",
+            r"unknown optimizer 'not-",
+            None,
+        ),
         (
             "unexpected-arg",
             {"name": "sgd", "lr": 0.1, "beta": 1},
@@ -291,7 +324,7 @@ def _optimizer_cases() -> Iterator[Case]:
             r"bad arguments for optimizer 'sgd'",
             None,
         ),
-        ("no-lr", {"name": "adam"}, IAE, "config", r"lr: expected a positive number", None),
+        ("no-lr", {"name": "sgd"}, IAE, "config", r"optimizer 'sgd' needs 'lr'", None),
         (
             "bad-schedule",
             {"name": "sgd", "lr": {"name": "cosine"}},
@@ -321,6 +354,74 @@ def _optimizer_cases() -> Iterator[Case]:
 
 
 # --------------------------------------------------------------------------- schedules
+
+
+def _chain_cases() -> Iterator[Case]:
+    """The recipes added with the chains, the transforms and the chain itself."""
+    positive, fraction = r"expected a finite number > 0", r"expected a number in \[0, 1\)"
+    for recipe in (adamw, rmsprop, adagrad):
+        name = recipe.__name__
+        yield Case(f"{name}/lr-zero", thunk(recipe, 0.0), IAE, "lr", positive)
+        yield Case(f"{name}/eps-zero", thunk(recipe, eps=0.0), IAE, "eps", positive)
+        yield Case(
+            f"{name}/weight_decay-negative", thunk(recipe, weight_decay=-1.0), IAE,
+            "weight_decay", r"expected a finite number >= 0",
+        )
+    yield Case("rmsprop/alpha-one", thunk(rmsprop, alpha=1.0), IAE, "alpha", fraction)
+    yield Case("rmsprop/momentum-nan", thunk(rmsprop, momentum=np.nan), IAE, "momentum", fraction)
+    yield Case("rmsprop/centered-int", thunk(rmsprop, centered=wrong(1)), ATE, "centered", "bool")
+    yield Case(
+        "adagrad/initial_accumulator_value-negative",
+        thunk(adagrad, initial_accumulator_value=-0.1), IAE, "initial_accumulator_value",
+        r"expected a finite number >= 0",
+    )
+    yield Case("chain/not-a-transform", thunk(chain, wrong("sgd")), ATE, "chain", "transforms")
+    yield Case(
+        "chain/two-velocities", thunk(chain, trace(0.9), trace(0.5)), IAE, "transforms",
+        "same slot",
+    )
+    yield Case("check_optimizer/str", thunk(check_optimizer, "sgd"), ATE, "optimizer",
+               "expected a funcnn Optimizer")
+    yield Case(
+        "register_optimizer/recipe-not-callable",
+        thunk(register_optimizer, "x", wrong(1), "x", 0.1), ATE, "recipe", "callable",
+    )
+    yield Case(
+        "register_optimizer/no-lr-first",
+        thunk(register_optimizer, "x", wrong(lambda: None), "x", 0.1), IAE, "recipe",
+        "learning rate first",
+    )
+    yield Case(
+        "make_recipe/part-not-a-transform",
+        thunk(make_recipe, "x", "X", [wrong("trace")], 0.1), ATE, "transforms", "transforms",
+    )
+    yield Case("make_recipe/lr-zero", thunk(make_recipe, "x", "X", [], 0.0), IAE, "lr", positive)
+    yield Case("trace/momentum-one", thunk(trace, 1.0), IAE, "momentum", fraction)
+    yield Case("trace/nesterov-str", thunk(trace, 0.5, wrong("yes")), ATE, "nesterov", "bool")
+    yield Case("scale_by_adam/b2-one", thunk(scale_by_adam, b2=1.0), IAE, "b2", fraction)
+    yield Case("scale_by_rms/eps-nan", thunk(scale_by_rms, eps=np.nan), IAE, "eps", positive)
+    yield Case("scale_by_rss/eps-zero", thunk(scale_by_rss, eps=0.0), IAE, "eps", positive)
+    yield Case(
+        "add_decayed_weights/mask-not-callable",
+        thunk(add_decayed_weights, 0.1, wrong("weights")), ATE, "mask", "callable",
+    )
+    yield Case(
+        "scale_by_learning_rate/lr-str", thunk(scale_by_learning_rate, wrong("0.1")), ATE, "lr",
+        "positive number",
+    )
+    yield Case(
+        "clip_by_global_norm/max_norm-zero", thunk(clip_by_global_norm, 0.0), IAE, "max_norm",
+        positive,
+    )
+    yield Case(
+        "transform_from_config/unknown", thunk(transform_from_config, {"name": "x"}), IAE,
+        "config", "unknown transform",
+    )
+    yield Case(
+        "chain.to_config/custom-mask",
+        lambda: chain(add_decayed_weights(0.1, lambda path, leaf: True)).to_config(),
+        IAE, "AddDecayedWeights.mask", "custom mask cannot be saved",
+    )
 
 
 def _schedule_cases() -> Iterator[Case]:
@@ -621,7 +722,7 @@ def _fit_cases() -> Iterator[Case]:
             run(opt_state={"count": np.array(-5)}),
             IAE,
             "state['count']",
-            r"expected a count >= 0",
+            r"expected a non-negative integer, got -",
         ),
         (
             "opt_state-velocity-nan",
@@ -1048,8 +1149,8 @@ def _crafted_cases(tmp: Path, good: Path) -> Iterator[Case]:
         ("spec-sizes-zero", with_meta(setter("spec", "sizes", [4, 0, 3])), r"sizes\[1\]", None),
         (
             "spec-activation-unknown",
-            with_meta(setter("spec", "activation", "gelu")),
-            r"unknown activation 'gelu'",
+            with_meta(setter("spec", "activation", UNKNOWN_ACTIVATION)),
+            rf"unknown activation '{UNKNOWN_ACTIVATION}'",
             None,
         ),
         (
@@ -1140,7 +1241,7 @@ def _crafted_cases(tmp: Path, good: Path) -> Iterator[Case]:
         (
             "state-count-float",
             {**arrays, "opt_state.0000": np.array(2.5)},
-            r"expected a 0-d integer array",
+            r"expected a non-negative integer",
             None,
         ),
         ("state-velocity-inf", {**arrays, "opt_state.0002": np.full(5, np.inf)}, FINITE, None),
@@ -1247,7 +1348,80 @@ def _crafted_cases(tmp: Path, good: Path) -> Iterator[Case]:
         )
 
 
-CASES = [*_optimizer_cases(), *_schedule_cases(), *_fit_cases(), *_history_cases()]
+def _callback_cases() -> Iterator[Case]:
+    """fit's callbacks and new arguments, and predict_proba."""
+    def run(**change: Any) -> Callable[[], object]:
+        kwargs = {"x_train": X, "y_train": Y, "epochs": 1, "batch_size": 4,
+                  "rng": np.random.default_rng(0), **change}
+        return lambda: fit(SPEC, P, sgd(0.1), **kwargs)
+
+    frac = r"expected a fraction between 0 and 1"
+    cases: list[tuple[str, Callable[[], object], type[BaseException], str, str]] = [
+        ("fit/validation_split-0", run(validation_split=0.0), IAE, "validation_split", frac),
+        ("fit/validation_split-str", run(validation_split="0.1"), ATE, "validation_split",
+         frac),
+        ("fit/validation_split-tiny", run(validation_split=0.01), IAE, "validation_split",
+         r"leaves no validation samples"),
+        ("fit/validation_split-with-history",
+         run(validation_split=0.25, history=History(epoch_train_loss=(1.0,), epoch_time=(0.1,),
+                                                    epoch_steps=(3,))),
+         IAE, "validation_split", r"split once with funcnn.train_validation_split"),
+        ("fit/validation_split-y-short", run(validation_split=0.25, y_train=Y[:5]), IAE,
+         "y_train", r"expected the same number of samples"),
+        ("fit/verbose-3", run(verbose=3), IAE, "verbose", r"expected 0 \(silent\)"),
+        ("fit/callback-list-of-int", run(callback=[print, 1]), ATE, "callback",
+         r"expected a callable"),
+        ("fit/callback-stop-on-batch",
+         run(callback=lambda e: fn.StopTraining("now")), IAE, "callback",
+         r"returned StopTraining on a BatchEnd"),
+        ("fit/callback-stop-half-pair",
+         run(callback=lambda e: fn.StopTraining("x", params=P)
+             if isinstance(e, fn.EpochEnd) else None),
+         IAE, "callback", r"needs params and opt_state together"),
+        ("fit/monitor-unrecorded", run(callback=fn.EarlyStopping("test_loss")), IAE, "monitor",
+         r"is not recorded \(pass x_test and y_test, or validation_split"),
+        ("EarlyStopping/monitor-val_loss", thunk(fn.EarlyStopping, "val_loss"), IAE, "monitor",
+         r"expected one of \['test_accuracy'"),
+        ("EarlyStopping/monitor-None", thunk(fn.EarlyStopping, wrong(None)), ATE, "monitor",
+         r"expected one of"),
+        ("EarlyStopping/patience-negative", thunk(fn.EarlyStopping, patience=-1), IAE,
+         "patience", r"expected an int >= 0"),
+        ("EarlyStopping/patience-float", thunk(fn.EarlyStopping, patience=wrong(2.0)), ATE,
+         "patience", r"expected an int >= 0"),
+        ("EarlyStopping/min_delta-nan", thunk(fn.EarlyStopping, min_delta=float("nan")), IAE,
+         "min_delta", r"expected a finite number >= 0"),
+        ("EarlyStopping/min_delta-str", thunk(fn.EarlyStopping, min_delta=wrong("0")), ATE,
+         "min_delta", r"expected a finite number >= 0"),
+        ("EarlyStopping/mode-up", thunk(fn.EarlyStopping, mode="up"), IAE, "mode",
+         r"expected 'auto', 'min' or 'max'"),
+        ("EarlyStopping/restore_best-int", thunk(fn.EarlyStopping, restore_best=wrong(1)), ATE,
+         "restore_best", r"expected a bool"),
+        ("KeepBest/path-without-spec", thunk(fn.KeepBest, path="best.npz"), ATE, "spec",
+         r"needs the network's MLP spec"),
+        ("KeepBest/optimizer-str", thunk(fn.KeepBest, optimizer=wrong("adam")), ATE,
+         "optimizer", r"expected a funcnn Optimizer"),
+        ("KeepBest/mode-None", thunk(fn.KeepBest, mode=wrong(None)), IAE, "mode",
+         r"expected 'auto', 'min' or 'max'"),
+        ("Progress/verbose-0", thunk(fn.Progress, 0), IAE, "verbose", r"expected 1"),
+        ("Progress/file-path", thunk(fn.Progress, file=wrong("log.txt")), ATE, "file",
+         r"expected a text stream"),
+        ("predict_proba/loss-mse", thunk(fn.predict_proba, SPEC, P, X, "mse"), IAE, "loss",
+         r"does not define class probabilities"),
+        ("predict_proba/loss-unknown", thunk(fn.predict_proba, SPEC, P, X, "nll"), IAE, "loss",
+         r"unknown loss"),
+        ("predict_proba/x-wide", thunk(fn.predict_proba, SPEC, P, np.ones((2, 5))), IAE, "x",
+         r"expected"),
+        ("predict_proba/batch_size-0", thunk(fn.predict_proba, SPEC, P, X, batch_size=0), IAE,
+         "batch_size", r"expected a positive integer"),
+    ]
+    for fid, call, error, arg, expected in cases:
+        yield Case(fid, call, error, arg, expected)
+
+
+CASES = [
+    *_optimizer_cases(), *_chain_cases(), *_schedule_cases(), *_fit_cases(),
+    *_history_cases(), *_callback_cases(),
+]
 
 
 @pytest.mark.parametrize("case", rows(CASES))

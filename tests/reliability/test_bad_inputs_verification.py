@@ -15,6 +15,7 @@ import pytest
 
 import funcnn as fn
 from tests.reliability._catalogue import Case, check, rows, wrong
+from tests.strategies import unknown_name
 from verification import (
     Settings,
     check_activation,
@@ -36,6 +37,8 @@ from verification import (
     textbook_value_and_grad,
     verify_golden,
 )
+
+UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
 
 IAE = fn.InvalidArgumentError
 ATE = fn.ArgumentTypeError
@@ -302,10 +305,10 @@ def _catalogue_cases() -> Iterator[Case]:
     cases: list[tuple[str, Callable[[], object], type[BaseException], str, str, str | None]] = [
         (
             "check_activation/unknown",
-            lambda: check_activation("swish"),
+            lambda: check_activation(UNKNOWN_ACTIVATION),
             IAE,
             "activation",
-            r"unknown activation 'swish'",
+            rf"unknown activation '{UNKNOWN_ACTIVATION}'",
             None,
         ),
         (

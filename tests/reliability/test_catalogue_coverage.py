@@ -14,7 +14,7 @@ import verification
 from funcnn.core import network, validation
 from funcnn.data import idx, mnist
 from funcnn.reporting import classification, metrics, plots
-from funcnn.training import checkpoint, optimizers, schedules
+from funcnn.training import chain, checkpoint, optimizers, schedules, transforms
 from funcnn.training import loop as training
 from tests.reliability import (
     test_bad_inputs_core,
@@ -28,6 +28,8 @@ MODULES: tuple[ModuleType, ...] = (
     network,
     validation,
     optimizers,
+    chain,
+    transforms,
     schedules,
     training,
     checkpoint,
@@ -53,6 +55,13 @@ EXEMPT: dict[str, str] = {
     "tree_structure": "any pytree is valid",
     "mnist_cache_dir": "no arguments",
     "build_catalogue": "quick is any truthy value",
+    "optimizer_table": "no arguments",
+    "schedule_table": "no arguments",
+    "global_norm": "any list of arrays is valid (the caller's leaves)",
+    "leaf_paths": "takes a TreeDef that tree_flatten made",
+    "weights_only": "a mask: any path and array are valid",
+    "all_leaves": "a mask: any path and array are valid",
+    "make_state": "builds a state from a count and slots the optimizer checks",
     # Plain records and exceptions: no validation of their own.
     **{
         name: "record or exception type"
@@ -81,12 +90,23 @@ EXEMPT: dict[str, str] = {
             "Report",
             "Tolerance",
             "OptState",
+            "OptimizerEntry",
+            "Mask",
+            "Path",
+            "Transform",
+            "ScaleByAdam",
+            "ScaleByRms",
+            "ScaleByRss",
+            "AddDecayedWeights",
+            "ScaleByLearningRate",
+            "ClipByGlobalNorm",
             "Params",
             "Layer",
             "InitScheme",
             "ProgressCallback",
             "Callback",
             "Event",
+            "StopTraining",
         )
     },
     "Settings": "a record; validated where it is used (rows check_gradients/settings-*)",

@@ -26,8 +26,12 @@ from funcnn.cli import main
 from funcnn.data import mnist
 from funcnn.data.mnist import MNIST_FILES
 from funcnn.training.checkpoint import load_checkpoint, save_checkpoint
+from funcnn.training.optimizers import OPTIMIZERS
 from tests.reliability._bugs import known_bug
 from tests.reliability._tally import tally
+from tests.strategies import unknown_name
+
+UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDORED = ROOT / "data" / "mnist"
@@ -147,9 +151,9 @@ ROWS = [
     Row("train/sizes-empty", (*T, "--sizes", ""), r"--sizes", r"expected comma-separated"),
     Row(
         "train/activation-unknown",
-        (*T, "--activation", "gelu"),
+        (*T, "--activation", UNKNOWN_ACTIVATION),
         r"activation",
-        r"unknown activation 'gelu'; expected one of",
+        rf"unknown activation '{UNKNOWN_ACTIVATION}'; expected one of",
     ),
     Row(
         "train/activation-count",
@@ -172,7 +176,10 @@ ROWS = [
     Row("train/loss-unknown", (*T, "--loss", "hinge"), r"--loss", r"invalid choice: 'hinge'"),
     Row("train/dtype-half", (*T, "--dtype", "float16"), r"--dtype", r"invalid choice"),
     Row(
-        "train/optimizer-unknown", (*T, "--optimizer", "rmsprop"), r"--optimizer", r"invalid choice"
+        "train/optimizer-unknown",
+        (*T, "--optimizer", unknown_name(OPTIMIZERS)),
+        r"--optimizer",
+        r"invalid choice",
     ),
     Row(
         "train/momentum-one", (*T, "--momentum", "1"), r"momentum", r"expected a number in \[0, 1\)"
@@ -181,7 +188,7 @@ ROWS = [
         "train/momentum-with-adam",
         (*T, "--optimizer", "adam", "--momentum", "0.9"),
         r"--momentum",
-        r"only for --optimizer sgd",
+        r"not a setting of --optimizer adam",
     ),
     Row("train/nesterov-alone", (*T, "--nesterov"), r"nesterov", r"needs momentum > 0"),
     Row(

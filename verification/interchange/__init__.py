@@ -3,10 +3,12 @@
 - ``golden``: fixed-seed problems with funcnn's outputs and the rule to compare against
   them (:func:`~verification.interchange.golden.export_golden`, ``load_golden``,
   ``verify_golden``); ``golden_format`` is the file layout, readable without numpy, and
-  ``golden_cases`` the elementwise cases;
+  ``golden_cases`` the elementwise cases; ``golden_check`` checks every case and tensor
+  of a manifest as it is read;
 - ``foreign``: an MLP in another program (any language) checked over stdin/stdout
   (:func:`~verification.interchange.foreign.check_foreign`); ``foreign_protocol`` is the
-  JSON-lines conversation.
+  JSON-lines conversation, and ``foreign_messages`` checks each field of a program's
+  answers.
 
 The top layer: it exports the catalogue's problems and reuses conformance.
 

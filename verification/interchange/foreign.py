@@ -26,20 +26,29 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.core.activations import get_activation
+from funcnn.core.activations import ACTIVATIONS, get_activation
+from funcnn.core.losses import LOSSES
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
 from verification.catalogue.suite import DTYPES, network_case, network_matrix
 from verification.engine.bounds.error_model import gradient_error_bound
+from verification.engine.bounds.settings import Settings
+from verification.engine.bounds.tolerances import EPS64, ORDER, STEP_UNIT, eps_of
 from verification.engine.common.arguments import check_nonnegative_number, check_seed
 from verification.engine.common.layout import kink_side
 from verification.engine.common.reference import dense_targets, loss_kink_side
 from verification.engine.evaluators.perturbed import NetworkLoss
 from verification.engine.gradients import check_gradients
 from verification.external.conformance import check_conformance
-from verification.interchange.foreign_protocol import PROTOCOL, ForeignError, ForeignProgram
+from verification.interchange.foreign_messages import check_hello, one_line
+from verification.interchange.foreign_protocol import (
+    MAX_ANSWER_BYTES,
+    PROTOCOL,
+    ForeignError,
+    ForeignProgram,
+)
 from verification.reporting.report import Report
 
 __all__ = ["FULL_LIMIT", "ForeignError", "check_foreign", "foreign_problems"]
@@ -56,12 +65,17 @@ def foreign_problems(
 ) -> list[Problem]:
     """(arch, activation, loss, dtype) the program declared it supports: every XOR row
     of the network matrix and 784-32-32-10 with sigmoid and cross-entropy (``quick``:
-    one XOR row per activation); every 784-32-32-10 row without ``quick``."""
-    acts = set(supported.get("activations") or ["identity", "leaky_relu", "relu", "sigmoid",
-                                                  "softplus", "tanh"])
-    losses = set(supported.get("losses") or [m[2] for m in network_matrix()])
+    one XOR row per activation); every 784-32-32-10 row without ``quick``.
+
+    ``supported`` is the ``hello`` answer: its ``dtypes``, ``activations`` and
+    ``losses``, each a list of names (missing or null: all; names funcnn does not know
+    are ignored). A list of another type raises :class:`ForeignError` naming it.
+    """
+    declared = check_hello(supported)
+    acts = set(_or_all(declared["activations"], sorted(ACTIVATIONS)))
+    losses = set(_or_all(declared["losses"], sorted(LOSSES)))
     dtypes = [str(np.dtype(d)) for d in DTYPES if str(np.dtype(d)) in
-              set(supported.get("dtypes") or ["float64", "float32"])]
+              set(_or_all(declared["dtypes"], ["float64", "float32"]))]
     rows = [r for r in network_matrix() if r[0].startswith("2-3-")]
     if quick:
         firsts: dict[str, tuple[str, str, str]] = {}
@@ -75,6 +89,10 @@ def foreign_problems(
     pats = list(only)
     return [p for p in chosen if not pats or any(
         fnmatch.fnmatchcase("/".join(p), pat) or pat in "/".join(p) for pat in pats)]
+
+
+def _or_all(names: list[str] | None, every: list[str]) -> list[str]:
+    return every if names is None else names
 
 
 def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
@@ -98,6 +116,24 @@ def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
             parts.append(np.asarray(loss_side(pre[-1], t)).reshape(-1))
         return np.concatenate(parts)
     return pattern
+
+
+def loss_precision(spec: MLP, params: Params, x: Array, y: Array, loss: str, dtype: str
+                   ) -> tuple[float, Settings]:
+    """The ``noise_scale`` and numerical settings for finite differences of a loss that
+    is computed in ``dtype``.
+
+    The engine models one evaluation's rounding as ``4 eps64 noise_scale``; a loss
+    computed in ``dtype`` rounds ``eps(dtype) / eps64`` times as much, relative to
+    what :func:`verification.engine.common.reference.noise_scale` says it scales with. The first
+    step is scaled by ``(eps(dtype) / eps64)^(1/5)`` (the order-4 optimum moves with
+    the rounding), and the three-point screen, tuned to float64 noise, is skipped.
+    """
+    ratio = eps_of(dtype) / EPS64
+    scale = NetworkLoss(spec, params, x, y, loss).noise_scale * ratio
+    if ratio == 1.0:
+        return scale, Settings()
+    return scale, Settings(step_unit=STEP_UNIT * ratio ** (1 / (ORDER + 1)), screen=False)
 
 
 def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, loss: str,
@@ -146,12 +182,14 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
     def batched(thetas: FloatArray) -> FloatArray:
         return program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, fd_dtype)
 
+    noise, settings = loss_precision(spec, unravel(flat64), x64, y64, loss, fd_dtype)
     own = check_gradients(
         lambda p: float(program.losses(spec, [p], x64, y64, loss, fd_dtype)[0]),
         lambda p: other(p, x, y)[1], params, mode=mode,
         seed=seed, name=f"{name}: foreign grads vs foreign loss", batched_loss=batched,
         pattern_fn=_kink_pattern(spec, x64, y64, loss),
         error_bound=gradient_error_bound(spec, params, x, y, loss, dtype),
+        noise_scale=noise, settings=settings,
     )
     report = Report.combine([conformance, own], {})
     if not report.passed:
@@ -161,7 +199,8 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
     return report
 
 
-def _check_arguments(command: Any, timeout: Any, encoding: Any) -> None:
+def _check_arguments(command: Any, timeout: Any, encoding: Any, max_answer_bytes: Any
+                     ) -> None:
     parts = [command] if isinstance(command, str) else command
     if not isinstance(parts, Sequence) or not all(isinstance(p, str) for p in parts):
         raise ArgumentTypeError(f"command: expected a str or a sequence of str, got "
@@ -172,6 +211,11 @@ def _check_arguments(command: Any, timeout: Any, encoding: Any) -> None:
         raise InvalidArgumentError("timeout: 0, expected seconds > 0")
     if encoding not in ("base64", "list"):
         raise InvalidArgumentError(f"encoding: {encoding!r}, expected 'base64' or 'list'")
+    if isinstance(max_answer_bytes, bool) or not isinstance(max_answer_bytes, int):
+        raise ArgumentTypeError(f"max_answer_bytes: expected an int, got "
+                                f"{type(max_answer_bytes).__name__}")
+    if max_answer_bytes < 1:
+        raise InvalidArgumentError(f"max_answer_bytes: {max_answer_bytes}, expected >= 1")
 
 
 def check_foreign(
@@ -182,29 +226,30 @@ def check_foreign(
     quick: bool = False,
     only: Iterable[str] = (),
     encoding: str = "base64",
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> Report:
     """Run ``command`` and check its MLP on every supported problem; one report.
 
     ``command``: a shell-style string (split, not run by a shell) or an argument list;
     ``only``: patterns (shell wildcards or substrings) on ``arch/activation/loss/dtype``;
-    ``encoding``: how arrays are sent, ``"base64"`` or ``"list"``. Raises
+    ``encoding``: how arrays are sent, ``"base64"`` or ``"list"``;
+    ``max_answer_bytes``: the longest answer line read. Raises
     :class:`ForeignError` (one line) when the program breaks the protocol, crashes, hangs
     past ``timeout`` seconds per answer, or answers non-finite numbers; the program is
     ended in every case.
     """
-    _check_arguments(command, timeout, encoding)
+    _check_arguments(command, timeout, encoding, max_answer_bytes)
     seed = check_seed(seed)
-    with ForeignProgram(command, timeout, encoding) as program:
+    with ForeignProgram(command, timeout, encoding, max_answer_bytes) as program:
         hello = program.request({"op": "hello", "protocol": PROTOCOL})
-        if hello.get("protocol", PROTOCOL) != PROTOCOL:
-            raise ForeignError(f"answer to 'hello': protocol {hello.get('protocol')!r}, "
-                               f"expected {PROTOCOL!r}")
         problems = foreign_problems(hello, quick, only)
+        declared = check_hello(hello)
         if not problems:
+            shown = one_line(", ".join(f"{k} {v}" for k, v in declared.items()
+                                       if v is not None) or "everything", 200)
             raise ForeignError(f"no problem matches what {program.name!r} supports "
-                               f"({hello}) and --only {list(only)}")
-        declared = hello.get("dtypes") or ["float64"]
-        fd_dtype = "float64" if "float64" in declared else "float32"
+                               f"({shown}) and --only {list(only)}")
+        fd_dtype = "float64" if "float64" in (declared["dtypes"] or ["float64"]) else "float32"
         reports = [_check_problem(program, problem, seed, fd_dtype) for problem in problems]
         diagnoses = {k: v for r in reports for k, v in r.meta.get("diagnosis", {}).items()}
         return Report.combine(reports, {"foreign": program.name, "problems": len(problems),

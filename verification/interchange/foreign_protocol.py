@@ -1,15 +1,19 @@
 """The JSON-lines conversation with a foreign program (see ``docs/foreign-protocol.md``):
-start it, send one request per line, read one answer per line, decode arrays, and turn
-every way it can go wrong (bad JSON, wrong shapes, NaN, a crash, a hang) into one
-:class:`ForeignError` line; the process is always ended, killed if need be."""
+start it, send one request per line, read one answer line per request (at most
+``max_answer_bytes`` of it), and turn every way it can go wrong (a crash, a hang, an
+exit before answering, a runaway line) into one :class:`ForeignError` line; the answers'
+fields are checked by :mod:`verification.interchange.foreign_messages`. The process is always
+ended, killed if need be."""
 
 from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import json
 import queue
 import shlex
+import signal
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -18,20 +22,35 @@ from typing import Any
 import numpy as np
 
 from funcnn.core.spec import MLP
-from funcnn.errors import FuncnnError
 from funcnn.typing import Array, Params
+from verification.interchange.foreign_messages import (
+    PROTOCOL,
+    WIRE,
+    ForeignError,
+    check_losses,
+    check_value_and_grad,
+    decode_array,
+    one_line,
+    parse_answer,
+    shown_type,
+)
 
-__all__ = ["PROTOCOL", "ForeignError", "ForeignProgram", "decode_array", "encode_array"]
+__all__ = ["MAX_ANSWER_BYTES", "PROTOCOL", "ForeignError", "ForeignProgram", "decode_array",
+           "encode_array", "shown_type"]
 
-PROTOCOL = "funcnn-foreign/1"
-"""Value of ``protocol`` in the ``hello`` exchange."""
+MAX_ANSWER_BYTES = 64 * 2**20
+"""Default cap on one answer line (64 MiB): a 784-32-32-10 gradient is about 0.3 MB in
+base64 and 0.7 MB as JSON lists, a million parameters about 11 and 25 MB. A longer line
+is not read into memory: the program is stopped with an error naming the cap."""
 
-_WIRE = {"float64": "<f8", "float32": "<f4", "int32": "<i4"}
+STDERR_LINES = 3
+"""How many of the program's last stderr lines a failure quotes (joined by `` | ``)."""
 
+STDERR_CHARS = 300
+"""At most this many characters of them (the end is kept)."""
 
-class ForeignError(FuncnnError):
-    """The foreign program broke the protocol, crashed, hung or answered non-finite
-    numbers; the message is one line that says which and where."""
+_TOO_LONG = b""
+"""Put in the line queue (an empty line never comes from readline) for a line past the cap."""
 
 
 def encode_array(array: Array, encoding: str) -> dict[str, Any]:
@@ -39,50 +58,30 @@ def encode_array(array: Array, encoding: str) -> dict[str, Any]:
     "data"}`` (a flat row-major JSON list)."""
     arr = np.asarray(array)
     dtype = "int32" if arr.dtype.kind in "iu" else str(arr.dtype)
-    flat = np.ascontiguousarray(arr, dtype=_WIRE[dtype]).reshape(-1)
+    flat = np.ascontiguousarray(arr, dtype=WIRE[dtype]).reshape(-1)
     if encoding == "base64":
         return {"shape": list(arr.shape), "dtype": dtype,
                 "base64": base64.b64encode(flat.tobytes()).decode("ascii")}
     return {"shape": list(arr.shape), "dtype": dtype, "data": flat.tolist()}
 
 
-def decode_array(value: Any, what: str, shape: tuple[int, ...]) -> Array:
-    """A float64 array from either encoding (or a plain nested list), of ``shape``."""
-    try:
-        if isinstance(value, dict) and "base64" in value:
-            dtype = _WIRE[str(value.get("dtype", "float64"))]
-            arr = np.frombuffer(base64.b64decode(value["base64"], validate=True), dtype)
-            arr = arr.reshape(value.get("shape", arr.shape))
-        elif isinstance(value, dict):
-            arr = np.asarray(value["data"], dtype=np.float64).reshape(value.get("shape", -1))
-        else:
-            arr = np.asarray(value, dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ForeignError(f"{what}: not an array ({type(exc).__name__}: {exc})") from exc
-    if arr.shape != shape:
-        raise ForeignError(f"{what}: shape {tuple(arr.shape)}, expected {shape}")
-    out = arr.astype(np.float64)
-    if not np.all(np.isfinite(out)):
-        where = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
-        raise ForeignError(f"{what}: not finite ({out[where]} at index {list(where)})")
-    return out
-
-
 class ForeignProgram:
     """A running foreign program; use as a context manager (it is killed on exit).
 
     ``command`` is a shell-style string (split with :func:`shlex.split`, not run by a
-    shell) or an argument list; ``timeout`` the seconds allowed for each answer.
+    shell) or an argument list; ``timeout`` the seconds allowed for each answer;
+    ``max_answer_bytes`` the longest answer line read (its newline not counted).
     """
 
     def __init__(self, command: str | Sequence[str], timeout: float = 60.0,
-                 encoding: str = "base64") -> None:
+                 encoding: str = "base64", max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         self.argv = shlex.split(command) if isinstance(command, str) else list(command)
         if not self.argv:
             raise ForeignError("command: empty, expected a program to run")
         self.name = " ".join(self.argv)
         self.timeout = float(timeout)
         self.encoding = encoding
+        self.max_answer_bytes = int(max_answer_bytes)
         self.requests = 0
         try:
             self._proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
@@ -99,9 +98,15 @@ class ForeignProgram:
     def _pump(self) -> None:
         # Reads on its own thread so that a silent program cannot block the checker
         # past its timeout; ends at the end of the output (or when close() closes it).
+        # A line is read up to the cap and no further, so that a runaway answer cannot
+        # fill the memory; past the cap reading stops and the request says why.
+        cap = self.max_answer_bytes
         try:
             assert self._proc.stdout is not None
-            for line in self._proc.stdout:
+            while line := self._proc.stdout.readline(cap + 1):
+                if len(line) > cap and not line.endswith(b"\n"):
+                    self._lines.put(_TOO_LONG)
+                    return
                 self._lines.put(line)
         except (OSError, ValueError):
             pass
@@ -134,15 +139,24 @@ class ForeignProgram:
         for pump in self._pumps:  # the pipes end with the process: let them drain
             pump.join(timeout=1.0)
         for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            # stdin may still hold a request for a program that exited before reading
+            # it (a bad flag, a crash at start-up): closing flushes it into a broken
+            # pipe. That is no error of ours; the exit status says what happened.
             if stream is not None:
-                stream.close()
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
 
     def _fail(self, what: str) -> ForeignError:
         self.close()
         status = self._proc.returncode
-        tail = f" (stderr: {self._stderr[-1]})" if self._stderr else ""
-        gone = f"exited with status {status}" if status is not None and status >= 0 else "died"
-        return ForeignError(f"{self.name!r} {gone} {what}{tail}")
+        # The last lines, not just the last one: a usage error often ends with a hint
+        # ("Try --help") after the line that says what was wrong.
+        said = " | ".join(line for line in list(self._stderr)[-STDERR_LINES:] if line.strip())
+        if len(said) > STDERR_CHARS:
+            said = "..." + said[-STDERR_CHARS:]
+        said = one_line(said, STDERR_CHARS + 3)
+        tail = f" (stderr: {said})" if said else ""
+        return ForeignError(f"{self.name!r} {_ended(status)} {what}{tail}")
 
     def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send ``message`` (an ``id`` is added) and return the program's answer."""
@@ -160,17 +174,12 @@ class ForeignProgram:
         if line is None:
             self._proc.wait()
             raise self._fail(f"before answering {op!r}")
-        try:
-            answer = json.loads(line)
-        except ValueError as exc:
-            shown = line[:60].decode("utf-8", "replace").rstrip()
-            raise ForeignError(f"answer to {op!r} is not JSON ({exc}): {shown!r}") from exc
-        if not isinstance(answer, dict):
-            raise ForeignError(
-                f"answer to {op!r}: expected a JSON object, got {shown_type(answer)}")
-        if "error" in answer:
-            raise ForeignError(f"answer to {op!r}: the program reports: {answer['error']}")
-        return answer
+        if line is _TOO_LONG:
+            self._proc.kill()
+            self.close()
+            raise ForeignError(f"answer to {op!r} is longer than {self.max_answer_bytes:,} "
+                               "bytes (not read further; see --max-answer-bytes)")
+        return parse_answer(line, str(op), self.requests)
 
     def _write(self, payload: bytes) -> None:
         try:
@@ -196,38 +205,23 @@ class ForeignProgram:
         """The program's mean loss and gradient (float64 arrays, shapes checked)."""
         answer = self.request({"op": "value_and_grad", **self._problem(spec, x, y, loss, dtype),
                                "params": self._params(params, dtype)})
-        value = _finite_number(answer.get("loss"), "answer to 'value_and_grad': loss")
-        grads = answer.get("grads")
-        if not isinstance(grads, list) or len(grads) != spec.n_layers:
-            raise ForeignError(f"answer to 'value_and_grad': grads must be a list of "
-                               f"{spec.n_layers} {{W, b}} objects, got {shown_type(grads)}")
-        out = []
-        for i, (layer, g) in enumerate(zip(params, grads, strict=True)):
-            if not isinstance(g, dict):
-                raise ForeignError(f"answer to 'value_and_grad': grads[{i}] must be an "
-                                   f"object with W and b, got {shown_type(g)}")
-            out.append({k: decode_array(g.get(k), f"answer to 'value_and_grad': "
-                                        f"grads[{i}][{k!r}]", np.shape(layer[k]))
-                        for k in ("W", "b")})
-        return value, out
+        shapes = [{k: tuple(np.shape(layer[k])) for k in ("W", "b")} for layer in params]
+        value, grads = check_value_and_grad(answer, shapes)
+        return value, list(grads)
 
     def losses(self, spec: MLP, params_list: Sequence[Params], x: Array, y: Array, loss: str,
                dtype: str) -> Array:
         """The program's mean loss at each params of ``params_list``, in one message."""
         answer = self.request({"op": "loss", **self._problem(spec, x, y, loss, dtype),
                                "params_list": [self._params(p, dtype) for p in params_list]})
-        return decode_array(answer.get("losses"), "answer to 'loss': losses",
-                            (len(params_list),))
+        return check_losses(answer, len(params_list))
 
 
-def shown_type(value: Any) -> str:
-    """How a JSON value is named in an error message."""
-    return "nothing" if value is None else type(value).__name__
-
-
-def _finite_number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ForeignError(f"{what}: expected a number, got {shown_type(value)}")
-    if not np.isfinite(value):
-        raise ForeignError(f"{what}: not finite ({value})")
-    return float(value)
+def _ended(status: int | None) -> str:
+    """How the program ended, from its return code (negative: the signal's number)."""
+    if status is not None and status >= 0:
+        return f"exited with status {status}"
+    try:
+        return f"died of {signal.Signals(-status).name}" if status is not None else "died"
+    except ValueError:
+        return "died"

@@ -39,10 +39,10 @@ from funcnn.core.network import value_and_grad
 from funcnn.core.spec import MLP
 from funcnn.typing import Array, Params
 from verification.catalogue.suite import ARCHITECTURES, DTYPES, network_case, network_matrix
-from verification.engine.bounds.error_model import activation_bounds, gradient_error_bound
+from verification.engine.bounds.error_model import gradient_error_bound
 from verification.engine.bounds.tolerances import MODEL_SAFETY, eps_of, rtol_for
 from verification.engine.common.arguments import check_callable, check_seed
-from verification.interchange.golden_cases import elementwise_cases
+from verification.interchange.golden_cases import elementwise_cases, output_scale
 from verification.interchange.golden_format import FORMAT, GoldenFiles, read_golden, write_golden
 from verification.reporting.report import CheckRow, Report
 
@@ -83,14 +83,19 @@ def _rules() -> dict[str, Any]:
         },
         "elementwise": {
             "rule": "abs(got - want) <= rtol[dtype] * abs(want) + atol_ulps * eps[dtype] * "
-                    "scale, for every entry of every output; scale is the case's "
-                    "scale[output] (for an activation's derivative sup|f'|, for its value 1; "
-                    "otherwise the largest |want| of that output)",
+                    "scale[output] + grad_factor * tolerance, for every entry of every "
+                    "output; scale is the case's scale[output] (for an activation's "
+                    "derivative sup|f'|, for its value 1; otherwise the largest |want| of "
+                    "that output); tolerance is the case's tensor tolerance/<output> where "
+                    "it has one (a loss case's grad: the rounding bound of the reference "
+                    "gradient in the case's dtype), else 0",
             "scalar": "a scalar output (value) is compared like the network loss",
-            "atol_ulps": ATOL_ULPS, "rtol": rtol, "eps": eps,
+            "atol_ulps": ATOL_ULPS, "grad_factor": GRAD_FACTOR, "rtol": rtol, "eps": eps,
         },
         "dtypes": "check a float32 implementation against the float32 cases: the float64 "
-                  "cases' tolerances are float64 rounding and no float32 code meets them",
+                  "cases' tolerances are float64 rounding and no float32 code meets them; "
+                  "float64 code may be checked against either (the float32 cases' "
+                  "tolerances cover the float32 reference's own rounding)",
     }
 
 
@@ -108,6 +113,17 @@ _HEADER = {
                        "sigmoid; sigmoid' = s (1 - s); tanh' = 1 - tanh^2",
         "no_single_softmax": "no network applies a softmax-based loss to one output (its "
                              "gradient would be identically zero)",
+        "loss_targets": "a loss case's targets say what y is: labels (int32 class indices, "
+                        "shape (batch,), one-hot implied), onehot (float one-hot rows), "
+                        "probability (floats in [0, 1], each entry its own binary target) "
+                        "or real (any floats, for mse); float targets have shape "
+                        "(batch, n_out) and the case's dtype",
+        "clipping": "p = softmax(z) is clipped where a logarithm needs it, with tiny and "
+                    "epsneg of the case's dtype (numpy finfo: float64 2.2e-308 and 2^-53, "
+                    "float32 1.2e-38 and 2^-24): softmax_then_cross_entropy to [tiny, 1]; "
+                    "softmax_binary_cross_entropy to [tiny, 1 - epsneg], in its value and in "
+                    "dL/dp = (-y / p + (1 - y) / (1 - p)) / (batch n_out), which then goes "
+                    "through the softmax VJP of the unclipped p",
     },
 }
 
@@ -167,12 +183,6 @@ def load_golden(path: str | Path) -> GoldenFiles:
     return read_golden(path)
 
 
-def _scale(case: dict[str, Any], name: str, want: Array) -> float:
-    if case["kind"] == "activation":
-        return activation_bounds(case["activation"])[0] if name == "derivative" else 1.0
-    return float(np.max(np.abs(want), initial=0.0))
-
-
 def compare_case(
     case: dict[str, Any], arrays: dict[str, Array], got: dict[str, Any]
 ) -> tuple[float, str, tuple[int, ...]]:
@@ -198,7 +208,11 @@ def compare_case(
         if case["kind"] == "network":
             bound = GRAD_FACTOR * arrays["tolerance/" + name.split("/", 1)[1]] + rtol * abs(want)
         else:
-            bound = rtol * np.abs(want) + ATOL_ULPS * eps * _scale(case, name, want)
+            scale = case["scale"][name] if name in case.get("scale", {}) else output_scale(
+                case, name, want)
+            bound = rtol * np.abs(want) + ATOL_ULPS * eps * scale
+            if "tolerance/" + name in arrays:
+                bound = bound + GRAD_FACTOR * arrays["tolerance/" + name]
         ratios = np.abs(have - want) / np.maximum(bound, np.finfo(np.float64).tiny)
         ratios = np.where(np.isnan(ratios), np.inf, ratios)
         if ratios.size and float(ratios.max()) > worst[0]:

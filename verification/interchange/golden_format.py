@@ -14,7 +14,8 @@ A golden directory holds:
   that would rather not parse JSON: ``rule <kind> <constant>=<value>...`` per
   comparison rule, then per case ``case <id> <kind> <dtype> <key>=<value>...`` followed
   by one ``tensor <name> <dtype> <offset> <nbytes> <shape>`` line per tensor of that
-  case (shape comma-separated, ``-`` for a scalar; lists comma-separated).
+  case (shape comma-separated, ``-`` for a scalar; lists comma-separated; a mapping such
+  as ``scale`` as comma-separated ``key:value`` pairs).
 
 This module writes and reads that layout; :mod:`verification.interchange.golden` decides
 what goes in.
@@ -31,8 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.errors import ArgumentTypeError, DataFormatError
+from funcnn.errors import ArgumentTypeError, DataFormatError, InvalidArgumentError
 from funcnn.typing import Array
+from verification.interchange.golden_check import ALIGN as _ALIGN
+from verification.interchange.golden_check import DTYPES as _DTYPES
+from verification.interchange.golden_check import check_case
 
 __all__ = ["DATA_FILE", "FORMAT", "INDEX_FILE", "MANIFEST", "GoldenFiles", "read_golden",
            "write_golden"]
@@ -44,10 +48,6 @@ MANIFEST = "manifest.json"
 DATA_FILE = "data.bin"
 INDEX_FILE = "index.txt"
 
-_DTYPES = {"float64": "<f8", "float32": "<f4", "int32": "<i4"}
-"""The element types a golden file uses, by manifest name."""
-
-_ALIGN = 8
 
 
 class GoldenFiles:
@@ -60,20 +60,17 @@ class GoldenFiles:
         self.cases: dict[str, dict[str, Any]] = {c["id"]: c for c in manifest["cases"]}
 
     def arrays(self, case: str) -> dict[str, Array]:
-        """Every tensor of ``case`` as a numpy array (native byte order, a copy)."""
-        entry = self.cases[case]
+        """Every tensor of ``case`` as a numpy array (native byte order, a copy); the
+        manifest was checked against the data file when it was read."""
+        if case not in self.cases:
+            raise InvalidArgumentError(f"case: {case!r} is not a case of golden file "
+                                       f"{self._where!r}")
         out = {}
-        for name, info in entry["tensors"].items():
-            offset, nbytes = int(info["offset"]), int(info["nbytes"])
-            if info.get("dtype") not in _DTYPES or offset < 0 or offset + nbytes > len(self._data):
-                raise DataFormatError(
-                    f"golden file {self._where!r}: tensor {name!r} of case {case!r} has dtype "
-                    f"{info.get('dtype')!r} and bytes [{offset}, {offset + nbytes}); expected "
-                    f"one of {sorted(_DTYPES)} within the {len(self._data)}-byte data file"
-                )
-            flat = np.frombuffer(self._data, _DTYPES[info["dtype"]], nbytes // np.dtype(
-                _DTYPES[info["dtype"]]).itemsize, offset)
-            out[name] = flat.reshape(tuple(info["shape"])).astype(_DTYPES[info["dtype"]][1:])
+        for name, info in self.cases[case]["tensors"].items():
+            code = _DTYPES[info["dtype"]]
+            flat = np.frombuffer(self._data, code, info["nbytes"] // np.dtype(code).itemsize,
+                                 info["offset"])
+            out[name] = flat.reshape(tuple(info["shape"])).astype(code[1:])
         return out
 
 
@@ -91,6 +88,8 @@ def _flat(value: Any) -> str:
     """A manifest value as one index field (no spaces); "" for those left out."""
     if isinstance(value, list):
         return ",".join(map(str, value)) or "-"
+    if isinstance(value, dict):  # e.g. scale: {output: number}
+        return ",".join(f"{k}:{_flat(v)}" for k, v in value.items()) or "-"
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, int | str) and " " not in str(value):
@@ -112,6 +111,16 @@ def _rule_lines(rules: dict[str, Any]) -> list[str]:
                        if isinstance(v, int | float)]
         lines.append(" ".join(["rule", kind, *fields]))
     return lines
+
+
+def _index_lines(manifest: dict[str, Any]) -> list[str]:
+    """``index.txt`` of a manifest, line by line (written, and compared when read)."""
+    comparison = manifest.get("comparison", {})
+    index = [f"format {FORMAT}", f"data_file {manifest.get('data_file', DATA_FILE)}",
+             *_rule_lines(comparison if isinstance(comparison, dict) else {})]
+    for entry in manifest["cases"]:
+        index += _index_line(entry)
+    return index
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
@@ -149,11 +158,7 @@ def write_golden(directory: str | Path, header: dict[str, Any],
     manifest = {"format": FORMAT, **header, "data_file": DATA_FILE, "byte_order": "little",
                 "cases": entries}
     _atomic_write(root / DATA_FILE, b"".join(chunks))
-    index = [f"format {FORMAT}", f"data_file {DATA_FILE}",
-             *_rule_lines(header.get("comparison", {}))]
-    for entry in entries:
-        index += _index_line(entry)
-    _atomic_write(root / INDEX_FILE, ("\n".join(index) + "\n").encode())
+    _atomic_write(root / INDEX_FILE, ("\n".join(_index_lines(manifest)) + "\n").encode())
     _atomic_write(root / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
     return root
 
@@ -185,4 +190,35 @@ def read_golden(path: str | Path) -> GoldenFiles:
         data = (manifest_path.parent / str(manifest.get("data_file", DATA_FILE))).read_bytes()
     except OSError as exc:
         raise DataFormatError(f"golden file {str(path)!r}: cannot read its data ({exc})") from exc
+    ids = [c["id"] for c in cases]
+    if len(set(ids)) != len(ids):
+        twice = next(i for i in ids if ids.count(i) > 1)
+        raise DataFormatError(f"golden file {str(path)!r}: case {twice!r} appears twice")
+    for case in cases:
+        check_case(case, len(data), str(path))
+    _check_index(manifest, manifest_path.parent / INDEX_FILE, str(path))
     return GoldenFiles(manifest, data, str(path))
+
+
+def _check_index(manifest: dict[str, Any], index: Path, where: str) -> None:
+    """``index.txt`` must say what the manifest says, line for line: a reader of either
+    gets the same tensors and constants."""
+    try:
+        have = index.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(f"golden file {where!r}: cannot read its index ({exc})") from exc
+    want = _index_lines(manifest)
+    if have == want:
+        return
+    line = next((i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b),
+                min(len(have), len(want)))
+    case = next((w.split()[1] for w in reversed(want[: line + 1]) if w.startswith("case ")),
+                None)
+    within = f" (case {case!r})" if case else ""
+
+    def shown(lines: list[str]) -> str:
+        text = lines[line] if line < len(lines) else "nothing (the file ends)"
+        return repr(text if len(text) <= 100 else text[:97] + "...")
+
+    raise DataFormatError(f"golden file {where!r}: {INDEX_FILE} line {line + 1}{within} reads "
+                          f"{shown(have)}, the manifest gives {shown(want)}")

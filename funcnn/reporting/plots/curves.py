@@ -30,6 +30,8 @@ from funcnn.reporting.plots._figure import (
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from funcnn.training.history import History
+
 __all__ = ["plot_accuracy_curves", "plot_loss_curves"]
 
 
@@ -83,14 +85,30 @@ def _epoch_axes(ax: Axes, curves: list[tuple[NDArray[np.float64], str]], *, frac
         )
 
 
+def _unpack(history: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The series to draw: ``given`` as passed, or read from ``history`` (then none given)."""
+    if history is None:
+        return given
+    from funcnn.training.history import History
+
+    if not isinstance(history, History):
+        raise ArgumentTypeError(f"history: expected a funcnn History, got {type(history).__name__}")
+    passed = sorted(name for name, value in given.items() if value is not None)
+    if passed:
+        raise InvalidArgumentError(
+            f"history: pass a History or the series ({', '.join(passed)}), not both")
+    return {name: getattr(history, name) for name in given}
+
+
 def _marker(n: int) -> str | None:
     return "o" if n <= 30 else None
 
 
 def plot_loss_curves(
     path: PathLike,
+    history: History | None = None,
     *,
-    epoch_train_loss: ArrayLike,
+    epoch_train_loss: ArrayLike | None = None,
     epoch_test_loss: ArrayLike | None = None,
     batch_losses: ArrayLike | None = None,
     batch_interval: int | None = None,
@@ -100,6 +118,9 @@ def plot_loss_curves(
     dpi: int = 100,
 ) -> Path:
     """Loss curves: per epoch (train and test) and, optionally, every N batches.
+
+    Pass a :class:`funcnn.History` (``plot_loss_curves("loss.png", history)``) or its
+    series one by one, as follows.
 
     ``epoch_train_loss``: one mean loss per epoch, at least one. ``epoch_test_loss``:
     one per epoch too, or ``None``/empty for none. ``batch_losses``: the loss of batch
@@ -118,6 +139,15 @@ def plot_loss_curves(
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
+    series = _unpack(history, {
+        "epoch_train_loss": epoch_train_loss, "epoch_test_loss": epoch_test_loss,
+        "batch_losses": batch_losses, "batch_interval": batch_interval,
+        "epoch_steps": epoch_steps})
+    epoch_train_loss, epoch_test_loss = series["epoch_train_loss"], series["epoch_test_loss"]
+    batch_losses, batch_interval = series["batch_losses"], series["batch_interval"]
+    epoch_steps = series["epoch_steps"]
+    if epoch_train_loss is None:
+        raise InvalidArgumentError("epoch_train_loss: required (or pass a History)")
     train, test = _epoch_series(
         "epoch_train_loss", epoch_train_loss, "epoch_test_loss", epoch_test_loss
     )
@@ -231,14 +261,18 @@ def _epoch_ends(epoch_steps: Any, epochs: int) -> NDArray[np.float64]:
 
 def plot_accuracy_curves(
     path: PathLike,
+    history: History | None = None,
     *,
-    epoch_train_accuracy: ArrayLike,
+    epoch_train_accuracy: ArrayLike | None = None,
     epoch_test_accuracy: ArrayLike | None = None,
     title: str | None = None,
     test_label: str = "test",
     dpi: int = 100,
 ) -> Path:
     """Accuracy per epoch, train and (optionally) test, in percent.
+
+    Pass a :class:`funcnn.History` (``plot_accuracy_curves("acc.png", history)``) or
+    its series one by one.
 
     ``epoch_train_accuracy``: one fraction in ``[0, 1]`` per epoch, at least one;
     ``epoch_test_accuracy``: as many, or ``None``/empty; ``test_label`` names that curve
@@ -247,6 +281,12 @@ def plot_accuracy_curves(
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
+    series = _unpack(history, {"epoch_train_accuracy": epoch_train_accuracy,
+                               "epoch_test_accuracy": epoch_test_accuracy})
+    epoch_train_accuracy = series["epoch_train_accuracy"]
+    epoch_test_accuracy = series["epoch_test_accuracy"]
+    if epoch_train_accuracy is None:
+        raise InvalidArgumentError("epoch_train_accuracy: required (or pass a History)")
     train, test = _epoch_series(
         "epoch_train_accuracy", epoch_train_accuracy, "epoch_test_accuracy", epoch_test_accuracy
     )

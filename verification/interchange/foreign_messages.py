@@ -1,0 +1,250 @@
+"""Reading a foreign program's answers (``docs/foreign-protocol.md``): one line parsed as
+JSON, then every field of a ``hello``, ``value_and_grad`` or ``loss`` answer checked for
+its type, shape and finiteness. Whatever is wrong gives one :class:`ForeignError` line
+that names the field and what was expected; no other exception leaves this module for
+any input line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from funcnn.errors import FuncnnError
+from funcnn.typing import Array, FloatArray
+
+__all__ = [
+    "SHOWN_CHARS",
+    "ForeignError",
+    "check_hello",
+    "check_losses",
+    "check_value_and_grad",
+    "decode_array",
+    "one_line",
+    "parse_answer",
+    "shown_type",
+]
+
+PROTOCOL = "funcnn-foreign/1"
+"""Value of ``protocol`` in the ``hello`` exchange."""
+
+WIRE = {"float64": "<f8", "float32": "<f4", "int32": "<i4"}
+"""Element types of an array object, by ``dtype`` name, as little-endian numpy codes."""
+
+SHOWN_CHARS = 300
+"""A quoted piece of the program's output is cut to this many characters."""
+
+HELLO_LISTS = ("dtypes", "activations", "losses")
+"""The optional lists of a ``hello`` answer (missing or null: everything)."""
+
+
+class ForeignError(FuncnnError):
+    """The foreign program broke the protocol, crashed, hung or answered non-finite
+    numbers; the message is one line that says which and where."""
+
+
+def one_line(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` on one line (line breaks shown as `` | ``), cut to ``limit`` characters."""
+    flat = " | ".join(part for part in str(text).splitlines() if part.strip())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def shown_type(value: Any) -> str:
+    """How a JSON value is named in an error message."""
+    names = {type(None): "nothing", bool: "a boolean", int: "an integer", float: "a number",
+             str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def parse_answer(line: bytes, op: str, request_id: int) -> dict[str, Any]:
+    """The JSON object on ``line``, the answer to request ``request_id`` (``op``); a
+    program's ``{"error": ...}`` and an ``id`` other than the request's are errors."""
+    try:
+        answer = json.loads(line)
+    except RecursionError:
+        raise ForeignError(f"answer to {op!r} is nested too deeply to be an answer "
+                           "(lists or objects in one another beyond Python's recursion "
+                           "limit)") from None
+    except ValueError as exc:
+        shown = one_line(line[:60].decode("utf-8", "replace"))
+        raise ForeignError(f"answer to {op!r} is not JSON ({one_line(str(exc))}): "
+                           f"{shown!r}") from None
+    if not isinstance(answer, dict):
+        raise ForeignError(f"answer to {op!r}: expected a JSON object, got "
+                           f"{shown_type(answer)}")
+    if "error" in answer:
+        said = answer["error"]
+        said = said if isinstance(said, str) else json.dumps(said)[:SHOWN_CHARS]
+        raise ForeignError(f"answer to {op!r}: the program reports: {one_line(said)}")
+    if "id" in answer and (not _is_int(answer["id"]) or answer["id"] != request_id):
+        got = answer["id"] if _is_int(answer["id"]) else shown_type(answer["id"])
+        raise ForeignError(f"answer to {op!r}: id: {got}, expected {request_id} (the id of "
+                           "the request, or no id)")
+    return answer
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_hello(answer: dict[str, Any]) -> dict[str, list[str] | None]:
+    """The lists a ``hello`` answer declares (``None``: not given, i.e. everything),
+    each checked to be a list of strings; its ``protocol``, if any, must be ours."""
+    if "protocol" in answer and answer["protocol"] != PROTOCOL:
+        got = answer["protocol"]
+        shown = repr(one_line(got, 60)) if isinstance(got, str) else shown_type(got)
+        raise ForeignError(f"answer to 'hello': protocol {shown}, expected {PROTOCOL!r}")
+    out: dict[str, list[str] | None] = {}
+    for key in HELLO_LISTS:
+        value = answer.get(key)
+        if value is None:
+            out[key] = None
+            continue
+        if not isinstance(value, list):
+            raise ForeignError(f"answer to 'hello': {key}: expected a list of names, got "
+                               f"{shown_type(value)}")
+        for index, name in enumerate(value):
+            if not isinstance(name, str):
+                raise ForeignError(f"answer to 'hello': {key}[{index}]: expected a name "
+                                   f"(a string), got {shown_type(name)}")
+        out[key] = list(value)
+    return out
+
+
+def finite_number(value: Any, what: str) -> float:
+    """``value`` as a finite float; a JSON boolean, string, list or object is an error."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ForeignError(f"{what}: expected a number, got {shown_type(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ForeignError(f"{what}: not finite ({one_line(str(value), 40)})")
+    return number
+
+
+def _shape(value: Any, what: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(_is_int(n) and n >= 0 for n in value):
+        shown = shown_type(value) if not isinstance(value, list) else one_line(
+            json.dumps(value), 60)
+        raise ForeignError(f"{what}.shape: expected a list of non-negative integers, got "
+                           f"{shown}")
+    return tuple(value)
+
+
+def _from_base64(value: dict[str, Any], what: str) -> Array:
+    dtype = value.get("dtype", "float64")
+    if not isinstance(dtype, str) or dtype not in WIRE:
+        shown = repr(one_line(dtype, 40)) if isinstance(dtype, str) else shown_type(dtype)
+        raise ForeignError(f"{what}.dtype: {shown}, expected one of {sorted(WIRE)}")
+    text = value["base64"]
+    if not isinstance(text, str):
+        raise ForeignError(f"{what}.base64: expected a string, got {shown_type(text)}")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ForeignError(f"{what}.base64: not base64 ({one_line(str(exc), 80)})") from None
+    item = np.dtype(WIRE[dtype]).itemsize
+    shape = _shape(value["shape"], what) if "shape" in value else (len(raw) // item,)
+    count = math.prod(shape)
+    if len(raw) != count * item:
+        raise ForeignError(f"{what}.base64: {len(raw)} bytes, expected {count * item} "
+                           f"({count} {dtype} entries for shape {list(shape)})")
+    return np.frombuffer(raw, WIRE[dtype]).reshape(shape)
+
+
+def _numbers(value: Any, what: str) -> Array:
+    """A (nested) JSON list of numbers as an array; anything else named."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "iuf":  # not "b": a JSON true is not the number 1
+        raise ForeignError(f"{what}: expected a list of numbers (nested lists of equal "
+                           f"length at most), got {_describe_numbers(value)}")
+    return arr
+
+
+def _describe_numbers(value: Any) -> str:
+    if not isinstance(value, list):
+        return shown_type(value)
+    stack: list[Any] = [value]
+    seen = 0
+    while stack and seen < 10_000:  # the first entry that is not a number or a list
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, bool) or not isinstance(item, int | float):
+            return f"a list holding {shown_type(item)}"
+    return "lists of different lengths or a number too large"
+
+
+def decode_array(value: Any, what: str, shape: tuple[int, ...]) -> FloatArray:
+    """A float64 array of ``shape`` from an array object (``base64`` or ``data``) or a
+    plain (nested) list of numbers; ``what`` names the field in every error."""
+    if isinstance(value, dict) and "base64" in value:
+        arr = _from_base64(value, what)
+    elif isinstance(value, dict) and "data" in value:
+        arr = _numbers(value["data"], f"{what}.data")
+        if "shape" in value:
+            want = _shape(value["shape"], what)
+            if arr.size != math.prod(want):
+                raise ForeignError(f"{what}.data: {arr.size} numbers, expected "
+                                   f"{math.prod(want)} for shape {list(want)}")
+            arr = arr.reshape(want)
+    elif isinstance(value, dict):
+        keys = one_line(", ".join(map(repr, list(value)[:5])), 80)
+        raise ForeignError(f"{what}: expected an array object with 'base64' or 'data', got "
+                           f"an object with keys [{keys}]")
+    elif isinstance(value, list):
+        arr = _numbers(value, what)
+    else:
+        raise ForeignError(f"{what}: expected an array (an object with 'shape' and 'base64' "
+                           f"or 'data', or a list of numbers), got {shown_type(value)}")
+    if arr.shape != shape:
+        raise ForeignError(f"{what}: shape {tuple(arr.shape)}, expected {shape}")
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        raise ForeignError(f"{what}: not finite ({out[where]} at index {list(where)})")
+    return out
+
+
+def check_value_and_grad(answer: dict[str, Any], shapes: Sequence[dict[str, tuple[int, ...]]]
+                         ) -> tuple[float, list[dict[str, FloatArray]]]:
+    """``loss`` and ``grads`` of a ``value_and_grad`` answer; ``shapes`` per layer, the
+    shapes of ``W`` and ``b``."""
+    what = "answer to 'value_and_grad'"
+    value = finite_number(answer.get("loss"), f"{what}: loss")
+    grads = answer.get("grads")
+    if not isinstance(grads, list) or len(grads) != len(shapes):
+        got = f"{len(grads)} entries" if isinstance(grads, list) else shown_type(grads)
+        raise ForeignError(f"{what}: grads: expected a list of {len(shapes)} {{W, b}} "
+                           f"objects, got {got}")
+    out = []
+    for i, (layer, g) in enumerate(zip(shapes, grads, strict=True)):
+        if not isinstance(g, dict):
+            raise ForeignError(f"{what}: grads[{i}]: expected an object with W and b, got "
+                               f"{shown_type(g)}")
+        for key in ("W", "b"):
+            if key not in g:
+                raise ForeignError(f"{what}: grads[{i}][{key!r}]: missing")
+        out.append({k: decode_array(g[k], f"{what}: grads[{i}][{k!r}]", layer[k])
+                    for k in ("W", "b")})
+    return value, out
+
+
+def check_losses(answer: dict[str, Any], count: int) -> FloatArray:
+    """The ``count`` losses of a ``loss`` answer."""
+    if "losses" not in answer:
+        raise ForeignError("answer to 'loss': losses: missing")
+    return decode_array(answer["losses"], "answer to 'loss': losses", (count,))
