@@ -138,7 +138,11 @@ def test_generic_loss_pattern_flags_and_errors() -> None:
     assert flags.tolist() == [True, False, False]
     with pytest.raises(fn.InvalidArgumentError, match="loss_fn"):
         GenericLoss(lambda p: float("nan"), params)
-    with pytest.raises(fn.InvalidArgumentError, match="batched reference"):
-        LogitsLoss(
-            fn.Loss("custom", lambda z, y: (0.0, z), "real"), np.zeros((2, 2)), np.zeros(2, int)
-        )
+    # A loss without an independent formula is evaluated through its own value, one row
+    # per call (it used to be refused: "has no batched reference").
+    custom = LogitsLoss(
+        fn.Loss("custom", lambda z, y: (float(np.sum(z)) / len(z), z), "real"),
+        np.arange(4.0).reshape(2, 2), np.zeros(2, int),
+    )
+    assert custom.value == 3.0
+    assert custom.coordinates(np.array([1]), np.array([0.5]))[0].tolist() == [0.25]

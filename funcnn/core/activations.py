@@ -64,7 +64,10 @@ class Activation:
     """An elementwise activation: ``fn(z)`` and ``derivative(z, fn(z))``, both pure.
 
     ``kinks`` lists the inputs where the function is not differentiable (the
-    verification suite treats perturbations across them specially). ``value_into(z, out)``
+    verification suite treats perturbations across them specially).
+    ``derivative_bounds`` = ``(sup |f'|, sup |f''|, jump of f' at a kink)``, the three
+    constants the verification suite's rounding-error model needs; when left out it
+    estimates them from ``fn`` and ``derivative`` on [-40, 40] with a margin. ``value_into(z, out)``
     and ``derivative_into(z, a, out)`` are in-place kernels (``out`` may be ``z``); the
     engine runs them as ``value_kernel`` / ``derivative_kernel``, which copy the pure
     results when no kernel is given (see :func:`elementwise` for the other way round).
@@ -76,6 +79,7 @@ class Activation:
     kinks: tuple[float, ...] = ()
     value_into: ValueInto | None = field(default=None, repr=False, compare=False)
     derivative_into: DerivativeInto | None = field(default=None, repr=False, compare=False)
+    derivative_bounds: tuple[float, float, float] | None = None
     # The kernels the engine runs: the ones given, else copies of the pure results.
     value_kernel: ValueInto = field(init=False, repr=False, compare=False)
     derivative_kernel: DerivativeInto = field(init=False, repr=False, compare=False)
@@ -98,12 +102,14 @@ def elementwise(
     value_into: ValueInto,
     derivative_into: DerivativeInto,
     kinks: tuple[float, ...] = (),
+    *,
+    derivative_bounds: tuple[float, float, float] | None = None,
 ) -> Activation:
     """An :class:`Activation` defined by its two in-place kernels.
 
     The pure ``fn`` and ``derivative`` check their argument (a float32/float64 array),
     allocate the result and run the kernel, so they are the kernels' bits by
-    construction.
+    construction. ``kinks`` and ``derivative_bounds`` as in :class:`Activation`.
     """
     if not isinstance(name, str) or not name:
         raise ArgumentTypeError(f"name: expected a non-empty str, got {name!r}")
@@ -124,7 +130,8 @@ def elementwise(
         return out
 
     fn.__name__, derivative.__name__ = name, f"{name}_derivative"
-    return Activation(name, fn, derivative, kinks, value_into, derivative_into)
+    return Activation(name, fn, derivative, kinks, value_into, derivative_into,
+                      derivative_bounds)
 
 
 # ---------------------------------------------------------------- the kernels, once each
@@ -195,12 +202,16 @@ def _softplus_d(z: FloatArray, a: FloatArray, out: FloatArray) -> None:
 ACTIVATIONS: dict[str, Activation] = {
     act.name: act
     for act in (
-        elementwise("sigmoid", _sigmoid, _sigmoid_d),
-        elementwise("tanh", _tanh, _tanh_d),
-        elementwise("relu", _relu, _relu_d, kinks=(0.0,)),
-        elementwise("leaky_relu", _leaky_relu, _leaky_relu_d, kinks=(0.0,)),
-        elementwise("identity", _identity, _identity_d),
-        elementwise("softplus", _softplus, _softplus_d),
+        # derivative_bounds: sup |f'|, sup |f''| (sigmoid: at z = -+log(2 + sqrt 3);
+        # tanh: at z = -+atanh(1 / sqrt 3)), and the jump of f' at the kink.
+        elementwise("sigmoid", _sigmoid, _sigmoid_d,
+                    derivative_bounds=(0.25, 1 / (6 * 3**0.5), 0.0)),
+        elementwise("tanh", _tanh, _tanh_d, derivative_bounds=(1.0, 4 / (3 * 3**0.5), 0.0)),
+        elementwise("relu", _relu, _relu_d, kinks=(0.0,), derivative_bounds=(1.0, 0.0, 1.0)),
+        elementwise("leaky_relu", _leaky_relu, _leaky_relu_d, kinks=(0.0,),
+                    derivative_bounds=(1.0, 0.0, 1 - LEAKY_RELU_SLOPE)),
+        elementwise("identity", _identity, _identity_d, derivative_bounds=(1.0, 0.0, 0.0)),
+        elementwise("softplus", _softplus, _softplus_d, derivative_bounds=(1.0, 0.25, 0.0)),
     )
 }
 """Every activation funcnn knows, by name. Adding one is one entry here: the pure API,

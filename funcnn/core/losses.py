@@ -24,6 +24,20 @@ Integer labels are one-hot encoded to width C; for the losses other than the two
 cross-entropies, when ``C == 1`` a label is the 0/1 target itself. Each loss is
 available by name through :func:`get_loss` and as plain functions
 ``name(z, y) -> float`` and ``name_grad(z, y) -> (B, C)`` that validate their inputs.
+
+A new loss is one :class:`Loss`; :func:`from_sample` builds one from its per-sample
+value and gradient side by side, with where its gradient has kinks (Huber at
+``|z - t| = delta``), which is all the verification package needs to check it:
+
+>>> import numpy as np
+>>> def huber(z, t):                     # per sample, mean over the outputs
+...     r = np.abs(z - t)
+...     return np.mean(np.where(r <= 1, 0.5 * r * r, r - 0.5), axis=-1)
+>>> def huber_grad(z, t):
+...     return np.clip(z - t, -1, 1) / z.shape[-1]
+>>> loss = from_sample("huber", huber, huber_grad, "real", kinks=(-1.0, 1.0))
+>>> loss.value_and_grad(np.array([[0.0, 3.0]]), np.array([[0.5, 0.0]]))
+(1.3125, array([[-0.25,  0.5 ]]))
 """
 
 from __future__ import annotations
@@ -46,6 +60,8 @@ __all__ = [
     "Loss",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
+    "checked_value_and_grad",
+    "from_sample",
     "get_loss",
     "mse",
     "mse_grad",
@@ -58,6 +74,13 @@ __all__ = [
 ]
 
 LossValueAndGrad = Callable[[FloatArray, Array], tuple[float, FloatArray]]
+SampleLoss = Callable[[FloatArray, FloatArray], FloatArray]
+"""``sample_loss(z, t) -> (...)``: each sample's loss for logits ``z`` (..., C) and dense
+float targets ``t`` of the same shape; the loss is its mean over the batch axis."""
+SampleGrad = Callable[[FloatArray, FloatArray], FloatArray]
+"""``sample_grad(z, t) -> (..., C)``: the gradient of each sample's loss in its logits."""
+KinkCoordinate = Callable[[FloatArray, FloatArray], FloatArray]
+"""``coordinate(z, t) -> (..., C)``: the quantity whose value at a kink the loss lists."""
 LossInto = Callable[[FloatArray, Array, FloatArray], float]
 """``into(z, y, dz) -> mean loss``: writes dL/dz into ``dz``; may overwrite ``z``."""
 
@@ -158,6 +181,18 @@ class Loss:
     an in-place kernel (it writes dL/dz into ``dz`` and may overwrite ``z``); the engine
     runs ``kernel``, which copies the pure function's result when none is given. Neither
     validates: call them only with outputs and targets that passed ``check_targets``.
+
+    What the verification package needs to check the loss, declared with it:
+
+    - ``sample_loss(z, t)`` (optional): each sample's loss for dense float targets,
+      batched over any leading axes; the gradient checks evaluate it at millions of
+      perturbed rows. Without it they call ``value_and_grad`` one row at a time (the
+      same numbers, much slower). The built-in losses leave it out: the checks run
+      independent formulas for those (``verification.engine.common.reference``).
+    - ``kinks``: the values of ``kink_coordinate(z, t)`` (by default the residual
+      ``z - t``, entry by entry) where the loss's gradient is not differentiable, e.g.
+      ``(-delta, delta)`` for Huber. Finite differences across a kink are then flagged
+      and resolved instead of trusted. Empty: the loss is smooth in ``z``.
     """
 
     name: str
@@ -167,10 +202,14 @@ class Loss:
     shifts_logits: bool = field(default=False, repr=False, compare=False)
     """Whether ``kernel`` leaves ``z`` shifted by its row maxima, so that an entry is its
     row's largest exactly when it reads 0 (the training loop counts hits from that)."""
+    sample_loss: SampleLoss | None = field(default=None, repr=False, compare=False)
+    kinks: tuple[float, ...] = ()
+    kink_coordinate: KinkCoordinate | None = field(default=None, repr=False, compare=False)
     # The kernel the engine runs: the one given, else a copy of the pure result.
     kernel: LossInto = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        _check_declarations(self)
         pure = self.value_and_grad
 
         def copy(z: FloatArray, y: Array, dz: FloatArray) -> float:
@@ -179,6 +218,36 @@ class Loss:
             return value
 
         object.__setattr__(self, "kernel", self.value_and_grad_into or copy)
+
+    def kink_coordinates(self, z: FloatArray, t: FloatArray) -> FloatArray:
+        """``kink_coordinate(z, t)``, by default the residual ``z - t`` (same shape)."""
+        if self.kink_coordinate is None:
+            out: FloatArray = z - t
+            return out
+        return self.kink_coordinate(z, t)
+
+
+_TARGET_KINDS = ("distribution", "probability", "real")
+
+
+def _check_declarations(loss: Loss) -> None:
+    """Construction-time checks of a :class:`Loss`'s fields (never in a hot loop)."""
+    if not isinstance(loss.name, str) or not loss.name:
+        raise ArgumentTypeError(f"name: expected a non-empty str, got {loss.name!r}")
+    if loss.target_kind not in _TARGET_KINDS:
+        raise InvalidArgumentError(
+            f"target_kind: expected one of {list(_TARGET_KINDS)}, got {loss.target_kind!r}"
+        )
+    for arg in ("value_and_grad", "value_and_grad_into", "sample_loss", "kink_coordinate"):
+        fn = getattr(loss, arg)
+        if fn is not None and not callable(fn):
+            raise ArgumentTypeError(f"{arg}: expected a callable, got {type(fn).__name__}")
+    kinks = loss.kinks
+    if not isinstance(kinks, tuple) or not all(
+        isinstance(k, int | float) and not isinstance(k, bool) and math.isfinite(k)
+        for k in kinks
+    ):
+        raise ArgumentTypeError(f"kinks: expected a tuple of finite numbers, got {kinks!r}")
 
 
 def from_kernel(
@@ -192,6 +261,38 @@ def from_kernel(
         return into(z.copy(), y, dz), dz
 
     return Loss(name, value_and_grad, target_kind, into, shifts_logits)
+
+
+def from_sample(
+    name: str,
+    sample_loss: SampleLoss,
+    sample_grad: SampleGrad,
+    target_kind: str,
+    *,
+    kinks: tuple[float, ...] = (),
+    kink_coordinate: KinkCoordinate | None = None,
+) -> Loss:
+    """A :class:`Loss` from each sample's loss and its gradient, written side by side.
+
+    ``sample_loss(z, t)`` and ``sample_grad(z, t)`` take logits ``z`` (..., C) and dense
+    targets ``t`` (integer labels one-hot, or the 0/1 label itself for one output) in
+    ``z``'s dtype; the loss is the mean of ``sample_loss`` over the batch and its
+    gradient ``sample_grad / B``. ``kinks`` and ``kink_coordinate`` as in :class:`Loss`.
+    """
+    for arg, fn in (("sample_loss", sample_loss), ("sample_grad", sample_grad)):
+        if not callable(fn):
+            raise ArgumentTypeError(f"{arg}: expected a callable, got {type(fn).__name__}")
+
+    def value_and_grad(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
+        t = _targets(z, y).astype(z.dtype, copy=False)
+        batch = z.shape[0]
+        value = float(np.sum(sample_loss(z, t))) / batch
+        grad: FloatArray = np.asarray(sample_grad(z, t), dtype=z.dtype) / z.dtype.type(batch)
+        return value, grad
+
+    value_and_grad.__name__ = name if isinstance(name, str) else "loss"
+    return Loss(name, value_and_grad, target_kind, sample_loss=sample_loss, kinks=kinks,
+                kink_coordinate=kink_coordinate)
 
 
 LOSSES: dict[str, Loss] = {
@@ -219,6 +320,12 @@ def get_loss(loss: str | Loss) -> Loss:
         raise InvalidArgumentError(
             f"loss: unknown loss {loss!r}; expected one of {sorted(LOSSES)}"
         ) from None
+
+
+def checked_value_and_grad(loss: str | Loss, z: Any, y: Any) -> tuple[float, FloatArray]:
+    """``loss``'s ``(mean value, dL/dz)`` with ``z`` and ``y`` validated first, for any
+    :class:`Loss` (what the module-level ``name`` / ``name_grad`` functions run)."""
+    return _checked(get_loss(loss), z, y)
 
 
 def _checked(loss: Loss, z: Any, y: Any) -> tuple[float, FloatArray]:

@@ -1,6 +1,12 @@
 """The loss checks: cross-entropy (fused, explicit and composed paths), MSE and the
-binary cross-entropies, as gradients in the logits against finite differences of the
-loss."""
+binary cross-entropies, and every other entry of ``funcnn.LOSSES``, as gradients in the
+logits against finite differences of the loss.
+
+The built-in losses are checked against independent formulas
+(:mod:`verification.engine.common.reference`); a loss registered beyond them is checked
+against its own value, for targets of its ``target_kind``, with its declared kinks
+resolved and a rounding bound derived from its own gradient
+(:func:`verification.engine.bounds.error_model.derived_loss_error`)."""
 
 from __future__ import annotations
 
@@ -46,7 +52,7 @@ def loss_logits(
 
 
 def _loss_row(
-    check: str, tensor: str, loss: str, z: FloatArray, y: Array, dtype: Any,
+    check: str, tensor: str, loss: str | Loss, z: FloatArray, y: Array, dtype: Any,
     grad_fn: Callable[[FloatArray], FloatArray],
 ) -> Report:
     """A loss gradient in ``dtype`` against finite differences of the float64 loss,
@@ -151,14 +157,8 @@ def check_losses(
     batch, width = z.shape
     if loss is not None:
         user = _check_loss(loss)
-        labels = np.asarray(rng.integers(0, width, size=batch))
-        targets: dict[str, list[tuple[str, Array]]] = {
-            "distribution": [("labels", labels),
-                             ("one-hot", np.eye(width, dtype=dtype)[labels])],
-            "probability": [("probability targets", rng.random((batch, width)).astype(dtype))],
-            "real": [("real targets", rng.standard_normal((batch, width)).astype(dtype))],
-        }
-        return _user_loss(check, user, z, targets.get(user.target_kind, targets["real"]))
+        return _user_loss(check, user, z, _targets_of(user.target_kind, rng, dtype, batch,
+                                                      width))
     cases: list[tuple[str, str, Array]] = [
         ("mse", "real targets", rng.standard_normal((batch, width)).astype(dtype)),
         ("binary_cross_entropy", "probability targets", rng.random((batch, width)).astype(dtype)),
@@ -170,7 +170,40 @@ def check_losses(
         grad: Callable[[FloatArray, Array], FloatArray] = getattr(funcnn_losses, f"{name}_grad")
         reports.append(_loss_row(check, f"dL/dz {name} ({kind})", name, z, y, dtype,
                                  _bind(grad, y)))
+    # Every other registry entry (a loss added to funcnn.LOSSES), never skipped.
+    covered = {name for name, _, _ in cases} | set(CROSS_ENTROPIES)
+    for name in sorted(set(funcnn_losses.LOSSES) - covered):
+        entry = funcnn_losses.LOSSES[name]
+        for kind, y in _targets_of(entry.target_kind, rng, dtype, batch, width):
+            reports.append(_loss_row(check, f"dL/dz {name} ({kind})", entry, z, y, dtype,
+                                     _own_grad(entry, y)))
     return Report.combine(reports)
+
+
+CROSS_ENTROPIES = ("softmax_cross_entropy", "softmax_then_cross_entropy")
+"""The losses :func:`check_cross_entropy` checks (and :func:`check_losses` does not)."""
+
+
+def _targets_of(
+    kind: str, rng: np.random.Generator, dtype: Any, batch: int, width: int
+) -> list[tuple[str, Array]]:
+    """Targets of a loss's ``target_kind`` (``"distribution"``: integer labels and one-hot
+    rows; ``"probability"``: probabilities in [0, 1]; ``"real"``: any reals)."""
+    if kind == "distribution":
+        labels = np.asarray(rng.integers(0, width, size=batch))
+        return [("labels", labels), ("one-hot", np.eye(width, dtype=dtype)[labels])]
+    if kind == "probability":
+        return [("probability targets", rng.random((batch, width)).astype(dtype))]
+    return [("real targets", rng.standard_normal((batch, width)).astype(dtype))]
+
+
+def _own_grad(loss: Loss, y: Array) -> Callable[[FloatArray], FloatArray]:
+    """``z -> dL/dz`` of a registered loss, through its own ``value_and_grad``."""
+    def grad(z: FloatArray) -> FloatArray:
+        with np.errstate(all="ignore"):
+            return loss.value_and_grad(z, y)[1]
+
+    return grad
 
 
 def _bind(

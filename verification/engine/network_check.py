@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import check_params, value_and_grad
 from funcnn.core.pytree import tree_flatten, tree_leaves, tree_unflatten
 from funcnn.core.spec import MLP
@@ -40,7 +41,12 @@ from verification.engine.modes.context import CheckContext
 from verification.engine.modes.dispatch import flat_analytic, resolve_mode, run_mode
 from verification.reporting.report import CheckRow, Report
 
-__all__ = ["check_network", "move_off_kinks", "moved_params"]
+__all__ = ["ROW_BY_ROW_COST", "check_network", "move_off_kinks", "moved_params"]
+
+ROW_BY_ROW_COST = 16
+"""How many times its size a network counts for ``mode="auto"`` when its loss has no
+per-sample values (``Loss.sample_loss``) and is evaluated one ``value_and_grad`` call
+per row: full mode then stops at 1/16 of its usual parameter count."""
 
 BoolArray = NDArray[np.bool_]
 
@@ -49,7 +55,7 @@ def check_network(
     params: Params,
     x: Array,
     y: Array,
-    loss: str = "softmax_cross_entropy",
+    loss: str | Loss = "softmax_cross_entropy",
     *,
     mode: str = "auto",
     probes: int = 3,
@@ -66,9 +72,11 @@ def check_network(
     provides another one (e.g. a deliberately broken one, to see the check fail). The
     numerical reference is float64 through the structured evaluator; tolerances come
     from the per-entry rounding model of a gradient computed in the params' dtype.
-    ``mode="auto"``: full up to :data:`FULL_MODE_LIMIT` parameters, else directional.
-    Returns a report with one row per tensor plus, first, a row confirming that the
-    evaluator reproduces ``funcnn.loss``.
+    ``mode="auto"``: full up to :data:`FULL_MODE_LIMIT` parameters (divided by
+    :data:`ROW_BY_ROW_COST` for a loss without ``sample_loss``), else directional.
+    ``loss``: a registry name or any :class:`~funcnn.Loss`. Returns a report with one
+    row per tensor plus, first, a row confirming that the evaluator reproduces
+    ``funcnn.loss``.
     """
     check_callable("grad_fn", grad_fn, optional=True)
     seed = check_seed(seed)
@@ -81,12 +89,12 @@ def check_network(
 
 
 def _check_network(
-    spec: MLP, params: Params, x: Array, y: Array, loss: str, mode: str, probes: int,
+    spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss, mode: str, probes: int,
     subset: Any, seed: int, name: str | None, grad_fn: Callable[[Params], Params] | None,
     settings: Settings,
 ) -> Report:
     dtype = check_params(spec, params)
-    check = name or f"network {'-'.join(map(str, spec.sizes))} {loss} {dtype}"
+    check = name or f"network {'-'.join(map(str, spec.sizes))} {get_loss(loss).name} {dtype}"
     start = time.perf_counter()
 
     values: list[float] = []
@@ -108,7 +116,9 @@ def _check_network(
         )
         tols = [_model_tol(dtype, np.asarray(b, dtype=np.float64).reshape(-1)) for b in bounds]
         steps_all = cache(lambda: settings.step_unit / evaluator.coordinate_scale())
-        resolved = resolve_mode(mode, evaluator.n, subset)
+        # A loss evaluated one row per call makes full mode cost a call per perturbed row.
+        size = evaluator.n if evaluator.batched_rows else evaluator.n * ROW_BY_ROW_COST
+        resolved = resolve_mode(mode, size, subset)
         # A perturbed point of a finite problem may still overflow when the problem sits
         # near the float64 limit: its derivative is then non-finite and the entry is
         # reported inconclusive (see compare), so numpy's warning carries nothing more.
@@ -131,7 +141,8 @@ def _check_network(
     )
 
 
-def _degenerate_rows(check: str, spec: MLP, params: Params, x: Array, y: Array, loss: str
+def _degenerate_rows(check: str, spec: MLP, params: Params, x: Array, y: Array,
+                     loss: str | Loss
                      ) -> list[CheckRow]:
     """An inconclusive row when the exact gradient is identically zero (a softmax over one
     output): then a gradient of zeros passes, and the check proves nothing."""
@@ -144,7 +155,8 @@ def _degenerate_rows(check: str, spec: MLP, params: Params, x: Array, y: Array, 
                      "problem: any gradient of zeros would pass, so the check cannot fail")]
 
 
-def _network_loss(spec: MLP, params: Params, x: Array, y: Array, loss: str) -> NetworkLoss:
+def _network_loss(spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss
+                  ) -> NetworkLoss:
     """The float64 evaluator at ``params``; :class:`NonFiniteError` if its forward pass
     overflows (finite but huge inputs or weights), which no finite difference survives."""
 
@@ -225,7 +237,7 @@ def move_off_kinks(
 
 
 def _consistency_row(
-    check: str, spec: MLP, params: Params, x: Array, y: Array, loss: str,
+    check: str, spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss,
     evaluator: NetworkLoss, dtype: Any, known: float | None = None,
 ) -> CheckRow:
     """The float64 evaluator must reproduce ``funcnn.loss`` at the float64 parameters

@@ -13,7 +13,16 @@ a list of ``{"W": (n_in, n_out), "b": (n_out,)}`` dicts, ``z = a W + b``) and re
 
 :func:`textbook_value_and_grad` is a second implementation written independently of
 funcnn's code (per-sample outer products, its own activation derivatives and loss
-gradients), used by the catalogue and as an example of the interface.
+gradients), used by the catalogue and as an example of the interface. Its formulas
+(``_act``, ``_loss_and_dz``) are a deliberate oracle for funcnn's *built-in*
+primitives, which is why they are written out here rather than taken from
+``funcnn.ACTIVATIONS`` and ``funcnn.LOSSES``; for any other activation or loss it uses
+the primitive's own definition (so its backprop is still independent, but not that
+primitive's formula).
+
+``check_conformance`` takes any :class:`~funcnn.Loss` (a registry name or a record of
+your own): the rounding model of a loss it has no formula for is derived from the
+loss's own gradient (:func:`verification.engine.bounds.error_model.derived_loss_error`).
 """
 
 from __future__ import annotations
@@ -25,18 +34,20 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.core.losses import get_loss
+from funcnn.core.activations import get_activation
+from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import check_inputs, check_params
 from funcnn.core.network import loss as funcnn_loss
 from funcnn.core.network import value_and_grad as funcnn_value_and_grad
 from funcnn.core.pytree import tree_leaves
 from funcnn.core.spec import MLP
+from funcnn.errors import ArgumentTypeError
 from funcnn.typing import Array, FloatArray, Params
 from verification.engine.bounds.error_model import gradient_error_bound
 from verification.engine.bounds.tolerances import MODEL_SAFETY, eps_of, rtol_for
 from verification.engine.common.arguments import check_callable, check_seed, check_spec
 from verification.engine.common.layout import TensorInfo, tensor_layout
-from verification.engine.common.reference import dense_targets
+from verification.engine.common.reference import dense_targets, has_reference
 from verification.engine.network_check import check_network
 from verification.external.diagnosis import diagnose_mlp
 from verification.external.diagnosis_probe import call_checked
@@ -51,7 +62,8 @@ _LEAKY = 0.01
 
 
 def _act(name: str, z: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Activation and its derivative, written out independently of funcnn."""
+    """Activation and its derivative, written out independently of funcnn for the
+    built-ins; any other registered activation's own ``fn`` and ``derivative``."""
     if name == "sigmoid":
         e = np.exp(-np.abs(z))
         a = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
@@ -69,11 +81,17 @@ def _act(name: str, z: FloatArray) -> tuple[FloatArray, FloatArray]:
         return np.maximum(z, 0) + np.log1p(e), np.where(z >= 0, 1 / (1 + e), e / (1 + e))
     if name == "identity":
         return z, np.ones_like(z)
-    raise ValueError(f"unknown activation {name!r}")
+    act = get_activation(name)  # not a built-in: its own definition
+    a = act.fn(z)
+    return a, act.derivative(z, a)
 
 
-def _loss_and_dz(name: str, z: FloatArray, t: FloatArray) -> tuple[float, FloatArray]:
-    """Mean loss and d/dz for dense targets, per-sample formulas, own implementation."""
+def _loss_and_dz(loss: Loss, z: FloatArray, t: FloatArray) -> tuple[float, FloatArray]:
+    """Mean loss and d/dz for dense targets: per-sample formulas of funcnn's built-in
+    losses, written out here; any other loss's own ``value_and_grad``."""
+    if not has_reference(loss):
+        return loss.value_and_grad(z, t)
+    name = loss.name
     batch, width = z.shape
     m = np.max(z, axis=1, keepdims=True)
     if name in ("softmax_cross_entropy", "softmax_then_cross_entropy"):
@@ -100,10 +118,12 @@ def _loss_and_dz(name: str, z: FloatArray, t: FloatArray) -> tuple[float, FloatA
         # Per-sample Jacobian product, written as J^T dp with J = diag(s) - s s^T.
         dz = np.einsum("bi,bij->bj", dp, s[:, :, None] * (np.eye(width) - s[:, None, :]))
         return value, dz
-    raise ValueError(f"unknown loss {name!r}")
+    raise AssertionError(f"built-in loss {name!r} without a textbook formula")  # pragma: no cover
 
 
-def textbook_value_and_grad(spec: MLP, loss: str = "softmax_cross_entropy") -> OtherValueAndGrad:
+def textbook_value_and_grad(
+    spec: MLP, loss: str | Loss = "softmax_cross_entropy"
+) -> OtherValueAndGrad:
     """An independent implementation of ``value_and_grad`` for ``spec`` and ``loss``.
 
     Forward ``z = a W + b``; backward by per-sample outer products
@@ -111,7 +131,7 @@ def textbook_value_and_grad(spec: MLP, loss: str = "softmax_cross_entropy") -> O
     their own formulas. Works in the dtype of ``params`` and ``x``.
     """
     acts = check_spec(spec).hidden_activations
-    name = get_loss(loss).name
+    resolved = check_loss(loss)
 
     def value_and_grad(params: Params, x: Array, y: Array) -> tuple[float, Params]:
         a = np.asarray(x)
@@ -124,7 +144,7 @@ def textbook_value_and_grad(spec: MLP, loss: str = "softmax_cross_entropy") -> O
                 inputs.append(a)
                 derivs.append(d)
         t = dense_targets(y, z.shape[0], spec.n_out).astype(z.dtype)
-        value, delta = _loss_and_dz(name, z, t)
+        value, delta = _loss_and_dz(resolved, z, t)
         grads: Params = [{} for _ in params]
         for index in range(len(params) - 1, -1, -1):
             grads[index] = {
@@ -144,7 +164,7 @@ def check_conformance(
     params: Params,
     x: Array,
     y: Array,
-    loss: str = "softmax_cross_entropy",
+    loss: str | Loss = "softmax_cross_entropy",
     *,
     name: str = "conformance",
     mode: str = "auto",
@@ -163,7 +183,7 @@ def check_conformance(
     dtype = check_params(spec, params)
     check_inputs(spec, x, dtype)
     seed = check_seed(seed)
-    get_loss(loss)
+    loss = check_loss(loss)
     start = time.perf_counter()
     value_f, grads_f = funcnn_value_and_grad(spec, params, x, y, loss)
     value_o, grads_o = call_checked(other, params, x, y, "other", other_name)
@@ -246,7 +266,8 @@ def _tensor_row(
 
 
 def _diagnosis(
-    other: OtherValueAndGrad, spec: MLP, params: Params, x: Array, loss: str, seed: int, who: str
+    other: OtherValueAndGrad, spec: MLP, params: Params, x: Array, loss: Loss, seed: int,
+    who: str
 ) -> dict[str, Any]:
     """``{"diagnosis": ...}`` of a failing implementation, or ``{"diagnosis_error": ...}``
     when it cannot be probed with single samples (the report stands without it)."""
@@ -268,3 +289,15 @@ def _described(report: Report, who: str) -> Report:
     )
     return Report(rows, report.meta)
 
+
+
+def check_loss(loss: Any) -> Loss:
+    """``loss`` as a :class:`~funcnn.Loss`: a registered name or a record of your own; any
+    other value is an error naming the argument."""
+    if isinstance(loss, Loss):
+        return loss
+    if not isinstance(loss, str):
+        raise ArgumentTypeError(
+            f"loss: expected a loss name or a funcnn.Loss, got {type(loss).__name__}"
+        )
+    return get_loss(loss)

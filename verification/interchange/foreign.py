@@ -38,6 +38,7 @@ from verification.engine.bounds.settings import Settings
 from verification.engine.bounds.tolerances import EPS64, ORDER, STEP_UNIT, eps_of
 from verification.engine.common.arguments import check_nonnegative_number, check_seed
 from verification.engine.common.layout import kink_side
+from verification.engine.common.reference import dense_targets, loss_kink_side
 from verification.engine.evaluators.perturbed import NetworkLoss
 from verification.engine.gradients import check_gradients
 from verification.external.conformance import check_conformance
@@ -96,17 +97,24 @@ def _or_all(names: list[str] | None, every: list[str]) -> list[str]:
 
 def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
                   ) -> Callable[[Params], Array] | None:
-    """Which side of 0 every pre-activation of a kinked activation (relu, leaky relu) is
-    on, from funcnn's float64 forward pass: where it changes between two perturbed
+    """Which side of its kinks every pre-activation of a kinked activation (relu, leaky
+    relu) is on, and every output of a kinked loss (one that declares ``kinks``, e.g.
+    Huber), from funcnn's float64 forward pass: where it changes between two perturbed
     points, the foreign loss has a kink there and the engine resolves it."""
     kinks = [get_activation(a).kinks for a in spec.hidden_activations]
     kinked = [i for i, k in enumerate(kinks) if k]
-    if not kinked:
+    loss_side = loss_kink_side(loss)
+    if not kinked and loss_side is None:
         return None
 
     def pattern(p: Params) -> Array:
-        pre = NetworkLoss(spec, p, x, y, loss).forward_pass[1]
-        return np.concatenate([kink_side(pre[i], kinks[i]).reshape(-1) for i in kinked])
+        evaluator = NetworkLoss(spec, p, x, y, loss)
+        pre = evaluator.forward_pass[1]
+        parts = [kink_side(pre[i], kinks[i]).reshape(-1) for i in kinked]
+        if loss_side is not None:
+            t = dense_targets(y, pre[-1].shape[0], spec.n_out)
+            parts.append(np.asarray(loss_side(pre[-1], t)).reshape(-1))
+        return np.concatenate(parts)
     return pattern
 
 

@@ -69,7 +69,7 @@ def _loss_tolerance(name: str, z: FloatArray, y: Array, grad: FloatArray) -> Flo
     err = np.where(np.isnan(err), np.inf, err)
     if info.eps > np.finfo(np.float64).eps:
         y64 = y if np.asarray(y).dtype.kind in "iu" else np.asarray(y, dtype=np.float64)
-        exact = getattr(funcnn_losses, f"{name}_grad")(z64, y64)
+        exact = funcnn_losses.checked_value_and_grad(name, z64, y64)[1]
         measured = np.abs(np.asarray(grad, dtype=np.float64) - exact)
         scale = float(np.max(np.abs(exact), initial=0.0))
         err = np.minimum(err, np.maximum(np.sqrt(info.eps) * scale, measured))
@@ -115,11 +115,10 @@ def _losses(dn: str, dtype: Any, seed: int) -> list[Case]:
     for name in sorted(funcnn_losses.LOSSES):
         for tname in _TARGETS[funcnn_losses.LOSSES[name].target_kind]:
             y = targets[tname]
-            value = float(getattr(funcnn_losses, name)(z, y))
+            value, grad = funcnn_losses.checked_value_and_grad(name, z, y)
             fields = {"id": f"loss/{name}/{tname}/{dn}", "kind": "loss", "dtype": dn,
                       "loss": name, "reduction": "mean", "targets": tname, "value": value,
                       "inputs": ["z", "y"], "outputs": ["value", "grad"]}
-            grad = getattr(funcnn_losses, f"{name}_grad")(z, y)
             out.append(_scaled(fields, {"z": z, "y": y, "grad": grad,
                                         "tolerance/grad": _loss_tolerance(name, z, y, grad)}))
     return out

@@ -47,53 +47,49 @@ from typing import Any
 
 import numpy as np
 
-from funcnn.core.activations import get_activation
-from funcnn.core.losses import get_loss
+from funcnn.core.activations import Activation, get_activation
+from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import check_inputs, check_params, value_and_grad
 from funcnn.core.spec import MLP
 from funcnn.errors import FuncnnError
 from funcnn.typing import Array, FloatArray, Params
+from verification.engine.bounds.derived_loss import derived_loss_error
 from verification.engine.common.arguments import check_float_dtype
-from verification.engine.common.reference import dense_targets
+from verification.engine.common.reference import dense_targets, has_reference
 
 __all__ = [
-    "ACTIVATION_BOUNDS",
     "activation_bounds",
     "cap_by_measurement",
     "derivative_rounding",
+    "estimated_bounds",
     "gradient_error_bound",
     "loss_gradient_error",
     "reference_gradient",
 ]
 
-ACTIVATION_BOUNDS: dict[str, tuple[float, float, float]] = {
-    "sigmoid": (0.25, 1 / (6 * np.sqrt(3)), 0.0),
-    "tanh": (1.0, 4 / (3 * np.sqrt(3)), 0.0),
-    "softplus": (1.0, 0.25, 0.0),
-    "identity": (1.0, 0.0, 0.0),
-    "relu": (1.0, 0.0, 1.0),
-    "leaky_relu": (1.0, 0.0, 0.99),
-}
-"""Per built-in activation: (sup |f'|, sup |f''|, size of the jump of f' at the kink).
-Other activations get :func:`activation_bounds`' estimate, so that a new entry in
-``funcnn.ACTIVATIONS`` is checked with no edit here."""
-
 _GRID = np.linspace(-40.0, 40.0, 160_001)
 """Where a new activation's bounds are estimated (step 5e-4)."""
 
 
-@lru_cache(maxsize=64)
 def activation_bounds(name: str) -> tuple[float, float, float]:
     """(sup |f'|, sup |f''|, jump of f' at a kink) of the activation ``name``.
 
-    The exact constants of :data:`ACTIVATION_BOUNDS` for the built-ins; for any other
-    activation in ``funcnn.ACTIVATIONS`` an estimate from its own value and derivative
-    on [-40, 40] (step 5e-4; ``f''`` from differences of ``f'`` away from the kinks,
-    each with a 50% margin).
+    The constants the activation declares (``Activation.derivative_bounds``: exact for
+    the built-ins); for an activation that declares none, an estimate from its own value
+    and derivative (:func:`estimated_bounds`), so that a new entry in
+    ``funcnn.ACTIVATIONS`` is checked with no edit here.
     """
-    if name in ACTIVATION_BOUNDS:
-        return ACTIVATION_BOUNDS[name]
     act = get_activation(name)
+    if act.derivative_bounds is not None:
+        return act.derivative_bounds
+    return estimated_bounds(act)
+
+
+@lru_cache(maxsize=64)
+def estimated_bounds(act: Activation) -> tuple[float, float, float]:
+    """(sup |f'|, sup |f''|, jump of f' at a kink) of ``act`` estimated on [-40, 40]
+    (step 5e-4; ``f''`` from differences of ``f'`` away from the kinks), each with a 50%
+    margin."""
     z = _GRID
     with np.errstate(all="ignore"):
         d = np.asarray(act.derivative(z, act.fn(z)), dtype=np.float64)
@@ -140,7 +136,7 @@ def _softmax(z: FloatArray) -> FloatArray:
 
 
 def loss_gradient_error(
-    name: str, z: FloatArray, ez: FloatArray, t: FloatArray, u: float, tiny: float
+    loss: str | Loss, z: FloatArray, ez: FloatArray, t: FloatArray, u: float, tiny: float
 ) -> tuple[FloatArray, FloatArray]:
     """``(|dL/dz|, bound on its computed error)`` for logits ``z`` known to within ``ez``.
 
@@ -152,7 +148,14 @@ def loss_gradient_error(
     derivative), and underflow: a probability below ``tiny`` is known only to within
     ``tiny``, and where the dtype clips a probability (at ``tiny`` or ``1 - eps``) the
     whole clipped term is counted as error, since float64 does not clip there.
+
+    Those models are written for funcnn's built-in losses (the registry's own entries);
+    any other :class:`~funcnn.Loss` gets :func:`derived_loss_error`, measured from its
+    own gradient.
     """
+    if not has_reference(loss):
+        return derived_loss_error(get_loss(loss), z, ez, t, u, tiny)
+    name = get_loss(loss).name
     batch, width = z.shape
     e_max = np.max(ez, axis=1, keepdims=True)
     spread = np.abs(z - np.max(z, axis=1, keepdims=True))
@@ -205,7 +208,7 @@ def loss_gradient_error(
         err = s * (err_dp + err_inner) + s * rel_p * (mag_dp + mag_inner)
         err += u * (width + 3) * s * (mag_dp + mag_inner)
         return np.abs(grad), err + tiny / n
-    raise ValueError(f"no error model for loss {name!r}")
+    raise AssertionError(f"has_reference({name!r}) but no error model")  # pragma: no cover
 
 
 def gradient_error_bound(
@@ -213,7 +216,7 @@ def gradient_error_bound(
     params: Params,
     x: Array,
     y: Any,
-    loss: str,
+    loss: str | Loss,
     dtype: Any,
     forward: tuple[Sequence[FloatArray], Sequence[FloatArray]] | None = None,
     *,
@@ -231,7 +234,7 @@ def gradient_error_bound(
     """
     info = np.finfo(check_float_dtype("dtype", dtype))
     u, tiny = float(info.eps) / 2, float(info.tiny)
-    name = get_loss(loss).name
+    resolved = get_loss(loss)
     check_inputs(spec, x, check_params(spec, params))
     Ws = [np.asarray(layer["W"], dtype=np.float64) for layer in params]
     bs = [np.asarray(layer["b"], dtype=np.float64) for layer in params]
@@ -262,7 +265,7 @@ def gradient_error_bound(
             errs_a.append(ea)
     t = dense_targets(y, batch, spec.n_out)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        g, eg = loss_gradient_error(name, pres[-1], errs_z[-1], t, u, tiny)
+        g, eg = loss_gradient_error(resolved, pres[-1], errs_z[-1], t, u, tiny)
     # Where the model overflows (probabilities clipped in both dtypes), nothing is
     # guaranteed: an infinite bound makes the engine report the entry inconclusive.
     eg = np.where(np.isnan(eg), np.inf, eg)
@@ -277,7 +280,7 @@ def gradient_error_bound(
 
 
 def cap_by_measurement(
-    spec: MLP, params: Params, x: Array, y: Any, loss: str, dtype: Any,
+    spec: MLP, params: Params, x: Array, y: Any, loss: str | Loss, dtype: Any,
     bounds: list[dict[str, FloatArray]],
 ) -> list[dict[str, FloatArray]]:
     """``min(bound, max(sqrt(eps) * scale, measured))`` per entry.
@@ -306,12 +309,14 @@ def cap_by_measurement(
     return out
 
 
-def reference_gradient(spec: MLP, params: Params, x: Array, y: Any, loss: str) -> Params:
+def reference_gradient(spec: MLP, params: Params, x: Array, y: Any, loss: str | Loss
+                       ) -> Params:
     """funcnn's float64 gradient at the up-cast params and inputs."""
     return _gradient_in(spec, params, x, y, loss, np.dtype(np.float64))
 
 
-def _gradient_in(spec: MLP, params: Params, x: Array, y: Any, loss: str, dtype: np.dtype[Any]
+def _gradient_in(spec: MLP, params: Params, x: Array, y: Any, loss: str | Loss,
+                 dtype: np.dtype[Any]
                  ) -> Params:
     """funcnn's gradient with params, inputs and float targets cast to ``dtype``."""
     cast = [{k: np.asarray(v).astype(dtype) for k, v in layer.items()} for layer in params]

@@ -24,15 +24,11 @@ __all__ = [
 
 BoolArray = NDArray[np.bool_]
 
-KINKED_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
-"""The built-in activations whose derivative jumps (at 0); any activation with
-``kinks`` is treated alike, through :func:`kink_side`."""
-
-
 def kink_side(z: Array, kinks: tuple[float, ...]) -> Array:
-    """Which side of the activation's kinks each entry of ``z`` lies on: ``z > 0`` for a
-    kink at 0 (relu, leaky relu), else the number of kinks below ``z``. Two points whose
-    sides differ have a kink between them."""
+    """Which side of the kinks (an activation's ``kinks``, or a loss's in its kink
+    coordinate) each entry of ``z`` lies on: ``z > 0`` for a kink at 0 (relu, leaky
+    relu), else the number of kinks below ``z``. Two points whose sides differ have a
+    kink between them."""
     if kinks == (0.0,):
         return z > 0
     side = np.zeros(z.shape, dtype=np.int8)

@@ -1,12 +1,22 @@
-"""Independent float64 per-sample loss values, batched over any leading axes, and the
-hidden activations the perturbed evaluators run.
+"""Float64 per-sample loss values, batched over any leading axes, and the hidden
+activations the perturbed evaluators run.
 
 The gradient checks evaluate a network's loss at many perturbed parameter vectors at
 once, so they need each sample's loss, not only the batch mean that
-:mod:`funcnn.core.losses` returns. These are written from the formulas in that module's
-docstring, not by calling it, so a slip in funcnn's loss value cannot hide in the
-reference; :func:`batch_loss` is compared with ``funcnn.core.network.loss`` before any check
-trusts it.
+:mod:`funcnn.core.losses` returns. :func:`sample_loss_of` says where it comes from:
+
+- for funcnn's built-in losses, independent formulas (:func:`per_sample_loss`, the
+  names in :data:`REFERENCE_LOSSES`), written from the formulas in that module's
+  docstring, not by calling it, so a slip in funcnn's loss value cannot hide in the
+  reference: they are a deliberate second implementation, an oracle;
+- for any other :class:`~funcnn.core.losses.Loss` (a new registry entry, a user's own
+  loss), the loss's own definition: its ``sample_loss`` when it declares one, else its
+  ``value_and_grad`` called one row at a time (the same numbers, slower). Its gradient
+  is then checked against finite differences of its own value.
+
+Either way the batch mean is compared with the loss's own value (the "loss value" rows)
+before any check trusts it. :func:`loss_kink_side` is where the perturbed evaluators
+learn a loss's kinks.
 """
 
 from __future__ import annotations
@@ -17,16 +27,23 @@ from typing import Any
 import numpy as np
 
 from funcnn.core.activations import get_activation
+from funcnn.core.losses import LOSSES, Loss, get_loss
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import Array, FloatArray
+from verification.engine.common.layout import kink_side
 
 __all__ = [
     "REFERENCE_LOSSES",
+    "SampleLossFn",
     "batch_loss",
+    "batched_sample_loss",
     "dense_targets",
+    "has_reference",
+    "loss_kink_side",
     "noise_scale",
     "per_sample_loss",
     "reference_activation",
+    "sample_loss_of",
     "sigmoid64",
 ]
 
@@ -38,6 +55,9 @@ REFERENCE_LOSSES = (
     "softmax_then_cross_entropy",
 )
 """funcnn loss names this module has an independent per-sample formula for."""
+
+SampleLossFn = Callable[[FloatArray, FloatArray], FloatArray]
+"""``ell(z, t) -> (...)``: each sample's float64 loss, logits and dense targets (..., C)."""
 
 _TINY = np.finfo(np.float64).tiny
 _EPSNEG = np.finfo(np.float64).epsneg
@@ -119,25 +139,100 @@ def per_sample_loss(name: str, z: FloatArray, t: FloatArray) -> FloatArray:
     )
 
 
-def batch_loss(name: str, z: FloatArray, y: Any) -> float:
+def has_reference(loss: str | Loss) -> bool:
+    """Whether ``loss`` is a built-in with an independent formula here: the registry's own
+    entry (not merely one with the same name: a user's half-MSE called "mse" is checked
+    against its own value) among :data:`REFERENCE_LOSSES`."""
+    resolved = get_loss(loss)
+    return resolved.name in REFERENCE_LOSSES and LOSSES.get(resolved.name) is resolved
+
+
+def batched_sample_loss(loss: str | Loss) -> bool:
+    """Whether :func:`sample_loss_of` evaluates many rows per call (a built-in or a loss
+    with a ``sample_loss``), rather than one ``value_and_grad`` call per row."""
+    return has_reference(loss) or get_loss(loss).sample_loss is not None
+
+
+def sample_loss_of(loss: str | Loss) -> SampleLossFn:
+    """Each sample's float64 loss as the evaluators compute it (see the module docstring):
+    the independent formula of a built-in, else the loss's ``sample_loss``, else its
+    ``value_and_grad`` one row at a time."""
+    resolved = get_loss(loss)
+    if has_reference(resolved):
+        name = resolved.name
+        return lambda z, t: per_sample_loss(name, z, t)
+    own = resolved.sample_loss
+    if own is not None:
+        declared = own
+
+        def declared_loss(z: FloatArray, t: FloatArray) -> FloatArray:
+            out: FloatArray = np.asarray(
+                declared(z, np.broadcast_to(t, z.shape)), dtype=np.float64)
+            if out.shape != z.shape[:-1]:
+                raise InvalidArgumentError(
+                    f"loss: {resolved.name!r}'s sample_loss returned shape {out.shape} for "
+                    f"logits {z.shape}; expected {z.shape[:-1]} (one value per sample)")
+            return out
+
+        return declared_loss
+    return _row_by_row(resolved)
+
+
+def _row_by_row(loss: Loss) -> SampleLossFn:
+    """``loss.value_and_grad`` on one-sample batches: each value is that sample's loss."""
+
+    def ell(z: FloatArray, t: FloatArray) -> FloatArray:
+        width = z.shape[-1]
+        rows = z.reshape(-1, width)
+        targets = np.broadcast_to(t, z.shape).reshape(-1, width)
+        out = np.empty(rows.shape[0])
+        with np.errstate(all="ignore"):
+            for i in range(rows.shape[0]):  # no per-sample values without a sample_loss
+                out[i] = loss.value_and_grad(rows[i : i + 1], targets[i : i + 1])[0]
+        return out.reshape(z.shape[:-1])
+
+    return ell
+
+
+def loss_kink_side(loss: str | Loss) -> SampleLossFn | None:
+    """``side(z, t)`` (..., C): which side of the loss's kinks each entry lies on, so that
+    two points whose sides differ have a kink between them; ``None`` for a smooth loss
+    (every built-in one)."""
+    resolved = get_loss(loss)
+    if not resolved.kinks:
+        return None
+    kinks = tuple(float(k) for k in resolved.kinks)
+
+    def side(z: FloatArray, t: FloatArray) -> FloatArray:
+        coordinate = resolved.kink_coordinates(z, np.broadcast_to(t, z.shape))
+        out: FloatArray = np.asarray(kink_side(coordinate, kinks))
+        return out
+
+    return side
+
+
+def batch_loss(name: str | Loss, z: FloatArray, y: Any) -> float:
     """Mean loss over the batch for logits ``z`` (B, C) and labels or targets ``y``."""
     batch, n_out = z.shape
     t = dense_targets(y, batch, n_out)
-    return float(np.mean(per_sample_loss(name, z.astype(np.float64), t)))
+    return float(np.mean(sample_loss_of(name)(z.astype(np.float64), t)))
 
 
-def noise_scale(name: str, z: FloatArray, t: FloatArray) -> float:
+def noise_scale(name: str | Loss, z: FloatArray, t: FloatArray) -> float:
     """The magnitude whose float64 rounding bounds the noise of one batch-loss evaluation.
 
     ``mean_b(|loss_b| + max_c |z_bc|)``: each sample's loss is computed from its logits
-    with a few roundings relative to both. Softmax binary cross-entropy adds
+    with a few roundings relative to both (plus ``max_c |t_bc|`` for a loss without an
+    independent formula here). Softmax binary cross-entropy adds
     ``mean((1 - t) p / (1 - p))``: ``log(1 - p)`` for ``p`` near 1 inherits the rounding
     of ``p`` magnified by ``p / (1 - p)``, which can hide a whole derivative.
     """
     z64 = np.asarray(z, dtype=np.float64)
-    ell = per_sample_loss(name, z64, t)
+    ell = sample_loss_of(name)(z64, t)
     scale = float(np.mean(np.abs(ell) + np.max(np.abs(z64), axis=-1)))
-    if name == "softmax_binary_cross_entropy":
+    if not has_reference(name):  # a formula we have not read may round relative to t too
+        scale += float(np.mean(np.max(np.abs(t), axis=-1)))
+    elif get_loss(name).name == "softmax_binary_cross_entropy":
         p = np.clip(np.exp(_log_softmax(z64)), _TINY, 1 - _EPSNEG)
         scale += float(np.mean((1 - t) * p / (1 - p)))
     return scale

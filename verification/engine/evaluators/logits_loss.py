@@ -13,10 +13,10 @@ from verification.engine.common.layout import (
     TensorInfo,
 )
 from verification.engine.common.reference import (
-    REFERENCE_LOSSES,
     dense_targets,
+    loss_kink_side,
     noise_scale,
-    per_sample_loss,
+    sample_loss_of,
 )
 
 __all__ = ["LogitsLoss"]
@@ -27,23 +27,27 @@ class LogitsLoss:
     """A loss as a function of the logits ``z`` (B, C) themselves, in float64.
 
     Moving ``z[b, c]`` changes only sample ``b``'s loss, so each perturbation costs one
-    row. Coordinates are ``z``'s entries in C order. ``loss`` must be one of
-    :data:`verification.engine.common.reference.REFERENCE_LOSSES`.
+    row. Coordinates are ``z``'s entries in C order. Any :class:`~funcnn.Loss`: each
+    sample's loss comes from
+    :func:`verification.engine.common.reference.sample_loss_of`, and a loss that
+    declares kinks has every point whose residual (its ``kink_coordinate``) crossed one
+    flagged.
     """
 
     def __init__(self, loss: str | Loss, z: Array, y: Array) -> None:
-        name = get_loss(loss).name
-        if name not in REFERENCE_LOSSES:
-            raise InvalidArgumentError(f"loss: {name!r} has no batched reference")
-        self.loss_name = name
+        resolved = get_loss(loss)
+        self.loss_name = resolved.name
+        self._ell = sample_loss_of(resolved)
+        self._side = loss_kink_side(resolved)
         self._z = np.asarray(z, dtype=np.float64)
         if self._z.ndim != 2:
             raise InvalidArgumentError(f"z: expected a (B, C) array, got shape {self._z.shape}")
         batch, width = self._z.shape
         self._t = dense_targets(np.asarray(y), batch, width)
-        self._ell0 = per_sample_loss(name, self._z, self._t)
+        self._ell0 = self._ell(self._z, self._t)
+        self._side0 = None if self._side is None else self._side(self._z, self._t)
         self._value = float(np.mean(self._ell0))
-        self._noise = noise_scale(name, self._z, self._t)
+        self._noise = noise_scale(resolved, self._z, self._t)
         self.layout = (TensorInfo("dL/dz", self._z.shape, 0),)
 
     @property
@@ -63,22 +67,25 @@ class LogitsLoss:
 
     @property
     def detects_kinks(self) -> bool:
-        """False: the losses are smooth in the logits."""
-        return False
+        """Whether the loss declares kinks (the built-in losses are smooth)."""
+        return self._side is not None
 
     def coordinate_scale(self) -> FloatArray:
         """All ones: a unit step moves one logit by one."""
         return np.ones(self.n)
 
     def coordinates(self, index: IntArray, t: FloatArray) -> tuple[FloatArray, BoolArray]:
-        """``L(z + t e_index) - L(z)`` elementwise, no kinks."""
+        """``L(z + t e_index) - L(z)`` and kink flags, elementwise."""
         idx, steps = np.broadcast_arrays(np.asarray(index), np.asarray(t, dtype=np.float64))
         b, c = np.divmod(idx.reshape(-1).astype(np.int64), self._z.shape[1])
         rows = self._z[b]
         rows[np.arange(b.size), c] += steps.reshape(-1)
-        ell = per_sample_loss(self.loss_name, rows, self._t[b])
+        ell = self._ell(rows, self._t[b])
         values = (ell - self._ell0[b]) / self._z.shape[0]
-        return values.reshape(idx.shape), np.zeros(idx.shape, dtype=bool)
+        flags = np.zeros(b.size, dtype=bool)
+        if self._side is not None and self._side0 is not None:
+            flags = np.any(self._side(rows, self._t[b]) != self._side0[b], axis=-1)
+        return values.reshape(idx.shape), flags.reshape(idx.shape)
 
     def direction_scale(self, dirs: Directions) -> FloatArray:
         """All ones."""
@@ -87,10 +94,13 @@ class LogitsLoss:
     def directions(
         self, dirs: Directions, k: IntArray, t: FloatArray
     ) -> tuple[FloatArray, BoolArray]:
-        """``L(z + t_p v_{k_p}) - L(z)`` for points ``p``."""
+        """``L(z + t_p v_{k_p}) - L(z)`` and kink flags for points ``p``."""
         dense = dirs.dense(self.layout).reshape(len(dirs), *self._z.shape)
         k = np.asarray(k, dtype=np.int64).reshape(-1)
         t = np.asarray(t, dtype=np.float64).reshape(-1)
         moved = self._z[None] + t[:, None, None] * dense[k]
-        ell = per_sample_loss(self.loss_name, moved, self._t[None])
-        return np.mean(ell - self._ell0, axis=-1), np.zeros(k.size, dtype=bool)
+        ell = self._ell(moved, self._t[None])
+        flags = np.zeros(k.size, dtype=bool)
+        if self._side is not None and self._side0 is not None:
+            flags = np.any(self._side(moved, self._t[None]) != self._side0[None], axis=(1, 2))
+        return np.mean(ell - self._ell0, axis=-1), flags

@@ -7,7 +7,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from funcnn.core.activations import get_activation
-from funcnn.core.losses import get_loss
+from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import check_inputs, check_params
 from funcnn.core.spec import MLP
 from funcnn.core.validation import check_targets
@@ -21,11 +21,12 @@ from verification.engine.common.layout import (
     tensor_layout,
 )
 from verification.engine.common.reference import (
-    REFERENCE_LOSSES,
+    batched_sample_loss,
     dense_targets,
+    loss_kink_side,
     noise_scale,
-    per_sample_loss,
     reference_activation,
+    sample_loss_of,
 )
 from verification.engine.common.threads import rowwise
 from verification.engine.evaluators.sparse_moves import (
@@ -44,23 +45,27 @@ class NetworkLoss:
     """An MLP's mean loss on a fixed batch, evaluated at perturbed parameters in float64.
 
     ``params`` may be float32 or float64 (they and ``x`` are up-cast exactly); ``loss``
-    must be one of :data:`verification.engine.common.reference.REFERENCE_LOSSES`. Flat coordinates
-    follow :func:`funcnn.core.pytree.ravel` order: ``W`` then ``b`` of each layer.
+    any :class:`~funcnn.Loss` (each sample's loss from
+    :func:`verification.engine.common.reference.sample_loss_of`; a point where one of the
+    loss's declared kinks was crossed at the outputs is flagged, like one where a hidden
+    activation's was). Flat coordinates follow :func:`funcnn.core.pytree.ravel` order:
+    ``W`` then ``b`` of each layer.
     """
 
-    def __init__(self, spec: MLP, params: Params, x: Array, y: Array, loss: str) -> None:
+    def __init__(self, spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss
+                 ) -> None:
         dtype = check_params(spec, params)
         batch_x = check_inputs(spec, x, dtype)
         resolved = get_loss(loss)
-        if resolved.name not in REFERENCE_LOSSES:
-            raise InvalidArgumentError(
-                f"loss: {resolved.name!r} has no batched reference; use GenericLoss"
-            )
         targets = check_targets(
             y, batch_x.shape[0], spec.n_out, dtype, resolved.target_kind
         )
         self.spec = spec
         self.loss_name = resolved.name
+        self._ell = sample_loss_of(resolved)
+        self.batched_rows = batched_sample_loss(resolved)
+        """Whether the loss's rows are evaluated many per call (see ``reference``)."""
+        self._loss_side = loss_kink_side(resolved)
         self._W = [np.asarray(layer["W"], dtype=np.float64) for layer in params]
         self._b = [np.asarray(layer["b"], dtype=np.float64) for layer in params]
         self._acts = [reference_activation(name) for name in spec.hidden_activations]
@@ -81,9 +86,10 @@ class NetworkLoss:
         # Built on first use by coordinates(): per layer input, its non-zero entries by
         # column and whether its values repeat (see _sparse_inputs).
         self._sparse: dict[int, InputColumns] = {}
-        self._ell0 = per_sample_loss(self.loss_name, z[-1], self._t)
+        self._ell0 = self._ell(z[-1], self._t)
+        self._side0 = None if self._loss_side is None else self._loss_side(z[-1], self._t)
         self._value = float(np.mean(self._ell0))
-        self._noise = noise_scale(self.loss_name, z[-1], self._t)
+        self._noise = noise_scale(resolved, z[-1], self._t)
         self.layout = tensor_layout(params)
         # Each flat tensor k belongs to layer k // 2; even k are W, odd k are b.
         self._offsets = np.array([info.offset for info in self.layout] + [self.n_total()])
@@ -241,8 +247,8 @@ class NetworkLoss:
         if layer == last:
             rows = self._z[last][b]
             rows.reshape(-1)[np.arange(b.size) * width + j] = z_new
-            ell = self._loss_rows(rows, b)
-            return ell - self._ell0[b], np.zeros(b.size, dtype=bool)
+            ell, crossed = self._loss_rows(rows, b)
+            return ell - self._ell0[b], crossed
         flip = np.zeros(b.size, dtype=bool)
         if self._kinked[layer]:
             kinks = self._kinked[layer]
@@ -278,7 +284,9 @@ class NetworkLoss:
                 rows, changed = rowwise(
                     lambda r, bl, at_layer=nxt: self._activate(at_layer, r, bl), rows, b_live
                 )
-        d_ell[live] = self._loss_rows(rows, b_live) - self._ell0[b_live]
+        ell, crossed = self._loss_rows(rows, b_live)
+        d_ell[live] = ell - self._ell0[b_live]
+        flip[live] |= crossed
         return d_ell, flip
 
     def _activate(self, layer: int, rows: FloatArray, b: IntArray) -> tuple[FloatArray, ...]:
@@ -292,12 +300,14 @@ class NetworkLoss:
             changed = np.zeros(rows.shape[0], dtype=bool)
         return self._acts[layer](rows), changed
 
-    def _loss_rows(self, rows: FloatArray, b: IntArray) -> FloatArray:
+    def _loss_rows(self, rows: FloatArray, b: IntArray) -> tuple[FloatArray, BoolArray]:
+        """Each output row's loss (samples ``b``), and whether it crossed a loss kink."""
         targets = self._t[b]
-        out: FloatArray = rowwise(
-            lambda z, t: per_sample_loss(self.loss_name, z, t), rows, targets
-        )
-        return out
+        out: FloatArray = rowwise(self._ell, rows, targets)
+        if self._loss_side is None or self._side0 is None:
+            return out, np.zeros(b.size, dtype=bool)
+        crossed = np.any(self._loss_side(rows, targets) != self._side0[b], axis=-1)
+        return out, crossed
 
     # -- directions ------------------------------------------------------------------
 
@@ -366,7 +376,10 @@ class NetworkLoss:
                 flags[order[:done]] |= np.any(moved, axis=(1, 2))
             z = self._act(layer, z) @ self._W[layer + 1] + self._b[layer + 1]
         assert z is not None
-        ell = per_sample_loss(self.loss_name, z, self._t[None])
+        ell = self._ell(z, self._t[None])
+        if self._loss_side is not None and self._side0 is not None:
+            crossed = self._loss_side(z, self._t[None]) != self._side0[None]
+            flags[order] |= np.any(crossed, axis=(1, 2))
         values = np.empty(k.size)
         values[order] = np.mean(ell - self._ell0, axis=-1)
         return values, flags

@@ -35,7 +35,6 @@ from numpy.typing import NDArray
 
 from funcnn.typing import FloatArray, IntArray
 from verification.engine.common.layout import (
-    KINKED_ACTIVATIONS,
     Directions,
     TensorInfo,
     block_key,
@@ -47,7 +46,6 @@ from verification.engine.evaluators.logits_loss import LogitsLoss
 from verification.engine.evaluators.network_loss import NetworkLoss
 
 __all__ = [
-    "KINKED_ACTIVATIONS",
     "Directions",
     "GenericLoss",
     "LogitsLoss",
