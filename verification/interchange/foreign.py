@@ -9,20 +9,25 @@ For each problem (a row of the catalogue's network matrix that the program suppo
 - the foreign gradient against finite differences of the foreign program's *own* loss
   (:func:`verification.engine.gradients.check_gradients` with the per-entry error model), so a
   loss and gradient that disagree with each other are caught even where both differ
-  from funcnn; the perturbed points go out in one ``loss`` message per scipy iteration;
+  from funcnn. With protocol version 2 the program keeps the problem and is sent only
+  the moves (:mod:`verification.interchange.foreign_loss`); a version-1 program gets
+  every perturbed point as a whole parameter set in a ``loss`` message;
 - when a row fails and ``verification.external.diagnosis`` is installed, its root-cause
   diagnosis (``diagnose_mlp`` on the foreign backprop), as text in
   ``report.meta["diagnosis"]``, by problem.
 
-Command line: ``funcnn-verify --foreign "CMD ARGS" [--timeout S] [--quick] [--only PAT]``.
+Command line: ``funcnn-verify --foreign "CMD ARGS" [--timeout S] [--quick] [--only PAT]
+[--quiet]`` (progress on stderr unless ``--quiet``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import importlib
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -41,10 +46,17 @@ from verification.engine.common.layout import kink_side
 from verification.engine.evaluators.perturbed import NetworkLoss
 from verification.engine.gradients import check_gradients
 from verification.external.conformance import check_conformance
-from verification.interchange.foreign_messages import check_hello, one_line
+from verification.interchange.foreign_loss import Progress, foreign_evaluator
+from verification.interchange.foreign_messages import (
+    PROTOCOL,
+    PROTOCOL_V1,
+    PROTOCOLS,
+    check_hello,
+    one_line,
+    spoken_protocol,
+)
 from verification.interchange.foreign_protocol import (
     MAX_ANSWER_BYTES,
-    PROTOCOL,
     ForeignError,
     ForeignProgram,
 )
@@ -55,6 +67,11 @@ __all__ = ["FULL_LIMIT", "ForeignError", "check_foreign", "foreign_problems"]
 FULL_LIMIT = 2_000
 """Up to this many parameters the foreign loss is differentiated per coordinate
 (full mode); above, along random directions (each scipy iteration is one message)."""
+
+BLACK_BOX_LEAF = 64
+"""A tensor whose directional probe fails is bisected down to this many entries before
+they are checked one by one (funcnn's own checks stop at 512): every point costs the
+program a forward pass, and the bisection names the worst entry all the same."""
 
 Problem = tuple[str, str, str, str]
 
@@ -151,8 +168,8 @@ def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, los
         return f"no diagnosis: {exc}"
 
 
-def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtype: str
-                   ) -> Report:
+def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtype: str,
+                   progress: Progress | None) -> Report:
     """Conformance, then the foreign gradient against finite differences of the foreign
     loss evaluated in ``fd_dtype`` (float64 unless the program only does float32)."""
     arch, act, loss, dtype = problem
@@ -175,6 +192,8 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
         return program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, fd_dtype)
 
     noise, settings = loss_precision(spec, unravel(flat64), x64, y64, loss, fd_dtype)
+    settings = replace(settings, recheck_limit=BLACK_BOX_LEAF, bisect_leaf=BLACK_BOX_LEAF)
+    v2 = program.protocol == PROTOCOL
     own = check_gradients(
         lambda p: float(program.losses(spec, [p], x64, y64, loss, fd_dtype)[0]),
         lambda p: other(p, x, y)[1], params, mode=mode,
@@ -182,6 +201,8 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
         pattern_fn=_kink_pattern(spec, x64, y64, loss),
         error_bound=gradient_error_bound(spec, params, x, y, loss, dtype),
         noise_scale=noise, settings=settings,
+        evaluator=foreign_evaluator(program, spec, x64, y64, loss, fd_dtype, noise, progress)
+        if v2 else None,
     )
     report = Report.combine([conformance, own], {})
     if not report.passed:
@@ -219,13 +240,15 @@ def check_foreign(
     only: Iterable[str] = (),
     encoding: str = "base64",
     max_answer_bytes: int = MAX_ANSWER_BYTES,
+    progress: TextIO | None = None,
 ) -> Report:
     """Run ``command`` and check its MLP on every supported problem; one report.
 
     ``command``: a shell-style string (split, not run by a shell) or an argument list;
     ``only``: patterns (shell wildcards or substrings) on ``arch/activation/loss/dtype``;
     ``encoding``: how arrays are sent, ``"base64"`` or ``"list"``;
-    ``max_answer_bytes``: the longest answer line read. Raises
+    ``max_answer_bytes``: the longest answer line read; ``progress``: a stream for
+    progress lines (the command line passes stderr), ``None`` for none. Raises
     :class:`ForeignError` (one line) when the program breaks the protocol, crashes, hangs
     past ``timeout`` seconds per answer, or answers non-finite numbers; the program is
     ended in every case.
@@ -233,17 +256,45 @@ def check_foreign(
     _check_arguments(command, timeout, encoding, max_answer_bytes)
     seed = check_seed(seed)
     with ForeignProgram(command, timeout, encoding, max_answer_bytes) as program:
-        hello = program.request({"op": "hello", "protocol": PROTOCOL})
+        hello = program.request({"op": "hello", "protocol": PROTOCOL,
+                                 "protocols": list(PROTOCOLS)})
         problems = foreign_problems(hello, quick, only)
         declared = check_hello(hello)
+        program.protocol = spoken_protocol(hello)
         if not problems:
             shown = one_line(", ".join(f"{k} {v}" for k, v in declared.items()
                                        if v is not None) or "everything", 200)
             raise ForeignError(f"no problem matches what {program.name!r} supports "
                                f"({shown}) and --only {list(only)}")
         fd_dtype = "float64" if "float64" in (declared["dtypes"] or ["float64"]) else "float32"
-        reports = [_check_problem(program, problem, seed, fd_dtype) for problem in problems]
+        reports = _check_problems(program, problems, seed, fd_dtype, Progress(progress))
         diagnoses = {k: v for r in reports for k, v in r.meta.get("diagnosis", {}).items()}
         return Report.combine(reports, {"foreign": program.name, "problems": len(problems),
+                                        "protocol": program.protocol,
                                         "messages": program.requests,
+                                        "evaluations": program.evaluations,
+                                        "bytes_sent": program.sent_bytes,
                                         **({"diagnosis": diagnoses} if diagnoses else {})})
+
+
+def _check_problems(program: ForeignProgram, problems: Sequence[Problem], seed: int,
+                    fd_dtype: str, progress: Progress) -> list[Report]:
+    """Every problem in turn, with a progress line as each one starts and ends."""
+    if program.protocol == PROTOCOL_V1:
+        progress.say(f"{program.name!r} speaks {PROTOCOL_V1}: every perturbed point is sent "
+                     f"with x and all the parameters; a program that answers {PROTOCOL!r} "
+                     "is sent them once per problem (see docs/foreign-protocol.md)")
+    reports = []
+    for number, problem in enumerate(problems, 1):
+        name = "foreign/" + "/".join(problem)
+        progress.begin(name)
+        progress.say(f"[{number}/{len(problems)}] {name} ...")
+        start, asked, sent = time.perf_counter(), program.evaluations, program.requests
+        report = _check_problem(program, problem, seed, fd_dtype, progress)
+        reports.append(report)
+        progress.say(f"[{number}/{len(problems)}] {name}: "
+                     f"{'pass' if report.passed else 'FAIL'}, "
+                     f"{time.perf_counter() - start:.1f} s, "
+                     f"{program.requests - sent:,} messages, "
+                     f"{program.evaluations - asked:,} loss evaluations")
+    return reports

@@ -1,8 +1,8 @@
 """Reading a foreign program's answers (``docs/foreign-protocol.md``): one line parsed as
-JSON, then every field of a ``hello``, ``value_and_grad`` or ``loss`` answer checked for
-its type, shape and finiteness. Whatever is wrong gives one :class:`ForeignError` line
-that names the field and what was expected; no other exception leaves this module for
-any input line.
+JSON, then every field of a ``hello``, ``value_and_grad``, ``problem``, ``moves`` or
+``loss`` answer checked for its type, shape and finiteness. Whatever is wrong gives one
+:class:`ForeignError` line that names the field and what was expected; no other
+exception leaves this module for any input line.
 """
 
 from __future__ import annotations
@@ -20,19 +20,32 @@ from funcnn.errors import FuncnnError
 from funcnn.typing import Array, FloatArray
 
 __all__ = [
+    "PROTOCOL",
+    "PROTOCOLS",
+    "PROTOCOL_V1",
     "SHOWN_CHARS",
     "ForeignError",
     "check_hello",
     "check_losses",
+    "check_problem",
     "check_value_and_grad",
     "decode_array",
     "one_line",
     "parse_answer",
     "shown_type",
+    "spoken_protocol",
 ]
 
-PROTOCOL = "funcnn-foreign/1"
-"""Value of ``protocol`` in the ``hello`` exchange."""
+PROTOCOL = "funcnn-foreign/2"
+"""The protocol the checker asks for first: the program keeps a problem (``problem``)
+and evaluates its loss at moves of the parameters (``moves``)."""
+
+PROTOCOL_V1 = "funcnn-foreign/1"
+"""The first version, still served: every perturbed point travels as a whole parameter
+set with ``x`` and ``y`` (``loss``); a ``hello`` answer without ``protocol`` is one."""
+
+PROTOCOLS = (PROTOCOL, PROTOCOL_V1)
+"""Every version the checker speaks, newest first (sent in ``hello`` as ``protocols``)."""
 
 WIRE = {"float64": "<f8", "float32": "<f4", "int32": "<i4"}
 """Element types of an array object, by ``dtype`` name, as little-endian numpy codes."""
@@ -93,13 +106,22 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def spoken_protocol(answer: dict[str, Any]) -> str:
+    """The protocol version a ``hello`` answer chose: one of :data:`PROTOCOLS`
+    (:data:`PROTOCOL_V1` when it says none, as version 1 allowed)."""
+    got = answer.get("protocol", PROTOCOL_V1)
+    if got not in PROTOCOLS:
+        shown = repr(one_line(got, 60)) if isinstance(got, str) else shown_type(got)
+        raise ForeignError(f"answer to 'hello': protocol {shown}, expected "
+                           f"{' or '.join(map(repr, PROTOCOLS))}")
+    return str(got)
+
+
 def check_hello(answer: dict[str, Any]) -> dict[str, list[str] | None]:
     """The lists a ``hello`` answer declares (``None``: not given, i.e. everything),
-    each checked to be a list of strings; its ``protocol``, if any, must be ours."""
-    if "protocol" in answer and answer["protocol"] != PROTOCOL:
-        got = answer["protocol"]
-        shown = repr(one_line(got, 60)) if isinstance(got, str) else shown_type(got)
-        raise ForeignError(f"answer to 'hello': protocol {shown}, expected {PROTOCOL!r}")
+    each checked to be a list of strings; its ``protocol``, if any, must be one of
+    :data:`PROTOCOLS`."""
+    spoken_protocol(answer)
     out: dict[str, list[str] | None] = {}
     for key in HELLO_LISTS:
         value = answer.get(key)
@@ -243,8 +265,13 @@ def check_value_and_grad(answer: dict[str, Any], shapes: Sequence[dict[str, tupl
     return value, out
 
 
-def check_losses(answer: dict[str, Any], count: int) -> FloatArray:
-    """The ``count`` losses of a ``loss`` answer."""
+def check_losses(answer: dict[str, Any], count: int, op: str = "loss") -> FloatArray:
+    """The ``count`` losses of a ``loss`` (or ``moves``: ``op``) answer."""
     if "losses" not in answer:
-        raise ForeignError("answer to 'loss': losses: missing")
-    return decode_array(answer["losses"], "answer to 'loss': losses", (count,))
+        raise ForeignError(f"answer to {op!r}: losses: missing")
+    return decode_array(answer["losses"], f"answer to {op!r}: losses", (count,))
+
+
+def check_problem(answer: dict[str, Any]) -> float:
+    """The loss at the parameters of a ``problem`` answer."""
+    return finite_number(answer.get("loss"), "answer to 'problem': loss")
