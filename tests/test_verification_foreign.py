@@ -94,6 +94,8 @@ def test_problems_follow_what_the_program_supports() -> None:
                and p[3] == "float32" for p in chosen)
     assert foreign_problems({}, quick=True, only=["784-32-32-10"]) == [
         ("784-32-32-10", "sigmoid", "softmax_cross_entropy", "float64"),
+    ]
+    assert foreign_problems({"dtypes": ["float32"]}, quick=True, only=["784-32-32-10"]) == [
         ("784-32-32-10", "sigmoid", "softmax_cross_entropy", "float32"),
     ]
 

@@ -9,8 +9,9 @@ Planted bugs (``--bug NAME``): ``grad-scale`` (every gradient 1% too large),
 ``bias-sum`` (the output bias gradient summed over the batch, not averaged),
 ``transposed`` (backprop reads each ``W`` as if it were stored ``(n_out, n_in)``, the
 index slip of flat-array code: for a square ``W`` that is ``delta @ W`` for
-``delta @ W.T``), ``softmax-ce`` (the softmax cross-entropy gradient written
-``(p - t) / B``, right for one-hot targets only).
+``delta @ W.T``), ``softmax-ce`` (the softmax cross-entropy gradient through the
+diagonal of the softmax Jacobian only, ``(p - 1) t / B``: right for the labelled class,
+0 instead of ``p / B`` for the others).
 
 ``--protocol 1`` answers as a version-1 program (no ``problem`` or ``moves``).
 """
@@ -87,7 +88,7 @@ def loss_and_delta(name: str, z: Any, y: Any) -> tuple[Any, Any]:
         p = np.exp(shifted - lse)
         value = np.sum(t * (lse - shifted)) / dt(b)
         if BUG == "softmax-ce":
-            return value, (p - t) / dt(b)
+            return value, (p - dt(1)) * t / dt(b)
         return value, (p * t.sum(axis=1, keepdims=True) - t) / dt(b)
     if name == "mse":
         return np.mean((z - t) ** 2), dt(2) * (z - t) / dt(z.size)

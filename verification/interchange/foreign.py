@@ -1,7 +1,8 @@
 """Check an MLP implemented in another program (any language) through the JSON-lines
 protocol of :mod:`verification.interchange.foreign_protocol`.
 
-For each problem (a row of the catalogue's network matrix that the program supports):
+For each problem (a row of the catalogue's network matrix that the program supports, or
+of the small non-square network: :mod:`verification.interchange.foreign_problems`):
 
 - conformance against funcnn (:func:`verification.external.conformance.check_conformance`):
   the foreign loss and every gradient tensor against funcnn's, within both sides'
@@ -22,7 +23,6 @@ Command line: ``funcnn-verify --foreign "CMD ARGS" [--timeout S] [--quick] [--on
 
 from __future__ import annotations
 
-import fnmatch
 import importlib
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -31,13 +31,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from funcnn.core.activations import ACTIVATIONS, get_activation
-from funcnn.core.losses import LOSSES
+from funcnn.core.activations import get_activation
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
-from verification.catalogue.suite import DTYPES, network_case, network_matrix
 from verification.engine.bounds.error_model import gradient_error_bound
 from verification.engine.bounds.settings import Settings
 from verification.engine.bounds.tolerances import EPS64, ORDER, STEP_UNIT, eps_of
@@ -55,6 +53,7 @@ from verification.interchange.foreign_messages import (
     one_line,
     spoken_protocol,
 )
+from verification.interchange.foreign_problems import Problem, foreign_problems, problem_case
 from verification.interchange.foreign_protocol import (
     MAX_ANSWER_BYTES,
     ForeignError,
@@ -73,42 +72,6 @@ BLACK_BOX_LEAF = 64
 they are checked one by one (funcnn's own checks stop at 512): every point costs the
 program a forward pass, and the bisection names the worst entry all the same."""
 
-Problem = tuple[str, str, str, str]
-
-
-def foreign_problems(
-    supported: dict[str, Any], quick: bool = False, only: Iterable[str] = ()
-) -> list[Problem]:
-    """(arch, activation, loss, dtype) the program declared it supports: every XOR row
-    of the network matrix and 784-32-32-10 with sigmoid and cross-entropy (``quick``:
-    one XOR row per activation); every 784-32-32-10 row without ``quick``.
-
-    ``supported`` is the ``hello`` answer: its ``dtypes``, ``activations`` and
-    ``losses``, each a list of names (missing or null: all; names funcnn does not know
-    are ignored). A list of another type raises :class:`ForeignError` naming it.
-    """
-    declared = check_hello(supported)
-    acts = set(_or_all(declared["activations"], sorted(ACTIVATIONS)))
-    losses = set(_or_all(declared["losses"], sorted(LOSSES)))
-    dtypes = [str(np.dtype(d)) for d in DTYPES if str(np.dtype(d)) in
-              set(_or_all(declared["dtypes"], ["float64", "float32"]))]
-    rows = [r for r in network_matrix() if r[0].startswith("2-3-")]
-    if quick:
-        firsts: dict[str, tuple[str, str, str]] = {}
-        for row in rows:
-            if row[1] in acts and row[2] in losses:
-                firsts.setdefault(row[1], row)
-        rows = list(firsts.values())
-    mid = [r for r in network_matrix() if r[0] == "784-32-32-10"]
-    rows += [r for r in mid if not quick or r[1:] == ("sigmoid", "softmax_cross_entropy")]
-    chosen = [(*r, d) for d in dtypes for r in rows if r[1] in acts and r[2] in losses]
-    pats = list(only)
-    return [p for p in chosen if not pats or any(
-        fnmatch.fnmatchcase("/".join(p), pat) or pat in "/".join(p) for pat in pats)]
-
-
-def _or_all(names: list[str] | None, every: list[str]) -> list[str]:
-    return every if names is None else names
 
 
 def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
@@ -173,7 +136,7 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
     """Conformance, then the foreign gradient against finite differences of the foreign
     loss evaluated in ``fd_dtype`` (float64 unless the program only does float32)."""
     arch, act, loss, dtype = problem
-    spec, params, x, y, _ = network_case(arch, act, loss, np.dtype(dtype), seed)
+    spec, params, x, y = problem_case(arch, act, loss, np.dtype(dtype), seed)
     name = f"foreign/{arch}/{act}/{loss}/{dtype}"
 
     def other(p: Params, xx: Array, yy: Array) -> tuple[float, Params]:
