@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.resources
 import json
 import math
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ __all__ = [
     "decode_array",
     "one_line",
     "parse_answer",
+    "protocol_schema",
     "shown_type",
     "spoken_protocol",
 ]
@@ -104,6 +106,16 @@ def parse_answer(line: bytes, op: str, request_id: int) -> dict[str, Any]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def protocol_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of every message, shipped with the package
+    (``verification/interchange/schemas/foreign-protocol.schema.json``): the document
+    validates a request, ``#/$defs/answer_<op>`` an answer to an ``op`` request."""
+    path = importlib.resources.files("verification.interchange") / "schemas" / \
+        "foreign-protocol.schema.json"
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
 
 
 def spoken_protocol(answer: dict[str, Any]) -> str:
@@ -212,6 +224,8 @@ def _describe_numbers(value: Any) -> str:
 def decode_array(value: Any, what: str, shape: tuple[int, ...]) -> FloatArray:
     """A float64 array of ``shape`` from an array object (``base64`` or ``data``) or a
     plain (nested) list of numbers; ``what`` names the field in every error."""
+    if isinstance(value, dict) and "base64" in value and "data" in value:
+        raise ForeignError(f"{what}: both 'base64' and 'data', expected one of them")
     if isinstance(value, dict) and "base64" in value:
         arr = _from_base64(value, what)
     elif isinstance(value, dict) and "data" in value:
