@@ -152,7 +152,10 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
     y64 = y if np.asarray(y).dtype.kind in "iu" else np.asarray(y, dtype=np.float64)
 
     def batched(thetas: FloatArray) -> FloatArray:
-        return program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, fd_dtype)
+        losses = program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, fd_dtype)
+        if progress is not None:
+            progress.tick(program)
+        return losses
 
     noise, settings = loss_precision(spec, unravel(flat64), x64, y64, loss, fd_dtype)
     settings = replace(settings, recheck_limit=BLACK_BOX_LEAF, bisect_leaf=BLACK_BOX_LEAF)
