@@ -152,3 +152,12 @@ def test_an_array_the_reader_accepts_follows_the_schema(fields: dict[str, Any]) 
     except ForeignError:
         return
     assert _validator("answered_array").is_valid(fields), fields
+
+
+@pytest.mark.parametrize("value", [{"shape": [2], "data": [0.5, False]}, [[0.5], [True]],
+                                   [0.5, True]])
+def test_booleans_among_numbers_are_refused_by_reader_and_schema(value: Any) -> None:
+    # numpy reads [0.5, false] as [0.5, 0.0]; the property test above found it.
+    with pytest.raises(ForeignError, match=r"got a list holding a boolean$"):
+        decode_array(value, "answer to 'moves': losses", (2,))
+    assert not _validator("answered_array").is_valid(value)

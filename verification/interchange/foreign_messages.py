@@ -200,10 +200,24 @@ def _numbers(value: Any, what: str) -> Array:
         arr = np.asarray(value)
     except (ValueError, TypeError, OverflowError):
         arr = np.asarray(None)
-    if arr.dtype.kind not in "iuf":  # not "b": a JSON true is not the number 1
+    # Not "b": a JSON true is not the number 1, nor is it among numbers, where numpy
+    # would take [0.5, false] for [0.5, 0.0].
+    if arr.dtype.kind not in "iuf" or _holds_boolean(value):
         raise ForeignError(f"{what}: expected a list of numbers (nested lists of equal "
                            f"length at most), got {_describe_numbers(value)}")
     return arr
+
+
+def _holds_boolean(value: Any) -> bool:
+    """Whether a JSON true or false sits anywhere in the (nested) lists ``value``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            if any(isinstance(v, bool) for v in item):
+                return True
+            stack.extend(v for v in item if isinstance(v, list))
+    return False
 
 
 def _describe_numbers(value: Any) -> str:
