@@ -161,3 +161,10 @@ def test_booleans_among_numbers_are_refused_by_reader_and_schema(value: Any) -> 
     with pytest.raises(ForeignError, match=r"got a list holding a boolean$"):
         decode_array(value, "answer to 'moves': losses", (2,))
     assert not _validator("answered_array").is_valid(value)
+
+
+def test_a_list_array_with_an_unknown_dtype_is_refused_by_reader_and_schema() -> None:
+    value = {"dtype": "float16", "data": [1, 2]}  # found by the property test above
+    with pytest.raises(ForeignError, match=r"losses\.dtype: 'float16', expected one of"):
+        decode_array(value, "losses", (2,))
+    assert not _validator("answered_array").is_valid(value)

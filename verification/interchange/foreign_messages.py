@@ -173,11 +173,17 @@ def _shape(value: Any, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _from_base64(value: dict[str, Any], what: str) -> Array:
+def _dtype(value: dict[str, Any], what: str) -> str:
+    """An array object's ``dtype`` (default float64), one of :data:`WIRE`'s names."""
     dtype = value.get("dtype", "float64")
     if not isinstance(dtype, str) or dtype not in WIRE:
         shown = repr(one_line(dtype, 40)) if isinstance(dtype, str) else shown_type(dtype)
         raise ForeignError(f"{what}.dtype: {shown}, expected one of {sorted(WIRE)}")
+    return dtype
+
+
+def _from_base64(value: dict[str, Any], what: str) -> Array:
+    dtype = _dtype(value, what)
     text = value["base64"]
     if not isinstance(text, str):
         raise ForeignError(f"{what}.base64: expected a string, got {shown_type(text)}")
@@ -243,6 +249,7 @@ def decode_array(value: Any, what: str, shape: tuple[int, ...]) -> FloatArray:
     if isinstance(value, dict) and "base64" in value:
         arr = _from_base64(value, what)
     elif isinstance(value, dict) and "data" in value:
+        _dtype(value, what)  # the numbers are taken as they are, but a dtype must be known
         arr = _numbers(value["data"], f"{what}.data")
         if "shape" in value:
             want = _shape(value["shape"], what)
