@@ -94,6 +94,8 @@ def test_problems_follow_what_the_program_supports() -> None:
                and p[3] == "float32" for p in chosen)
     assert foreign_problems({}, quick=True, only=["784-32-32-10"]) == [
         ("784-32-32-10", "sigmoid", "softmax_cross_entropy", "float64"),
+    ]
+    assert foreign_problems({"dtypes": ["float32"]}, quick=True, only=["784-32-32-10"]) == [
         ("784-32-32-10", "sigmoid", "softmax_cross_entropy", "float32"),
     ]
 
@@ -103,10 +105,17 @@ def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
     command = " ".join(SERVER)
     assert cli.main(["--foreign", command, "--only", XOR[0], "--brief"], out=out) == 0
     assert "PASSED" in out.getvalue()
-    status = cli.main(["--foreign", command + " --bug crash", "--only", XOR[0]], out=out)
+    capsys.readouterr()
+    status = cli.main(["--foreign", command + " --bug crash", "--only", XOR[0], "--quiet"],
+                      out=out)
     assert status == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("funcnn-verify: error: --foreign: ") and "\n" not in err
+    # Without --quiet the progress lines come first, the error is still the last line.
+    assert cli.main(["--foreign", command + " --bug crash", "--only", XOR[0]], out=out) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("[1/1] foreign/") and lines[-1].startswith(
+        "funcnn-verify: error: --foreign: ")
 
 
 def test_a_failing_problem_gets_the_root_cause_diagnosis(

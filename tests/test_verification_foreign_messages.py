@@ -71,7 +71,8 @@ BAD: list[tuple[str, Any, str]] = [
     ("hello", {"dtypes": "float64"}, r"dtypes: expected a list of names, got a string$"),
     ("hello", {"losses": ["mse", 3]}, r"losses\[1\]: expected a name \(a string\), got an "
                                       r"integer$"),
-    ("hello", {"protocol": 1}, r"protocol an integer, expected 'funcnn-foreign/1'$"),
+    ("hello", {"protocol": 1}, r"protocol an integer, expected 'funcnn-foreign/2' or "
+                                r"'funcnn-foreign/1'$"),
     ("hello", {"protocol": "funcnn-foreign/9"}, r"protocol 'funcnn-foreign/9', expected"),
     # value_and_grad
     ("vg", {"loss": "0.5", "grads": GOOD_GRADS}, r"loss: expected a number, got a string$"),

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --foreign: seconds to wait for each answer (default 60)")
     parser.add_argument("--max-answer-bytes", type=int, default=None, metavar="BYTES",
                         help="with --foreign: the longest answer line read (default 64 MiB)")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="with --foreign: no progress lines on stderr")
     parser.add_argument("--seed", type=seed, default=0,
                         help="seed of every random draw (default 0)")
     parser.add_argument("--only", metavar="PATTERN", action="append", default=[],
@@ -274,7 +276,8 @@ def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
         return 2
     try:
         report = check_foreign(args.foreign, seed=args.seed, timeout=args.timeout,
-                               quick=args.quick, only=args.only, max_answer_bytes=cap)
+                               quick=args.quick, only=args.only, max_answer_bytes=cap,
+                               progress=None if args.quiet else sys.stderr)
     except ForeignError as exc:
         print(f"funcnn-verify: error: --foreign: {exc}", file=sys.stderr)
         return 1

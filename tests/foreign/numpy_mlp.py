@@ -6,18 +6,27 @@ messages in it too, as a program in C or Rust with one float type would.
 Planted bugs (``--bug NAME``): ``grad-scale`` (every gradient 1% too large),
 ``tanh-square`` (the tanh derivative written ``1 - tanh`` instead of ``1 - tanh**2``),
 ``loss-extra`` (the loss gets ``1e-3 * sum(W**2)`` that the gradient forgets),
-``bias-sum`` (the output bias gradient summed over the batch, not averaged).
+``bias-sum`` (the output bias gradient summed over the batch, not averaged),
+``transposed`` (backprop reads each ``W`` as if it were stored ``(n_out, n_in)``, the
+index slip of flat-array code: for a square ``W`` that is ``delta @ W`` for
+``delta @ W.T``), ``softmax-ce`` (the softmax cross-entropy gradient through the
+diagonal of the softmax Jacobian only, ``(p - 1) t / B``: right for the labelled class,
+0 instead of ``p / B`` for the others).
+
+``--protocol 1`` answers as a version-1 program (no ``problem`` or ``moves``).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import itertools
 import json
 import sys
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 _WIRE = {"float64": "<f8", "float32": "<f4", "int32": "<i4"}
 ACTIVATIONS = ["identity", "leaky_relu", "relu", "sigmoid", "softplus", "tanh"]
@@ -78,6 +87,8 @@ def loss_and_delta(name: str, z: Any, y: Any) -> tuple[Any, Any]:
         lse = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         p = np.exp(shifted - lse)
         value = np.sum(t * (lse - shifted)) / dt(b)
+        if BUG == "softmax-ce":
+            return value, (p - dt(1)) * t / dt(b)
         return value, (p * t.sum(axis=1, keepdims=True) - t) / dt(b)
     if name == "mse":
         return np.mean((z - t) ** 2), dt(2) * (z - t) / dt(z.size)
@@ -120,7 +131,9 @@ def value_and_grad(msg: dict[str, Any], params: list[dict[str, Any]]) -> tuple[A
         grads[i]["W"] = inputs[i].T @ delta
         grads[i]["b"] = delta.sum(axis=0)
         if i > 0:
-            delta = (delta @ params[i]["W"].T) * derivs[i - 1]
+            W = params[i]["W"]
+            back = W.reshape(W.shape[::-1]) if BUG == "transposed" else W.T
+            delta = (delta @ back) * derivs[i - 1]
     if BUG == "bias-sum":
         grads[-1]["b"] = grads[-1]["b"] * DTYPE.type(len(X))
     if BUG == "grad-scale":
@@ -128,11 +141,42 @@ def value_and_grad(msg: dict[str, Any], params: list[dict[str, Any]]) -> tuple[A
     return value, grads
 
 
+def moved(msg: dict[str, Any]) -> dict[str, Any]:
+    """The loss of the kept problem at each point of a ``moves`` message: the kept
+    parameters (flat, float64) plus ``step`` times a sparse direction, rounded to DTYPE."""
+    d = msg["directions"]
+    offsets, index = decode(d["offsets"], np.int64), decode(d["index"], np.int64)
+    value = decode(d["value"], np.float64)
+    which, step = decode(msg["which"], np.int64), decode(msg["step"], np.float64)
+    values = []
+    for r, t in zip(which, step, strict=True):
+        theta = KEPT["flat"].copy()
+        span = slice(offsets[r], offsets[r + 1])
+        theta[index[span]] += t * value[span]
+        values.append(forward(KEPT["msg"], unflat(theta.astype(DTYPE)))[0])
+    return {"losses": encode(np.array(values, dtype=DTYPE))}
+
+
+def unflat(theta: Any) -> list[dict[str, Any]]:
+    """Layers from a flat vector: W (row-major) then b, layer by layer."""
+    out, start = [], 0
+    sizes = KEPT["msg"]["spec"]["sizes"]
+    for n_in, n_out in itertools.pairwise(sizes):
+        w = theta[start:start + n_in * n_out].reshape(n_in, n_out)
+        start += n_in * n_out
+        out.append({"W": w, "b": theta[start:start + n_out]})
+        start += n_out
+    return out
+
+
 def answer(msg: dict[str, Any]) -> dict[str, Any]:
     global X, Y
     if msg["op"] == "hello":
-        return {"protocol": "funcnn-foreign/1", "dtypes": [str(DTYPE)],
+        return {"protocol": PROTOCOL, "dtypes": [str(DTYPE)],
                 "activations": ACTIVATIONS, "losses": LOSSES}
+    if msg["op"] == "moves" and PROTOCOL.endswith("/2"):
+        X, Y = KEPT["x"], KEPT["y"]
+        return moved(msg)
     if msg["dtype"] != str(DTYPE):
         return {"error": f"dtype {msg['dtype']} not supported, only {DTYPE}"}
     X, Y = decode(msg["x"], DTYPE), decode(msg["y"], DTYPE)
@@ -143,6 +187,11 @@ def answer(msg: dict[str, Any]) -> dict[str, Any]:
     if msg["op"] == "loss":
         values = [forward(msg, params_of(p))[0] for p in msg["params_list"]]
         return {"losses": encode(np.array(values, dtype=DTYPE))}
+    if msg["op"] == "problem" and PROTOCOL.endswith("/2"):
+        params = params_of(msg["params"])
+        flat = np.concatenate([np.ravel(layer[k]) for layer in params for k in ("W", "b")])
+        KEPT.update(msg=msg, x=X, y=Y, flat=flat.astype(np.float64))
+        return {"loss": float(forward(msg, params)[0])}
     value, grads = value_and_grad(msg, params_of(msg["params"]))
     return {"loss": float(value), "grads": [{k: encode(g) for k, g in layer.items()}
                                             for layer in grads]}
@@ -150,18 +199,26 @@ def answer(msg: dict[str, Any]) -> dict[str, Any]:
 
 X: Any = None
 Y: Any = None
+KEPT: dict[str, Any] = {}
 DTYPE = np.dtype("float64")
 BUG = ""
+PROTOCOL = "funcnn-foreign/2"
 
 
 def main() -> None:
-    global DTYPE, BUG
+    # One small matrix product at a time: BLAS threads would only wait for each other
+    # (13 ms a point instead of 0.7 on a busy 2-core machine).
+    threadpool_limits(1)
+    global DTYPE, BUG, PROTOCOL
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--bug", default="", choices=["", "grad-scale", "tanh-square",
-                                                      "loss-extra", "bias-sum"])
+                                                      "loss-extra", "bias-sum", "transposed",
+                                                      "softmax-ce"])
+    parser.add_argument("--protocol", choices=["1", "2"], default="2")
     args = parser.parse_args()
     DTYPE, BUG = np.dtype(args.dtype), args.bug
+    PROTOCOL = f"funcnn-foreign/{args.protocol}"
     for line in sys.stdin:
         msg = json.loads(line)
         try:

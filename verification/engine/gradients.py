@@ -53,6 +53,7 @@ from verification.engine.common.arguments import (
 from verification.engine.common.layout import tensor_layout
 from verification.engine.common.threads import single_threaded_blas
 from verification.engine.evaluators.generic_loss import GenericLoss
+from verification.engine.evaluators.perturbed import PerturbedLoss
 from verification.engine.modes.context import CheckContext
 from verification.engine.modes.dispatch import flat_analytic, resolve_mode, run_mode
 from verification.engine.modes.screen import SCREEN_STEP
@@ -79,6 +80,8 @@ class _Request:
     error_bound: Any
     noise_scale: float | None
     settings: Settings
+    evaluator: Callable[[Any, bool], PerturbedLoss] | None = None
+    kinks: bool = True
 
 
 def check_gradients(
@@ -96,6 +99,7 @@ def check_gradients(
     error_bound: Any = None,
     noise_scale: float | None = None,
     settings: Settings | None = None,
+    evaluator: Callable[[Any, bool], PerturbedLoss] | None = None,
 ) -> Report:
     """Check ``grad_fn`` against finite differences of ``loss_fn`` at ``params``.
 
@@ -121,6 +125,7 @@ def check_gradients(
     check_callable("grad_fn", grad_fn)
     check_callable("batched_loss", batched_loss, optional=True)
     check_callable("pattern_fn", pattern_fn, optional=True)
+    check_callable("evaluator", evaluator, optional=True)
     seed = check_seed(seed)
     if noise_scale is not None:
         noise_scale = check_nonnegative_number("noise_scale", noise_scale)
@@ -128,7 +133,7 @@ def check_gradients(
         raise ArgumentTypeError(f"name: expected a str, got {type(name).__name__}")
     settings = check_settings(settings)
     request = _Request(loss_fn, grad_fn, mode, probes, subset, seed, name, batched_loss,
-                       pattern_fn, error_bound, noise_scale, settings)
+                       pattern_fn, error_bound, noise_scale, settings, evaluator)
     with single_threaded_blas():
         return _check_gradients(request, params)
 
@@ -138,8 +143,10 @@ def _check_gradients(request: _Request, params: Any) -> Report:
     grads = request.grad_fn(params)
     # The loss first: at non-finite params it is the loss that says so (the gradient's
     # NaN would only be a consequence).
-    evaluator = GenericLoss(request.loss_fn, params, batched_loss=request.batched_loss,
-                            pattern_fn=request.pattern_fn, noise_scale=request.noise_scale)
+    evaluator: PerturbedLoss = (
+        GenericLoss(request.loss_fn, params, batched_loss=request.batched_loss,
+                    pattern_fn=request.pattern_fn, noise_scale=request.noise_scale)
+        if request.evaluator is None else request.evaluator(params, request.kinks))
     analytic = flat_analytic(grads, params, "grad_fn")
     leaves = tree_flatten(grads)[0]
     dtype = np.result_type(*[np.asarray(g).dtype for g in leaves]) if leaves else np.float64
@@ -170,11 +177,11 @@ def _check_gradients(request: _Request, params: Any) -> Report:
     report = run_mode(ctx, mode, request.probes, request.subset, seed,
                       {"loss_value": evaluator.value})
     rows = list(report.rows)
-    if request.pattern_fn is not None:
+    if request.kinks and evaluator.detects_kinks:
 
         def rerun() -> list[CheckRow]:
             moved = moved_params(params, seed)
-            again = replace(request, mode=mode, pattern_fn=None)
+            again = replace(request, mode=mode, pattern_fn=None, kinks=False)
             return list(_check_gradients(again, moved).rows)
 
         rows = move_off_kinks(rows, rerun, seed)

@@ -10,8 +10,10 @@
   (package data);
 - ``foreign``: an MLP in another program (any language) checked over stdin/stdout
   (:func:`~verification.interchange.foreign.check_foreign`); ``foreign_protocol`` is the
-  JSON-lines conversation, and ``foreign_messages`` checks each field of a program's
-  answers.
+  JSON-lines conversation, ``foreign_messages`` checks each field of a program's
+  answers, ``foreign_problems`` chooses the problems (``--quick`` among them) and
+  ``foreign_loss`` evaluates the program's loss at moved parameters (the
+  problem kept by the program, only the moves sent: protocol version 2).
 
 The top layer: it exports the catalogue's problems and reuses conformance.
 

@@ -1,7 +1,8 @@
 """Check an MLP implemented in another program (any language) through the JSON-lines
 protocol of :mod:`verification.interchange.foreign_protocol`.
 
-For each problem (a row of the catalogue's network matrix that the program supports):
+For each problem (a row of the catalogue's network matrix that the program supports, or
+of the small non-square network: :mod:`verification.interchange.foreign_problems`):
 
 - conformance against funcnn (:func:`verification.external.conformance.check_conformance`):
   the foreign loss and every gradient tensor against funcnn's, within both sides'
@@ -9,30 +10,32 @@ For each problem (a row of the catalogue's network matrix that the program suppo
 - the foreign gradient against finite differences of the foreign program's *own* loss
   (:func:`verification.engine.gradients.check_gradients` with the per-entry error model), so a
   loss and gradient that disagree with each other are caught even where both differ
-  from funcnn; the perturbed points go out in one ``loss`` message per scipy iteration;
+  from funcnn. With protocol version 2 the program keeps the problem and is sent only
+  the moves (:mod:`verification.interchange.foreign_loss`); a version-1 program gets
+  every perturbed point as a whole parameter set in a ``loss`` message;
 - when a row fails and ``verification.external.diagnosis`` is installed, its root-cause
   diagnosis (``diagnose_mlp`` on the foreign backprop), as text in
   ``report.meta["diagnosis"]``, by problem.
 
-Command line: ``funcnn-verify --foreign "CMD ARGS" [--timeout S] [--quick] [--only PAT]``.
+Command line: ``funcnn-verify --foreign "CMD ARGS" [--timeout S] [--quick] [--only PAT]
+[--quiet]`` (progress on stderr unless ``--quiet``).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import importlib
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, TextIO
 
 import numpy as np
 
-from funcnn.core.activations import ACTIVATIONS, get_activation
-from funcnn.core.losses import LOSSES
+from funcnn.core.activations import get_activation
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
-from verification.catalogue.suite import DTYPES, network_case, network_matrix
 from verification.engine.bounds.error_model import gradient_error_bound
 from verification.engine.bounds.settings import Settings
 from verification.engine.bounds.tolerances import EPS64, ORDER, STEP_UNIT, eps_of
@@ -42,10 +45,18 @@ from verification.engine.common.reference import dense_targets, loss_kink_side
 from verification.engine.evaluators.perturbed import NetworkLoss
 from verification.engine.gradients import check_gradients
 from verification.external.conformance import check_conformance
-from verification.interchange.foreign_messages import check_hello, one_line
+from verification.interchange.foreign_loss import Progress, foreign_evaluator
+from verification.interchange.foreign_messages import (
+    PROTOCOL,
+    PROTOCOL_V1,
+    PROTOCOLS,
+    check_hello,
+    one_line,
+    spoken_protocol,
+)
+from verification.interchange.foreign_problems import Problem, foreign_problems, problem_case
 from verification.interchange.foreign_protocol import (
     MAX_ANSWER_BYTES,
-    PROTOCOL,
     ForeignError,
     ForeignProgram,
 )
@@ -57,42 +68,11 @@ FULL_LIMIT = 2_000
 """Up to this many parameters the foreign loss is differentiated per coordinate
 (full mode); above, along random directions (each scipy iteration is one message)."""
 
-Problem = tuple[str, str, str, str]
+BLACK_BOX_LEAF = 64
+"""A tensor whose directional probe fails is bisected down to this many entries before
+they are checked one by one (funcnn's own checks stop at 512): every point costs the
+program a forward pass, and the bisection names the worst entry all the same."""
 
-
-def foreign_problems(
-    supported: dict[str, Any], quick: bool = False, only: Iterable[str] = ()
-) -> list[Problem]:
-    """(arch, activation, loss, dtype) the program declared it supports: every XOR row
-    of the network matrix and 784-32-32-10 with sigmoid and cross-entropy (``quick``:
-    one XOR row per activation); every 784-32-32-10 row without ``quick``.
-
-    ``supported`` is the ``hello`` answer: its ``dtypes``, ``activations`` and
-    ``losses``, each a list of names (missing or null: all; names funcnn does not know
-    are ignored). A list of another type raises :class:`ForeignError` naming it.
-    """
-    declared = check_hello(supported)
-    acts = set(_or_all(declared["activations"], sorted(ACTIVATIONS)))
-    losses = set(_or_all(declared["losses"], sorted(LOSSES)))
-    dtypes = [str(np.dtype(d)) for d in DTYPES if str(np.dtype(d)) in
-              set(_or_all(declared["dtypes"], ["float64", "float32"]))]
-    rows = [r for r in network_matrix() if r[0].startswith("2-3-")]
-    if quick:
-        firsts: dict[str, tuple[str, str, str]] = {}
-        for row in rows:
-            if row[1] in acts and row[2] in losses:
-                firsts.setdefault(row[1], row)
-        rows = list(firsts.values())
-    mid = [r for r in network_matrix() if r[0] == "784-32-32-10"]
-    rows += [r for r in mid if not quick or r[1:] == ("sigmoid", "softmax_cross_entropy")]
-    chosen = [(*r, d) for d in dtypes for r in rows if r[1] in acts and r[2] in losses]
-    pats = list(only)
-    return [p for p in chosen if not pats or any(
-        fnmatch.fnmatchcase("/".join(p), pat) or pat in "/".join(p) for pat in pats)]
-
-
-def _or_all(names: list[str] | None, every: list[str]) -> list[str]:
-    return every if names is None else names
 
 
 def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
@@ -159,12 +139,12 @@ def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, los
         return f"no diagnosis: {exc}"
 
 
-def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtype: str
-                   ) -> Report:
+def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtype: str,
+                   progress: Progress | None) -> Report:
     """Conformance, then the foreign gradient against finite differences of the foreign
     loss evaluated in ``fd_dtype`` (float64 unless the program only does float32)."""
     arch, act, loss, dtype = problem
-    spec, params, x, y, _ = network_case(arch, act, loss, np.dtype(dtype), seed)
+    spec, params, x, y = problem_case(arch, act, loss, np.dtype(dtype), seed)
     name = f"foreign/{arch}/{act}/{loss}/{dtype}"
 
     def other(p: Params, xx: Array, yy: Array) -> tuple[float, Params]:
@@ -180,9 +160,14 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
     y64 = y if np.asarray(y).dtype.kind in "iu" else np.asarray(y, dtype=np.float64)
 
     def batched(thetas: FloatArray) -> FloatArray:
-        return program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, fd_dtype)
+        losses = program.losses(spec, [unravel(t) for t in thetas], x64, y64, loss, fd_dtype)
+        if progress is not None:
+            progress.tick(program)
+        return losses
 
     noise, settings = loss_precision(spec, unravel(flat64), x64, y64, loss, fd_dtype)
+    settings = replace(settings, recheck_limit=BLACK_BOX_LEAF, bisect_leaf=BLACK_BOX_LEAF)
+    v2 = program.protocol == PROTOCOL
     own = check_gradients(
         lambda p: float(program.losses(spec, [p], x64, y64, loss, fd_dtype)[0]),
         lambda p: other(p, x, y)[1], params, mode=mode,
@@ -190,6 +175,8 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
         pattern_fn=_kink_pattern(spec, x64, y64, loss),
         error_bound=gradient_error_bound(spec, params, x, y, loss, dtype),
         noise_scale=noise, settings=settings,
+        evaluator=foreign_evaluator(program, spec, x64, y64, loss, fd_dtype, noise, progress)
+        if v2 else None,
     )
     report = Report.combine([conformance, own], {})
     if not report.passed:
@@ -227,13 +214,15 @@ def check_foreign(
     only: Iterable[str] = (),
     encoding: str = "base64",
     max_answer_bytes: int = MAX_ANSWER_BYTES,
+    progress: TextIO | None = None,
 ) -> Report:
     """Run ``command`` and check its MLP on every supported problem; one report.
 
     ``command``: a shell-style string (split, not run by a shell) or an argument list;
     ``only``: patterns (shell wildcards or substrings) on ``arch/activation/loss/dtype``;
     ``encoding``: how arrays are sent, ``"base64"`` or ``"list"``;
-    ``max_answer_bytes``: the longest answer line read. Raises
+    ``max_answer_bytes``: the longest answer line read; ``progress``: a stream for
+    progress lines (the command line passes stderr), ``None`` for none. Raises
     :class:`ForeignError` (one line) when the program breaks the protocol, crashes, hangs
     past ``timeout`` seconds per answer, or answers non-finite numbers; the program is
     ended in every case.
@@ -241,17 +230,45 @@ def check_foreign(
     _check_arguments(command, timeout, encoding, max_answer_bytes)
     seed = check_seed(seed)
     with ForeignProgram(command, timeout, encoding, max_answer_bytes) as program:
-        hello = program.request({"op": "hello", "protocol": PROTOCOL})
+        hello = program.request({"op": "hello", "protocol": PROTOCOL,
+                                 "protocols": list(PROTOCOLS)})
         problems = foreign_problems(hello, quick, only)
         declared = check_hello(hello)
+        program.protocol = spoken_protocol(hello)
         if not problems:
             shown = one_line(", ".join(f"{k} {v}" for k, v in declared.items()
                                        if v is not None) or "everything", 200)
             raise ForeignError(f"no problem matches what {program.name!r} supports "
                                f"({shown}) and --only {list(only)}")
         fd_dtype = "float64" if "float64" in (declared["dtypes"] or ["float64"]) else "float32"
-        reports = [_check_problem(program, problem, seed, fd_dtype) for problem in problems]
+        reports = _check_problems(program, problems, seed, fd_dtype, Progress(progress))
         diagnoses = {k: v for r in reports for k, v in r.meta.get("diagnosis", {}).items()}
         return Report.combine(reports, {"foreign": program.name, "problems": len(problems),
+                                        "protocol": program.protocol,
                                         "messages": program.requests,
+                                        "evaluations": program.evaluations,
+                                        "bytes_sent": program.sent_bytes,
                                         **({"diagnosis": diagnoses} if diagnoses else {})})
+
+
+def _check_problems(program: ForeignProgram, problems: Sequence[Problem], seed: int,
+                    fd_dtype: str, progress: Progress) -> list[Report]:
+    """Every problem in turn, with a progress line as each one starts and ends."""
+    if program.protocol == PROTOCOL_V1:
+        progress.say(f"{program.name!r} speaks {PROTOCOL_V1}: every perturbed point is sent "
+                     f"with x and all the parameters; a program that answers {PROTOCOL!r} "
+                     "is sent them once per problem (see docs/foreign-protocol.md)")
+    reports = []
+    for number, problem in enumerate(problems, 1):
+        name = "foreign/" + "/".join(problem)
+        progress.begin(name)
+        progress.say(f"[{number}/{len(problems)}] {name} ...")
+        start, asked, sent = time.perf_counter(), program.evaluations, program.requests
+        report = _check_problem(program, problem, seed, fd_dtype, progress)
+        reports.append(report)
+        progress.say(f"[{number}/{len(problems)}] {name}: "
+                     f"{'pass' if report.passed else 'FAIL'}, "
+                     f"{time.perf_counter() - start:.1f} s, "
+                     f"{program.requests - sent:,} messages, "
+                     f"{program.evaluations - asked:,} loss evaluations")
+    return reports

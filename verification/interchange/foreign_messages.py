@@ -1,14 +1,15 @@
 """Reading a foreign program's answers (``docs/foreign-protocol.md``): one line parsed as
-JSON, then every field of a ``hello``, ``value_and_grad`` or ``loss`` answer checked for
-its type, shape and finiteness. Whatever is wrong gives one :class:`ForeignError` line
-that names the field and what was expected; no other exception leaves this module for
-any input line.
+JSON, then every field of a ``hello``, ``value_and_grad``, ``problem``, ``moves`` or
+``loss`` answer checked for its type, shape and finiteness. Whatever is wrong gives one
+:class:`ForeignError` line that names the field and what was expected; no other
+exception leaves this module for any input line.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import importlib.resources
 import json
 import math
 from collections.abc import Sequence
@@ -20,19 +21,33 @@ from funcnn.errors import FuncnnError
 from funcnn.typing import Array, FloatArray
 
 __all__ = [
+    "PROTOCOL",
+    "PROTOCOLS",
+    "PROTOCOL_V1",
     "SHOWN_CHARS",
     "ForeignError",
     "check_hello",
     "check_losses",
+    "check_problem",
     "check_value_and_grad",
     "decode_array",
     "one_line",
     "parse_answer",
+    "protocol_schema",
     "shown_type",
+    "spoken_protocol",
 ]
 
-PROTOCOL = "funcnn-foreign/1"
-"""Value of ``protocol`` in the ``hello`` exchange."""
+PROTOCOL = "funcnn-foreign/2"
+"""The protocol the checker asks for first: the program keeps a problem (``problem``)
+and evaluates its loss at moves of the parameters (``moves``)."""
+
+PROTOCOL_V1 = "funcnn-foreign/1"
+"""The first version, still served: every perturbed point travels as a whole parameter
+set with ``x`` and ``y`` (``loss``); a ``hello`` answer without ``protocol`` is one."""
+
+PROTOCOLS = (PROTOCOL, PROTOCOL_V1)
+"""Every version the checker speaks, newest first (sent in ``hello`` as ``protocols``)."""
 
 WIRE = {"float64": "<f8", "float32": "<f4", "int32": "<i4"}
 """Element types of an array object, by ``dtype`` name, as little-endian numpy codes."""
@@ -93,13 +108,32 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def protocol_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of every message, shipped with the package
+    (``verification/interchange/schemas/foreign-protocol.schema.json``): the document
+    validates a request, ``#/$defs/answer_<op>`` an answer to an ``op`` request."""
+    path = importlib.resources.files("verification.interchange") / "schemas" / \
+        "foreign-protocol.schema.json"
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+def spoken_protocol(answer: dict[str, Any]) -> str:
+    """The protocol version a ``hello`` answer chose: one of :data:`PROTOCOLS`
+    (:data:`PROTOCOL_V1` when it says none, as version 1 allowed)."""
+    got = answer.get("protocol", PROTOCOL_V1)
+    if got not in PROTOCOLS:
+        shown = repr(one_line(got, 60)) if isinstance(got, str) else shown_type(got)
+        raise ForeignError(f"answer to 'hello': protocol {shown}, expected "
+                           f"{' or '.join(map(repr, PROTOCOLS))}")
+    return str(got)
+
+
 def check_hello(answer: dict[str, Any]) -> dict[str, list[str] | None]:
     """The lists a ``hello`` answer declares (``None``: not given, i.e. everything),
-    each checked to be a list of strings; its ``protocol``, if any, must be ours."""
-    if "protocol" in answer and answer["protocol"] != PROTOCOL:
-        got = answer["protocol"]
-        shown = repr(one_line(got, 60)) if isinstance(got, str) else shown_type(got)
-        raise ForeignError(f"answer to 'hello': protocol {shown}, expected {PROTOCOL!r}")
+    each checked to be a list of strings; its ``protocol``, if any, must be one of
+    :data:`PROTOCOLS`."""
+    spoken_protocol(answer)
     out: dict[str, list[str] | None] = {}
     for key in HELLO_LISTS:
         value = answer.get(key)
@@ -139,11 +173,17 @@ def _shape(value: Any, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _from_base64(value: dict[str, Any], what: str) -> Array:
+def _dtype(value: dict[str, Any], what: str) -> str:
+    """An array object's ``dtype`` (default float64), one of :data:`WIRE`'s names."""
     dtype = value.get("dtype", "float64")
     if not isinstance(dtype, str) or dtype not in WIRE:
         shown = repr(one_line(dtype, 40)) if isinstance(dtype, str) else shown_type(dtype)
         raise ForeignError(f"{what}.dtype: {shown}, expected one of {sorted(WIRE)}")
+    return dtype
+
+
+def _from_base64(value: dict[str, Any], what: str) -> Array:
+    dtype = _dtype(value, what)
     text = value["base64"]
     if not isinstance(text, str):
         raise ForeignError(f"{what}.base64: expected a string, got {shown_type(text)}")
@@ -166,10 +206,24 @@ def _numbers(value: Any, what: str) -> Array:
         arr = np.asarray(value)
     except (ValueError, TypeError, OverflowError):
         arr = np.asarray(None)
-    if arr.dtype.kind not in "iuf":  # not "b": a JSON true is not the number 1
+    # Not "b": a JSON true is not the number 1, nor is it among numbers, where numpy
+    # would take [0.5, false] for [0.5, 0.0].
+    if arr.dtype.kind not in "iuf" or _holds_boolean(value):
         raise ForeignError(f"{what}: expected a list of numbers (nested lists of equal "
                            f"length at most), got {_describe_numbers(value)}")
     return arr
+
+
+def _holds_boolean(value: Any) -> bool:
+    """Whether a JSON true or false sits anywhere in the (nested) lists ``value``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            if any(isinstance(v, bool) for v in item):
+                return True
+            stack.extend(v for v in item if isinstance(v, list))
+    return False
 
 
 def _describe_numbers(value: Any) -> str:
@@ -190,9 +244,12 @@ def _describe_numbers(value: Any) -> str:
 def decode_array(value: Any, what: str, shape: tuple[int, ...]) -> FloatArray:
     """A float64 array of ``shape`` from an array object (``base64`` or ``data``) or a
     plain (nested) list of numbers; ``what`` names the field in every error."""
+    if isinstance(value, dict) and "base64" in value and "data" in value:
+        raise ForeignError(f"{what}: both 'base64' and 'data', expected one of them")
     if isinstance(value, dict) and "base64" in value:
         arr = _from_base64(value, what)
     elif isinstance(value, dict) and "data" in value:
+        _dtype(value, what)  # the numbers are taken as they are, but a dtype must be known
         arr = _numbers(value["data"], f"{what}.data")
         if "shape" in value:
             want = _shape(value["shape"], what)
@@ -243,8 +300,13 @@ def check_value_and_grad(answer: dict[str, Any], shapes: Sequence[dict[str, tupl
     return value, out
 
 
-def check_losses(answer: dict[str, Any], count: int) -> FloatArray:
-    """The ``count`` losses of a ``loss`` answer."""
+def check_losses(answer: dict[str, Any], count: int, op: str = "loss") -> FloatArray:
+    """The ``count`` losses of a ``loss`` (or ``moves``: ``op``) answer."""
     if "losses" not in answer:
-        raise ForeignError("answer to 'loss': losses: missing")
-    return decode_array(answer["losses"], "answer to 'loss': losses", (count,))
+        raise ForeignError(f"answer to {op!r}: losses: missing")
+    return decode_array(answer["losses"], f"answer to {op!r}: losses", (count,))
+
+
+def check_problem(answer: dict[str, Any]) -> float:
+    """The loss at the parameters of a ``problem`` answer."""
+    return finite_number(answer.get("loss"), "answer to 'problem': loss")

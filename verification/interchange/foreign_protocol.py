@@ -28,6 +28,7 @@ from verification.interchange.foreign_messages import (
     WIRE,
     ForeignError,
     check_losses,
+    check_problem,
     check_value_and_grad,
     decode_array,
     one_line,
@@ -83,6 +84,13 @@ class ForeignProgram:
         self.encoding = encoding
         self.max_answer_bytes = int(max_answer_bytes)
         self.requests = 0
+        self.sent_bytes = 0
+        """Bytes of requests written so far."""
+        self.protocol = PROTOCOL
+        """The version spoken, once ``hello`` is answered (see ``check_foreign``)."""
+        self.evaluations = 0
+        """Loss evaluations asked for so far (points of ``loss`` and ``moves`` messages,
+        and each ``problem``)."""
         try:
             self._proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -163,6 +171,7 @@ class ForeignProgram:
         self.requests += 1
         op = message.get("op")
         payload = json.dumps({"id": self.requests, **message}).encode() + b"\n"
+        self.sent_bytes += len(payload)
         writer = threading.Thread(target=self._write, args=(payload,), daemon=True)
         writer.start()
         try:
@@ -212,9 +221,34 @@ class ForeignProgram:
     def losses(self, spec: MLP, params_list: Sequence[Params], x: Array, y: Array, loss: str,
                dtype: str) -> Array:
         """The program's mean loss at each params of ``params_list``, in one message."""
+        self.evaluations += len(params_list)
         answer = self.request({"op": "loss", **self._problem(spec, x, y, loss, dtype),
                                "params_list": [self._params(p, dtype) for p in params_list]})
         return check_losses(answer, len(params_list))
+
+    def set_problem(self, spec: MLP, params: Params, x: Array, y: Array, loss: str,
+                    dtype: str) -> float:
+        """Version 2: the program keeps ``spec``, ``x``, ``y`` and ``params`` (in
+        ``dtype``) for the ``moves`` that follow, and answers its loss at ``params``."""
+        self.evaluations += 1
+        answer = self.request({"op": "problem", **self._problem(spec, x, y, loss, dtype),
+                               "params": self._params(params, dtype)})
+        return check_problem(answer)
+
+    def moves(self, offsets: Array, index: Array, value: Array, which: Array, step: Array
+              ) -> Array:
+        """Version 2: the kept problem's loss at ``params + step[p] * d[which[p]]`` for
+        every point ``p``, where the directions ``d`` are the rows of a sparse matrix
+        (row ``r``: ``value[offsets[r]:offsets[r + 1]]`` at the flat positions
+        ``index[offsets[r]:offsets[r + 1]]``, in ``funcnn.ravel`` order)."""
+        self.evaluations += len(which)
+        answer = self.request({"op": "moves", "directions": {
+            "offsets": encode_array(np.asarray(offsets, dtype=np.int32), self.encoding),
+            "index": encode_array(np.asarray(index, dtype=np.int32), self.encoding),
+            "value": encode_array(np.asarray(value, dtype=np.float64), self.encoding)},
+            "which": encode_array(np.asarray(which, dtype=np.int32), self.encoding),
+            "step": encode_array(np.asarray(step, dtype=np.float64), self.encoding)})
+        return check_losses(answer, len(which), "moves")
 
 
 def _ended(status: int | None) -> str:

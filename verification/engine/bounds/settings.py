@@ -58,9 +58,13 @@ class Settings:
     ``step_unit`` is the initial step in units of pre-activation change (structured
     evaluator) or of the parameter itself (generic loss, where it is scaled by
     ``max(1, |theta_i|)``). ``screen``: in full and subset mode of
-    :func:`~verification.engine.gradients.check_gradients`, decide most entries with three loss
-    calls each and refine only the rest (:mod:`verification.engine.modes.screen`); ``False`` sends
-    every entry through scipy's refinement.
+    :func:`~verification.engine.gradients.check_gradients` (and in the re-check of a failing
+    directional probe), decide most entries with three loss calls each and refine only
+    the rest (:mod:`verification.engine.modes.screen`); ``False`` sends every entry
+    through scipy's refinement. ``recheck_limit`` and ``bisect_leaf``: a tensor whose
+    directional probe fails is re-checked in full when it has at most ``recheck_limit``
+    entries, else bisected down to ``bisect_leaf`` entries first (smaller for a loss
+    that costs a whole forward pass per point).
     """
 
     order: int = ORDER
@@ -68,6 +72,8 @@ class Settings:
     step_factor: float = STEP_FACTOR
     step_unit: float = STEP_UNIT
     screen: bool = True
+    recheck_limit: int = RECHECK_FULL_LIMIT
+    bisect_leaf: int = BISECT_LEAF
 
 
 def check_settings(settings: Any) -> Settings:
@@ -83,7 +89,8 @@ def check_settings(settings: Any) -> Settings:
         raise ArgumentTypeError(
             f"settings: expected a verification.Settings, got {type(settings).__name__}"
         )
-    for field_name, least in (("order", 1), ("maxiter", 2)):
+    for field_name, least in (("order", 1), ("maxiter", 2), ("recheck_limit", 1),
+                              ("bisect_leaf", 1)):
         value = getattr(settings, field_name)
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
             raise InvalidArgumentError(

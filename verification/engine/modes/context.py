@@ -53,7 +53,8 @@ class CheckContext:
         return self.tols[0](np.zeros(0, dtype=np.int64)).rtol if self.tols else 0.0
 
     def tensor(self, index: int) -> CheckContext:
-        """The same check restricted to tensor ``index`` of the layout, unscreened (the
-        full re-check of a tensor whose directional probe failed)."""
+        """The same check restricted to tensor ``index`` of the layout (the full re-check
+        of a tensor whose directional probe failed), screened when the check is: a black
+        box pays a whole loss call per point, and a clear failure needs three."""
         return replace(self, analytic=[self.analytic[index]], layout=[self.layout[index]],
-                       tols=[self.tols[index]], screen_steps=None)
+                       tols=[self.tols[index]])

@@ -10,10 +10,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from funcnn.typing import FloatArray, IntArray
-from verification.engine.bounds.settings import (
-    BISECT_LEAF,
-    RECHECK_FULL_LIMIT,
-)
 from verification.engine.bounds.tolerances import (
     Tolerance,
 )
@@ -141,10 +137,10 @@ def check_directional(
 def _localise(ctx: CheckContext, index: int, v: FloatArray, probe_row: CheckRow) -> CheckRow:
     """Name the worst entry of a tensor whose directional probe failed.
 
-    Small tensors are re-checked in full. Larger ones are bisected: the failing probe's
-    support is halved, each half probed (direction renormalised), the half with the
-    larger ``|a - n| / tolerance`` kept, until :data:`BISECT_LEAF` entries remain, which
-    are checked in full.
+    Tensors of at most ``settings.recheck_limit`` entries are re-checked in full. Larger
+    ones are bisected: the failing probe's support is halved, each half probed (direction
+    renormalised), the half with the larger ``|a - n| / tolerance`` kept, until
+    ``settings.bisect_leaf`` entries remain, which are checked in full.
     """
     start = time.perf_counter()
     one = ctx.tensor(index)
@@ -152,7 +148,8 @@ def _localise(ctx: CheckContext, index: int, v: FloatArray, probe_row: CheckRow)
     support = np.arange(info.size)
     halvings = 0
     rtol = one.rtol
-    while support.size > RECHECK_FULL_LIMIT or (halvings and support.size > BISECT_LEAF):
+    limit, leaf = ctx.settings.recheck_limit, ctx.settings.bisect_leaf
+    while support.size > limit or (halvings and support.size > leaf):
         halves = np.array_split(support, 2)
         values = []
         for half in halves:
