@@ -38,7 +38,7 @@ def run_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         if isinstance(train_cfg, dict)
         else ("softmax_cross_entropy")
     )
-    train, test = load_data(args, args.limit, quiet=True)
+    train, test = load_data(args, args.limit, True, args.limit, ("--limit", "--limit"))
     images, y = test if args.split == "test" else train
     x = prepare(images, dtype)
     predicted = np.argmax(apply(spec, ckpt.params, x), axis=1)
