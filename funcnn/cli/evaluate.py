@@ -70,8 +70,10 @@ def run_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     correct = int(np.count_nonzero(predicted == y))
+    digits = "test digits" if args.split == "test" else "training digits"
     print(
-        f"{args.split} accuracy: {acc:.2%} ({correct}/{len(y)}), loss {format_loss(value)}",
+        f"{args.split} accuracy: {acc:.2%} ({correct}/{len(y)} {digits}), "
+        f"loss {format_loss(value)}",
         file=out,
     )
     print("\nconfusion matrix (rows: true digit, columns: predicted):", file=out)
