@@ -6,10 +6,12 @@ and prints its test accuracy. It writes, into ``--out`` (default
 ``runs/<sizes>-<activation>-<optimizer>-seed<seed>``; a directory holding another run
 is refused unless ``--force``), ``checkpoint.npz`` (after every epoch, atomically: an
 interrupted run continues exactly with ``--resume``), ``history.json``,
-``metrics.json``, ``report.txt`` and, when matplotlib is installed, PNG plots. Errors
-are one line on stderr naming the flag, and a non-zero exit status: 2 for bad usage or
-input, 1 when training diverges or fails otherwise, 130 when interrupted. A closed
-pipe (``funcnn evaluate CKPT | head``) ends quietly.
+``metrics.json``, ``report.txt`` and, when matplotlib is installed, PNG plots. ``--limit``
+cuts the training set only; ``--test-limit`` the test set. Errors are one line on stderr
+that starts with the command as typed (``funcnn train: error: ...``) and names the flag,
+and a non-zero exit status: 2 for bad usage or input, 1 when training diverges or fails
+otherwise, 130 when interrupted. A closed pipe (``funcnn evaluate CKPT | head``) ends
+quietly.
 
 The modules: :mod:`~funcnn.cli.args` (the parser), :mod:`~funcnn.cli.train`,
 :mod:`~funcnn.cli.evaluate`, :mod:`~funcnn.cli.verify` (the commands),
