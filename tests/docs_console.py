@@ -16,6 +16,7 @@ wherever they are installed and is skipped, saying which is missing, elsewhere.
 
 from __future__ import annotations
 
+import atexit
 import doctest
 import os
 import re
@@ -84,6 +85,7 @@ def _commands(source: str) -> list[tuple[str, str]]:
 def _shims() -> Path:
     """A directory of ``funcnn``, ``funcnn-verify`` and ``python`` running this tree."""
     shims = Path(tempfile.mkdtemp(prefix="funcnn-console-"))
+    atexit.register(shutil.rmtree, shims, ignore_errors=True)
     for name, module in (("funcnn", "-m funcnn "), ("funcnn-verify", "-m verification "),
                          ("python", "")):
         path = shims / name
