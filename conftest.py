@@ -1,8 +1,11 @@
 """Runs every code example in the docs with sybil, as part of the default pytest run.
 
 - README.md and docs/*.md: each ```python block runs (one namespace per page, blocks in
-  order); each ```pycon block is a doctest whose output is compared; ```bash, ```console
-  and ```text blocks are shown, not run. ``<!-- skip: next -->`` skips the next block.
+  order); each ```pycon block is a doctest whose output is compared; each ```console
+  block's ``$ funcnn ...`` commands run in a shell and their output is compared
+  (tests/docs_console.py; ``<!-- console: not run: REASON -->`` marks one that cannot
+  run); ```bash and ```text blocks are shown, not run. ``<!-- skip: next -->`` skips the
+  next block.
 - funcnn/ and verification/: the ``>>>`` examples in docstrings run as doctests.
 
 Each page runs in its own temporary working directory, so examples that write files
@@ -23,6 +26,8 @@ from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
 from sybil.parsers.rest import DocTestParser
+
+from tests.docs_console import ConsoleParser
 
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -64,6 +69,7 @@ markdown = Sybil(
         SkipParser(),
         PythonCodeBlockParser(doctest_optionflags=OPTIONFLAGS),
         PyconParser(),
+        ConsoleParser(),
     ],
     patterns=["README.md", "docs/*.md"],
     setup=_enter_tmp_dir,

@@ -22,7 +22,7 @@ from tests.strategies import unknown_name
 
 UNKNOWN_ACTIVATION = unknown_name(fn.ACTIVATIONS)
 
-SMALL = ["--limit", "600", "--batch-size", "50", "--log-every", "4"]
+SMALL = ["--limit", "600", "--test-limit", "600", "--batch-size", "50", "--log-every", "4"]
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -329,8 +329,9 @@ def test_help_and_verify_dispatch(
     calls: list[Any] = []
     fake = types.ModuleType("verification.__main__")
 
-    def fake_main(args: list[str]) -> int:
+    def fake_main(args: list[str], prog: str = "") -> int:
         calls.append(args)
+        assert prog == "funcnn verify"
         return 3
 
     fake.main = fake_main  # type: ignore[attr-defined]
@@ -338,7 +339,7 @@ def test_help_and_verify_dispatch(
     assert _cli("verify", "--quick", "-x")[0] == 3
     assert calls == [["--quick", "-x"]]
 
-    def exits(args: list[str]) -> int:
+    def exits(args: list[str], prog: str = "") -> int:
         raise SystemExit(0 if args == ["--help"] else 2)
 
     fake.main = exits  # type: ignore[attr-defined]

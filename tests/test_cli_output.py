@@ -45,7 +45,7 @@ def test_an_existing_run_is_refused_unless_force_or_resume(
     code, _ = _cli("train", *quick, "--seed", "1", "--out", str(run))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert err[0].startswith(f"funcnn: error: --out: {run} already holds a run")
+    assert err[0].startswith(f"funcnn train: error: --out: {run} already holds a run")
     assert "--force" in err[0] and f"--resume {run / 'checkpoint.npz'}" in err[0]
     assert (run / "checkpoint.npz").read_bytes() == before  # nothing overwritten
     # A bad setting is reported before the directory is.
@@ -73,7 +73,7 @@ def test_a_limit_below_the_batch_size_caps_it_with_a_note(
     assert code == 0, capsys.readouterr().err
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "funcnn: note: --batch-size 128 is more than the 100 training samples; "
+        "funcnn train: note: --batch-size 128 is more than the 100 training samples; "
         "using --batch-size 100"
     ]
     ckpt = load_checkpoint(tmp_path / "checkpoint.npz")
@@ -148,11 +148,11 @@ def test_help_shows_every_default() -> None:
 
 def test_usage_errors_name_the_flag_once(capsys: pytest.CaptureFixture[str]) -> None:
     for argv, expected in (
-        (["train", "--lr", "0"], "funcnn: error: --lr: expected a finite number > 0"),
-        (["train", "--init", "zeros"], "funcnn: error: --init: unknown init scheme 'zeros'"),
-        (["train", "--momentum", "1"], "funcnn: error: --momentum: "),
-        (["train", "--weight-decay", "-1"], "funcnn: error: --weight-decay: "),
-        (["train", "--final-lr", "1", "--schedule", "cosine"], "funcnn: error: --final-lr: "),
+        (["train", "--lr", "0"], "funcnn train: error: --lr: expected a finite number > 0"),
+        (["train", "--init", "zeros"], "funcnn train: error: --init: unknown init scheme 'zeros'"),
+        (["train", "--momentum", "1"], "funcnn train: error: --momentum: "),
+        (["train", "--weight-decay", "-1"], "funcnn train: error: --weight-decay: "),
+        (["train", "--final-lr", "1", "--schedule", "cosine"], "funcnn train: error: --final-lr: "),
     ):
         assert _cli(*argv, "--no-download")[0] == 2
         err = capsys.readouterr().err
@@ -167,7 +167,8 @@ def test_a_bad_data_dir_names_data_dir(
         code, _ = _cli(*argv, "--data-dir", str(tmp_path / "nowhere"))
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1
-        assert err[0].startswith(f"funcnn: error: --data-dir: {tmp_path / 'nowhere'}"), err
+        expected = f"funcnn {argv[0]}: error: --data-dir: {tmp_path / 'nowhere'}"
+        assert err[0].startswith(expected), err
 
 
 def test_an_unwritable_out_names_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,7 +177,8 @@ def test_an_unwritable_out_names_out(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, _ = _cli("train", "--limit", "200", "-q", "--no-plots", "--out", str(blocker / "run"))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert err[0].startswith(f"funcnn: error: --out: cannot create the directory '{blocker}/run'")
+    expected = f"funcnn train: error: --out: cannot create the directory '{blocker}/run'"
+    assert err[0].startswith(expected)
 
 
 @pytest.fixture(scope="module")

@@ -131,7 +131,7 @@ def test_the_cli_reports_a_failed_download_in_one_line(
     err = capsys.readouterr().err
     assert "Traceback" not in err
     last = err.splitlines()[-1]
-    assert last.startswith("funcnn: error: could not download train-images-idx3-ubyte.gz")
+    assert last.startswith("funcnn train: error: could not download train-images-idx3-ubyte.gz")
     assert "--data-dir DIR" in last and "FUNCNN_DATA=DIR" in last
 
 

@@ -36,10 +36,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used by ``funcnn verify``)."""
+def build_parser(prog: str = "funcnn-verify") -> argparse.ArgumentParser:
+    """The argument parser; ``prog`` is the command as typed (``funcnn verify`` from
+    :mod:`funcnn.cli`), which every message and the header name."""
     parser = _Parser(
-        prog="funcnn-verify",
+        prog=prog,
         description=(
             "Check every gradient funcnn computes against scipy finite differences "
             "(activations, softmax, losses, dense layer, whole networks in float64 and "
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot", metavar="PATH", type=_png_path,
                         help="draw the signed relative error of every failing tensor as a "
                              "heat map to PATH (.png; needs matplotlib)")
+    parser.set_defaults(prog=prog)
     return parser
 
 
@@ -159,11 +161,17 @@ def _by_group(checks: Sequence[Check], out: TextIO) -> Callable[
     return report
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run the suite with command-line arguments ``argv``; return the exit status."""
+def main(
+    argv: Sequence[str] | None = None, *, out: TextIO | None = None, prog: str = "funcnn-verify"
+) -> int:
+    """Run the suite with command-line arguments ``argv``; return the exit status.
+
+    ``prog`` names the command in the header and in every message.
+    """
     stream = out or sys.stdout
     try:
-        code = _run(build_parser().parse_args(None if argv is None else list(argv)), stream)
+        args = build_parser(prog).parse_args(None if argv is None else list(argv))
+        code = _run(args, stream)
         stream.flush()
         return code
     except BrokenPipeError:  # `python -m verification | head`: stop quietly
@@ -180,7 +188,7 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
     checks = select(build_catalogue(quick=args.quick), args.only)
     if not checks:
         patterns = ", ".join(repr(p) for p in args.only)
-        print(f"funcnn-verify: error: --only: no check matches {patterns} (see --list)",
+        print(f"{args.prog}: error: --only: no check matches {patterns} (see --list)",
               file=sys.stderr)
         return 2
     if args.list:
@@ -189,7 +197,7 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
         return 0
     to_stdout = args.json == Path("-")
     text = io.StringIO() if to_stdout else stream  # --json alone: only the JSON on stdout
-    print(f"funcnn-verify: {len(checks)} checks, seed {args.seed}"
+    print(f"{args.prog}: {len(checks)} checks, seed {args.seed}"
           + (" (quick)" if args.quick else ""), file=text, flush=True)
     progress = (_progress(text, max(len(c.name) for c in checks)) if args.verbose
                 else _by_group(checks, text))
@@ -217,7 +225,7 @@ def _export(args: argparse.Namespace, stream: TextIO) -> int:
     try:
         cases = export_golden(args.export_golden, seed=args.seed, large=args.large)
     except OSError as exc:
-        print(f"funcnn-verify: error: --export-golden {args.export_golden}: {exc}",
+        print(f"{args.prog}: error: --export-golden {args.export_golden}: {exc}",
               file=sys.stderr)
         return 2
     print(f"golden values of {len(cases)} cases written to {args.export_golden}", file=stream)
@@ -231,13 +239,13 @@ def _compare_golden(args: argparse.Namespace, stream: TextIO) -> int:
 
     if args.compare_golden is None or args.golden is None:
         flag = "--golden DIR" if args.golden is None else "--compare-golden RESULTS"
-        print(f"funcnn-verify: error: --compare-golden and --golden go together: {flag} "
+        print(f"{args.prog}: error: --compare-golden and --golden go together: {flag} "
               "is missing", file=sys.stderr)
         return 2
     try:
         report = compare_results(args.compare_golden, args.golden)
     except DataFormatError as exc:
-        print(f"funcnn-verify: error: --compare-golden: {exc}", file=sys.stderr)
+        print(f"{args.prog}: error: --compare-golden: {exc}", file=sys.stderr)
         return 2
     if args.json == Path("-"):
         print(report.to_json(), file=stream)
@@ -266,12 +274,12 @@ def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
     from verification.interchange.foreign_protocol import MAX_ANSWER_BYTES
 
     if not args.timeout > 0:
-        print(f"funcnn-verify: error: --timeout {args.timeout:g}: expected seconds > 0",
+        print(f"{args.prog}: error: --timeout {args.timeout:g}: expected seconds > 0",
               file=sys.stderr)
         return 2
     cap = MAX_ANSWER_BYTES if args.max_answer_bytes is None else args.max_answer_bytes
     if cap < 1:
-        print(f"funcnn-verify: error: --max-answer-bytes {cap}: expected bytes >= 1",
+        print(f"{args.prog}: error: --max-answer-bytes {cap}: expected bytes >= 1",
               file=sys.stderr)
         return 2
     try:
@@ -279,7 +287,7 @@ def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
                                quick=args.quick, only=args.only, max_answer_bytes=cap,
                                progress=None if args.quiet else sys.stderr)
     except ForeignError as exc:
-        print(f"funcnn-verify: error: --foreign: {exc}", file=sys.stderr)
+        print(f"{args.prog}: error: --foreign: {exc}", file=sys.stderr)
         return 1
     if args.json == Path("-"):
         print(report.to_json(), file=stream)

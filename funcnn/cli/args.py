@@ -21,12 +21,14 @@ from funcnn.training.optimizers import OPTIMIZERS
 from funcnn.training.schedules import SCHEDULES
 
 __all__ = [
+    "COMMANDS",
     "TRAIN_DEFAULTS",
     "Parser",
     "build_parser",
     "join_negative_values",
     "number",
     "optimizer_settings",
+    "parse",
     "positive_int",
     "seed",
     "setting_key",
@@ -52,6 +54,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "dtype": "float32",
     "limit": None,
+    "test_limit": None,
     "shuffle": True,
     "drop_last": False,
     "log_every": None,  # 50, or fewer so that a short run still records 20 losses
@@ -82,7 +85,14 @@ def train_defaults() -> dict[str, Any]:
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line (a :class:`UsageError`)."""
+    """An ArgumentParser whose usage errors are one line (a :class:`UsageError`);
+    ``commands`` holds its subcommands' parsers by name."""
+
+    commands: dict[str, argparse.ArgumentParser]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = {}
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
@@ -118,13 +128,28 @@ def number(text: str) -> float:
     return value
 
 
+# The subcommands, in the order --help lists them.
+COMMANDS = ("train", "evaluate", "verify")
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, but an unknown flag after a command is that command's
+    error (``funcnn train: error: ... (see 'funcnn train --help')``), not the top level's."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        commands = parser.commands if isinstance(parser, Parser) else {}
+        target = commands.get(getattr(args, "command", None) or "", parser)
+        target.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="funcnn",
         description="Train and evaluate pure-functional numpy MLPs on MNIST.",
     )
     sub = parser.add_subparsers(
-        dest="command", metavar="{train,evaluate,verify}", parser_class=Parser
+        dest="command", metavar="{" + ",".join(COMMANDS) + "}", parser_class=Parser
     )
 
     train = sub.add_parser(
@@ -158,6 +183,7 @@ def build_parser() -> Parser:
         help="run the gradient verification suite (arguments go to it; try 'verify --help')",
         add_help=False,
     )
+    parser.commands = dict(sub.choices)
     return parser
 
 
@@ -313,7 +339,14 @@ def _output_flags(group: Any) -> None:
         default=S,
         type=positive_int,
         metavar="N",
-        help="use only the first N training and test samples (all)",
+        help="train on only the first N training samples (all 60,000)",
+    )
+    data.add_argument(
+        "--test-limit",
+        default=S,
+        type=positive_int,
+        metavar="N",
+        help="test on only the first N test samples (all 10,000)",
     )
     _data_flags(data)
     data.add_argument(

@@ -120,9 +120,12 @@ def saved_config(saved: dict[str, Any], path: Path) -> dict[str, Any]:
         "shuffle": (bool,),
         "drop_last": (bool,),
         "limit": (int, type(None)),
+        "test_limit": (int, type(None)),
     }
     settings = optimizer_settings()
     saved = {key: saved.get(key) for key in settings} | dict(saved)  # older runs lack some
+    if "test_limit" not in saved:  # runs saved when --limit cut the test set too
+        saved["test_limit"] = saved.get("limit")
     for key, defaults in settings.items():
         numbers = bool if all(isinstance(v, bool) for v in defaults.values()) else (int, float)
         kinds[key] = (*((numbers,) if numbers is bool else numbers), type(None))
@@ -143,8 +146,9 @@ def saved_config(saved: dict[str, Any], path: Path) -> dict[str, Any]:
                 f"{saved[key]}; expected "
                 "a positive integer"
             )
-    if saved["limit"] is not None and saved["limit"] <= 0:
-        raise UsageError(f"--resume: {path}: the saved limit {saved['limit']} is not positive")
+    for key in ("limit", "test_limit"):
+        if saved[key] is not None and saved[key] <= 0:
+            raise UsageError(f"--resume: {path}: the saved {key} {saved[key]} is not positive")
     if saved["dtype"] not in ("float32", "float64"):
         raise UsageError(f"--resume: {path}: the saved dtype {saved['dtype']!r} is unknown")
     return dict(saved)

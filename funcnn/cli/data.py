@@ -1,4 +1,5 @@
-"""MNIST for the command line: loaded, cut to ``--limit`` samples, scaled to [0, 1]."""
+"""MNIST for the command line: loaded, cut to ``--limit`` / ``--test-limit`` samples, scaled
+to [0, 1]."""
 
 from __future__ import annotations
 
@@ -18,9 +19,15 @@ MNIST_CLASSES = 10
 
 
 def load_data(
-    args: argparse.Namespace, limit: int | None, quiet: bool
+    args: argparse.Namespace,
+    limit: int | None,
+    quiet: bool,
+    test_limit: int | None = None,
+    flags: tuple[str, str] = ("--limit", "--test-limit"),
 ) -> tuple[tuple[Array, Array], tuple[Array, Array]]:
-    """MNIST as uint8 ``((x_train, y_train), (x_test, y_test))``, cut to ``limit`` samples."""
+    """MNIST as uint8 ``((x_train, y_train), (x_test, y_test))``: the first ``limit``
+    training and the first ``test_limit`` test samples (``None``: all); ``flags`` name
+    the two limits in errors."""
     from funcnn.data.mnist import MnistNotFoundError, load_mnist
 
     try:
@@ -39,9 +46,12 @@ def load_data(
         raise UsageError(f"--data-dir: {exc}") from exc
     if limit is not None:
         if limit > len(x_train):
-            raise UsageError(f"--limit: {limit} exceeds the {len(x_train)} training samples")
+            raise UsageError(f"{flags[0]}: {limit} exceeds the {len(x_train)} training samples")
         x_train, y_train = x_train[:limit], y_train[:limit]
-        x_test, y_test = x_test[:limit], y_test[:limit]
+    if test_limit is not None:
+        if test_limit > len(x_test):
+            raise UsageError(f"{flags[1]}: {test_limit} exceeds the {len(x_test)} test samples")
+        x_test, y_test = x_test[:test_limit], y_test[:test_limit]
     return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
 
 

@@ -38,7 +38,7 @@ def run_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         if isinstance(train_cfg, dict)
         else ("softmax_cross_entropy")
     )
-    train, test = load_data(args, args.limit, quiet=True)
+    train, test = load_data(args, args.limit, True, args.limit, ("--limit", "--limit"))
     images, y = test if args.split == "test" else train
     x = prepare(images, dtype)
     predicted = np.argmax(apply(spec, ckpt.params, x), axis=1)
@@ -70,8 +70,10 @@ def run_evaluate(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     correct = int(np.count_nonzero(predicted == y))
+    digits = "test digits" if args.split == "test" else "training digits"
     print(
-        f"{args.split} accuracy: {acc:.2%} ({correct}/{len(y)}), loss {format_loss(value)}",
+        f"{args.split} accuracy: {acc:.2%} ({correct}/{len(y)} {digits}), "
+        f"loss {format_loss(value)}",
         file=out,
     )
     print("\nconfusion matrix (rows: true digit, columns: predicted):", file=out)

@@ -30,7 +30,7 @@ def write_text(path: Path, text: str) -> None:
 
 def warn(message: str, quiet: bool) -> None:
     if not quiet:
-        print(f"funcnn: warning: {message}", file=sys.stderr)
+        print(f"funcnn train: warning: {message}", file=sys.stderr)
 
 
 def write_report(
@@ -71,12 +71,33 @@ def write_report(
     if title is not None:
         jobs = _plot_jobs(spec, params, logits, y_test, images, history, out_dir, title)
         written += _draw(jobs, quiet)
+    _remove_stale_plots(out_dir, written, quiet)
     correct = int(np.count_nonzero(predicted == y_test))
     print(
-        f"test accuracy: {acc:.2%} ({correct}/{len(y_test)}), loss {format_loss(test_loss)}",
+        f"test accuracy: {acc:.2%} ({correct}/{len(y_test)} test digits), "
+        f"loss {format_loss(test_loss)}",
         file=out,
     )
     return written
+
+
+def _remove_stale_plots(out_dir: Path, written: list[str], quiet: bool) -> None:
+    """Delete the plots of an earlier run in ``out_dir`` that this run did not redraw
+    (``--resume --no-plots``, ``--force --no-plots``, matplotlib missing): a PNG left
+    there would show another state than the checkpoint beside it."""
+    from funcnn.reporting.plots import PLOT_FILES
+
+    stale = [
+        name for name in PLOT_FILES.values() if name not in written and (out_dir / name).exists()
+    ]
+    for name in stale:
+        (out_dir / name).unlink()
+    if stale and not quiet:
+        print(
+            f"funcnn train: note: removed the earlier run's plots from {out_dir}/ "
+            f"({', '.join(stale)}); they no longer match the checkpoint",
+            file=sys.stderr,
+        )
 
 
 def _plot_jobs(

@@ -72,7 +72,9 @@ def run_train(args: argparse.Namespace, out: TextIO) -> int:
         flagged(lambda: build_optimizer(config, 1))
     _check_out(run.out_dir, args)
     dtype = np.dtype(config["dtype"])
-    (train_images, y_train), (test_images, y_test) = load_data(args, config["limit"], quiet)
+    (train_images, y_train), (test_images, y_test) = load_data(
+        args, config["limit"], quiet, config["test_limit"]
+    )
     x_train = prepare(train_images, dtype)
     del train_images
     x_test = prepare(test_images, dtype)
@@ -118,6 +120,13 @@ def _resumed(args: argparse.Namespace) -> _Run:
         raise UsageError(f"--resume: {args.resume} was not written by 'funcnn train'")
     config = saved_config(saved, args.resume)
     if args.epochs is not None:
+        done = ckpt.history.epochs
+        if args.epochs < done:
+            raise UsageError(
+                f"--epochs: {args.epochs} is fewer than the {plural(done, 'epoch')} "
+                f"{args.resume} has already trained; --epochs is the total, so pass more "
+                f"than {done} to train on"
+            )
         config["epochs"] = args.epochs
     out_dir = args.out if args.out is not None else args.resume.parent
     return _Run(config, out_dir, ckpt)
@@ -158,7 +167,7 @@ def _fit_batch_size(config: dict[str, Any], n: int, quiet: bool) -> int:
     if batch > n:
         if not quiet:
             print(
-                f"funcnn: note: --batch-size {batch} is more than the {n} training samples; "
+                f"funcnn train: note: --batch-size {batch} is more than the {n} training samples; "
                 f"using --batch-size {n}",
                 file=sys.stderr,
             )

@@ -8,7 +8,10 @@ from typing import NoReturn
 
 from funcnn.cli.errors import UsageError
 
-__all__ = ["run_verify"]
+__all__ = ["PROG", "run_verify"]
+
+# The command as typed: the suite's header and messages name it, not ``funcnn-verify``.
+PROG = "funcnn verify"
 
 
 def run_verify(args: Sequence[str]) -> int:
@@ -17,15 +20,14 @@ def run_verify(args: Sequence[str]) -> int:
     try:
         module = importlib.import_module("verification.__main__")
     except ImportError as exc:
-        raise UsageError(f"verify: the verification suite is not available ({exc})") from exc
+        raise UsageError(f"{PROG}: error: the verification suite is not available ({exc})") from exc
     build = getattr(module, "build_parser", None)
     if callable(build):
         # Parse once with the suite's own parser, but make usage errors one line.
-        parser = build()
-        prog = getattr(parser, "prog", "funcnn verify")
+        parser = build(PROG)
 
         def error(message: str) -> NoReturn:
-            raise UsageError(f"{prog}: error: {message} (see 'funcnn verify --help')")
+            raise UsageError(f"{PROG}: error: {message} (see '{PROG} --help')")
 
         setattr(parser, "error", error)  # noqa: B010 - replaces a bound method on purpose
         try:
@@ -33,7 +35,7 @@ def run_verify(args: Sequence[str]) -> int:
         except SystemExit as exc:  # --help
             return exc.code if isinstance(exc.code, int) else 0
     try:
-        result = module.main(list(args))
+        result = module.main(list(args), prog=PROG)
     except SystemExit as exc:  # its argparse exits on --help and usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     return int(result or 0)

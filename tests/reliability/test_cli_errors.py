@@ -440,7 +440,7 @@ def test_a_real_process_prints_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        "funcnn: error: --lr: expected a finite number > 0, got -1.0"
+        "funcnn train: error: --lr: expected a finite number > 0, got -1.0"
     ], done.stderr
     tally("cli_bad_inputs")
 

@@ -396,7 +396,7 @@ def test_ctrl_c_during_training_exits_130_with_one_line_and_an_intact_checkpoint
     zygote.expect(rf"exit {pid} 130$", timeout=60)
     zygote.reap(pid)
     assert err.read_text().splitlines() == [
-        "funcnn: interrupted; the last completed epoch is saved, continue with: "
+        "funcnn train: interrupted; the last completed epoch is saved, continue with: "
         f"funcnn train --resume {checkpoint}"
     ]
     ckpt = load_checkpoint(checkpoint)
