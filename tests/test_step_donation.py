@@ -45,7 +45,7 @@ def test_a_superseded_returned_pair_raises_naming_each_argument() -> None:
         step(p1, s2, x, y)
     with pytest.raises(fn.InvalidArgumentError, match=r"^opt_state: .*donated"):
         step(p2, s1, x, y)
-    assert isinstance(s1["donated"], DonatedToStep) and len(s1) == 1
+    assert list(s1) == ["donated"] and isinstance(dict(s1)["donated"], DonatedToStep)
     # Another step refuses them too: the marker lives in the objects, not in one step.
     with pytest.raises(fn.InvalidArgumentError, match=r"^params: "):
         fn.make_step(SPEC, optimizer)(p1, s2, x, y)

@@ -28,7 +28,7 @@ weights' subtraction happens inside their gradient's BLAS product where
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -133,15 +133,17 @@ class Step:
                 f"step: the loss is {value} (the outputs overflow for these params and x; "
                 "try a smaller learning rate); nothing was updated"
             )
-        new_state = dict(opt_state)
+        new_state = opt_state.copy()
         new_state["count"] = np.array(count + 1, dtype=np.int64)
         new_params = list(params)
         # The hand-over: the caller's objects now hold only a marker (JAX deletes a
         # donated buffer), so a later call with them raises instead of training on
         # arrays that have moved on.
-        params[:] = [_DONATED_PARAMS]
-        opt_state.clear()
-        opt_state[_DONATED_KEY] = _DONATED_STATE
+        consumed_params: list[Any] = params
+        consumed_params[:] = [_DONATED_PARAMS]
+        consumed_state: dict[str, Any] = cast(dict[str, Any], opt_state)
+        consumed_state.clear()
+        consumed_state[_DONATED_KEY] = _DONATED_STATE
         return new_params, new_state, value
 
     # ---------------------------------------------------------------- the step itself
