@@ -66,7 +66,8 @@ def check_network(
     provides another one (e.g. a deliberately broken one, to see the check fail). The
     numerical reference is float64 through the structured evaluator; tolerances come
     from the per-entry rounding model of a gradient computed in the params' dtype.
-    ``mode="auto"``: full up to :data:`FULL_MODE_LIMIT` parameters, else directional.
+    ``mode="auto"``: full up to
+    :data:`~verification.engine.bounds.settings.FULL_MODE_LIMIT` parameters, else directional.
     Returns a report with one row per tensor plus, first, a row confirming that the
     evaluator reproduces ``funcnn.loss``.
     """

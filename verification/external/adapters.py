@@ -57,6 +57,15 @@ class Layout:
     - ``targets``: ``"labels"`` (integers ``(B,)``) or ``"one_hot"`` (float rows);
     - ``params``: ``"flat"`` (``[W1, b1, W2, b2, ...]``, or ``[W1, W2, ...]`` with the bias
       trick; gradients in the same order) or ``"layers"`` (``[{"W": ..., "b": ...}, ...]``).
+
+    The defaults, ``Layout()``, are the first choice of each: ``weights="in_out"``,
+    ``bias="vector"``, ``data="rows"``, ``targets="labels"``, ``params="flat"``, i.e.
+    funcnn's shapes with the parameters as a flat ``[W1, b1, W2, b2, ...]`` list:
+
+    >>> Layout()
+    Layout(weights='in_out', bias='vector', data='rows', targets='labels', params='flat')
+    >>> Layout(weights="out_in", data="columns").bias
+    'vector'
     """
 
     weights: Literal["in_out", "out_in"] = "in_out"

@@ -9,7 +9,7 @@ a list of ``{"W": (n_in, n_out), "b": (n_out,)}`` dicts, ``z = a W + b``) and re
 - ``other vs funcnn``: each gradient tensor agrees with funcnn's within the sum of both
   implementations' rounding bounds (:mod:`verification.engine.bounds.error_model`);
 - ``other vs numeric`` and ``funcnn vs numeric``: each checked on its own against
-  finite differences (:func:`verification.engine.gradients.check_network`).
+  finite differences (:func:`verification.engine.network_check.check_network`).
 
 :func:`textbook_value_and_grad` is a second implementation written independently of
 funcnn's code (per-sample outer products, its own activation derivatives and loss

@@ -50,7 +50,7 @@ class CheckRow:
     from it, ``subgradient`` those accepted between one-sided derivatives,
     ``failed_at_kink`` those left on a kink whose analytic value fell outside the
     one-sided derivatives, and ``moved`` how many of those were then re-checked at a
-    point moved off the kinks (see :func:`verification.engine.gradients.check_network`).
+    point moved off the kinks (see :func:`verification.engine.network_check.check_network`).
     ``probes`` is the number of directions for directional mode (0 otherwise). ``hint``
     names the pattern of a failing tensor's errors (:mod:`verification.reporting.patterns`);
     ``errors`` is its signed relative error per entry in the tensor's shape (``nan`` where
