@@ -228,6 +228,13 @@ def predict(spec: MLP, params: Params, x: ArrayLike, batch_size: int = 1024) -> 
     class), or for a single output unit (``n_out == 1``) ``1`` where the logit is
     ``> 0`` and ``0`` otherwise. Peak extra memory is one ``(batch_size, width)``
     activation per layer, whatever ``N``.
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> spec = fn.MLP((4, 3))
+    >>> params = [{"W": np.eye(4, 3), "b": np.zeros(3)}]    # logits = the first 3 inputs
+    >>> fn.predict(spec, params, np.array([[0.0, 5, 1, 9], [2.0, 1, 0, 0]]))
+    array([1, 0])
     """
     dtype = check_params(spec, params)
     batch = check_inputs(spec, x, dtype)

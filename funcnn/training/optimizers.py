@@ -98,7 +98,25 @@ def sgd(
     nesterov: bool = False,
     weight_decay: float = 0.0,
 ) -> Optimizer:
-    """SGD, with momentum or Nesterov momentum (PyTorch's convention, no dampening)."""
+    """SGD, with momentum or Nesterov momentum (PyTorch's convention, no dampening).
+
+    ``lr`` is a number or a schedule (:class:`~funcnn.training.schedules.Schedule`);
+    ``weight_decay`` is decoupled (SGDW: ``p <- p - lr * (d + wd * p)``) and applies to
+    weight matrices only. The optimizer is pure: ``update`` returns new params and state.
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> opt = fn.sgd(0.5, momentum=0.9)
+    >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+    >>> grads = [{"W": np.ones((1, 2)), "b": np.ones(2)}]
+    >>> state = opt.init(params)
+    >>> params, state = opt.update(grads, state, params)
+    >>> params[0]["b"], int(state["count"])
+    (array([-0.5, -0.5]), 1)
+    >>> params, state = opt.update(grads, state, params)       # velocity 0.9 * 1 + 1
+    >>> params[0]["b"]
+    array([-1.45, -1.45])
+    """
     mu = check_fraction("momentum", momentum)
     if _bool("nesterov", nesterov) and mu == 0:
         raise InvalidArgumentError("nesterov: Nesterov momentum needs momentum > 0")
@@ -116,7 +134,23 @@ def adam(
     eps: float = 1e-8,
     weight_decay: float = 0.0,
 ) -> Optimizer:
-    """Adam (Kingma & Ba), or AdamW with ``weight_decay > 0``."""
+    """Adam (Kingma & Ba), or AdamW with ``weight_decay > 0``.
+
+    ``lr`` is a number or a schedule; ``b1``, ``b2`` and ``eps`` as in the paper (and
+    optax, PyTorch). Adam's first step moves every parameter by about ``lr`` against the
+    sign of its gradient, whatever the gradient's size:
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> opt = fn.adam(0.01)
+    >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+    >>> grads = [{"W": np.array([[100.0, -0.01]]), "b": np.ones(2)}]
+    >>> new, state = opt.update(grads, opt.init(params), params)
+    >>> np.round(new[0]["W"] - params[0]["W"], 6)
+    array([[-0.01,  0.01]])
+    >>> sorted(state)
+    ['count', 'mu', 'nu']
+    """
     scaling = scale_by_adam(b1, b2, eps)
     return make_recipe(
         "adam", "Adam", [scaling, _decay(weight_decay)], lr,
