@@ -166,7 +166,12 @@ def adamw(
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
 ) -> Optimizer:
-    """AdamW (Loshchilov & Hutter): :func:`adam` with decoupled decay 0.01 by default."""
+    """AdamW (Loshchilov & Hutter): :func:`adam` with decoupled decay 0.01 by default.
+
+    >>> import funcnn as fn
+    >>> fn.adamw(0.01).to_config()["weight_decay"], fn.adam(0.01).to_config()["weight_decay"]
+    (0.01, 0.0)
+    """
     scaling = scale_by_adam(b1, b2, eps)
     return make_recipe(
         "adamw", "AdamW", [scaling, _decay(weight_decay)], lr,
@@ -184,7 +189,16 @@ def rmsprop(
     weight_decay: float = 0.0,
 ) -> Optimizer:
     """RMSprop as ``torch.optim.RMSprop`` computes it (``eps`` outside the root; momentum
-    on the scaled gradient), with decoupled weight decay."""
+    on the scaled gradient), with decoupled weight decay.
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> opt = fn.rmsprop(0.01, momentum=0.9)
+    >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+    >>> new, state = opt.update(fn.tree_map(np.ones_like, params), opt.init(params), params)
+    >>> bool((new[0]["b"] < 0).all()), int(state["count"])
+    (True, 1)
+    """
     scaling = scale_by_rms(alpha, eps, centered)
     mu = check_fraction("momentum", momentum)
     return make_recipe(
@@ -202,7 +216,17 @@ def adagrad(
     weight_decay: float = 0.0,
 ) -> Optimizer:
     """Adagrad as ``torch.optim.Adagrad`` computes it (no ``lr_decay``: use a schedule),
-    with decoupled weight decay."""
+    with decoupled weight decay.
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> opt = fn.adagrad(0.1)
+    >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+    >>> grads = [{"W": np.array([[4.0, -4.0]]), "b": np.ones(2)}]
+    >>> new, _ = opt.update(grads, opt.init(params), params)   # g / sqrt(g^2): a step of lr
+    >>> np.round(new[0]["W"], 6)
+    array([[0.9, 1.1]])
+    """
     scaling = scale_by_rss(eps, initial_accumulator_value)
     return make_recipe(
         "adagrad", "Adagrad", [scaling, _decay(weight_decay)], lr,
@@ -287,7 +311,13 @@ register_optimizer("adagrad", adagrad, "Adagrad (PyTorch's semantics)", 1e-2)
 
 def optimizer_from_config(config: Any) -> Optimizer:
     """Rebuild an optimizer from :meth:`Optimizer.to_config` output; settings missing
-    from the config (saved before the setting existed) take the recipe's defaults."""
+    from the config (saved before the setting existed) take the recipe's defaults.
+
+    >>> import funcnn as fn
+    >>> config = fn.sgd(0.1, momentum=0.9).to_config()     # JSON-serialisable
+    >>> fn.optimizer_from_config(config).to_config() == config
+    True
+    """
     if not isinstance(config, dict):
         raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")
     args = dict(config)

@@ -214,6 +214,20 @@ def from_batch(
 
     ``reduction="sum"``: ``f``'s loss is the sum over the batch (its gradient that of
     the sum); both are divided by the batch size to give funcnn's mean.
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> spec = fn.MLP((3, 2))
+    >>> def notebook_grad(params, x, y):          # W is (out, in), data as columns
+    ...     W, b = params
+    ...     value, (g,) = fn.value_and_grad(spec, [{"W": W.T, "b": b}], x.T, y)
+    ...     return value, [g["W"].T, g["b"]]
+    >>> value_and_grad = from_batch(notebook_grad, spec, Layout(weights="out_in", data="columns"))
+    >>> params = fn.init(spec, np.random.default_rng(0))
+    >>> x, y = np.ones((4, 3)), np.array([0, 1, 1, 0])
+    >>> value, grads = value_and_grad(params, x, y)        # funcnn's layout in and out
+    >>> [g["W"].shape for g in grads], bool(np.isclose(value, fn.loss(spec, params, x, y)))
+    ([(3, 2)], True)
     """
     layout = layout or Layout()
     _check_reduction(reduction)
