@@ -258,6 +258,19 @@ def from_per_sample(f: UserFunction, spec: fn.MLP, layout: Layout | None = None)
 
     Each sample is passed with a batch axis of one in ``layout``'s orientation: ``x``
     is ``(1, n_in)`` for rows, ``(n_in, 1)`` for columns (one-hot ``y`` likewise).
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> spec = fn.MLP((3, 2))
+    >>> def per_sample(params, x, y):                  # x is (1, n_in): one sample
+    ...     value, (g,) = fn.value_and_grad(spec, [{"W": params[0], "b": params[1]}], x, y)
+    ...     return value, [g["W"], g["b"]]
+    >>> value_and_grad = from_per_sample(per_sample, spec)
+    >>> params = fn.init(spec, np.random.default_rng(0))
+    >>> x, y = np.arange(12.0).reshape(4, 3) / 10, np.array([0, 1, 1, 0])
+    >>> value, grads = value_and_grad(params, x, y)      # the mean over the 4 samples
+    >>> bool(np.allclose(grads[0]["W"], fn.grad(spec, params, x, y)[0]["W"]))
+    True
     """
     one = from_batch(f, spec, layout)
 
@@ -283,6 +296,21 @@ def from_update(
     ``step(params, x, y)`` returns the loss (having updated ``params`` in place) or
     ``(loss, new_params)``; the gradient is ``(old - new) / lr`` for plain gradient
     descent with learning rate ``lr``.
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> spec = fn.MLP((3, 2))
+    >>> def train_step(params, x, y):                  # updates the weights in place
+    ...     value, (g,) = fn.value_and_grad(spec, [{"W": params[0], "b": params[1]}], x, y)
+    ...     params[0] -= 0.1 * g["W"]
+    ...     params[1] -= 0.1 * g["b"]
+    ...     return value
+    >>> value_and_grad = from_update(train_step, spec, lr=0.1)
+    >>> params = fn.init(spec, np.random.default_rng(0))
+    >>> x, y = np.arange(12.0).reshape(4, 3) / 10, np.array([0, 1, 1, 0])
+    >>> value, grads = value_and_grad(params, x, y)      # (old - new) / lr
+    >>> bool(np.allclose(grads[0]["b"], fn.grad(spec, params, x, y)[0]["b"]))
+    True
     """
     layout = layout or Layout()
     _check_reduction(reduction)
