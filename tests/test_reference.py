@@ -52,3 +52,17 @@ def test_only_public_names_are_documented() -> None:
         exported = getattr(importlib.import_module(module), "__all__", None)
         if exported is not None:  # funcnn.errors and funcnn.typing: every name is public
             assert name in exported, f"{module}.{name} is not in its module's __all__"
+
+
+def test_examples_render_as_code_blocks() -> None:
+    # mkdocstrings renders a docstring as Markdown: an example at the prose's indentation
+    # becomes a nested blockquote, and ``["W"]`` in it a broken reference link (a strict
+    # build fails on it). Indented by four more, it is a code block; sybil runs it either way.
+    import inspect
+
+    for module, name, obj in _members():
+        doc = inspect.getdoc(obj) or ""
+        lines = doc.splitlines()
+        for i, line in enumerate(lines):
+            if line.lstrip().startswith(">>>") and (i == 0 or not lines[i - 1].strip()):
+                assert line.startswith("    "), f"{module}.{name}: {line.strip()}"

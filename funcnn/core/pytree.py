@@ -96,11 +96,13 @@ def _params_leaves(tree: Any) -> list[Any] | None:
 def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """Return the leaves of ``tree`` in canonical order and its structure.
 
-    >>> leaves, treedef = tree_flatten({"b": [1, 2], "a": 3})
-    >>> leaves
-    [3, 1, 2]
-    >>> tree_unflatten(treedef, [30, 10, 20])
-    {'a': 30, 'b': [10, 20]}
+    For example:
+
+        >>> leaves, treedef = tree_flatten({"b": [1, 2], "a": 3})
+        >>> leaves
+        [3, 1, 2]
+        >>> tree_unflatten(treedef, [30, 10, 20])
+        {'a': 30, 'b': [10, 20]}
     """
     fast = _params_leaves(tree)
     if fast is not None:
@@ -152,8 +154,10 @@ def tree_unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Any:
 def tree_leaves(tree: Any) -> list[Any]:
     """The leaves of ``tree`` in canonical order (dict keys sorted).
 
-    >>> tree_leaves([{"W": 1, "b": 2}, {"b": 4, "W": 3}])
-    [1, 2, 3, 4]
+    For example:
+
+        >>> tree_leaves([{"W": 1, "b": 2}, {"b": 4, "W": 3}])
+        [1, 2, 3, 4]
     """
     return tree_flatten(tree)[0]
 

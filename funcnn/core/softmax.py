@@ -56,10 +56,12 @@ def softmax(z: FloatArray) -> FloatArray:
 def log_softmax(z: FloatArray) -> FloatArray:
     """``log(softmax(z))`` over the last axis via log-sum-exp; finite for finite ``z``.
 
-    >>> import numpy as np
-    >>> out = log_softmax(np.array([[0.0, 0.0], [1000.0, 0.0]]))
-    >>> bool(np.allclose(out, [[-np.log(2), -np.log(2)], [0.0, -1000.0]]))
-    True
+    For example:
+
+        >>> import numpy as np
+        >>> out = log_softmax(np.array([[0.0, 0.0], [1000.0, 0.0]]))
+        >>> bool(np.allclose(out, [[-np.log(2), -np.log(2)], [0.0, -1000.0]]))
+        True
     """
     z = _check_classes("z", z)
     shifted = z.copy()

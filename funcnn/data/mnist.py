@@ -270,13 +270,13 @@ def load_mnist(
     ``path``; without ``path`` and with ``download=False``, a :class:`MnistNotFoundError`
     says where it looked):
 
-    >>> import tempfile
-    >>> import funcnn as fn
-    >>> with tempfile.TemporaryDirectory() as empty:
-    ...     fn.load_mnist(empty, download=False)
-    Traceback (most recent call last):
-    ...
-    FileNotFoundError: ...: no MNIST data here: missing train-images-idx3-ubyte.gz, ...
+        >>> import tempfile
+        >>> import funcnn as fn
+        >>> with tempfile.TemporaryDirectory() as empty:
+        ...     fn.load_mnist(empty, download=False)
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: ...: no MNIST data here: missing train-images-idx3-ubyte.gz, ...
     """
     given = _optional_path("path", path)
     cache = _optional_path("cache_dir", cache_dir)

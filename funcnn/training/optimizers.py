@@ -104,18 +104,18 @@ def sgd(
     ``weight_decay`` is decoupled (SGDW: ``p <- p - lr * (d + wd * p)``) and applies to
     weight matrices only. The optimizer is pure: ``update`` returns new params and state.
 
-    >>> import numpy as np
-    >>> import funcnn as fn
-    >>> opt = fn.sgd(0.5, momentum=0.9)
-    >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
-    >>> grads = [{"W": np.ones((1, 2)), "b": np.ones(2)}]
-    >>> state = opt.init(params)
-    >>> params, state = opt.update(grads, state, params)
-    >>> params[0]["b"], int(state["count"])
-    (array([-0.5, -0.5]), 1)
-    >>> params, state = opt.update(grads, state, params)       # velocity 0.9 * 1 + 1
-    >>> params[0]["b"]
-    array([-1.45, -1.45])
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> opt = fn.sgd(0.5, momentum=0.9)
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.ones((1, 2)), "b": np.ones(2)}]
+        >>> state = opt.init(params)
+        >>> params, state = opt.update(grads, state, params)
+        >>> params[0]["b"], int(state["count"])
+        (array([-0.5, -0.5]), 1)
+        >>> params, state = opt.update(grads, state, params)       # velocity 0.9 * 1 + 1
+        >>> params[0]["b"]
+        array([-1.45, -1.45])
     """
     mu = check_fraction("momentum", momentum)
     if _bool("nesterov", nesterov) and mu == 0:
@@ -140,16 +140,16 @@ def adam(
     optax, PyTorch). Adam's first step moves every parameter by about ``lr`` against the
     sign of its gradient, whatever the gradient's size:
 
-    >>> import numpy as np
-    >>> import funcnn as fn
-    >>> opt = fn.adam(0.01)
-    >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
-    >>> grads = [{"W": np.array([[100.0, -0.01]]), "b": np.ones(2)}]
-    >>> new, state = opt.update(grads, opt.init(params), params)
-    >>> np.round(new[0]["W"] - params[0]["W"], 6)
-    array([[-0.01,  0.01]])
-    >>> sorted(state)
-    ['count', 'mu', 'nu']
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> opt = fn.adam(0.01)
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.array([[100.0, -0.01]]), "b": np.ones(2)}]
+        >>> new, state = opt.update(grads, opt.init(params), params)
+        >>> np.round(new[0]["W"] - params[0]["W"], 6)
+        array([[-0.01,  0.01]])
+        >>> sorted(state)
+        ['count', 'mu', 'nu']
     """
     scaling = scale_by_adam(b1, b2, eps)
     return make_recipe(
@@ -168,9 +168,11 @@ def adamw(
 ) -> Optimizer:
     """AdamW (Loshchilov & Hutter): :func:`adam` with decoupled decay 0.01 by default.
 
-    >>> import funcnn as fn
-    >>> fn.adamw(0.01).to_config()["weight_decay"], fn.adam(0.01).to_config()["weight_decay"]
-    (0.01, 0.0)
+    For example:
+
+        >>> import funcnn as fn
+        >>> fn.adamw(0.01).to_config()["weight_decay"], fn.adam(0.01).to_config()["weight_decay"]
+        (0.01, 0.0)
     """
     scaling = scale_by_adam(b1, b2, eps)
     return make_recipe(
@@ -191,13 +193,13 @@ def rmsprop(
     """RMSprop as ``torch.optim.RMSprop`` computes it (``eps`` outside the root; momentum
     on the scaled gradient), with decoupled weight decay.
 
-    >>> import numpy as np
-    >>> import funcnn as fn
-    >>> opt = fn.rmsprop(0.01, momentum=0.9)
-    >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
-    >>> new, state = opt.update(fn.tree_map(np.ones_like, params), opt.init(params), params)
-    >>> bool((new[0]["b"] < 0).all()), int(state["count"])
-    (True, 1)
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> opt = fn.rmsprop(0.01, momentum=0.9)
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> new, state = opt.update(fn.tree_map(np.ones_like, params), opt.init(params), params)
+        >>> bool((new[0]["b"] < 0).all()), int(state["count"])
+        (True, 1)
     """
     scaling = scale_by_rms(alpha, eps, centered)
     mu = check_fraction("momentum", momentum)
@@ -218,14 +220,14 @@ def adagrad(
     """Adagrad as ``torch.optim.Adagrad`` computes it (no ``lr_decay``: use a schedule),
     with decoupled weight decay.
 
-    >>> import numpy as np
-    >>> import funcnn as fn
-    >>> opt = fn.adagrad(0.1)
-    >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
-    >>> grads = [{"W": np.array([[4.0, -4.0]]), "b": np.ones(2)}]
-    >>> new, _ = opt.update(grads, opt.init(params), params)   # g / sqrt(g^2): a step of lr
-    >>> np.round(new[0]["W"], 6)
-    array([[0.9, 1.1]])
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> opt = fn.adagrad(0.1)
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.array([[4.0, -4.0]]), "b": np.ones(2)}]
+        >>> new, _ = opt.update(grads, opt.init(params), params)   # g / sqrt(g^2): a step of lr
+        >>> np.round(new[0]["W"], 6)
+        array([[0.9, 1.1]])
     """
     scaling = scale_by_rss(eps, initial_accumulator_value)
     return make_recipe(
@@ -313,10 +315,10 @@ def optimizer_from_config(config: Any) -> Optimizer:
     """Rebuild an optimizer from :meth:`Optimizer.to_config` output; settings missing
     from the config (saved before the setting existed) take the recipe's defaults.
 
-    >>> import funcnn as fn
-    >>> config = fn.sgd(0.1, momentum=0.9).to_config()     # JSON-serialisable
-    >>> fn.optimizer_from_config(config).to_config() == config
-    True
+        >>> import funcnn as fn
+        >>> config = fn.sgd(0.1, momentum=0.9).to_config()     # JSON-serialisable
+        >>> fn.optimizer_from_config(config).to_config() == config
+        True
     """
     if not isinstance(config, dict):
         raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")

@@ -79,10 +79,10 @@ class StepDecay(Schedule):
 
     ``gamma`` must lie in ``(0, 1]``; ``step_size`` is a positive int.
 
-    >>> from funcnn import StepDecay
-    >>> schedule = StepDecay(0.1, step_size=10, gamma=0.5)
-    >>> [schedule.value(step) for step in (0, 9, 10, 25)]
-    [0.1, 0.1, 0.05, 0.025]
+        >>> from funcnn import StepDecay
+        >>> schedule = StepDecay(0.1, step_size=10, gamma=0.5)
+        >>> [schedule.value(step) for step in (0, 9, 10, 25)]
+        [0.1, 0.1, 0.05, 0.025]
     """
 
     lr: float
@@ -116,10 +116,10 @@ class Cosine(Schedule):
 
     ``0 <= final_lr <= lr``; ``total_steps`` is a positive int.
 
-    >>> from funcnn import Cosine
-    >>> schedule = Cosine(0.1, total_steps=100)
-    >>> [round(schedule.value(step), 12) for step in (0, 50, 100, 1000)]
-    [0.1, 0.05, 0.0, 0.0]
+        >>> from funcnn import Cosine
+        >>> schedule = Cosine(0.1, total_steps=100)
+        >>> [round(schedule.value(step), 12) for step in (0, 50, 100, 1000)]
+        [0.1, 0.05, 0.0, 0.0]
     """
 
     lr: float
@@ -181,12 +181,14 @@ def as_schedule(lr: float | Schedule, name: str = "lr") -> Schedule:
 def schedule_from_config(config: Any) -> Schedule:
     """Rebuild a schedule from :meth:`Schedule.to_config` output.
 
-    >>> import funcnn as fn
-    >>> config = fn.StepDecay(0.1, step_size=10).to_config()
-    >>> config
-    {'name': 'step', 'lr': 0.1, 'step_size': 10, 'gamma': 0.1}
-    >>> fn.schedule_from_config(config) == fn.StepDecay(0.1, step_size=10)
-    True
+    For example:
+
+        >>> import funcnn as fn
+        >>> config = fn.StepDecay(0.1, step_size=10).to_config()
+        >>> config
+        {'name': 'step', 'lr': 0.1, 'step_size': 10, 'gamma': 0.1}
+        >>> fn.schedule_from_config(config) == fn.StepDecay(0.1, step_size=10)
+        True
     """
     if not isinstance(config, dict):
         raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")

@@ -232,24 +232,24 @@ def make_step(
     that takes ownership of the ``params`` and ``opt_state`` it is given, like JAX's
     donated buffers (see :class:`Step`): use only the ones it returns.
 
-    >>> import numpy as np
-    >>> import funcnn as fn
-    >>> spec = fn.MLP((4, 8, 3), activation="relu")
-    >>> rng = np.random.default_rng(0)
-    >>> params = fn.init(spec, rng)
-    >>> x, y = rng.random((6, 4)), np.array([0, 1, 2, 0, 1, 2])
-    >>> optimizer = fn.adam(0.01)
-    >>> step = fn.make_step(spec, optimizer)
-    >>> start = fn.tree_map(np.copy, params)           # the step will own params
-    >>> new, opt_state, value = step(params, optimizer.init(params), x, y)
-    >>> for _ in range(20):
-    ...     new, opt_state, value = step(new, opt_state, x, y)
-    >>> value < fn.loss(spec, start, x, y)
-    True
-    >>> step(params, opt_state, x, y)                  # the donated, superseded list
-    Traceback (most recent call last):
-    ...
-    funcnn.errors.InvalidArgumentError: params: this params was donated to an earlier step call, ...
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 8, 3), activation="relu")
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> x, y = rng.random((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+        >>> optimizer = fn.adam(0.01)
+        >>> step = fn.make_step(spec, optimizer)
+        >>> start = fn.tree_map(np.copy, params)           # the step will own params
+        >>> new, opt_state, value = step(params, optimizer.init(params), x, y)
+        >>> for _ in range(20):
+        ...     new, opt_state, value = step(new, opt_state, x, y)
+        >>> value < fn.loss(spec, start, x, y)
+        True
+        >>> step(params, opt_state, x, y)                  # the donated, superseded list
+        Traceback (most recent call last):
+        ...
+        funcnn.errors.InvalidArgumentError: params: this params was donated ...
     """
     return Step(spec, optimizer, loss)
 

@@ -110,14 +110,15 @@ def textbook_value_and_grad(spec: MLP, loss: str = "softmax_cross_entropy") -> O
     ``dW = sum_b outer(a_b, delta_b)`` (einsum), activations and loss gradients from
     their own formulas. Works in the dtype of ``params`` and ``x``.
 
-    >>> import numpy as np
-    >>> import funcnn as fn
-    >>> spec = fn.MLP((4, 6, 3), activation="relu")
-    >>> rng = np.random.default_rng(0)
-    >>> params, x, y = fn.init(spec, rng), rng.standard_normal((5, 4)), np.array([0, 1, 2, 1, 0])
-    >>> value, grads = textbook_value_and_grad(spec)(params, x, y)
-    >>> bool(np.isclose(value, fn.loss(spec, params, x, y)))
-    True
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 6, 3), activation="relu")
+        >>> rng = np.random.default_rng(0)
+        >>> params, x = fn.init(spec, rng), rng.standard_normal((5, 4))
+        >>> y = np.array([0, 1, 2, 1, 0])
+        >>> value, grads = textbook_value_and_grad(spec)(params, x, y)
+        >>> bool(np.isclose(value, fn.loss(spec, params, x, y)))
+        True
     """
     acts = check_spec(spec).hidden_activations
     name = get_loss(loss).name
@@ -168,19 +169,19 @@ def check_conformance(
     holds :func:`verification.diagnose_mlp`'s finding (``to_dict()``, with the text
     under ``"text"``) for ``other`` on the same ``params`` and ``x``.
 
-    >>> import numpy as np
-    >>> import funcnn as fn
-    >>> spec = fn.MLP((4, 6, 3), activation="tanh")
-    >>> rng = np.random.default_rng(0)
-    >>> params, x = fn.init(spec, rng), rng.standard_normal((5, 4))
-    >>> y = np.array([0, 1, 2, 1, 0])
-    >>> check_conformance(textbook_value_and_grad(spec), spec, params, x, y).passed
-    True
-    >>> def no_mean(params, x, y):                    # a loss summed, not averaged
-    ...     value, grads = fn.value_and_grad(spec, params, x, y)
-    ...     return value * len(x), fn.tree_map(lambda g: g * len(x), grads)
-    >>> check_conformance(no_mean, spec, params, x, y, diagnose=False).passed
-    False
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 6, 3), activation="tanh")
+        >>> rng = np.random.default_rng(0)
+        >>> params, x = fn.init(spec, rng), rng.standard_normal((5, 4))
+        >>> y = np.array([0, 1, 2, 1, 0])
+        >>> check_conformance(textbook_value_and_grad(spec), spec, params, x, y).passed
+        True
+        >>> def no_mean(params, x, y):                    # a loss summed, not averaged
+        ...     value, grads = fn.value_and_grad(spec, params, x, y)
+        ...     return value * len(x), fn.tree_map(lambda g: g * len(x), grads)
+        >>> check_conformance(no_mean, spec, params, x, y, diagnose=False).passed
+        False
     """
     check_callable("other", other)
     dtype = check_params(spec, params)

@@ -136,17 +136,17 @@ class Report:
     What :func:`~verification.engine.gradients.check_gradients` and every other check
     return; ``print(report)`` shows the table with hints for failures:
 
-    >>> import numpy as np
-    >>> from verification import check_gradients
-    >>> params = {"a": np.array([1.0, 2.0]), "b": np.array([3.0])}
-    >>> def loss_fn(p):
-    ...     return float(p["a"] @ p["a"] + 5 * p["b"][0])
-    >>> report = check_gradients(loss_fn, lambda p: {"a": 2 * p["a"], "b": np.array([4.0])},
-    ...                          params)
-    >>> report.passed, [(row.tensor, row.verdict) for row in report.failures]
-    (False, [("params['b']", 'fail')])
-    >>> report.summary()
-    '2 rows: 1 pass, 1 fail -> FAILED'
+        >>> import numpy as np
+        >>> from verification import check_gradients
+        >>> params = {"a": np.array([1.0, 2.0]), "b": np.array([3.0])}
+        >>> def loss_fn(p):
+        ...     return float(p["a"] @ p["a"] + 5 * p["b"][0])
+        >>> report = check_gradients(loss_fn, lambda p: {"a": 2 * p["a"], "b": np.array([4.0])},
+        ...                          params)
+        >>> report.passed, [(row.tensor, row.verdict) for row in report.failures]
+        (False, [("params['b']", 'fail')])
+        >>> report.summary()
+        '2 rows: 1 pass, 1 fail -> FAILED'
     """
 
     rows: tuple[CheckRow, ...] = ()
