@@ -174,6 +174,13 @@ def top_misclassified(
 
     Returns at most ``k`` samples (fewer when fewer are misclassified, none when all are
     right), ordered by decreasing confidence, ties by increasing index.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+        >>> worst = fn.top_misclassified(probs, np.array([1, 1, 0]), k=2)
+        >>> worst.indices, worst.y_pred, worst.confidence
+        (array([0, 2]), array([0, 1]), array([0.9, 0.6]))
     """
     arr = ensure_array("probs_or_logits", probs_or_logits)
     if arr.dtype.kind != "f":

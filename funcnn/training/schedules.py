@@ -172,7 +172,16 @@ def schedule_table() -> str:
 
 
 def as_schedule(lr: float | Schedule, name: str = "lr") -> Schedule:
-    """A :class:`Schedule` from a number (:class:`Constant`) or a schedule (passed through)."""
+    """A :class:`Schedule` from a number (:class:`Constant`) or a schedule (passed through).
+
+    For example:
+
+        >>> import funcnn as fn
+        >>> fn.as_schedule(0.1)
+        Constant(lr=0.1)
+        >>> fn.as_schedule(fn.Cosine(0.1, total_steps=10))
+        Cosine(lr=0.1, total_steps=10, final_lr=0.0)
+    """
     if isinstance(lr, Schedule):
         return lr
     return Constant(check_learning_rate(lr, name))
