@@ -59,6 +59,17 @@ class Checkpoint:
 
     ``optimizer``, ``opt_state``, ``rng_state`` and ``history`` are ``None`` when they
     were not saved; ``metadata`` is the JSON object passed to :func:`save_checkpoint`.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((2, 2))
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> ckpt = fn.load_checkpoint(fn.save_checkpoint("c.ckpt", spec=spec, params=params, rng=rng))
+        >>> resumed = np.random.default_rng()
+        >>> resumed.bit_generator.state = ckpt.rng_state        # continue the same stream
+        >>> bool(resumed.random() == rng.random())
+        True
     """
 
     spec: MLP

@@ -92,6 +92,16 @@ class Step:
     params reaches (:meth:`~funcnn.core.engine.Buffers.pre_activations_finite`), and
     from the loss: either non-finite raises before anything is updated, naming the
     argument that holds the NaN or inf, else :class:`~funcnn.errors.NonFiniteError`.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((3, 2))
+        >>> step = fn.Step(spec, fn.sgd(0.1))                 # what fn.make_step returns
+        >>> params = fn.init(spec, np.random.default_rng(0))
+        >>> x, y = np.ones((4, 3)), np.array([0, 1, 1, 0])
+        >>> params, state, value = step(params, fn.sgd(0.1).init(params), x, y)
+        >>> int(state["count"]), value > 0
+        (1, True)
     """
 
     def __init__(
