@@ -65,7 +65,8 @@ class Checkpoint:
         >>> spec = fn.MLP((2, 2))
         >>> rng = np.random.default_rng(0)
         >>> params = fn.init(spec, rng)
-        >>> ckpt = fn.load_checkpoint(fn.save_checkpoint("c.ckpt", spec=spec, params=params, rng=rng))
+        >>> path = fn.save_checkpoint("c.ckpt", spec=spec, params=params, rng=rng)
+        >>> ckpt = fn.load_checkpoint(path)
         >>> resumed = np.random.default_rng()
         >>> resumed.bit_generator.state = ckpt.rng_state        # continue the same stream
         >>> bool(resumed.random() == rng.random())
