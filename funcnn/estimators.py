@@ -221,15 +221,15 @@ class MLPClassifier(ClassifierMixin, _FuncnnMLP):  # type: ignore[misc]
     ``opt_state_``, ``history_`` (a :class:`funcnn.History`), ``n_iter_`` (epochs
     run), ``loss_`` and ``loss_curve_`` (training loss per epoch), ``best_epoch_``.
 
-    >>> import numpy as np
-    >>> from funcnn.estimators import MLPClassifier
-    >>> x = np.random.default_rng(0).standard_normal((60, 2))
-    >>> y = np.where(x[:, 0] > 0, "right", "left")
-    >>> clf = MLPClassifier((8,), learning_rate_init=0.05, max_iter=50, random_state=0)
-    >>> clf.fit(x, y).classes_
-    array(['left', 'right'], dtype='<U5')
-    >>> clf.score(x, y) > 0.9
-    True
+        >>> import numpy as np
+        >>> from funcnn.estimators import MLPClassifier
+        >>> x = np.random.default_rng(0).standard_normal((60, 2))
+        >>> y = np.where(x[:, 0] > 0, "right", "left")
+        >>> clf = MLPClassifier((8,), learning_rate_init=0.05, max_iter=50, random_state=0)
+        >>> clf.fit(x, y).classes_
+        array(['left', 'right'], dtype='<U5')
+        >>> clf.score(x, y) > 0.9
+        True
     """
 
     def fit(self, X: Any, y: Any) -> MLPClassifier:
@@ -294,12 +294,12 @@ class MLPRegressor(RegressorMixin, _FuncnnMLP):  # type: ignore[misc]
     returns the same shape. Learns the attributes :class:`MLPClassifier` lists but
     ``classes_``.
 
-    >>> import numpy as np
-    >>> from funcnn.estimators import MLPRegressor
-    >>> x = np.random.default_rng(0).uniform(-1, 1, (100, 1))
-    >>> reg = MLPRegressor((16,), learning_rate_init=0.02, max_iter=300, random_state=0)
-    >>> reg.fit(x, 2 * x[:, 0] + 1).score(x, 2 * x[:, 0] + 1) > 0.95
-    True
+        >>> import numpy as np
+        >>> from funcnn.estimators import MLPRegressor
+        >>> x = np.random.default_rng(0).uniform(-1, 1, (100, 1))
+        >>> reg = MLPRegressor((16,), learning_rate_init=0.02, max_iter=300, random_state=0)
+        >>> reg.fit(x, 2 * x[:, 0] + 1).score(x, 2 * x[:, 0] + 1) > 0.95
+        True
     """
 
     _loss = "mse"

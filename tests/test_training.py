@@ -548,7 +548,8 @@ def test_step_updates_in_place_and_matches_the_pure_update() -> None:
         mine_state = copy.deepcopy(state)
         leaf = mine[0]["W"]
         got, got_state, value = step(mine, mine_state, x, y)
-        assert got is mine and got_state is mine_state and got[0]["W"] is leaf  # donated
+        assert got[0]["W"] is leaf  # donated: the arrays are updated in place
+        assert got is not mine and got_state is not mine_state  # new outer list and dict
         assert value == pytest.approx(fn.loss(SPEC, params, x, y), rel=1e-12)
         _assert_close(got, want, rtol=1e-12)
         assert int(got_state["count"]) == 1

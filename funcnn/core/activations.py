@@ -219,7 +219,16 @@ the training step and the verification catalogue all look activations up in this
 
 
 def get_activation(name: str) -> Activation:
-    """Look up an activation by name; ``InvalidArgumentError`` lists the known names."""
+    """Look up an activation by name; ``InvalidArgumentError`` lists the known names.
+
+    For example:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> relu = fn.get_activation("relu")
+        >>> relu.name, relu.fn(np.array([-1.0, 2.0]))
+        ('relu', array([0., 2.]))
+    """
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):

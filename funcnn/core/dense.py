@@ -58,7 +58,15 @@ def _check_x(layer: Layer, x: object) -> FloatArray:
 
 
 def dense(layer: Layer, x: FloatArray) -> FloatArray:
-    """``x @ W + b`` for ``x`` of shape ``(B, n_in)``; returns ``(B, n_out)``."""
+    """``x @ W + b`` for ``x`` of shape ``(B, n_in)``; returns ``(B, n_out)``.
+
+    For example:
+
+        >>> import numpy as np
+        >>> layer = {"W": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([0.5, -0.5])}
+        >>> dense(layer, np.array([[1.0, 1.0]]))
+        array([[4.5, 5.5]])
+    """
     x = _check_x(layer, x)
     out = np.empty((x.shape[0], layer["W"].shape[1]), dtype=np.result_type(x, layer["W"]))
     dense_into(layer["W"], layer["b"], x, out)
@@ -69,6 +77,13 @@ def dense_vjp(layer: Layer, x: FloatArray, g: FloatArray) -> tuple[Layer, FloatA
     """Backpropagate upstream gradient ``g`` (B, n_out) through :func:`dense`.
 
     Returns ``({"W": x^T g (n_in, n_out), "b": sum_B g (n_out,)}, g W^T (B, n_in))``.
+
+        >>> import numpy as np
+        >>> layer = {"W": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([0.5, -0.5])}
+        >>> grads, dx = dense_vjp(layer, np.array([[1.0, 1.0]]), np.array([[1.0, 0.0]]))
+        >>> grads["W"], grads["b"], dx
+        (array([[1., 0.],
+               [1., 0.]]), array([1., 0.]), array([[1., 3.]]))
     """
     x = _check_x(layer, x)
     g = check_float_array("g", g)

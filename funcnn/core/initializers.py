@@ -160,6 +160,15 @@ def init(
     Layers are drawn in order from ``rng`` (which advances); arrays have ``dtype``
     (float32 or float64). A callable ``scheme`` must return arrays of the right shapes
     with finite values.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((784, 64, 10), activation="relu")
+        >>> params = fn.init(spec, np.random.default_rng(0))
+        >>> [(layer["W"].shape, layer["b"].shape) for layer in params]
+        [((784, 64), (64,)), ((64, 10), (10,))]
+        >>> fn.init(spec, np.random.default_rng(0), "he_normal", dtype=np.float32)[0]["W"].dtype
+        dtype('float32')
     """
     if not isinstance(spec, MLP):
         raise ArgumentTypeError(f"spec: expected an MLP, got {type(spec).__name__}")

@@ -311,7 +311,18 @@ LOSSES: dict[str, Loss] = {
 
 
 def get_loss(loss: str | Loss) -> Loss:
-    """A :class:`Loss` by name (or passed through); unknown names list the known ones."""
+    """A :class:`Loss` by name (or passed through); unknown names list the known ones.
+
+    For example:
+
+        >>> import funcnn as fn
+        >>> fn.get_loss("mse").target_kind
+        'real'
+        >>> fn.get_loss("nll")
+        Traceback (most recent call last):
+        ...
+        funcnn.errors.InvalidArgumentError: loss: unknown loss 'nll'...
+    """
     if isinstance(loss, Loss):
         return loss
     try:

@@ -226,6 +226,16 @@ def apply(spec: MLP, params: Params, x: ArrayLike) -> FloatArray:
 
     ``x`` of shape ``(B, n_in)`` gives ``(B, n_out)``; one sample ``(n_in,)`` gives
     ``(n_out,)``. ``x`` must have the params' dtype; the result has it too.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 8, 3), activation="tanh")
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> fn.apply(spec, params, rng.random((5, 4))).shape      # a batch of 5
+        (5, 3)
+        >>> fn.apply(spec, params, np.zeros(4)).shape             # one sample
+        (3,)
     """
     dtype = check_params(spec, params, finite=False)
     batch = check_inputs(spec, x, dtype, finite=False)
@@ -320,6 +330,17 @@ def loss(
 
     ``y``: integer labels ``(B,)`` or float targets ``(B, n_out)`` of the params' dtype
     (for one sample ``x`` of shape ``(n_in,)``: a scalar label or ``(n_out,)`` targets).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 8, 3), activation="tanh")
+        >>> rng = np.random.default_rng(0)
+        >>> x, y = rng.random((5, 4)), np.array([0, 1, 2, 1, 0])
+        >>> zeros = fn.tree_map(np.zeros_like, fn.init(spec, rng))   # uniform outputs
+        >>> bool(np.isclose(fn.loss(spec, zeros, x, y), np.log(3)))
+        True
+        >>> fn.loss(spec, zeros, x, np.eye(3)[y], "mse") > 0         # float targets
+        True
     """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
     with np.errstate(all="ignore"):
@@ -343,6 +364,23 @@ def value_and_grad(
     Arguments as for :func:`loss`. The gradient has exactly the structure, shapes and
     dtype of ``params``; it is computed by the same engine, on fresh arrays, as the
     training step applies (:func:`funcnn.make_step`).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 8, 3), activation="tanh")
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> x, y = rng.random((5, 4)), np.array([0, 1, 2, 1, 0])
+        >>> value, grads = fn.value_and_grad(spec, params, x, y)
+        >>> bool(np.isclose(value, fn.loss(spec, params, x, y)))
+        True
+        >>> [g["W"].shape for g in grads]                           # shaped like params
+        [(4, 8), (8, 3)]
+        >>> h = 1e-6                                                # a finite difference agrees
+        >>> moved = fn.tree_map(np.copy, params)
+        >>> moved[1]["b"][0] += h
+        >>> bool(np.isclose((fn.loss(spec, moved, x, y) - value) / h, grads[1]["b"][0], rtol=1e-4))
+        True
     """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
     value, grads, _ = _value_and_grad_finite(
@@ -359,7 +397,19 @@ def grad(
     loss: str | Loss = "softmax_cross_entropy",
 ) -> Params:
     """The gradient of the mean loss with respect to every parameter (as ``jax.grad``):
-    :func:`value_and_grad` without the value."""
+    :func:`value_and_grad` without the value.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 8, 3), activation="tanh")
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> x, y = rng.random((5, 4)), np.array([0, 1, 2, 1, 0])
+        >>> grads = fn.grad(spec, params, x, y)
+        >>> all(np.array_equal(g, v) for g, v in zip(fn.tree_leaves(grads),
+        ...     fn.tree_leaves(fn.value_and_grad(spec, params, x, y)[1])))
+        True
+    """
     return value_and_grad(spec, params, x, y, loss)[1]
 
 
@@ -371,7 +421,17 @@ def input_grad(
     loss: str | Loss = "softmax_cross_entropy",
 ) -> FloatArray:
     """The gradient of the mean loss with respect to the inputs ``x``, shape of ``x``
-    (e.g. for saliency maps or adversarial examples); arguments as for :func:`loss`."""
+    (e.g. for saliency maps or adversarial examples); arguments as for :func:`loss`.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 8, 3), activation="tanh")
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> x, y = rng.random((5, 4)), np.array([0, 1, 2, 1, 0])
+        >>> fn.input_grad(spec, params, x, y).shape
+        (5, 4)
+    """
     batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
     _, _, dx = _value_and_grad_finite(
         "input_grad", spec, params, batch, targets, resolved, input_grad=True

@@ -94,7 +94,16 @@ def _params_leaves(tree: Any) -> list[Any] | None:
 
 
 def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
-    """Return the leaves of ``tree`` in canonical order and its structure."""
+    """Return the leaves of ``tree`` in canonical order and its structure.
+
+    For example:
+
+        >>> leaves, treedef = tree_flatten({"b": [1, 2], "a": 3})
+        >>> leaves
+        [3, 1, 2]
+        >>> tree_unflatten(treedef, [30, 10, 20])
+        {'a': 30, 'b': [10, 20]}
+    """
     fast = _params_leaves(tree)
     if fast is not None:
         return fast, _params_def(len(tree))
@@ -143,7 +152,13 @@ def tree_unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Any:
 
 
 def tree_leaves(tree: Any) -> list[Any]:
-    """The leaves of ``tree`` in canonical order (dict keys sorted)."""
+    """The leaves of ``tree`` in canonical order (dict keys sorted).
+
+    For example:
+
+        >>> tree_leaves([{"W": 1, "b": 2}, {"b": 4, "W": 3}])
+        [1, 2, 3, 4]
+    """
     return tree_flatten(tree)[0]
 
 

@@ -54,7 +54,15 @@ def softmax(z: FloatArray) -> FloatArray:
 
 
 def log_softmax(z: FloatArray) -> FloatArray:
-    """``log(softmax(z))`` over the last axis via log-sum-exp; finite for finite ``z``."""
+    """``log(softmax(z))`` over the last axis via log-sum-exp; finite for finite ``z``.
+
+    For example:
+
+        >>> import numpy as np
+        >>> out = log_softmax(np.array([[0.0, 0.0], [1000.0, 0.0]]))
+        >>> bool(np.allclose(out, [[-np.log(2), -np.log(2)], [0.0, -1000.0]]))
+        True
+    """
     z = _check_classes("z", z)
     shifted = z.copy()
     sums = softmax_into(shifted, np.empty_like(z))
@@ -68,6 +76,11 @@ def softmax_jacobian(s: FloatArray) -> FloatArray:
     ``s`` has shape ``(C,)`` or ``(B, C)``; the result has shape ``(C, C)`` or
     ``(B, C, C)`` with ``J[..., i, j] = s_i (delta_ij - s_j)``: symmetric, rows summing
     to 0.
+
+        >>> import numpy as np
+        >>> softmax_jacobian(softmax(np.array([0.0, 0.0])))   # diag(s) - s s^T, s = (1/2, 1/2)
+        array([[ 0.25, -0.25],
+               [-0.25,  0.25]])
     """
     s = _check_classes("s", s)
     outer = s[..., :, None] * s[..., None, :]
@@ -83,6 +96,11 @@ def softmax_vjp(s: FloatArray, g: FloatArray) -> FloatArray:
 
     ``s`` and ``g`` share shape ``(C,)`` or ``(B, C)``; returns that shape:
     ``s * (g - sum(s * g))`` per sample, without forming the Jacobian.
+
+        >>> import numpy as np
+        >>> s = softmax(np.array([0.0, 0.0]))
+        >>> softmax_vjp(s, np.array([1.0, 0.0]))            # J^T g without forming J
+        array([ 0.25, -0.25])
     """
     s = _check_classes("s", s)
     g = check_float_array("g", g)

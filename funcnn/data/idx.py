@@ -376,6 +376,14 @@ def write_idx(path: str | os.PathLike[str], array: NDArray[Any], *, compressleve
 
     The gzip header carries no name or timestamp, so equal arrays give equal files.
     ``array`` is as for :func:`encode_idx`; ``compresslevel`` is gzip's 0-9.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> images = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+        >>> fn.write_idx("images-idx3-ubyte.gz", images)
+        >>> back = fn.read_idx("images-idx3-ubyte.gz")
+        >>> back.shape, back.dtype, np.array_equal(back, images)
+        ((2, 3, 4), dtype('uint8'), True)
     """
     p = _as_path("path", path)
     data = encode_idx(array)

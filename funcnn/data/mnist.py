@@ -265,6 +265,18 @@ def load_mnist(
     ``path`` and ``cache_dir`` must be ``str`` or ``os.PathLike`` (``ArgumentTypeError``).
     Nothing found and ``download=False``: :class:`MnistNotFoundError` (a
     ``FileNotFoundError``); the download failed: :class:`DownloadError` (an ``OSError``).
+
+    Where the files are absent the error says which (here an empty directory given as
+    ``path``; without ``path`` and with ``download=False``, a :class:`MnistNotFoundError`
+    says where it looked):
+
+        >>> import tempfile
+        >>> import funcnn as fn
+        >>> with tempfile.TemporaryDirectory() as empty:
+        ...     fn.load_mnist(empty, download=False)
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: ...: no MNIST data here: missing train-images-idx3-ubyte.gz, ...
     """
     given = _optional_path("path", path)
     cache = _optional_path("cache_dir", cache_dir)

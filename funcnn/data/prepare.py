@@ -53,6 +53,11 @@ def flatten(x: NDArray[Any]) -> NDArray[Any]:
 
     Same dtype; a view of ``x`` when ``x`` is contiguous (no copy), so it is as writable
     as ``x``. ``(N, D)`` input comes back unchanged in shape. Needs ``x.ndim >= 2``.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> fn.flatten(np.zeros((5, 28, 28), dtype=np.uint8)).shape
+        (5, 784)
     """
     arr = _check_array("x", x)
     if arr.ndim < 2:
@@ -68,6 +73,13 @@ def scale(x: U8Array, dtype: Any = np.float64) -> NDArray[np.floating[Any]]:
     """uint8 pixels 0-255 as floats in [0, 1] (``x / 255``), a new array of ``x``'s shape.
 
     ``dtype``: ``np.float32`` or ``np.float64`` (the default, as :func:`funcnn.init`).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> fn.scale(np.array([0, 51, 255], dtype=np.uint8))
+        array([0. , 0.2, 1. ])
+        >>> fn.scale(np.array([255], dtype=np.uint8), np.float32).dtype
+        dtype('float32')
     """
     pixels = _check_pixels("x", x)
     dt = check_float_dtype("dtype", dtype)
@@ -91,6 +103,13 @@ def standardize(
     own dtype for float input. Float input must be finite and in [0, 1] (already scaled);
     other dtypes are rejected. :class:`funcnn.NonFiniteError` if ``mean`` or ``std`` push
     the result out of the dtype's range (e.g. ``std=1e-320``).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> np.round(fn.standardize(np.array([0, 255], dtype=np.uint8), mean=0.5, std=0.5), 12)
+        array([-1.,  1.])
+        >>> float(np.round(fn.standardize(np.array([0.1307]))[0], 12))   # MNIST's mean -> 0
+        0.0
     """
     arr = _check_array("x", x)
     for name, value in (("mean", mean), ("std", std)):
@@ -136,6 +155,12 @@ def one_hot(labels: Any, n_classes: int = 10, dtype: Any = np.float64) -> NDArra
     ``(N, n_classes)``) has ``dtype`` (float64 by default; float32, or any numeric dtype),
     with a single 1 per row and 0 elsewhere. Out-of-range labels raise
     :class:`InvalidArgumentError` naming ``labels``, the value and its index.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> fn.one_hot(np.array([0, 2]), n_classes=3)
+        array([[1., 0., 0.],
+               [0., 0., 1.]])
     """
     arr = ensure_array("labels", labels)
     if arr.dtype.kind not in "iu":
@@ -175,6 +200,18 @@ def train_validation_split(
     seed gives the same split), form the validation set and the other ``N - n_validation``
     the training set. Both keep the samples' original order and their dtypes; the results
     are new arrays.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> x, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+        >>> (x_train, y_train), (x_val, y_val) = fn.train_validation_split(
+        ...     x, y, np.random.default_rng(0), n_validation=3)
+        >>> x_train.shape, x_val.shape
+        ((7, 2), (3, 2))
+        >>> sorted(np.concatenate([y_train, y_val]).tolist()) == list(range(10))
+        True
+        >>> bool((np.diff(y_val) > 0).all())                  # the original order is kept
+        True
     """
     xa = _check_array("x", x)
     ya = _check_array("y", y)

@@ -295,6 +295,11 @@ def classification_report(
     ``"0"``, ``"1"``, ...). Definitions, including zero division scoring 0.0, are on
     :class:`ClassificationReport`; ``print(report)`` or ``report.render()`` gives the
     text table, ``report.to_dict()`` a JSON-ready dict.
+
+        >>> import funcnn as fn
+        >>> report = fn.classification_report([0, 0, 1, 1, 2], [0, 1, 1, 1, 2], n_classes=3)
+        >>> report.accuracy
+        0.8
     """
     c = check_positive_int("n_classes", n_classes)
     names = _check_names("labels", labels, c)

@@ -174,6 +174,13 @@ def top_misclassified(
 
     Returns at most ``k`` samples (fewer when fewer are misclassified, none when all are
     right), ordered by decreasing confidence, ties by increasing index.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]])
+        >>> worst = fn.top_misclassified(probs, np.array([1, 1, 0]), k=2)
+        >>> worst.indices, worst.y_pred, worst.confidence
+        (array([0, 2]), array([0, 1]), array([0.9, 0.6]))
     """
     arr = ensure_array("probs_or_logits", probs_or_logits)
     if arr.dtype.kind != "f":
@@ -228,6 +235,13 @@ def predict(spec: MLP, params: Params, x: ArrayLike, batch_size: int = 1024) -> 
     class), or for a single output unit (``n_out == 1``) ``1`` where the logit is
     ``> 0`` and ``0`` otherwise. Peak extra memory is one ``(batch_size, width)``
     activation per layer, whatever ``N``.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 3))
+        >>> params = [{"W": np.eye(4, 3), "b": np.zeros(3)}]    # logits = the first 3 inputs
+        >>> fn.predict(spec, params, np.array([[0.0, 5, 1, 9], [2.0, 1, 0, 0]]))
+        array([1, 0])
     """
     dtype = check_params(spec, params)
     batch = check_inputs(spec, x, dtype)
@@ -266,11 +280,11 @@ def predict_proba(
     define probabilities (an ``InvalidArgumentError``). Computed ``batch_size`` rows at
     a time, like :func:`predict`.
 
-    >>> import numpy as np, funcnn as fn
-    >>> spec = fn.MLP((2, 3))
-    >>> params = [{"W": np.zeros((2, 3)), "b": np.array([0.0, 0.0, np.log(2.0)])}]
-    >>> fn.predict_proba(spec, params, np.ones((1, 2))).round(3)
-    array([[0.25, 0.25, 0.5 ]])
+        >>> import numpy as np, funcnn as fn
+        >>> spec = fn.MLP((2, 3))
+        >>> params = [{"W": np.zeros((2, 3)), "b": np.array([0.0, 0.0, np.log(2.0)])}]
+        >>> fn.predict_proba(spec, params, np.ones((1, 2))).round(3)
+        array([[0.25, 0.25, 0.5 ]])
     """
     dtype = check_params(spec, params)
     batch = check_inputs(spec, x, dtype)

@@ -87,6 +87,19 @@ class Progress:
     ``file``: the stream written to, ``sys.stderr`` (looked up when writing) by default.
     The bar is drawn from the :class:`BatchEnd` events, so ``fit``'s ``callback_every``
     sets how often it moves.
+
+        >>> import io
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> rng = np.random.default_rng(0)
+        >>> x, y = rng.standard_normal((64, 4)), rng.integers(0, 3, 64)
+        >>> spec = fn.MLP((4, 8, 3))
+        >>> out = io.StringIO()
+        >>> _ = fn.fit(spec, fn.init(spec, rng), fn.sgd(0.1), x, y, epochs=2, batch_size=32,
+        ...            rng=rng, callback=fn.Progress(verbose=2, file=out))
+        >>> print(out.getvalue(), end="")
+        epoch 1/2  train loss ...  acc ...%  ...s
+        epoch 2/2  train loss ...  acc ...%  ...s
     """
 
     def __init__(self, verbose: int = 1, *, file: TextIO | None = None,
@@ -213,6 +226,19 @@ class EarlyStopping:
 
     After ``fit``: ``best`` and ``best_epoch`` say which epoch was best, ``stopped_epoch``
     the epoch it stopped after (``None`` if it did not stop).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.standard_normal((96, 4))
+        >>> y = np.argmax(x[:, :3], axis=1)
+        >>> spec = fn.MLP((4, 16, 3), activation="relu")
+        >>> stop = fn.EarlyStopping("test_loss", patience=2, restore_best=True)
+        >>> params, _, history = fn.fit(
+        ...     spec, fn.init(spec, rng), fn.adam(0.05), x, y, epochs=50, batch_size=32,
+        ...     rng=rng, validation_split=0.25, callback=stop)
+        >>> len(history.epoch_test_loss) < 50, stop.best == min(history.epoch_test_loss)
+        (True, True)
     """
 
     def __init__(self, monitor: str = "test_loss", *, patience: int = 5,
@@ -278,6 +304,22 @@ class KeepBest:
     epoch, so that :func:`funcnn.load_checkpoint` resumes exactly from the best epoch.
     The checkpoint's metadata holds ``best_epoch``, ``monitor`` and ``best`` (plus
     ``metadata``). KeepBest never stops training.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.standard_normal((96, 4))
+        >>> y = np.argmax(x[:, :3], axis=1)
+        >>> spec = fn.MLP((4, 16, 3), activation="relu")
+        >>> keep = fn.KeepBest("test_accuracy", path="best.ckpt", spec=spec)
+        >>> _, _, history = fn.fit(spec, fn.init(spec, rng), fn.adam(0.05), x, y, epochs=5,
+        ...                        batch_size=32, rng=rng, validation_split=0.25, callback=keep)
+        >>> keep.best == max(history.epoch_test_accuracy)
+        True
+        >>> best = fn.load_checkpoint("best.ckpt").params
+        >>> pairs = zip(fn.tree_leaves(best), fn.tree_leaves(keep.params))
+        >>> all(np.array_equal(a, b) for a, b in pairs)
+        True
     """
 
     def __init__(self, monitor: str = "test_loss", *, mode: str = "auto",

@@ -285,7 +285,18 @@ class Optimizer:
 
 def chain(*parts: Transform | Optimizer) -> Optimizer:
     """An optimizer running ``parts`` in order: transforms, or optimizers whose transforms
-    are spliced in (``chain(clip_by_global_norm(1.0), sgd(0.1))``)."""
+    are spliced in (``chain(clip_by_global_norm(1.0), sgd(0.1))``).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> from funcnn.training.transforms import clip_by_global_norm
+        >>> opt = fn.chain(clip_by_global_norm(1.0), fn.sgd(0.1))   # clip, then step
+        >>> params = [{"W": np.zeros((1, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.array([[30.0, 0.0]]), "b": np.array([0.0, 40.0])}]   # norm 50
+        >>> new, _ = opt.update(grads, opt.init(params), params)
+        >>> np.round(new[0]["W"], 12), np.round(new[0]["b"], 12)
+        (array([[-0.06,  0.  ]]), array([ 0.  , -0.08]))
+    """
     transforms: list[Transform] = []
     for part in parts:
         if isinstance(part, Optimizer):

@@ -59,6 +59,18 @@ class Checkpoint:
 
     ``optimizer``, ``opt_state``, ``rng_state`` and ``history`` are ``None`` when they
     were not saved; ``metadata`` is the JSON object passed to :func:`save_checkpoint`.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((2, 2))
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> path = fn.save_checkpoint("c.ckpt", spec=spec, params=params, rng=rng)
+        >>> ckpt = fn.load_checkpoint(path)
+        >>> resumed = np.random.default_rng()
+        >>> resumed.bit_generator.state = ckpt.rng_state        # continue the same stream
+        >>> bool(resumed.random() == rng.random())
+        True
     """
 
     spec: MLP
@@ -208,6 +220,18 @@ def save_checkpoint(
     ``bit_generator.state`` (the generator is not advanced); ``metadata`` must be
     JSON-serialisable. The parent directory must exist. Nothing is written if an
     argument is invalid, and an existing file at ``path`` survives any failure.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 8, 3))
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> optimizer = fn.adam(0.01)
+        >>> path = fn.save_checkpoint("model.ckpt", spec=spec, params=params, optimizer=optimizer,
+        ...                           opt_state=optimizer.init(params), rng=rng)
+        >>> ckpt = fn.load_checkpoint(path)
+        >>> ckpt.spec == spec, np.array_equal(ckpt.params[0]["W"], params[0]["W"])
+        (True, True)
     """
     target = Path(_check_path(path))
     if not target.parent.is_dir():
@@ -266,6 +290,22 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     A missing or unreadable file raises ``InvalidArgumentError``; a file that is not a
     funcnn checkpoint, is truncated, corrupt, or of another format version raises
     ``DataFormatError``; both messages name the file.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((2, 2))
+        >>> params = fn.init(spec, np.random.default_rng(0))
+        >>> ckpt = fn.load_checkpoint(fn.save_checkpoint("m.ckpt", spec=spec, params=params))
+        >>> ckpt.spec, ckpt.optimizer, ckpt.opt_state
+        (MLP(sizes=(2, 2), ...), None, None)
+        >>> from pathlib import Path
+        >>> data = bytearray(Path("m.ckpt").read_bytes())
+        >>> data[100] ^= 0xFF                                  # flip one byte's bits
+        >>> _ = Path("m.ckpt").write_bytes(bytes(data))
+        >>> fn.load_checkpoint("m.ckpt")
+        Traceback (most recent call last):
+        ...
+        funcnn.errors.DataFormatError: ...
     """
     where = _check_path(path)
     try:

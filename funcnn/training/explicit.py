@@ -26,6 +26,17 @@ def sgd_step(params: Params, grads: Params, lr: float) -> Params:
     ``lr`` must be a finite number > 0. One pass reads each pair of leaves: finiteness
     is checked on the result, which is finite exactly when both inputs are (and nothing
     overflowed); only then are the inputs searched to name the culprit.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> params = [{"W": np.ones((2, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.full((2, 2), 2.0), "b": np.ones(2)}]
+        >>> new = fn.sgd_step(params, grads, lr=0.25)
+        >>> new[0]["W"], new[0]["b"]
+        (array([[0.5, 0.5],
+               [0.5, 0.5]]), array([-0.25, -0.25]))
+        >>> params[0]["b"]                                           # the inputs are untouched
+        array([0., 0.])
     """
     rate = check_learning_rate(lr)
     p_leaves, treedef = param_leaves(params, finite=False)

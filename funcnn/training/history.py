@@ -60,6 +60,18 @@ class History:
 
     For integer labels the accuracy counts the label's logit being the largest; a tie
     for the largest counts as correct.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> rng = np.random.default_rng(0)
+        >>> x, y = rng.standard_normal((64, 4)), rng.integers(0, 3, 64)
+        >>> spec = fn.MLP((4, 8, 3))
+        >>> _, _, history = fn.fit(spec, fn.init(spec, rng), fn.sgd(0.1), x, y, epochs=3,
+        ...                        batch_size=16, rng=rng, validation_split=0.25)
+        >>> history.epochs, history.epoch_steps, len(history.epoch_test_accuracy)
+        (3, (3, 3, 3), 3)
+        >>> fn.History.from_json(history.to_json()) == history
+        True
     """
 
     epoch_train_loss: tuple[float, ...] = ()

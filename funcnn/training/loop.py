@@ -99,6 +99,17 @@ def evaluate(
     label, or the targets' largest entry) has the largest logit, a tie counting as
     correct; it is ``None`` when the network has a single output. Raises
     ``NonFiniteError`` if the loss overflows.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 3))
+        >>> params = [{"W": np.eye(4, 3), "b": np.zeros(3)}]    # logits = the first 3 inputs
+        >>> x = np.array([[1.0, 0, 0, 0], [0, 2.0, 0, 0], [0, 0, 3.0, 0], [1.0, 0, 0, 0]])
+        >>> loss, accuracy = fn.evaluate(spec, params, x, np.array([0, 1, 2, 2]))
+        >>> accuracy
+        0.75
+        >>> loss > 0
+        True
     """
     dtype = check_params(spec, params)
     resolved = get_loss(loss)
@@ -332,6 +343,21 @@ def fit(
     Its ``params`` and ``opt_state`` are the last good pair: the ones the failing batch
     was evaluated with (nothing was updated by it) when they are all finite, otherwise
     those at the start of the failing epoch (the initial ones in the first epoch).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.standard_normal((96, 4))
+        >>> y = np.argmax(x[:, :3], axis=1)                  # a learnable 3-class problem
+        >>> spec = fn.MLP((4, 16, 3), activation="relu")
+        >>> params, opt_state, history = fn.fit(
+        ...     spec, fn.init(spec, rng), fn.adam(0.02), x, y, epochs=8, batch_size=32, rng=rng)
+        >>> len(history.epoch_train_loss)
+        8
+        >>> history.epoch_train_loss[-1] < history.epoch_train_loss[0]
+        True
+        >>> int(opt_state["count"])                          # 3 batches per epoch
+        24
     """
     data = (x_train, y_train, x_test, y_test)
     if validation_split is not None:

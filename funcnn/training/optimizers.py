@@ -98,7 +98,25 @@ def sgd(
     nesterov: bool = False,
     weight_decay: float = 0.0,
 ) -> Optimizer:
-    """SGD, with momentum or Nesterov momentum (PyTorch's convention, no dampening)."""
+    """SGD, with momentum or Nesterov momentum (PyTorch's convention, no dampening).
+
+    ``lr`` is a number or a schedule (:class:`~funcnn.training.schedules.Schedule`);
+    ``weight_decay`` is decoupled (SGDW: ``p <- p - lr * (d + wd * p)``) and applies to
+    weight matrices only. The optimizer is pure: ``update`` returns new params and state.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> opt = fn.sgd(0.5, momentum=0.9)
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.ones((1, 2)), "b": np.ones(2)}]
+        >>> state = opt.init(params)
+        >>> params, state = opt.update(grads, state, params)
+        >>> params[0]["b"], int(state["count"])
+        (array([-0.5, -0.5]), 1)
+        >>> params, state = opt.update(grads, state, params)       # velocity 0.9 * 1 + 1
+        >>> params[0]["b"]
+        array([-1.45, -1.45])
+    """
     mu = check_fraction("momentum", momentum)
     if _bool("nesterov", nesterov) and mu == 0:
         raise InvalidArgumentError("nesterov: Nesterov momentum needs momentum > 0")
@@ -116,7 +134,23 @@ def adam(
     eps: float = 1e-8,
     weight_decay: float = 0.0,
 ) -> Optimizer:
-    """Adam (Kingma & Ba), or AdamW with ``weight_decay > 0``."""
+    """Adam (Kingma & Ba), or AdamW with ``weight_decay > 0``.
+
+    ``lr`` is a number or a schedule; ``b1``, ``b2`` and ``eps`` as in the paper (and
+    optax, PyTorch). Adam's first step moves every parameter by about ``lr`` against the
+    sign of its gradient, whatever the gradient's size:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> opt = fn.adam(0.01)
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.array([[100.0, -0.01]]), "b": np.ones(2)}]
+        >>> new, state = opt.update(grads, opt.init(params), params)
+        >>> np.round(new[0]["W"] - params[0]["W"], 6)
+        array([[-0.01,  0.01]])
+        >>> sorted(state)
+        ['count', 'mu', 'nu']
+    """
     scaling = scale_by_adam(b1, b2, eps)
     return make_recipe(
         "adam", "Adam", [scaling, _decay(weight_decay)], lr,
@@ -132,7 +166,14 @@ def adamw(
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
 ) -> Optimizer:
-    """AdamW (Loshchilov & Hutter): :func:`adam` with decoupled decay 0.01 by default."""
+    """AdamW (Loshchilov & Hutter): :func:`adam` with decoupled decay 0.01 by default.
+
+    For example:
+
+        >>> import funcnn as fn
+        >>> fn.adamw(0.01).to_config()["weight_decay"], fn.adam(0.01).to_config()["weight_decay"]
+        (0.01, 0.0)
+    """
     scaling = scale_by_adam(b1, b2, eps)
     return make_recipe(
         "adamw", "AdamW", [scaling, _decay(weight_decay)], lr,
@@ -150,7 +191,16 @@ def rmsprop(
     weight_decay: float = 0.0,
 ) -> Optimizer:
     """RMSprop as ``torch.optim.RMSprop`` computes it (``eps`` outside the root; momentum
-    on the scaled gradient), with decoupled weight decay."""
+    on the scaled gradient), with decoupled weight decay.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> opt = fn.rmsprop(0.01, momentum=0.9)
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> new, state = opt.update(fn.tree_map(np.ones_like, params), opt.init(params), params)
+        >>> bool((new[0]["b"] < 0).all()), int(state["count"])
+        (True, 1)
+    """
     scaling = scale_by_rms(alpha, eps, centered)
     mu = check_fraction("momentum", momentum)
     return make_recipe(
@@ -168,7 +218,17 @@ def adagrad(
     weight_decay: float = 0.0,
 ) -> Optimizer:
     """Adagrad as ``torch.optim.Adagrad`` computes it (no ``lr_decay``: use a schedule),
-    with decoupled weight decay."""
+    with decoupled weight decay.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> opt = fn.adagrad(0.1)
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.array([[4.0, -4.0]]), "b": np.ones(2)}]
+        >>> new, _ = opt.update(grads, opt.init(params), params)   # g / sqrt(g^2): a step of lr
+        >>> np.round(new[0]["W"], 6)
+        array([[0.9, 1.1]])
+    """
     scaling = scale_by_rss(eps, initial_accumulator_value)
     return make_recipe(
         "adagrad", "Adagrad", [scaling, _decay(weight_decay)], lr,
@@ -253,7 +313,13 @@ register_optimizer("adagrad", adagrad, "Adagrad (PyTorch's semantics)", 1e-2)
 
 def optimizer_from_config(config: Any) -> Optimizer:
     """Rebuild an optimizer from :meth:`Optimizer.to_config` output; settings missing
-    from the config (saved before the setting existed) take the recipe's defaults."""
+    from the config (saved before the setting existed) take the recipe's defaults.
+
+        >>> import funcnn as fn
+        >>> config = fn.sgd(0.1, momentum=0.9).to_config()     # JSON-serialisable
+        >>> fn.optimizer_from_config(config).to_config() == config
+        True
+    """
     if not isinstance(config, dict):
         raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")
     args = dict(config)

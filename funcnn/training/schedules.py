@@ -78,6 +78,11 @@ class StepDecay(Schedule):
     """``lr * gamma ** (step // step_size)``: multiply by ``gamma`` every ``step_size`` steps.
 
     ``gamma`` must lie in ``(0, 1]``; ``step_size`` is a positive int.
+
+        >>> from funcnn import StepDecay
+        >>> schedule = StepDecay(0.1, step_size=10, gamma=0.5)
+        >>> [schedule.value(step) for step in (0, 9, 10, 25)]
+        [0.1, 0.1, 0.05, 0.025]
     """
 
     lr: float
@@ -110,6 +115,11 @@ class Cosine(Schedule):
     """Cosine decay from ``lr`` at step 0 to ``final_lr`` at ``total_steps``, then constant.
 
     ``0 <= final_lr <= lr``; ``total_steps`` is a positive int.
+
+        >>> from funcnn import Cosine
+        >>> schedule = Cosine(0.1, total_steps=100)
+        >>> [round(schedule.value(step), 12) for step in (0, 50, 100, 1000)]
+        [0.1, 0.05, 0.0, 0.0]
     """
 
     lr: float
@@ -162,14 +172,33 @@ def schedule_table() -> str:
 
 
 def as_schedule(lr: float | Schedule, name: str = "lr") -> Schedule:
-    """A :class:`Schedule` from a number (:class:`Constant`) or a schedule (passed through)."""
+    """A :class:`Schedule` from a number (:class:`Constant`) or a schedule (passed through).
+
+    For example:
+
+        >>> import funcnn as fn
+        >>> fn.as_schedule(0.1)
+        Constant(lr=0.1)
+        >>> fn.as_schedule(fn.Cosine(0.1, total_steps=10))
+        Cosine(lr=0.1, total_steps=10, final_lr=0.0)
+    """
     if isinstance(lr, Schedule):
         return lr
     return Constant(check_learning_rate(lr, name))
 
 
 def schedule_from_config(config: Any) -> Schedule:
-    """Rebuild a schedule from :meth:`Schedule.to_config` output."""
+    """Rebuild a schedule from :meth:`Schedule.to_config` output.
+
+    For example:
+
+        >>> import funcnn as fn
+        >>> config = fn.StepDecay(0.1, step_size=10).to_config()
+        >>> config
+        {'name': 'step', 'lr': 0.1, 'step_size': 10, 'gamma': 0.1}
+        >>> fn.schedule_from_config(config) == fn.StepDecay(0.1, step_size=10)
+        True
+    """
     if not isinstance(config, dict):
         raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")
     args = dict(config)

@@ -3,9 +3,15 @@
 ``step = make_step(spec, optimizer, loss)`` gives a function
 ``params, opt_state, value = step(params, opt_state, x, y)`` for hand-written loops, in
 the spirit of a jitted JAX step with donated buffers: it **takes ownership** of the
-``params`` and ``opt_state`` passed in and updates their arrays in place (the same
-objects come back), so the caller must not use the old ones afterwards; ``x`` and ``y``
+``params`` and ``opt_state`` passed in and updates their arrays in place; ``x`` and ``y``
 are only read. Its buffers live as long as the step, so a step costs no allocation.
+
+As JAX deletes a donated buffer, a successful step returns a new outer list and dict
+(holding the same, updated arrays) and empties the ones it was given down to a marker
+(:class:`DonatedToStep`): passing them to a step again raises an
+:class:`~funcnn.errors.InvalidArgumentError` naming the argument, instead of silently
+training on arrays that have moved on. The check is one identity test per argument, the
+hand-over two shallow copies; a step that raises consumes nothing.
 
 The gradient is the one :func:`funcnn.value_and_grad` computes: both run
 :func:`funcnn.core.engine.forward` and :func:`~funcnn.core.engine.backward`. Only
@@ -22,7 +28,7 @@ weights' subtraction happens inside their gradient's BLAS product where
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -34,12 +40,47 @@ from funcnn.core.network import check_inputs, check_params
 from funcnn.core.pytree import tree_flatten, tree_structure
 from funcnn.core.spec import MLP
 from funcnn.core.validation import all_finite, check_targets, ensure_array
-from funcnn.errors import ArgumentTypeError, NonFiniteError
+from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 from funcnn.training._blas import FusedUpdate, fused_update_for
 from funcnn.training.chain import Optimizer, OptState, check_optimizer
 from funcnn.typing import Array, FloatArray, Params
 
-__all__ = ["Step", "make_step"]
+__all__ = ["DonatedToStep", "Step", "make_step"]
+
+
+class DonatedToStep:
+    """What a list or dict given to a :class:`Step` holds once the step has consumed it.
+
+    ``old_params`` after ``params, state, value = step(old_params, state, x, y)`` reads
+    ``[<params donated to a funcnn Step: use the params it returned>]``.
+    """
+
+    __slots__ = ("argument",)
+
+    def __init__(self, argument: str) -> None:
+        self.argument = argument
+
+    def __repr__(self) -> str:
+        return f"<{self.argument} donated to a funcnn Step: use the {self.argument} it returned>"
+
+
+_DONATED_PARAMS = DonatedToStep("params")
+_DONATED_STATE = DonatedToStep("opt_state")
+_DONATED_KEY = "donated"
+
+
+def _check_not_donated(params: Any, opt_state: Any) -> None:
+    """Raise if ``params`` or ``opt_state`` is a list or dict a step already consumed."""
+    donated = (isinstance(params, list) and len(params) == 1 and params[0] is _DONATED_PARAMS,
+               isinstance(opt_state, dict) and opt_state.get(_DONATED_KEY) is _DONATED_STATE)
+    for name, gone in zip(("params", "opt_state"), donated, strict=True):
+        if gone:
+            raise InvalidArgumentError(
+                f"{name}: this {name} was donated to an earlier step call, which updated its "
+                f"arrays in place and returned the new {name}: pass the {name} that call "
+                f"returned (params, opt_state, value = step(params, opt_state, x, y)); "
+                "copy with fn.tree_map(np.copy, ...) before the step to keep an old one"
+            )
 
 
 class Step:
@@ -51,6 +92,16 @@ class Step:
     params reaches (:meth:`~funcnn.core.engine.Buffers.pre_activations_finite`), and
     from the loss: either non-finite raises before anything is updated, naming the
     argument that holds the NaN or inf, else :class:`~funcnn.errors.NonFiniteError`.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((3, 2))
+        >>> step = fn.Step(spec, fn.sgd(0.1))                 # what fn.make_step returns
+        >>> params = fn.init(spec, np.random.default_rng(0))
+        >>> x, y = np.ones((4, 3)), np.array([0, 1, 1, 0])
+        >>> params, state, value = step(params, fn.sgd(0.1).init(params), x, y)
+        >>> int(state["count"]), value > 0
+        (1, True)
     """
 
     def __init__(
@@ -75,6 +126,7 @@ class Step:
     def __call__(
         self, params: Params, opt_state: OptState, x: ArrayLike, y: ArrayLike
     ) -> tuple[Params, OptState, float]:
+        _check_not_donated(params, opt_state)
         dtype = check_params(self.spec, params, finite=False)
         xb = check_inputs(self.spec, x, dtype, finite=False)
         yb = check_targets(
@@ -91,8 +143,18 @@ class Step:
                 f"step: the loss is {value} (the outputs overflow for these params and x; "
                 "try a smaller learning rate); nothing was updated"
             )
-        opt_state["count"] = np.array(count + 1, dtype=np.int64)
-        return params, opt_state, value
+        new_state = opt_state.copy()
+        new_state["count"] = np.array(count + 1, dtype=np.int64)
+        new_params = list(params)
+        # The hand-over: the caller's objects now hold only a marker (JAX deletes a
+        # donated buffer), so a later call with them raises instead of training on
+        # arrays that have moved on.
+        consumed_params: list[Any] = params
+        consumed_params[:] = [_DONATED_PARAMS]
+        consumed_state: dict[str, Any] = cast(dict[str, Any], opt_state)
+        consumed_state.clear()
+        consumed_state[_DONATED_KEY] = _DONATED_STATE
+        return new_params, new_state, value
 
     # ---------------------------------------------------------------- the step itself
 
@@ -177,7 +239,27 @@ def make_step(
     spec: MLP, optimizer: Optimizer, loss: str | Loss = "softmax_cross_entropy"
 ) -> Step:
     """A fast training step ``params, opt_state, value = step(params, opt_state, x, y)``
-    that updates the ``params`` and ``opt_state`` it is given in place (see :class:`Step`).
+    that takes ownership of the ``params`` and ``opt_state`` it is given, like JAX's
+    donated buffers (see :class:`Step`): use only the ones it returns.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 8, 3), activation="relu")
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> x, y = rng.random((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+        >>> optimizer = fn.adam(0.01)
+        >>> step = fn.make_step(spec, optimizer)
+        >>> start = fn.tree_map(np.copy, params)           # the step will own params
+        >>> new, opt_state, value = step(params, optimizer.init(params), x, y)
+        >>> for _ in range(20):
+        ...     new, opt_state, value = step(new, opt_state, x, y)
+        >>> value < fn.loss(spec, start, x, y)
+        True
+        >>> step(params, opt_state, x, y)                  # the donated, superseded list
+        Traceback (most recent call last):
+        ...
+        funcnn.errors.InvalidArgumentError: params: this params was donated ...
     """
     return Step(spec, optimizer, loss)
 

@@ -86,6 +86,14 @@ def check_activation(
     derivative is rejected. Stencils crossing one of its ``kinks`` are handled as in
     :mod:`verification.engine.derivatives.kinks` (at a kink the derivative must lie between
     the one-sided ones).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> check_activation("tanh").passed
+        True
+        >>> wrong = fn.Activation("my_tanh", np.tanh, lambda z, a: 1 - a)   # forgot the square
+        >>> check_activation("my_tanh", activation=wrong).passed
+        False
     """
     dtype = check_float_dtype("dtype", dtype)
     lo, hi = _check_range(z_range)

@@ -91,7 +91,11 @@ def check_softmax(
 ) -> Report:
     """The exact invariants of the softmax Jacobian (``jacobian(s)``, default funcnn's),
     then the Jacobian against ``scipy.differentiate.jacobian`` of softmax and the VJP
-    (``vjp(s, g)``) against ``J^T g`` with the numerical and with the analytic ``J``."""
+    (``vjp(s, g)``) against ``J^T g`` with the numerical and with the analytic ``J``.
+
+        >>> check_softmax().summary()
+        '5 rows: 5 pass -> PASSED'
+    """
     dtype = check_float_dtype("dtype", dtype)
     seed = check_seed(seed)
     jac = check_callable("jacobian", jacobian, optional=True) or softmax_jacobian
@@ -166,7 +170,17 @@ def check_dense(
     check: str | None = None,
 ) -> Report:
     """``dense_vjp`` (or ``vjp``) against finite differences of ``sum(dense(x) * g)``
-    with respect to W, b and x."""
+    with respect to W, b and x.
+
+        >>> check_dense().summary()
+        '3 rows: 3 pass -> PASSED'
+        >>> def forgets_the_bias_sum(layer, x, g):          # the bias gradient of one sample only
+        ...     import funcnn as fn
+        ...     grads, dx = fn.dense_vjp(layer, x, g)
+        ...     return {"W": grads["W"], "b": g[0]}, dx
+        >>> check_dense(vjp=forgets_the_bias_sum).passed
+        False
+    """
     dtype = check_float_dtype("dtype", dtype)
     seed = check_seed(seed)
     vjp_fn = check_callable("vjp", vjp, optional=True) or dense_vjp

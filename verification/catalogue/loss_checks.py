@@ -148,7 +148,11 @@ def check_losses(
     With ``loss`` (a :class:`funcnn.Loss` of your own) only that loss is checked: its
     ``value_and_grad(z, y)[1]`` against finite differences of its own value, for
     targets of its ``target_kind`` (``"distribution"``: integer labels and one-hot
-    rows; ``"probability"``: probabilities in [0, 1]; ``"real"``: any reals)."""
+    rows; ``"probability"``: probabilities in [0, 1]; ``"real"``: any reals).
+
+        >>> check_losses().passed
+        True
+    """
     dtype = check_float_dtype("dtype", dtype)
     seed = check_seed(seed)
     check = check or f"losses/{dtype_name(dtype)}"

@@ -168,7 +168,7 @@ def check_network_case(
     subset: Any = None,
     check: str | None = None,
 ) -> Report:
-    """:func:`verification.engine.gradients.check_network` on :func:`network_case`."""
+    """:func:`verification.engine.network_check.check_network` on :func:`network_case`."""
     spec, params, x, y, source = network_case(arch, activation, loss, dtype, seed)
     check = check or f"network/{arch}/{activation}/{loss}/{dtype_name(dtype)}"
     report = check_network(spec, params, x, y, loss, mode=mode, subset=subset, seed=seed,

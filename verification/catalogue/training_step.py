@@ -59,7 +59,7 @@ def applied_gradient(
 
     def grad_fn(params: Params) -> Params:
         new = [{k: v.copy() for k, v in layer.items()} for layer in params]
-        step(new, opt.init(new), x, y)
+        new, _, _ = step(new, opt.init(new), x, y)  # the step owns (and empties) its input
         return [
             {k: (old[k] - moved[k]) / old[k].dtype.type(STEP_LR) for k in old}
             for old, moved in zip(params, new, strict=True)

@@ -120,6 +120,15 @@ def check_gradients(
 
     Returns a :class:`~verification.reporting.report.Report` with one row per tensor;
     ``report.passed`` is the verdict.
+
+        >>> import numpy as np
+        >>> params = {"w": np.array([1.0, -2.0, 0.5])}
+        >>> def loss_fn(p):
+        ...     return float(np.sum(np.sin(p["w"])))
+        >>> check_gradients(loss_fn, lambda p: {"w": np.cos(p["w"])}, params).passed
+        True
+        >>> check_gradients(loss_fn, lambda p: {"w": -np.cos(p["w"])}, params).passed
+        False
     """
     check_callable("loss_fn", loss_fn)
     check_callable("grad_fn", grad_fn)

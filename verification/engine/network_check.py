@@ -77,6 +77,18 @@ def check_network(
     ``loss``: a registry name or any :class:`~funcnn.Loss`. Returns a report with one
     row per tensor plus, first, a row confirming that the evaluator reproduces
     ``funcnn.loss``.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 6, 3), activation="tanh")
+        >>> rng = np.random.default_rng(0)
+        >>> params = fn.init(spec, rng)
+        >>> x, y = rng.standard_normal((5, 4)), np.array([0, 1, 2, 1, 0])
+        >>> check_network(spec, params, x, y).summary()
+        '5 rows: 5 pass -> PASSED'
+        >>> doubled = lambda p: fn.tree_map(lambda g: 2 * g, fn.grad(spec, p, x, y))
+        >>> check_network(spec, params, x, y, grad_fn=doubled).passed
+        False
     """
     check_callable("grad_fn", grad_fn, optional=True)
     seed = check_seed(seed)

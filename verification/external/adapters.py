@@ -99,6 +99,21 @@ def from_batch(
     ``reduction="sum"``: ``f``'s loss is the sum over the batch (its gradient that of
     the sum); both are divided by the batch size to give funcnn's mean. ``loss=False``:
     ``f`` returns only the gradients (the diagnosis then checks no loss value).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((3, 2))
+        >>> def notebook_grad(params, x, y):          # W is (out, in), data as columns
+        ...     W, b = params
+        ...     value, (g,) = fn.value_and_grad(spec, [{"W": W.T, "b": b}], x.T, y)
+        ...     return value, [g["W"].T, g["b"]]
+        >>> layout = Layout(weights="out_in", data="columns")
+        >>> value_and_grad = from_batch(notebook_grad, spec, layout)
+        >>> params = fn.init(spec, np.random.default_rng(0))
+        >>> x, y = np.ones((4, 3)), np.array([0, 1, 1, 0])
+        >>> value, grads = value_and_grad(params, x, y)        # funcnn's layout in and out
+        >>> [g["W"].shape for g in grads], bool(np.isclose(value, fn.loss(spec, params, x, y)))
+        ([(3, 2)], True)
     """
     layout = layout or Layout()
     _check_reduction(reduction)
@@ -128,6 +143,19 @@ def from_per_sample(
     Each sample is passed with a batch axis of one in ``layout``'s orientation: ``x``
     is ``(1, n_in)`` for rows, ``(n_in, 1)`` for columns (one-hot ``y`` likewise).
     ``loss=False``: ``f`` returns only the gradients.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((3, 2))
+        >>> def per_sample(params, x, y):                  # x is (1, n_in): one sample
+        ...     value, (g,) = fn.value_and_grad(spec, [{"W": params[0], "b": params[1]}], x, y)
+        ...     return value, [g["W"], g["b"]]
+        >>> value_and_grad = from_per_sample(per_sample, spec)
+        >>> params = fn.init(spec, np.random.default_rng(0))
+        >>> x, y = np.arange(12.0).reshape(4, 3) / 10, np.array([0, 1, 1, 0])
+        >>> value, grads = value_and_grad(params, x, y)      # the mean over the 4 samples
+        >>> bool(np.allclose(grads[0]["W"], fn.grad(spec, params, x, y)[0]["W"]))
+        True
     """
     one = from_batch(f, spec, layout, loss=loss)
 
@@ -154,6 +182,21 @@ def from_update(
     ``step(params, x, y)`` returns the loss (having updated ``params`` in place) or
     ``(loss, new_params)``; the gradient is ``(old - new) / lr`` for plain gradient
     descent with learning rate ``lr``. A step that returns None computes no loss.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((3, 2))
+        >>> def train_step(params, x, y):                  # updates the weights in place
+        ...     value, (g,) = fn.value_and_grad(spec, [{"W": params[0], "b": params[1]}], x, y)
+        ...     params[0] -= 0.1 * g["W"]
+        ...     params[1] -= 0.1 * g["b"]
+        ...     return value
+        >>> value_and_grad = from_update(train_step, spec, lr=0.1)
+        >>> params = fn.init(spec, np.random.default_rng(0))
+        >>> x, y = np.arange(12.0).reshape(4, 3) / 10, np.array([0, 1, 1, 0])
+        >>> value, grads = value_and_grad(params, x, y)      # (old - new) / lr
+        >>> bool(np.allclose(grads[0]["b"], fn.grad(spec, params, x, y)[0]["b"]))
+        True
     """
     layout = layout or Layout()
     _check_reduction(reduction)

@@ -9,7 +9,7 @@ a list of ``{"W": (n_in, n_out), "b": (n_out,)}`` dicts, ``z = a W + b``) and re
 - ``other vs funcnn``: each gradient tensor agrees with funcnn's within the sum of both
   implementations' rounding bounds (:mod:`verification.engine.bounds.error_model`);
 - ``other vs numeric`` and ``funcnn vs numeric``: each checked on its own against
-  finite differences (:func:`verification.engine.gradients.check_network`).
+  finite differences (:func:`verification.engine.network_check.check_network`).
 
 :func:`textbook_value_and_grad` is a second implementation written independently of
 funcnn's code (per-sample outer products, its own activation derivatives and loss
@@ -129,6 +129,16 @@ def textbook_value_and_grad(
     Forward ``z = a W + b``; backward by per-sample outer products
     ``dW = sum_b outer(a_b, delta_b)`` (einsum), activations and loss gradients from
     their own formulas. Works in the dtype of ``params`` and ``x``.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 6, 3), activation="relu")
+        >>> rng = np.random.default_rng(0)
+        >>> params, x = fn.init(spec, rng), rng.standard_normal((5, 4))
+        >>> y = np.array([0, 1, 2, 1, 0])
+        >>> value, grads = textbook_value_and_grad(spec)(params, x, y)
+        >>> bool(np.isclose(value, fn.loss(spec, params, x, y)))
+        True
     """
     acts = check_spec(spec).hidden_activations
     resolved = check_loss(loss)
@@ -178,6 +188,20 @@ def check_conformance(
     When ``other`` fails and ``diagnose`` is true, the report's ``meta["diagnosis"]``
     holds :func:`verification.diagnose_mlp`'s finding (``to_dict()``, with the text
     under ``"text"``) for ``other`` on the same ``params`` and ``x``.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 6, 3), activation="tanh")
+        >>> rng = np.random.default_rng(0)
+        >>> params, x = fn.init(spec, rng), rng.standard_normal((5, 4))
+        >>> y = np.array([0, 1, 2, 1, 0])
+        >>> check_conformance(textbook_value_and_grad(spec), spec, params, x, y).passed
+        True
+        >>> def no_mean(params, x, y):                    # a loss summed, not averaged
+        ...     value, grads = fn.value_and_grad(spec, params, x, y)
+        ...     return value * len(x), fn.tree_map(lambda g: g * len(x), grads)
+        >>> check_conformance(no_mean, spec, params, x, y, diagnose=False).passed
+        False
     """
     check_callable("other", other)
     dtype = check_params(spec, params)

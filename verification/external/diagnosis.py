@@ -273,6 +273,18 @@ def diagnose_mlp(
     ``rtol``: how close to a tensor's largest entry "equal" is (default 4096 eps of the
     params' dtype; raise it for an implementation that computes in a lower precision
     than its parameters, e.g. 1e-4 for float32 arithmetic on float64 parameters).
+
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 6, 3), activation="tanh")
+        >>> diagnose_mlp(spec, lambda p, x, y: fn.value_and_grad(spec, p, x, y)).ok
+        True
+        >>> def forgets_the_mean(params, x, y):        # a bias gradient summed over the batch
+        ...     value, grads = fn.value_and_grad(spec, params, x, y)
+        ...     grads[0]["b"] = grads[0]["b"] * len(x)
+        ...     return value, grads
+        >>> diagnosis = diagnose_mlp(spec, forgets_the_mean)
+        >>> diagnosis.ok, diagnosis.root_cause.step, diagnosis.root_cause.feeds
+        (False, 'batch reduction', ("params[0]['b']",))
     """
     spec = check_spec(spec)
     check_callable("value_and_grad", value_and_grad)

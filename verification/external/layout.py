@@ -53,6 +53,15 @@ class Layout:
       ...])``, as a class keeps ``self.weights`` and ``self.biases``) or
       ``"biases_weights"`` (the same, biases first, as Nielsen's ``backprop`` returns
       ``(nabla_b, nabla_w)``).
+
+    The defaults, ``Layout()``, are the first choice of each: ``weights="in_out"``,
+    ``bias="vector"``, ``data="rows"``, ``targets="labels"``, ``params="flat"``, i.e.
+    funcnn's shapes with the parameters as a flat ``[W1, b1, W2, b2, ...]`` list:
+
+        >>> Layout()
+        Layout(weights='in_out', bias='vector', data='rows', targets='labels', params='flat')
+        >>> Layout(weights="out_in", data="columns").bias
+        'vector'
     """
 
     weights: Literal["in_out", "out_in"] = "in_out"

@@ -57,8 +57,9 @@ def _scaled(fields: dict[str, Any], tensors: dict[str, Array]) -> Case:
 
 def _loss_tolerance(name: str, z: FloatArray, y: Array, grad: FloatArray) -> FloatArray:
     """Rounding bound of ``name``'s gradient ``grad`` computed in ``z``'s dtype at exact
-    ``z``; below float64 capped like a network's (:func:`verification.engine.bounds.error_model.
-    cap_by_measurement`): at most ``sqrt(eps)`` times the largest float64 gradient, but
+    ``z``; below float64 capped like a network's
+    (:func:`~verification.engine.bounds.error_model.cap_by_measurement`): at most
+    ``sqrt(eps)`` times the largest float64 gradient, but
     never below the error of ``grad`` itself against funcnn's float64 gradient."""
     info = np.finfo(z.dtype)
     z64 = np.asarray(z, dtype=np.float64)

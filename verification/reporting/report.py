@@ -50,7 +50,7 @@ class CheckRow:
     from it, ``subgradient`` those accepted between one-sided derivatives,
     ``failed_at_kink`` those left on a kink whose analytic value fell outside the
     one-sided derivatives, and ``moved`` how many of those were then re-checked at a
-    point moved off the kinks (see :func:`verification.engine.gradients.check_network`).
+    point moved off the kinks (see :func:`verification.engine.network_check.check_network`).
     ``probes`` is the number of directions for directional mode (0 otherwise). ``hint``
     names the pattern of a failing tensor's errors (:mod:`verification.reporting.patterns`);
     ``errors`` is its signed relative error per entry in the tensor's shape (``nan`` where
@@ -131,7 +131,23 @@ class CheckRow:
 
 @dataclass(frozen=True)
 class Report:
-    """An ordered collection of :class:`CheckRow` plus free-form metadata."""
+    """An ordered collection of :class:`CheckRow` plus free-form metadata.
+
+    What :func:`~verification.engine.gradients.check_gradients` and every other check
+    return; ``print(report)`` shows the table with hints for failures:
+
+        >>> import numpy as np
+        >>> from verification import check_gradients
+        >>> params = {"a": np.array([1.0, 2.0]), "b": np.array([3.0])}
+        >>> def loss_fn(p):
+        ...     return float(p["a"] @ p["a"] + 5 * p["b"][0])
+        >>> report = check_gradients(loss_fn, lambda p: {"a": 2 * p["a"], "b": np.array([4.0])},
+        ...                          params)
+        >>> report.passed, [(row.tensor, row.verdict) for row in report.failures]
+        (False, [("params['b']", 'fail')])
+        >>> report.summary()
+        '2 rows: 1 pass, 1 fail -> FAILED'
+    """
 
     rows: tuple[CheckRow, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)

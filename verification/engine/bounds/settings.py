@@ -37,7 +37,8 @@ FULL_MODE_LIMIT = 30_000
 """``mode="auto"`` uses full mode up to this many parameters, directional above."""
 
 MOVE_SCALE = 1e-4
-"""Relative size of the random move off a multiple kink (see :func:`moved_params`)."""
+"""Relative size of the random move off a multiple kink (see
+:func:`~verification.engine.network_check.moved_params`)."""
 
 RECHECK_FULL_LIMIT = 8192
 """A failing directional block of at most this many entries is re-checked in full."""
