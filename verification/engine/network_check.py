@@ -72,7 +72,8 @@ def check_network(
     provides another one (e.g. a deliberately broken one, to see the check fail). The
     numerical reference is float64 through the structured evaluator; tolerances come
     from the per-entry rounding model of a gradient computed in the params' dtype.
-    ``mode="auto"``: full up to :data:`FULL_MODE_LIMIT` parameters (divided by
+    ``mode="auto"``: full up to
+    :data:`~verification.engine.bounds.settings.FULL_MODE_LIMIT` parameters (divided by
     :data:`ROW_BY_ROW_COST` for a loss without ``sample_loss``), else directional.
     ``loss``: a registry name or any :class:`~funcnn.Loss`. Returns a report with one
     row per tensor plus, first, a row confirming that the evaluator reproduces

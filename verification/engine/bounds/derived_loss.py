@@ -3,7 +3,8 @@ read: any :class:`~funcnn.Loss` beyond funcnn's built-in ones (a new registry en
 user's own loss), derived from measurements of its own gradient.
 
 The built-in losses have hand-derived models in
-:mod:`verification.engine.bounds.error_model` (:func:`loss_gradient_error`), which calls
+:mod:`verification.engine.bounds.error_model`
+(:func:`~verification.engine.bounds.error_model.loss_gradient_error`), which calls
 this module for every other loss, so that a new loss needs no entry there.
 """
 
