@@ -16,6 +16,7 @@ import pytest
 
 from verification.interchange.foreign import check_foreign
 from verification.interchange.foreign_messages import PROTOCOL
+from verification.reporting.report import Report
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SMALL = ["2-3-*", "3-5-4-3/*"]
@@ -75,6 +76,35 @@ def test_the_javascript_server_passes_and_fails() -> None:
     failed = {row.check.split(":")[0] for row in bad.failures}
     assert failed and all("/tanh/" in name for name in failed), bad.table()
     RAN.add("node")
+
+
+def _root_causes(report: Report) -> dict[str, str]:
+    """Problem name -> its diagnosis text, for every diagnosed problem of ``report``."""
+    diagnoses: dict[str, str] = report.meta.get("diagnosis", {})
+    return diagnoses
+
+
+@pytest.mark.parametrize("server", ["c", "node"])
+def test_a_one_output_network_with_labels_is_diagnosed_right(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    """With one output a 0/1 label is the target itself (funcnn's reading). The servers
+    once one-hot encoded it (label 1 -> target 0): their checks passed on float targets,
+    but the diagnosis, which probes with labels, rightly named their loss value and output
+    delta as wrong. With only the tanh square planted, only the tanh step is named."""
+    if server == "c":
+        command = [request.getfixturevalue("c_server")]
+    else:
+        command = [_tool("node"), str(EXAMPLES / "golden_js" / "serve.js")]
+    report = check_foreign([*command, "--bug", "tanh-square"], quick=True,
+                           only=["2-3-1/tanh/*/float64"], timeout=60)
+    diagnoses = _root_causes(report)
+    assert diagnoses, report.table()
+    for name, text in diagnoses.items():
+        assert "ROOT CAUSE  layer 1 delta: writes the tanh derivative" in text, (name, text)
+        assert "ALSO WRONG" not in text, (name, text)
+        right = next(line for line in text.splitlines() if line.startswith("right"))
+        assert "loss value" in right and "output delta" in right, (name, text)
 
 
 def test_the_servers_were_not_skipped_where_their_tools_exist(

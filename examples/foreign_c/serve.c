@@ -177,8 +177,12 @@ static double deriv(int f, double z, double a) {
   }
 }
 
+/* Labels are class indices (one-hot), except that with one output a 0/1 label is the
+ * target itself (binary cross-entropy, mse), as funcnn reads labels. */
 static double target(const Net *net, int b, int c, int C) {
-  return net->labels ? (net->y[b] == c) : net->y[b * C + c];
+  int one_hot = C > 1 || !strcmp(net->loss, "softmax_cross_entropy");
+  if (!net->labels) return net->y[b * C + c];
+  return one_hot ? (net->y[b] == c) : net->y[b];
 }
 
 /* Mean loss of logits z (B x C); dz = dL/dz. */

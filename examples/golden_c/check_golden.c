@@ -93,7 +93,10 @@ static double loss_grad(const char *name, const double *z, const double *y, int 
   double total = 0;
   for (int b = 0; b < B; b++)
     for (int c = 0; c < C; c++) {
-      double t = labels ? (y[b] == c) : y[b * C + c], v = z[b * C + c];
+      /* Labels are class indices (one-hot), except that with one output a 0/1 label is
+         the target itself (binary cross-entropy, mse), as funcnn reads labels. */
+      int one_hot = C > 1 || !strcmp(name, "softmax_cross_entropy");
+      double t = labels ? (one_hot ? (y[b] == c) : y[b]) : y[b * C + c], v = z[b * C + c];
       if (!strcmp(name, "softmax_cross_entropy")) {
         double m = -INFINITY, s = 0, tsum = 0;
         for (int k = 0; k < C; k++) m = fmax(m, z[b * C + k]);

@@ -23,7 +23,10 @@ function sigmoid(z) {
 function lossAndGrad(name, z, y, B, C, labels) {
   const dz = new Float64Array(B * C);
   let total = 0;
-  const target = (b, c) => (labels ? (y[b] === c ? 1 : 0) : y[b * C + c]);
+  // Integer labels: the class index (one-hot), except that with one output a 0/1 label is
+  // the target itself (binary cross-entropy, mse), as funcnn reads labels.
+  const oneHot = C > 1 || name === "softmax_cross_entropy";
+  const target = (b, c) => (labels ? (oneHot ? (y[b] === c ? 1 : 0) : y[b]) : y[b * C + c]);
   for (let b = 0; b < B; b++) {
     if (name === "softmax_cross_entropy") {
       let m = -Infinity, s = 0, tsum = 0;
