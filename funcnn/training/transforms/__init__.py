@@ -108,7 +108,14 @@ TRANSFORMS: dict[str, type[Transform]] = {
 
 
 def transform_from_config(config: Any) -> Transform:
-    """Rebuild a transform from :meth:`Transform.to_config` output."""
+    """Rebuild a transform from :meth:`Transform.to_config` output.
+
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> config = tx.trace(0.9, nesterov=True).to_config()
+        >>> tx.transform_from_config(config) == tx.trace(0.9, nesterov=True)
+        True
+    """
     if not isinstance(config, dict):
         raise ArgumentTypeError(f"config: expected a dict, got {type(config).__name__}")
     args = dict(config)

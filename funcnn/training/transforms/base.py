@@ -24,12 +24,26 @@ Mask = Callable[[Path, Array], bool]
 
 
 def weights_only(path: Path, leaf: Array) -> bool:
-    """The default decay mask: weight matrices (``ndim >= 2``), never biases."""
+    """The default decay mask: weight matrices (``ndim >= 2``), never biases.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> tx.weights_only((0, "W"), np.ones((2, 3))), tx.weights_only((0, "b"), np.ones(3))
+        (True, False)
+    """
     return leaf.ndim >= 2
 
 
 def all_leaves(path: Path, leaf: Array) -> bool:
-    """A mask that selects every leaf."""
+    """A mask that selects every leaf.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> tx.add_decayed_weights(0.01, mask=tx.all_leaves).to_config()["mask"]
+        'all_leaves'
+    """
     return True
 
 

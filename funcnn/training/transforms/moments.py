@@ -180,20 +180,45 @@ class ScaleByRss(Transform):
 
 
 def trace(momentum: float, nesterov: bool = False) -> Trace:
-    """Momentum (or Nesterov momentum), slot ``velocity``."""
+    """Momentum (or Nesterov momentum), slot ``velocity``.
+
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> opt = fn.chain(tx.trace(0.9, nesterov=True), tx.scale_by_learning_rate(0.1))
+        >>> opt.slot_names(), tx.trace(0.9).to_config()
+        (('velocity',), {'name': 'trace', 'momentum': 0.9, 'nesterov': False})
+    """
     return Trace(momentum, nesterov)
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> ScaleByAdam:
-    """Adam's moment ratio, slots ``mu`` and ``nu``."""
+    """Adam's moment ratio, slots ``mu`` and ``nu``.
+
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> fn.chain(tx.scale_by_adam(b2=0.99), tx.scale_by_learning_rate(1e-3)).slot_names()
+        ('mu', 'nu')
+    """
     return ScaleByAdam(b1, b2, eps)
 
 
 def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False) -> ScaleByRms:
-    """RMSprop's scaling (PyTorch's semantics), slots ``square_avg`` (and ``grad_avg``)."""
+    """RMSprop's scaling (PyTorch's semantics), slots ``square_avg`` (and ``grad_avg``).
+
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> tx.scale_by_rms().slot_names(), tx.scale_by_rms(centered=True).slot_names()
+        (('square_avg',), ('square_avg', 'grad_avg'))
+    """
     return ScaleByRms(alpha, eps, centered)
 
 
 def scale_by_rss(eps: float = 1e-10, initial_accumulator_value: float = 0.0) -> ScaleByRss:
-    """Adagrad's scaling (PyTorch's semantics), slot ``sum_of_squares``."""
+    """Adagrad's scaling (PyTorch's semantics), slot ``sum_of_squares``.
+
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> fn.chain(tx.scale_by_rss(), tx.scale_by_learning_rate(0.1)).slot_names()
+        ('sum_of_squares',)
+    """
     return ScaleByRss(eps, initial_accumulator_value)

@@ -111,15 +111,41 @@ def global_norm(leaves: list[Array]) -> float:
 
 
 def add_decayed_weights(weight_decay: float, mask: Mask = weights_only) -> AddDecayedWeights:
-    """``u + weight_decay * p`` on the masked leaves (default: weight matrices only)."""
+    """``u + weight_decay * p`` on the masked leaves (default: weight matrices only).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> opt = fn.chain(tx.add_decayed_weights(0.5), tx.scale_by_learning_rate(1.0))
+        >>> params = [{"W": np.ones((1, 2)), "b": np.ones(2)}]
+        >>> new, _ = opt.update(fn.tree_map(np.zeros_like, params), opt.init(params), params)
+        >>> new[0]["W"], new[0]["b"]                  # the bias is not decayed
+        (array([[0.5, 0.5]]), array([1., 1.]))
+    """
     return AddDecayedWeights(weight_decay, mask)
 
 
 def scale_by_learning_rate(lr: float | Schedule) -> ScaleByLearningRate:
-    """``lr_t * u``, ``lr`` a number or a schedule."""
+    """``lr_t * u``, ``lr`` a number or a schedule.
+
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> tx.scale_by_learning_rate(fn.Constant(0.1)).to_config()
+        {'name': 'scale_by_learning_rate', 'schedule': {'name': 'constant', 'lr': 0.1}}
+    """
     return ScaleByLearningRate(lr)  # type: ignore[arg-type]
 
 
 def clip_by_global_norm(max_norm: float, eps: float = 1e-6) -> ClipByGlobalNorm:
-    """Global 2-norm clipping (PyTorch's ``clip_grad_norm_``; ``eps=0`` is optax's)."""
+    """Global 2-norm clipping (PyTorch's ``clip_grad_norm_``; ``eps=0`` is optax's).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> opt = fn.chain(tx.clip_by_global_norm(1.0, eps=0.0), tx.scale_by_learning_rate(1.0))
+        >>> params = [{"W": np.ones((1, 2)), "b": np.zeros(2)}]
+        >>> grads = [{"W": np.array([[3.0, 4.0]]), "b": np.zeros(2)}]    # norm 5, clipped to 1
+        >>> opt.update(grads, opt.init(params), params)[0][0]["W"]
+        array([[0.4, 0.2]])
+    """
     return ClipByGlobalNorm(max_norm, eps)
