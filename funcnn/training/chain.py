@@ -96,6 +96,13 @@ class Optimizer:
 
     ``recipe`` and ``settings`` are the recipe's name and keyword arguments (its config);
     ``title`` names it in messages.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> import funcnn.training.transforms as tx
+        >>> opt = fn.chain(tx.trace(0.9), tx.scale_by_learning_rate(0.1))
+        >>> opt.slot_names(), sorted(opt.init([{"W": np.ones((2, 2)), "b": np.zeros(2)}]))
+        (('velocity',), ['count', 'velocity'])
     """
 
     transforms: tuple[Transform, ...]

@@ -201,6 +201,15 @@ class BatchEnd:
     epoch 4); ``loss`` is that batch's mean loss; ``batches_done`` is the number of
     batches finished in this epoch so far (equal to ``batch``); ``last_epoch`` is the
     epoch this call to :func:`fit` stops after (``None`` when the sender does not say).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec, events = fn.MLP((2, 2)), []
+        >>> x, y = np.ones((8, 2)), np.array([0, 1] * 4)
+        >>> _ = fn.fit(spec, fn.init(spec, np.random.default_rng(0)), fn.sgd(0.1), x, y,
+        ...            epochs=1, batch_size=4, rng=None, shuffle=False, callback=events.append)
+        >>> [(e.batch, e.n_batches) for e in events if isinstance(e, fn.BatchEnd)]
+        [(1, 2), (2, 2)]
     """
 
     epoch: int
@@ -223,6 +232,18 @@ class EpochEnd:
     :func:`fit` stops after; ``params`` and ``opt_state`` are the state after the epoch
     (fresh copies) and ``history`` the history so far. Together with the rng's current
     state they are exactly what resuming needs.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec, epochs = fn.MLP((2, 2)), []
+        >>> x, y = np.ones((8, 2)), np.array([0, 1] * 4)
+        >>> def keep(event):
+        ...     if isinstance(event, fn.EpochEnd):
+        ...         epochs.append((event.epoch, event.last_epoch, int(event.opt_state["count"])))
+        >>> _ = fn.fit(spec, fn.init(spec, np.random.default_rng(0)), fn.sgd(0.1), x, y,
+        ...            epochs=2, batch_size=4, rng=None, shuffle=False, callback=keep)
+        >>> epochs
+        [(1, 2, 2), (2, 2, 4)]
     """
 
     epoch: int
@@ -240,6 +261,18 @@ class StopTraining:
     together or not at all, replace what ``fit`` returns (a callback restoring the best
     epoch's pair); the returned history still records every epoch that ran. A
     ``StopTraining`` returned on a :class:`BatchEnd` is an error: epochs end whole.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((2, 2))
+        >>> def stop_after_2(event):
+        ...     if isinstance(event, fn.EpochEnd) and event.epoch == 2:
+        ...         return fn.StopTraining("two epochs are enough")
+        >>> _, _, history = fn.fit(spec, fn.init(spec, np.random.default_rng(0)), fn.sgd(0.1),
+        ...                        np.ones((4, 2)), np.array([0, 1, 0, 1]), epochs=10,
+        ...                        batch_size=None, rng=None, callback=stop_after_2)
+        >>> len(history.epoch_train_loss)
+        2
     """
 
     reason: str
@@ -258,6 +291,17 @@ class TrainingDivergedError(NonFiniteError):
     ``epoch`` and ``batch`` (1-based) say where; ``params`` and ``opt_state`` hold the
     last good parameters and optimizer state, a consistent pair (see :func:`fit`), and
     ``history`` the completed epochs.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((2, 3, 2))
+        >>> x, y = np.random.default_rng(0).standard_normal((8, 2)), np.ones(8, dtype=int)
+        >>> try:
+        ...     fn.fit(spec, fn.init(spec, np.random.default_rng(0)), fn.sgd(1e300), x, y,
+        ...            epochs=3, batch_size=None, rng=None)
+        ... except fn.TrainingDivergedError as error:
+        ...     print(error.epoch >= 1, len(error.params))   # the last good params
+        True 2
     """
 
     def __init__(

@@ -290,7 +290,20 @@ def register_optimizer(
     """Add (or replace) the optimizer ``name``; returns its entry. ``recipe(lr, **settings)``
     takes the learning rate (a number or a schedule) first, then keyword-only settings with
     JSON-serialisable defaults, and returns an :class:`Optimizer` whose ``recipe`` is
-    ``name``, as :func:`make_recipe` builds it (see :func:`sgd` for the pattern)."""
+    ``name``, as :func:`make_recipe` builds it (see :func:`sgd` for the pattern).
+
+        >>> import funcnn.training.transforms as tx
+        >>> from funcnn.training.optimizers import (
+        ...     OPTIMIZERS, make_recipe, optimizer_from_config, register_optimizer)
+        >>> def clipped_sgd(lr, *, max_norm=1.0):
+        ...     return make_recipe("clipped_sgd", "clipped SGD", [tx.clip_by_global_norm(max_norm)],
+        ...                        lr, max_norm=max_norm)
+        >>> entry = register_optimizer("clipped_sgd", clipped_sgd, "SGD on clipped gradients", 0.1)
+        >>> config = clipped_sgd(0.1, max_norm=2.0).to_config()
+        >>> config["name"], optimizer_from_config(config) == clipped_sgd(0.1, max_norm=2.0)
+        ('clipped_sgd', True)
+        >>> del OPTIMIZERS["clipped_sgd"]                    # keep the registry as it was
+    """
     if not isinstance(name, str) or not name.isidentifier():
         raise ArgumentTypeError(f"name: expected an identifier string, got {name!r}")
     if not callable(recipe):

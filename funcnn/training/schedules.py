@@ -41,7 +41,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Schedule(ABC):
-    """Base class: ``schedule(step) -> float``, the learning rate after ``step`` updates."""
+    """Base class: ``schedule(step) -> float``, the learning rate after ``step`` updates.
+
+        >>> import funcnn as fn
+        >>> schedule = fn.StepDecay(0.1, step_size=2, gamma=0.5)
+        >>> isinstance(schedule, fn.Schedule), [schedule(step) for step in range(5)]
+        (True, [0.1, 0.1, 0.05, 0.05, 0.025])
+    """
 
     def __call__(self, step: IntLike) -> float:
         """The rate after ``step`` updates: an int, numpy integer or 0-d integer array
@@ -59,7 +65,13 @@ class Schedule(ABC):
 
 @dataclass(frozen=True)
 class Constant(Schedule):
-    """The same learning rate ``lr`` at every step (a finite number > 0)."""
+    """The same learning rate ``lr`` at every step (a finite number > 0).
+
+        >>> import funcnn as fn
+        >>> schedule = fn.Constant(0.1)
+        >>> schedule(0), schedule(10_000), schedule.to_config()
+        (0.1, 0.1, {'name': 'constant', 'lr': 0.1})
+    """
 
     lr: float
 

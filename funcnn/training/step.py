@@ -53,6 +53,15 @@ class DonatedToStep:
 
     ``old_params`` after ``params, state, value = step(old_params, state, x, y)`` reads
     ``[<params donated to a funcnn Step: use the params it returned>]``.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec, optimizer = fn.MLP((3, 2)), fn.sgd(0.1)
+        >>> old = fn.init(spec, np.random.default_rng(0))
+        >>> new, state, value = fn.make_step(spec, optimizer)(
+        ...     old, optimizer.init(old), np.ones((4, 3)), np.array([0, 1, 1, 0]))
+        >>> old
+        [<params donated to a funcnn Step: use the params it returned>]
     """
 
     __slots__ = ("argument",)

@@ -57,7 +57,13 @@ class Transform(ABC):
     docstring). ``name`` is its :data:`TRANSFORMS` key; ``squares_gradient`` says that
     its state holds squares of the update (so a huge finite gradient could overflow it);
     ``needs_all_leaves`` that :meth:`prepare` reads every leaf of the running update (the
-    chain then finishes the transforms before it on all leaves first)."""
+    chain then finishes the transforms before it on all leaves first).
+
+        >>> import funcnn.training.transforms as tx
+        >>> adam = tx.scale_by_adam()
+        >>> isinstance(adam, tx.Transform), adam.name, adam.slot_names(), adam.squares_gradient
+        (True, 'scale_by_adam', ('mu', 'nu'), True)
+    """
 
     name: ClassVar[str]
     squares_gradient: ClassVar[bool] = False
