@@ -129,11 +129,29 @@ MNIST_FILES: tuple[MnistFile, MnistFile, MnistFile, MnistFile] = (
 
 
 class DownloadError(FuncnnError, OSError):
-    """No mirror delivered a verified copy of a file; the message lists each attempt."""
+    """No mirror delivered a verified copy of a file; the message lists each attempt.
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import funcnn as fn
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> empty_mirror = (folder / "none").as_uri() + "/"    # a file: URL, no network used
+        >>> try:
+        ...     fn.download_mnist(folder, mirrors=[empty_mirror], progress=False)
+        ... except fn.DownloadError as error:
+        ...     print(isinstance(error, OSError), "nothing was written" in str(error))
+        True True
+    """
 
 
 def mnist_cache_dir() -> Path:
-    """The download cache: ``$XDG_CACHE_HOME/funcnn/mnist``, else ``~/.cache/funcnn/mnist``."""
+    """The download cache: ``$XDG_CACHE_HOME/funcnn/mnist``, else ``~/.cache/funcnn/mnist``.
+
+        >>> import funcnn as fn
+        >>> cache = fn.mnist_cache_dir()
+        >>> cache.is_absolute(), cache.parts[-2:]
+        (True, ('funcnn', 'mnist'))
+    """
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
     return base / "funcnn" / "mnist"
@@ -371,6 +389,16 @@ def download_mnist(
     Raises one :class:`DownloadError` (an ``OSError``, no chained traceback) when no mirror
     delivers a verified file: it names every failed attempt and how to use local files
     instead (``path=``, ``--data-dir``, ``FUNCNN_DATA``). No partial file is left behind.
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import funcnn as fn
+        >>> from funcnn.data.download import MNIST_FILES
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for f in MNIST_FILES:                  # present files are kept: nothing to fetch
+        ...     (folder / f.name).touch()
+        >>> fn.download_mnist(folder, progress=False) == folder
+        True
     """
     given = _optional_path("directory", directory)
     target = given if given is not None else mnist_cache_dir()

@@ -87,7 +87,12 @@ _VENDORED_DIR: Path | None = (
 
 
 class MnistNotFoundError(FuncnnError, FileNotFoundError):
-    """No directory searched holds MNIST and downloading is off; ``searched`` lists them."""
+    """No directory searched holds MNIST and downloading is off; ``searched`` lists them.
+
+        >>> from funcnn.data.mnist import MnistNotFoundError
+        >>> issubclass(MnistNotFoundError, FileNotFoundError)    # except FileNotFoundError works
+        True
+    """
 
     def __init__(self, message: str, searched: Sequence[Path]) -> None:
         super().__init__(message)
@@ -147,6 +152,16 @@ def find_mnist(
     ``path`` and ``cache_dir`` must be ``str`` or ``os.PathLike`` (``ArgumentTypeError``).
     Nothing found and ``download=False``: :class:`MnistNotFoundError` (a
     ``FileNotFoundError``); the download failed: :class:`DownloadError` (an ``OSError``).
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import funcnn as fn
+        >>> from funcnn.data.download import MNIST_FILES
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for f in MNIST_FILES:                  # find_mnist only looks for the four names
+        ...     (folder / f.name).touch()
+        >>> fn.find_mnist(folder) == folder
+        True
     """
     given = _optional_path("path", path)
     cache = _optional_path("cache_dir", cache_dir)
