@@ -25,7 +25,13 @@ __all__ = ["AverageScores", "ClassificationReport", "classification_report"]
 
 @dataclass(frozen=True)
 class AverageScores:
-    """Precision, recall and F1 averaged over classes, and the total support."""
+    """Precision, recall and F1 averaged over classes, and the total support.
+
+        >>> import funcnn as fn
+        >>> report = fn.classification_report([0, 0, 1, 1], [0, 1, 1, 1], n_classes=2)
+        >>> report.macro_avg.recall, report.macro_avg.support, report.weighted_avg.recall
+        (0.75, 4, 0.75)
+    """
 
     precision: float
     recall: float
@@ -75,6 +81,11 @@ class ClassificationReport:
     - ``weighted_avg``: mean weighted by support.
 
     Fields are plain tuples, so a report is immutable, hashable and compares by value.
+
+        >>> import funcnn as fn
+        >>> report = fn.classification_report([0, 0, 1, 1], [0, 1, 1, 1], n_classes=2)
+        >>> report.labels, report.recall, report.support, report.accuracy
+        (('0', '1'), (0.5, 1.0), (2, 2), 0.75)
     """
 
     labels: tuple[str, ...]

@@ -122,6 +122,12 @@ class Misclassified:
     ``y_true`` and ``y_pred`` (int64 labels), ``confidence`` (float64, the probability
     given to the wrong predicted class) and ``p_true`` (float64, the probability given
     to the true class).
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> worst = fn.top_misclassified(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([1, 1]), k=1)
+        >>> isinstance(worst, fn.Misclassified), worst.indices, worst.y_pred, worst.p_true
+        (True, array([0]), array([0]), array([0.1]))
     """
 
     indices: NDArray[np.int64]

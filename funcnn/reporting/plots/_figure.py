@@ -33,7 +33,12 @@ _MAX_DRAWN = 1e300
 
 
 class PlotDependencyError(FuncnnError, ImportError):
-    """matplotlib, needed for plotting, is not installed (``pip install funcnn[plot]``)."""
+    """matplotlib, needed for plotting, is not installed (``pip install funcnn[plot]``).
+
+        >>> from funcnn.plots import PlotDependencyError
+        >>> issubclass(PlotDependencyError, ImportError)    # except ImportError works
+        True
+    """
 
 
 def _new_figure(width: float, height: float, dpi: int, *, constrained: bool = True) -> Figure:

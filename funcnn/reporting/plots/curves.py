@@ -136,6 +136,12 @@ def plot_loss_curves(
     ten, named on the axis. Writes a PNG of
     8 x 5 inches (800 x 500 px at ``dpi=100``), or 12 x 5 inches (1200 x 500 px) with
     the batch panel. Returns ``Path(path)``.
+
+        >>> import funcnn as fn
+        >>> from funcnn.plots import plot_loss_curves
+        >>> history = fn.History(epoch_train_loss=(1.0, 0.6, 0.4), epoch_test_loss=(1.1, 0.7, 0.5))
+        >>> plot_loss_curves("loss.png", history).is_file()     # in the working directory
+        True
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
@@ -278,6 +284,12 @@ def plot_accuracy_curves(
     ``epoch_test_accuracy``: as many, or ``None``/empty; ``test_label`` names that curve
     in the legend. The legend gives each curve's final value. Writes a PNG of 8 x 5
     inches (800 x 500 px at ``dpi=100``). Returns ``Path(path)``.
+
+        >>> from funcnn.plots import plot_accuracy_curves
+        >>> path = plot_accuracy_curves("accuracy.png", epoch_train_accuracy=[0.5, 0.8, 0.9],
+        ...                             epoch_test_accuracy=[0.4, 0.7, 0.85])
+        >>> path.name, path.is_file()
+        ('accuracy.png', True)
     """
     target = _check_path(path)
     res = _check_dpi(dpi)

@@ -47,6 +47,12 @@ def plot_confusion_matrix(
     tick labels (default ``0 .. C-1``). Values are written in the cells for up to 20
     classes. Writes a PNG of 8 x 7 inches (800 x 700 px at ``dpi=100``). Returns
     ``Path(path)``.
+
+        >>> import funcnn as fn
+        >>> from funcnn.plots import plot_confusion_matrix
+        >>> cm = fn.confusion_matrix([0, 1, 1, 2], [0, 1, 0, 2], 3)
+        >>> plot_confusion_matrix("confusion.png", cm, class_names=["a", "b", "c"]).is_file()
+        True
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
@@ -193,6 +199,12 @@ def plot_sample_grid(
     ``m = min(n, N)``, each cell 1.2 x 1.25 inches, under a heading of 0.4 inches (0.65
     with a ``title``), at least 4 inches wide; e.g. 600 x 665 px for 25 images at
     ``dpi=100``. Returns ``Path(path)``.
+
+        >>> import numpy as np
+        >>> from funcnn.plots import plot_sample_grid
+        >>> images = np.random.default_rng(0).random((4, 16))          # four 4 x 4 images
+        >>> plot_sample_grid("samples.png", images, [0, 1, 1, 0], [0, 1, 0, 0]).is_file()
+        True
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
@@ -297,6 +309,12 @@ def plot_first_layer_weights(
     grid wider than 12 inches. The PNG is ``max(4, grid width + 0.2) + 1.2`` inches (the
     colorbar) x the grid height plus 0.5 (0.75 with a ``title``): e.g. 940 x 850 px for
     64 units, 1340 x 650 px for 128, at ``dpi=100``. Returns ``Path(path)``.
+
+        >>> import numpy as np
+        >>> from funcnn.plots import plot_first_layer_weights
+        >>> W = np.random.default_rng(0).standard_normal((16, 8))     # 8 units of 4 x 4 inputs
+        >>> plot_first_layer_weights("weights.png", W, n=4).is_file()
+        True
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
