@@ -131,6 +131,8 @@ MNIST_FILES: tuple[MnistFile, MnistFile, MnistFile, MnistFile] = (
 class DownloadError(FuncnnError, OSError):
     """No mirror delivered a verified copy of a file; the message lists each attempt.
 
+    For example:
+
         >>> import tempfile
         >>> from pathlib import Path
         >>> import funcnn as fn
@@ -146,6 +148,8 @@ class DownloadError(FuncnnError, OSError):
 
 def mnist_cache_dir() -> Path:
     """The download cache: ``$XDG_CACHE_HOME/funcnn/mnist``, else ``~/.cache/funcnn/mnist``.
+
+    For example:
 
         >>> import funcnn as fn
         >>> cache = fn.mnist_cache_dir()

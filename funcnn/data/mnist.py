@@ -89,6 +89,8 @@ _VENDORED_DIR: Path | None = (
 class MnistNotFoundError(FuncnnError, FileNotFoundError):
     """No directory searched holds MNIST and downloading is off; ``searched`` lists them.
 
+    For example:
+
         >>> from funcnn.data.mnist import MnistNotFoundError
         >>> issubclass(MnistNotFoundError, FileNotFoundError)    # except FileNotFoundError works
         True

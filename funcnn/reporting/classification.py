@@ -27,6 +27,8 @@ __all__ = ["AverageScores", "ClassificationReport", "classification_report"]
 class AverageScores:
     """Precision, recall and F1 averaged over classes, and the total support.
 
+    For example:
+
         >>> import funcnn as fn
         >>> report = fn.classification_report([0, 0, 1, 1], [0, 1, 1, 1], n_classes=2)
         >>> report.macro_avg.recall, report.macro_avg.support, report.weighted_avg.recall

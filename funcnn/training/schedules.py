@@ -43,6 +43,8 @@ __all__ = [
 class Schedule(ABC):
     """Base class: ``schedule(step) -> float``, the learning rate after ``step`` updates.
 
+    For example:
+
         >>> import funcnn as fn
         >>> schedule = fn.StepDecay(0.1, step_size=2, gamma=0.5)
         >>> isinstance(schedule, fn.Schedule), [schedule(step) for step in range(5)]
@@ -66,6 +68,8 @@ class Schedule(ABC):
 @dataclass(frozen=True)
 class Constant(Schedule):
     """The same learning rate ``lr`` at every step (a finite number > 0).
+
+    For example:
 
         >>> import funcnn as fn
         >>> schedule = fn.Constant(0.1)

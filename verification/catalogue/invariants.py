@@ -82,6 +82,15 @@ def check_invariants(
     ``value_and_grad_fn`` and ``backward_fn`` default to funcnn's; pass others (with the
     same signatures as :func:`funcnn.value_and_grad` and
     :func:`funcnn.core.network.backward`) to hold them to the same invariants.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> from verification import check_invariants
+        >>> spec, rng = fn.MLP((3, 4, 2), activation="tanh"), np.random.default_rng(0)
+        >>> params, x = fn.init(spec, rng), rng.standard_normal((5, 3))
+        >>> y = np.array([0, 1, 1, 0, 1])
+        >>> check_invariants(spec, params, x, y).passed
+        True
     """
     vag: ValueAndGrad = (
         check_callable("value_and_grad_fn", value_and_grad_fn, optional=True)
@@ -204,6 +213,15 @@ def check_softmax_jacobian_invariants(
 
     ``jacobian(s)`` defaults to :func:`funcnn.softmax_jacobian` (called with
     ``softmax(z)``).
+
+        >>> import numpy as np
+        >>> from verification import check_softmax_jacobian_invariants
+        >>> z = np.random.default_rng(0).standard_normal((4, 3))
+        >>> check_softmax_jacobian_invariants(z).passed
+        True
+        >>> outer_only = lambda s: -s[:, :, None] * s[:, None, :]     # forgot diag(s)
+        >>> check_softmax_jacobian_invariants(z, jacobian=outer_only).passed
+        False
     """
     z = _logits(z)
     jac = check_callable("jacobian", jacobian, optional=True) or softmax_jacobian

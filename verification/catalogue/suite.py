@@ -120,7 +120,15 @@ _XOR_Y = np.array([0, 1, 1, 0])
 
 @dataclass(frozen=True)
 class Check:
-    """One catalogue entry: ``run(seed) -> Report``."""
+    """One catalogue entry: ``run(seed) -> Report``.
+
+    For example:
+
+        >>> from verification import Check, build_catalogue
+        >>> check = build_catalogue(quick=True)[0]
+        >>> isinstance(check, Check), check.name, check.run(0).passed
+        (True, 'invariants/2-3-1/float64', True)
+    """
 
     name: str
     group: str
@@ -168,7 +176,17 @@ def check_network_case(
     subset: Any = None,
     check: str | None = None,
 ) -> Report:
-    """:func:`verification.engine.network_check.check_network` on :func:`network_case`."""
+    """:func:`verification.engine.network_check.check_network` on :func:`network_case`.
+
+    For example:
+
+        >>> import numpy as np
+        >>> from verification import check_network_case
+        >>> check_network_case("2-3-1", "tanh", "mse").passed
+        True
+        >>> [row.verdict for row in check_network_case("2-3-1", "tanh", "mse", np.float32).rows]
+        ['pass', 'pass', 'pass', 'pass', 'pass']
+    """
     spec, params, x, y, source = network_case(arch, activation, loss, dtype, seed)
     check = check or f"network/{arch}/{activation}/{loss}/{dtype_name(dtype)}"
     report = check_network(spec, params, x, y, loss, mode=mode, subset=subset, seed=seed,
@@ -254,7 +272,15 @@ def _seeded(fn: Callable[..., Report], *args: Any) -> Callable[[int], Report]:
 
 
 def build_catalogue(quick: bool = False) -> list[Check]:
-    """Every check, in run order; with ``quick`` only those marked quick."""
+    """Every check, in run order; with ``quick`` only those marked quick.
+
+    For example:
+
+        >>> from verification import build_catalogue
+        >>> quick, full = build_catalogue(quick=True), build_catalogue()
+        >>> 0 < len(quick) < len(full), all(check.quick for check in quick)
+        (True, True)
+    """
     checks: list[Check] = []
 
     def add(name: str, group: str, is_quick: bool, run: Callable[[int], Report]) -> None:
@@ -333,7 +359,15 @@ def run_checks(
     seed: int = 0,
     progress: Callable[[int, int, Check, Report, float], None] | None = None,
 ) -> Report:
-    """Run ``checks`` in order; an exception inside a check becomes a failing row."""
+    """Run ``checks`` in order; an exception inside a check becomes a failing row.
+
+    For example:
+
+        >>> from verification import build_catalogue, run_checks
+        >>> first_two = build_catalogue(quick=True)[:2]
+        >>> run_checks(first_two).passed
+        True
+    """
     # Typed as a sequence, but called from untyped code too: check what arrived.
     if isinstance(checks, str | bytes) or not isinstance(checks, Sequence):  # type: ignore[unreachable]
         raise ArgumentTypeError(

@@ -47,7 +47,14 @@ class Adapted:
     with what :func:`~verification.external.diagnosis.diagnose_mlp` needs to know of it:
     its ``layout`` (a network without biases) and, for :func:`from_update`, the ``lr``
     the gradient was read back with. The loss is None when the implementation computes
-    none."""
+    none.
+
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((3, 2))
+        >>> adapted = from_batch(lambda p, x, y: fn.value_and_grad(spec, p, x, y), spec)
+        >>> isinstance(adapted, Adapted), adapted.layout == Layout(), adapted.lr
+        (True, True, None)
+    """
 
     function: Callable[[Params, Array, Array], tuple[float | None, Params]]
     layout: Layout
@@ -234,6 +241,18 @@ def bound(
     ``self.layers``). Each call first sets them from ``params``.
     ``updates=True`` (for :func:`from_update`): ``f`` updates them itself, and what
     they hold after the call is returned as the new parameters beside ``f``'s result.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> spec, net = fn.MLP((3, 2)), {"W": None, "b": None}   # a script's globals, say
+        >>> def script_grad(x, y):                 # reads net["W"], net["b"]; returns value, grads
+        ...     value, (g,) = fn.value_and_grad(spec, [{"W": net["W"], "b": net["b"]}], x, y)
+        ...     return value, [g["W"], g["b"]]
+        >>> value_and_grad = from_batch(bound(script_grad, net, "W b"), spec)
+        >>> params = fn.init(spec, np.random.default_rng(0))
+        >>> value, grads = value_and_grad(params, np.ones((4, 3)), np.array([0, 1, 1, 0]))
+        >>> grads[0]["W"].shape, net["W"] is not None
+        ((3, 2), True)
     """
     keys = names.split() if isinstance(names, str) else list(names)
 

@@ -81,7 +81,16 @@ class TensorVerdict:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """Every step's verdict, in chain order, and every tensor's."""
+    """Every step's verdict, in chain order, and every tensor's.
+
+    For example:
+
+        >>> import funcnn as fn
+        >>> spec = fn.MLP((4, 6, 3), activation="tanh")
+        >>> diagnosis = diagnose_mlp(spec, lambda p, x, y: fn.value_and_grad(spec, p, x, y))
+        >>> isinstance(diagnosis, Diagnosis), diagnosis.ok, len(diagnosis.tensors)
+        (True, True, 4)
+    """
 
     findings: tuple[Finding, ...]
     tensors: tuple[TensorVerdict, ...]

@@ -61,7 +61,16 @@ HELLO_LISTS = ("dtypes", "activations", "losses")
 
 class ForeignError(FuncnnError):
     """The foreign program broke the protocol, crashed, hung or answered non-finite
-    numbers; the message is one line that says which and where."""
+    numbers; the message is one line that says which and where.
+
+        >>> import sys
+        >>> from verification import ForeignError, check_foreign
+        >>> try:                                   # a program that does not speak the protocol
+        ...     check_foreign([sys.executable, "-c", "print('hello')"], quick=True)
+        ... except ForeignError as error:
+        ...     print(error)
+        answer to 'hello' is not JSON (Expecting value: line 1 column 1 (char 0)): 'hello'
+    """
 
 
 def one_line(text: str, limit: int = SHOWN_CHARS) -> str:

@@ -170,7 +170,18 @@ def export_golden(
     large: bool = False,
     networks: Sequence[tuple[str, str, str]] | None = None,
 ) -> list[str]:
-    """Write the golden cases to ``directory``; return their ids. Runs no check."""
+    """Write the golden cases to ``directory``; return their ids. Runs no check.
+
+    For example:
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from verification import export_golden
+        >>> folder = tempfile.mkdtemp()
+        >>> ids = export_golden(folder, networks=[("2-3-1", "tanh", "mse")])
+        >>> "activation/tanh/float64" in ids, sorted(p.name for p in Path(folder).iterdir())
+        (True, ['data.bin', 'index.txt', 'manifest.json'])
+    """
     seed = check_seed(seed)
     chosen = golden_networks(large) if networks is None else list(networks)
     cases = elementwise_cases(seed)
@@ -181,7 +192,18 @@ def export_golden(
 
 
 def load_golden(path: str | Path) -> GoldenFiles:
-    """A golden directory (or its ``manifest.json``), checked for its format."""
+    """A golden directory (or its ``manifest.json``), checked for its format.
+
+    For example:
+
+        >>> import tempfile
+        >>> from verification import export_golden, load_golden
+        >>> folder = tempfile.mkdtemp()
+        >>> ids = export_golden(folder, networks=[("2-3-1", "tanh", "mse")])
+        >>> golden = load_golden(folder)
+        >>> len(golden.cases) == len(ids), golden.manifest["seed"]
+        (True, 0)
+    """
     return read_golden(path)
 
 
@@ -268,6 +290,14 @@ def verify_golden(
     ``value_and_grad_fn(spec, params, x, y, loss)`` defaults to funcnn's (``y`` int64
     labels or float targets), ``activation_fn(name, z) -> (f(z), f'(z))`` to funcnn's
     activations.
+
+        >>> import tempfile
+        >>> from verification import export_golden, verify_golden
+        >>> folder = tempfile.mkdtemp()
+        >>> ids = export_golden(folder, networks=[("2-3-1", "tanh", "mse")])
+        >>> report = verify_golden(folder)                   # funcnn against its own files
+        >>> report.passed, {row.verdict for row in report.rows}
+        (True, {'pass'})
     """
     fn = check_callable("value_and_grad_fn", value_and_grad_fn, optional=True) or value_and_grad
     act_fn = check_callable("activation_fn", activation_fn, optional=True) or _funcnn_activation

@@ -55,6 +55,11 @@ class CheckRow:
     names the pattern of a failing tensor's errors (:mod:`verification.reporting.patterns`);
     ``errors`` is its signed relative error per entry in the tensor's shape (``nan`` where
     not compared), kept for :meth:`Report.plot` and not written to JSON.
+
+        >>> from verification import CheckRow, check_network_case
+        >>> row = check_network_case("2-3-1", "tanh", "mse").rows[0]
+        >>> isinstance(row, CheckRow), row.verdict, row.ratio <= 1, row.dtype
+        (True, 'pass', True, 'float64')
     """
 
     check: str

@@ -35,6 +35,8 @@ _MAX_DRAWN = 1e300
 class PlotDependencyError(FuncnnError, ImportError):
     """matplotlib, needed for plotting, is not installed (``pip install funcnn[plot]``).
 
+    For example:
+
         >>> from funcnn.plots import PlotDependencyError
         >>> issubclass(PlotDependencyError, ImportError)    # except ImportError works
         True

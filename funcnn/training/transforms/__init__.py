@@ -110,6 +110,8 @@ TRANSFORMS: dict[str, type[Transform]] = {
 def transform_from_config(config: Any) -> Transform:
     """Rebuild a transform from :meth:`Transform.to_config` output.
 
+    For example:
+
         >>> import funcnn as fn
         >>> import funcnn.training.transforms as tx
         >>> config = tx.trace(0.9, nesterov=True).to_config()

@@ -26,6 +26,8 @@ Mask = Callable[[Path, Array], bool]
 def weights_only(path: Path, leaf: Array) -> bool:
     """The default decay mask: weight matrices (``ndim >= 2``), never biases.
 
+    For example:
+
         >>> import numpy as np
         >>> import funcnn as fn
         >>> import funcnn.training.transforms as tx
@@ -37,6 +39,8 @@ def weights_only(path: Path, leaf: Array) -> bool:
 
 def all_leaves(path: Path, leaf: Array) -> bool:
     """A mask that selects every leaf.
+
+    For example:
 
         >>> import numpy as np
         >>> import funcnn as fn

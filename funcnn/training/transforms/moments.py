@@ -182,6 +182,8 @@ class ScaleByRss(Transform):
 def trace(momentum: float, nesterov: bool = False) -> Trace:
     """Momentum (or Nesterov momentum), slot ``velocity``.
 
+    For example:
+
         >>> import funcnn as fn
         >>> import funcnn.training.transforms as tx
         >>> opt = fn.chain(tx.trace(0.9, nesterov=True), tx.scale_by_learning_rate(0.1))
@@ -194,6 +196,8 @@ def trace(momentum: float, nesterov: bool = False) -> Trace:
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> ScaleByAdam:
     """Adam's moment ratio, slots ``mu`` and ``nu``.
 
+    For example:
+
         >>> import funcnn as fn
         >>> import funcnn.training.transforms as tx
         >>> fn.chain(tx.scale_by_adam(b2=0.99), tx.scale_by_learning_rate(1e-3)).slot_names()
@@ -205,6 +209,8 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Scal
 def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False) -> ScaleByRms:
     """RMSprop's scaling (PyTorch's semantics), slots ``square_avg`` (and ``grad_avg``).
 
+    For example:
+
         >>> import funcnn as fn
         >>> import funcnn.training.transforms as tx
         >>> tx.scale_by_rms().slot_names(), tx.scale_by_rms(centered=True).slot_names()
@@ -215,6 +221,8 @@ def scale_by_rms(alpha: float = 0.99, eps: float = 1e-8, centered: bool = False)
 
 def scale_by_rss(eps: float = 1e-10, initial_accumulator_value: float = 0.0) -> ScaleByRss:
     """Adagrad's scaling (PyTorch's semantics), slot ``sum_of_squares``.
+
+    For example:
 
         >>> import funcnn as fn
         >>> import funcnn.training.transforms as tx

@@ -113,6 +113,8 @@ def global_norm(leaves: list[Array]) -> float:
 def add_decayed_weights(weight_decay: float, mask: Mask = weights_only) -> AddDecayedWeights:
     """``u + weight_decay * p`` on the masked leaves (default: weight matrices only).
 
+    For example:
+
         >>> import numpy as np
         >>> import funcnn as fn
         >>> import funcnn.training.transforms as tx
@@ -128,6 +130,8 @@ def add_decayed_weights(weight_decay: float, mask: Mask = weights_only) -> AddDe
 def scale_by_learning_rate(lr: float | Schedule) -> ScaleByLearningRate:
     """``lr_t * u``, ``lr`` a number or a schedule.
 
+    For example:
+
         >>> import funcnn as fn
         >>> import funcnn.training.transforms as tx
         >>> tx.scale_by_learning_rate(fn.Constant(0.1)).to_config()
@@ -138,6 +142,8 @@ def scale_by_learning_rate(lr: float | Schedule) -> ScaleByLearningRate:
 
 def clip_by_global_norm(max_norm: float, eps: float = 1e-6) -> ClipByGlobalNorm:
     """Global 2-norm clipping (PyTorch's ``clip_grad_norm_``; ``eps=0`` is optax's).
+
+    For example:
 
         >>> import numpy as np
         >>> import funcnn as fn

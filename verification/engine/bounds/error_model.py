@@ -231,6 +231,16 @@ def gradient_error_bound(
     ``pre[l]`` leaves it), and is reused instead of recomputed. ``cap``: apply
     :func:`cap_by_measurement` (below float64 only). Returns a params-shaped list of
     float64 ``{"W", "b"}`` arrays.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> from verification import gradient_error_bound
+        >>> spec, rng = fn.MLP((3, 4, 2), activation="tanh"), np.random.default_rng(0)
+        >>> params, x = fn.init(spec, rng), rng.standard_normal((5, 3))
+        >>> y = np.array([0, 1, 1, 0, 1])
+        >>> bound = gradient_error_bound(spec, params, x, y, "softmax_cross_entropy", np.float32)
+        >>> [b["W"].shape for b in bound], all(bool((b["W"] > 0).all()) for b in bound)
+        ([(3, 4), (4, 2)], True)
     """
     info = np.finfo(check_float_dtype("dtype", dtype))
     u, tiny = float(info.eps) / 2, float(info.tiny)

@@ -66,6 +66,10 @@ class Settings:
     directional probe fails is re-checked in full when it has at most ``recheck_limit``
     entries, else bisected down to ``bisect_leaf`` entries first (smaller for a loss
     that costs a whole forward pass per point).
+
+        >>> from verification import Settings
+        >>> Settings().order, Settings(screen=False).screen      # frozen: replace, never mutate
+        (4, False)
     """
 
     order: int = ORDER

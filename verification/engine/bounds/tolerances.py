@@ -116,7 +116,14 @@ def relative_floor(dtype: Any, scale: float) -> float:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """``atol`` (scalar or per entry), ``rtol`` and ``k`` of one comparison."""
+    """``atol`` (scalar or per entry), ``rtol`` and ``k`` of one comparison.
+
+    For example:
+
+        >>> from verification import Tolerance
+        >>> Tolerance(atol=1e-8, rtol=1e-6)
+        Tolerance(atol=1e-08, rtol=1e-06, k=2.0)
+    """
 
     atol: FloatArray | float
     rtol: float
