@@ -52,6 +52,12 @@ class OptState(TypedDict):
 
     ``count`` is the number of updates applied (a 0-d int64 array); the other keys are the
     transforms' slots (:meth:`Optimizer.slot_names`), each shaped like the params.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> state = fn.adam(0.1).init([{"W": np.ones((2, 3)), "b": np.zeros(3)}])
+        >>> sorted(state), state["count"].dtype, state["mu"][0]["W"].shape
+        (['count', 'mu', 'nu'], dtype('int64'), (2, 3))
     """
 
     count: NDArray[np.int64]
