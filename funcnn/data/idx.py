@@ -310,6 +310,13 @@ def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
     Raises :class:`DataFormatError` (a ``ValueError``) naming the file for any bad content;
     ``OSError`` (e.g. ``FileNotFoundError``) if the file cannot be read;
     :class:`ArgumentTypeError` if ``path`` is not a ``str`` or ``os.PathLike``.
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> fn.write_idx("labels-idx1-ubyte.gz", np.array([7, 2, 1], dtype=np.uint8))
+        >>> labels = fn.read_idx("labels-idx1-ubyte.gz")
+        >>> labels, labels.flags.writeable
+        (array([7, 2, 1], dtype=uint8), True)
     """
     p = _as_path("path", path)
     source = str(p)
