@@ -237,8 +237,41 @@ def get_activation(name: str) -> Activation:
         ) from None
 
 
+# Each built-in's value and derivative at z = [-1, 0, 2], rounded to 4 decimals, written
+# out by hand: the example its docstrings show (tests/test_reference.py runs them).
+_EXAMPLES = {
+    "sigmoid": ("[0.2689, 0.5   , 0.8808]", "[0.1966, 0.25  , 0.105 ]"),
+    "tanh": ("[-0.7616,  0.    ,  0.964 ]", "[0.42  , 1.    , 0.0707]"),
+    "relu": ("[0., 0., 2.]", "[0., 0., 1.]"),
+    "leaky_relu": ("[-0.01,  0.  ,  2.  ]", "[0.01, 0.01, 1.  ]"),
+    "identity": ("[-1.,  0.,  2.]", "[1., 1., 1.]"),
+    "softplus": ("[0.3133, 0.6931, 2.1269]", "[0.2689, 0.5   , 0.8808]"),
+}
+
+_DOC = """{summary}
+
+    For example, at ``z = [-1, 0, 2]``:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> z = np.array([-1.0, 0.0, 2.0])
+        >>> a = fn.{name}(z)
+        >>> np.round(a, 4), np.round(fn.{name}_derivative(z, a), 4)
+        (array({value}), array({derivative}))
+    """
+
+
 def _pure(name: str) -> tuple[Callable[[FloatArray], FloatArray], Callable[..., FloatArray]]:
     act = ACTIVATIONS[name]
+    value, derivative = _EXAMPLES[name]
+    fields = {"name": name, "value": value, "derivative": derivative}
+    act.fn.__doc__ = _DOC.format(
+        summary=f"``{name}(z)``, elementwise; a new array of ``z``'s shape and dtype.", **fields
+    )
+    act.derivative.__doc__ = _DOC.format(
+        summary=f"``{name}'(z)`` given ``a = {name}(z)``, elementwise; shape and dtype of ``z``.",
+        **fields,
+    )
     return act.fn, act.derivative
 
 

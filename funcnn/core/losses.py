@@ -363,9 +363,38 @@ def _public_pair(name: str) -> tuple[Callable[[Any, Any], float], Callable[[Any,
         return _checked(loss, z, y)[1]
 
     value.__name__, grad.__name__ = name, f"{name}_grad"
-    value.__doc__ = f"Mean ``{name}`` loss of outputs ``z`` (B, C) against labels or targets ``y``."
-    grad.__doc__ = f"Gradient of :func:`{name}` with respect to ``z``; shape and dtype of ``z``."
+    example = _DOC.format(name=name, value=_EXAMPLES[name][0], grad=_EXAMPLES[name][1])
+    value.__doc__ = (
+        f"Mean ``{name}`` loss of outputs ``z`` (B, C) against labels or targets ``y``.\n"
+        + example
+    )
+    grad.__doc__ = (
+        f"Gradient of :func:`{name}` with respect to ``z``; shape and dtype of ``z``.\n"
+        + example
+    )
     return value, grad
+
+
+# Each built-in's value and gradient for one sample, logits [0, 0] and label 0, worked
+# out by hand (log 2 = 0.6931): the example its docstrings show (tests/test_reference.py
+# runs them).
+_EXAMPLES = {
+    "softmax_cross_entropy": ("0.6931", "[[-0.5,  0.5]]"),
+    "softmax_then_cross_entropy": ("0.6931", "[[-0.5,  0.5]]"),
+    "mse": ("0.5", "[[-1.,  0.]]"),
+    "binary_cross_entropy": ("0.6931", "[[-0.25,  0.25]]"),
+    "softmax_binary_cross_entropy": ("0.6931", "[[-0.5,  0.5]]"),
+}
+
+_DOC = """
+    For example, one sample with logits ``[0, 0]`` and label 0:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> z, y = np.zeros((1, 2)), np.array([0])
+        >>> round(fn.{name}(z, y), 4), fn.{name}_grad(z, y)
+        ({value}, array({grad}))
+    """
 
 
 softmax_cross_entropy, softmax_cross_entropy_grad = _public_pair("softmax_cross_entropy")
