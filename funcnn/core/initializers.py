@@ -76,7 +76,16 @@ def inverse_max_fan_normal(rng: np.random.Generator, n_in: int, n_out: int) -> t
 
 
 def normal(std: float, bias: float = 0.0) -> InitScheme:
-    """A scheme drawing ``W ~ N(0, std^2)`` with every bias equal to ``bias``."""
+    """A scheme drawing ``W ~ N(0, std^2)`` with every bias equal to ``bias``.
+
+    For example (``fn.init(spec, rng, fn.normal(0.01))`` uses it for every layer):
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> W, b = fn.normal(0.01, bias=0.5)(np.random.default_rng(0), 3, 2)
+        >>> W.shape, b
+        ((3, 2), array([0.5, 0.5]))
+    """
     for name, value in (("std", std), ("bias", bias)):
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             raise ArgumentTypeError(f"{name}: expected a real number, got {value!r}")
@@ -104,7 +113,18 @@ SCHEMES: dict[str, InitScheme] = {
 
 
 def get_scheme(scheme: str | InitScheme) -> InitScheme:
-    """Resolve a scheme name, a ``"normal:STD[:BIAS]"`` string, or pass a callable through."""
+    """Resolve a scheme name, a ``"normal:STD[:BIAS]"`` string, or pass a callable through.
+
+    For example:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> fn.get_scheme("he_normal") is fn.SCHEMES["he_normal"]
+        True
+        >>> W, b = fn.get_scheme("normal:0.01:0.1")(np.random.default_rng(0), 2, 3)
+        >>> W.shape, b
+        ((2, 3), array([0.1, 0.1, 0.1]))
+    """
     if callable(scheme):
         return scheme
     if not isinstance(scheme, str):
