@@ -71,6 +71,15 @@ class Activation:
     and ``derivative_into(z, a, out)`` are in-place kernels (``out`` may be ``z``); the
     engine runs them as ``value_kernel`` / ``derivative_kernel``, which copy the pure
     results when no kernel is given (see :func:`elementwise` for the other way round).
+
+    For example, one built from two pure functions:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> cube = fn.Activation("cube", lambda z: z**3, lambda z, a: 3 * z**2)
+        >>> z = np.array([-1.0, 2.0])
+        >>> cube.fn(z), cube.derivative(z, cube.fn(z))
+        (array([-1.,  8.]), array([ 3., 12.]))
     """
 
     name: str
@@ -110,6 +119,17 @@ def elementwise(
     The pure ``fn`` and ``derivative`` check their argument (a float32/float64 array),
     allocate the result and run the kernel, so they are the kernels' bits by
     construction. ``kinks`` and ``derivative_bounds`` as in :class:`Activation`.
+
+    For example, ``z**2`` from its kernels; the pure functions keep the dtype:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> def square_into(z, out): np.multiply(z, z, out=out)
+        >>> def square_d_into(z, a, out): np.multiply(z, 2, out=out)
+        >>> square = fn.elementwise("square", square_into, square_d_into)
+        >>> z = np.array([-1.0, 3.0], dtype=np.float32)
+        >>> square.fn(z), square.derivative(z, square.fn(z))
+        (array([1., 9.], dtype=float32), array([-2.,  6.], dtype=float32))
     """
     if not isinstance(name, str) or not name:
         raise ArgumentTypeError(f"name: expected a non-empty str, got {name!r}")

@@ -193,6 +193,15 @@ class Loss:
       ``z - t``, entry by entry) where the loss's gradient is not differentiable, e.g.
       ``(-delta, delta)`` for Huber. Finite differences across a kink are then flagged
       and resolved instead of trusted. Empty: the loss is smooth in ``z``.
+
+    For example, a built-in one (see :func:`from_sample` to define a new one):
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> loss = fn.get_loss("softmax_cross_entropy")
+        >>> value, dz = loss.value_and_grad(np.zeros((1, 2)), np.array([0]))
+        >>> round(value, 4), dz, loss.target_kind
+        (0.6931, array([[-0.5,  0.5]]), 'distribution')
     """
 
     name: str
