@@ -235,7 +235,15 @@ ACTIVATIONS: dict[str, Activation] = {
     )
 }
 """Every activation funcnn knows, by name. Adding one is one entry here: the pure API,
-the training step and the verification catalogue all look activations up in this table."""
+the training step and the verification catalogue all look activations up in this table.
+
+For example:
+
+    >>> import funcnn as fn
+    >>> relu = fn.ACTIVATIONS["relu"]
+    >>> relu.name, relu.kinks, "tanh" in fn.ACTIVATIONS
+    ('relu', (0.0,), True)
+"""
 
 
 def get_activation(name: str) -> Activation:

@@ -316,7 +316,14 @@ LOSSES: dict[str, Loss] = {
         from_kernel("softmax_binary_cross_entropy", _softmax_binary_cross_entropy, "probability"),
     )
 }
-"""Every loss funcnn knows, by name."""
+"""Every loss funcnn knows, by name.
+
+For example:
+
+    >>> import funcnn as fn
+    >>> fn.LOSSES["mse"].target_kind, "softmax_cross_entropy" in fn.LOSSES
+    ('real', True)
+"""
 
 
 def get_loss(loss: str | Loss) -> Loss:
