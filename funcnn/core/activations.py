@@ -71,6 +71,15 @@ class Activation:
     and ``derivative_into(z, a, out)`` are in-place kernels (``out`` may be ``z``); the
     engine runs them as ``value_kernel`` / ``derivative_kernel``, which copy the pure
     results when no kernel is given (see :func:`elementwise` for the other way round).
+
+    For example, one built from two pure functions:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> cube = fn.Activation("cube", lambda z: z**3, lambda z, a: 3 * z**2)
+        >>> z = np.array([-1.0, 2.0])
+        >>> cube.fn(z), cube.derivative(z, cube.fn(z))
+        (array([-1.,  8.]), array([ 3., 12.]))
     """
 
     name: str
@@ -110,6 +119,17 @@ def elementwise(
     The pure ``fn`` and ``derivative`` check their argument (a float32/float64 array),
     allocate the result and run the kernel, so they are the kernels' bits by
     construction. ``kinks`` and ``derivative_bounds`` as in :class:`Activation`.
+
+    For example, ``z**2`` from its kernels; the pure functions keep the dtype:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> def square_into(z, out): np.multiply(z, z, out=out)
+        >>> def square_d_into(z, a, out): np.multiply(z, 2, out=out)
+        >>> square = fn.elementwise("square", square_into, square_d_into)
+        >>> z = np.array([-1.0, 3.0], dtype=np.float32)
+        >>> square.fn(z), square.derivative(z, square.fn(z))
+        (array([1., 9.], dtype=float32), array([-2.,  6.], dtype=float32))
     """
     if not isinstance(name, str) or not name:
         raise ArgumentTypeError(f"name: expected a non-empty str, got {name!r}")
@@ -215,7 +235,15 @@ ACTIVATIONS: dict[str, Activation] = {
     )
 }
 """Every activation funcnn knows, by name. Adding one is one entry here: the pure API,
-the training step and the verification catalogue all look activations up in this table."""
+the training step and the verification catalogue all look activations up in this table.
+
+For example:
+
+    >>> import funcnn as fn
+    >>> relu = fn.ACTIVATIONS["relu"]
+    >>> relu.name, relu.kinks, "tanh" in fn.ACTIVATIONS
+    ('relu', (0.0,), True)
+"""
 
 
 def get_activation(name: str) -> Activation:
@@ -237,8 +265,41 @@ def get_activation(name: str) -> Activation:
         ) from None
 
 
+# Each built-in's value and derivative at z = [-1, 0, 2], rounded to 4 decimals, written
+# out by hand: the example its docstrings show (tests/test_reference.py runs them).
+_EXAMPLES = {
+    "sigmoid": ("[0.2689, 0.5   , 0.8808]", "[0.1966, 0.25  , 0.105 ]"),
+    "tanh": ("[-0.7616,  0.    ,  0.964 ]", "[0.42  , 1.    , 0.0707]"),
+    "relu": ("[0., 0., 2.]", "[0., 0., 1.]"),
+    "leaky_relu": ("[-0.01,  0.  ,  2.  ]", "[0.01, 0.01, 1.  ]"),
+    "identity": ("[-1.,  0.,  2.]", "[1., 1., 1.]"),
+    "softplus": ("[0.3133, 0.6931, 2.1269]", "[0.2689, 0.5   , 0.8808]"),
+}
+
+_DOC = """{summary}
+
+    For example, at ``z = [-1, 0, 2]``:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> z = np.array([-1.0, 0.0, 2.0])
+        >>> a = fn.{name}(z)
+        >>> np.round(a, 4), np.round(fn.{name}_derivative(z, a), 4)
+        (array({value}), array({derivative}))
+    """
+
+
 def _pure(name: str) -> tuple[Callable[[FloatArray], FloatArray], Callable[..., FloatArray]]:
     act = ACTIVATIONS[name]
+    value, derivative = _EXAMPLES[name]
+    fields = {"name": name, "value": value, "derivative": derivative}
+    act.fn.__doc__ = _DOC.format(
+        summary=f"``{name}(z)``, elementwise; a new array of ``z``'s shape and dtype.", **fields
+    )
+    act.derivative.__doc__ = _DOC.format(
+        summary=f"``{name}'(z)`` given ``a = {name}(z)``, elementwise; shape and dtype of ``z``.",
+        **fields,
+    )
     return act.fn, act.derivative
 
 

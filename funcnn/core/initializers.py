@@ -34,7 +34,17 @@ __all__ = ["SCHEMES", "InitScheme", "get_scheme", "init", "normal"]
 # The generator type is a string so that ``import funcnn`` does not import numpy.random
 # (numpy loads it on first use); type checkers read it as the class (issue 23).
 InitScheme: TypeAlias = Callable[["np.random.Generator", int, int], tuple[Array, Array]]
-"""``scheme(rng, n_in, n_out) -> (W (n_in, n_out), b (n_out,))``."""
+"""``scheme(rng, n_in, n_out) -> (W (n_in, n_out), b (n_out,))``.
+
+For example, a scheme of our own that :func:`init` runs for every layer:
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> def ones(rng, n_in, n_out): return np.ones((n_in, n_out)), np.zeros(n_out)
+    >>> params = fn.init(fn.MLP((2, 3, 1)), np.random.default_rng(0), ones)
+    >>> [float(layer["W"].sum()) for layer in params]
+    [6.0, 3.0]
+"""
 
 
 def _zeros(n_out: int) -> FloatArray:
@@ -76,7 +86,16 @@ def inverse_max_fan_normal(rng: np.random.Generator, n_in: int, n_out: int) -> t
 
 
 def normal(std: float, bias: float = 0.0) -> InitScheme:
-    """A scheme drawing ``W ~ N(0, std^2)`` with every bias equal to ``bias``."""
+    """A scheme drawing ``W ~ N(0, std^2)`` with every bias equal to ``bias``.
+
+    For example (``fn.init(spec, rng, fn.normal(0.01))`` uses it for every layer):
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> W, b = fn.normal(0.01, bias=0.5)(np.random.default_rng(0), 3, 2)
+        >>> W.shape, b
+        ((3, 2), array([0.5, 0.5]))
+    """
     for name, value in (("std", std), ("bias", bias)):
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             raise ArgumentTypeError(f"{name}: expected a real number, got {value!r}")
@@ -100,11 +119,31 @@ SCHEMES: dict[str, InitScheme] = {
     "lecun_normal": lecun_normal,
     "inverse_max_fan_normal": inverse_max_fan_normal,
 }
-"""Named schemes; ``"normal:STD[:BIAS]"`` strings are parsed by :func:`get_scheme`."""
+"""Named schemes; ``"normal:STD[:BIAS]"`` strings are parsed by :func:`get_scheme`.
+
+For example, one layer's ``(W, b)`` drawn by a scheme:
+
+    >>> import numpy as np
+    >>> import funcnn as fn
+    >>> W, b = fn.SCHEMES["glorot_uniform"](np.random.default_rng(0), 3, 2)
+    >>> W.shape, b
+    ((3, 2), array([0., 0.]))
+"""
 
 
 def get_scheme(scheme: str | InitScheme) -> InitScheme:
-    """Resolve a scheme name, a ``"normal:STD[:BIAS]"`` string, or pass a callable through."""
+    """Resolve a scheme name, a ``"normal:STD[:BIAS]"`` string, or pass a callable through.
+
+    For example:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> fn.get_scheme("he_normal") is fn.SCHEMES["he_normal"]
+        True
+        >>> W, b = fn.get_scheme("normal:0.01:0.1")(np.random.default_rng(0), 2, 3)
+        >>> W.shape, b
+        ((2, 3), array([0.1, 0.1, 0.1]))
+    """
     if callable(scheme):
         return scheme
     if not isinstance(scheme, str):

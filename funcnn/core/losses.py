@@ -193,6 +193,15 @@ class Loss:
       ``z - t``, entry by entry) where the loss's gradient is not differentiable, e.g.
       ``(-delta, delta)`` for Huber. Finite differences across a kink are then flagged
       and resolved instead of trusted. Empty: the loss is smooth in ``z``.
+
+    For example, a built-in one (see :func:`from_sample` to define a new one):
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> loss = fn.get_loss("softmax_cross_entropy")
+        >>> value, dz = loss.value_and_grad(np.zeros((1, 2)), np.array([0]))
+        >>> round(value, 4), dz, loss.target_kind
+        (0.6931, array([[-0.5,  0.5]]), 'distribution')
     """
 
     name: str
@@ -307,7 +316,14 @@ LOSSES: dict[str, Loss] = {
         from_kernel("softmax_binary_cross_entropy", _softmax_binary_cross_entropy, "probability"),
     )
 }
-"""Every loss funcnn knows, by name."""
+"""Every loss funcnn knows, by name.
+
+For example:
+
+    >>> import funcnn as fn
+    >>> fn.LOSSES["mse"].target_kind, "softmax_cross_entropy" in fn.LOSSES
+    ('real', True)
+"""
 
 
 def get_loss(loss: str | Loss) -> Loss:
@@ -363,9 +379,38 @@ def _public_pair(name: str) -> tuple[Callable[[Any, Any], float], Callable[[Any,
         return _checked(loss, z, y)[1]
 
     value.__name__, grad.__name__ = name, f"{name}_grad"
-    value.__doc__ = f"Mean ``{name}`` loss of outputs ``z`` (B, C) against labels or targets ``y``."
-    grad.__doc__ = f"Gradient of :func:`{name}` with respect to ``z``; shape and dtype of ``z``."
+    example = _DOC.format(name=name, value=_EXAMPLES[name][0], grad=_EXAMPLES[name][1])
+    value.__doc__ = (
+        f"Mean ``{name}`` loss of outputs ``z`` (B, C) against labels or targets ``y``.\n"
+        + example
+    )
+    grad.__doc__ = (
+        f"Gradient of :func:`{name}` with respect to ``z``; shape and dtype of ``z``.\n"
+        + example
+    )
     return value, grad
+
+
+# Each built-in's value and gradient for one sample, logits [0, 0] and label 0, worked
+# out by hand (log 2 = 0.6931): the example its docstrings show (tests/test_reference.py
+# runs them).
+_EXAMPLES = {
+    "softmax_cross_entropy": ("0.6931", "[[-0.5,  0.5]]"),
+    "softmax_then_cross_entropy": ("0.6931", "[[-0.5,  0.5]]"),
+    "mse": ("0.5", "[[-1.,  0.]]"),
+    "binary_cross_entropy": ("0.6931", "[[-0.25,  0.25]]"),
+    "softmax_binary_cross_entropy": ("0.6931", "[[-0.5,  0.5]]"),
+}
+
+_DOC = """
+    For example, one sample with logits ``[0, 0]`` and label 0:
+
+        >>> import numpy as np
+        >>> import funcnn as fn
+        >>> z, y = np.zeros((1, 2)), np.array([0])
+        >>> round(fn.{name}(z, y), 4), fn.{name}_grad(z, y)
+        ({value}, array({grad}))
+    """
 
 
 softmax_cross_entropy, softmax_cross_entropy_grad = _public_pair("softmax_cross_entropy")

@@ -34,6 +34,12 @@ class TreeDef:
 
     ``kind`` is ``"leaf"``, ``"list"``, ``"tuple"`` or ``"dict"``; ``keys`` holds the
     sorted dict keys (empty otherwise); ``children`` the child structures in order.
+
+    For example:
+
+        >>> treedef = tree_structure({"w": 1.0, "b": [2.0, 3.0]})
+        >>> str(treedef), treedef.num_leaves, treedef.keys
+        ("{'b': [*, *], 'w': *}", 3, ('b', 'w'))
     """
 
     kind: str
@@ -124,7 +130,17 @@ def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
 
 
 def tree_unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Any:
-    """Rebuild a pytree of structure ``treedef`` from ``leaves`` (inverse of flatten)."""
+    """Rebuild a pytree of structure ``treedef`` from ``leaves`` (inverse of flatten).
+
+    For example, a network's params from their leaves in order:
+
+        >>> import numpy as np
+        >>> params = [{"W": np.ones((2, 3)), "b": np.zeros(3)}]
+        >>> leaves, treedef = tree_flatten(params)
+        >>> rebuilt = tree_unflatten(treedef, [2 * leaf for leaf in leaves])
+        >>> rebuilt[0]["W"].shape, float(rebuilt[0]["W"][0, 0])
+        ((2, 3), 2.0)
+    """
     if not isinstance(treedef, TreeDef):
         raise ArgumentTypeError(
             f"treedef: expected a TreeDef (from tree_flatten or tree_structure), "
@@ -163,7 +179,15 @@ def tree_leaves(tree: Any) -> list[Any]:
 
 
 def tree_structure(tree: Any) -> TreeDef:
-    """The structure of ``tree``; two trees match when their structures are ``==``."""
+    """The structure of ``tree``; two trees match when their structures are ``==``.
+
+    For example:
+
+        >>> tree_structure([{"W": 1, "b": 2}]) == tree_structure([{"b": 0.5, "W": 7}])
+        True
+        >>> tree_structure([{"W": 1, "b": 2}]) == tree_structure([{"W": 1}])
+        False
+    """
     return tree_flatten(tree)[1]
 
 
