@@ -225,7 +225,15 @@ def check_foreign(
     progress lines (the command line passes stderr), ``None`` for none. Raises
     :class:`ForeignError` (one line) when the program breaks the protocol, crashes, hangs
     past ``timeout`` seconds per answer, or answers non-finite numbers; the program is
-    ended in every case.
+    ended in every case. For example, a program that exits before the conversation
+    starts is named with its exit status:
+
+        >>> import sys
+        >>> try:
+        ...     check_foreign([sys.executable, "-c", "raise SystemExit(3)"])
+        ... except ForeignError as error:
+        ...     print(str(error).split(" exited ")[1])
+        with status 3 before answering 'hello'
     """
     _check_arguments(command, timeout, encoding, max_answer_bytes)
     seed = check_seed(seed)
