@@ -44,12 +44,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from funcnn.core.activations import ACTIVATIONS
+from funcnn.core.loss_record import (
+    KinkCoordinate,
+    Loss,
+    LossInto,
+    LossValueAndGrad,
+    SampleGrad,
+    SampleLoss,
+    dense_targets_of,
+    from_kernel,
+    from_sample,
+    one_hot_of,
+)
 from funcnn.core.softmax import softmax, softmax_into, softmax_jacobian, softmax_vjp
 from funcnn.core.validation import check_finite, check_result_finite, check_targets, ensure_array
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
@@ -57,10 +68,16 @@ from funcnn.typing import Array, FloatArray
 
 __all__ = [
     "LOSSES",
+    "KinkCoordinate",
     "Loss",
+    "LossInto",
+    "LossValueAndGrad",
+    "SampleGrad",
+    "SampleLoss",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
     "checked_value_and_grad",
+    "from_kernel",
     "from_sample",
     "get_loss",
     "mse",
@@ -72,34 +89,6 @@ __all__ = [
     "softmax_then_cross_entropy",
     "softmax_then_cross_entropy_grad",
 ]
-
-LossValueAndGrad = Callable[[FloatArray, Array], tuple[float, FloatArray]]
-SampleLoss = Callable[[FloatArray, FloatArray], FloatArray]
-"""``sample_loss(z, t) -> (...)``: each sample's loss for logits ``z`` (..., C) and dense
-float targets ``t`` of the same shape; the loss is its mean over the batch axis."""
-SampleGrad = Callable[[FloatArray, FloatArray], FloatArray]
-"""``sample_grad(z, t) -> (..., C)``: the gradient of each sample's loss in its logits."""
-KinkCoordinate = Callable[[FloatArray, FloatArray], FloatArray]
-"""``coordinate(z, t) -> (..., C)``: the quantity whose value at a kink the loss lists."""
-LossInto = Callable[[FloatArray, Array, FloatArray], float]
-"""``into(z, y, dz) -> mean loss``: writes dL/dz into ``dz``; may overwrite ``z``."""
-
-
-def _one_hot(z: FloatArray, y: Array) -> FloatArray:
-    """Dense float targets for validated ``y``: one-hot rows for labels, else ``y``."""
-    if y.dtype.kind == "f":
-        return y
-    onehot = np.zeros_like(z)
-    onehot[np.arange(len(z)), y] = 1
-    return onehot
-
-
-def _targets(z: FloatArray, y: Array) -> FloatArray:
-    """Like :func:`_one_hot`, except that with one output a label is the 0/1 target."""
-    if y.dtype.kind != "f" and z.shape[1] == 1:
-        return y.astype(z.dtype).reshape(-1, 1)
-    return _one_hot(z, y)
-
 
 def _softmax_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
     # Per sample: log(sum(exp(z - max))) - (z_y - max); gradient (softmax(z) - y) / B.
@@ -132,7 +121,7 @@ def _clipped_probabilities(z: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 def _softmax_then_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
     batch = int(z.shape[0])
-    t = _one_hot(z, y)
+    t = one_hot_of(z, y)
     s, p = _clipped_probabilities(z)
     value = -float(np.sum(t * np.log(p))) / batch
     dp = -t / p / batch
@@ -142,7 +131,7 @@ def _softmax_then_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> floa
 
 
 def _mse(z: FloatArray, y: Array, dz: FloatArray) -> float:
-    np.subtract(z, _targets(z, y), out=dz)
+    np.subtract(z, dense_targets_of(z, y), out=dz)
     flat = dz.reshape(-1)
     value = float(np.dot(flat, flat)) / flat.size
     dz *= z.dtype.type(2 / flat.size)
@@ -150,7 +139,7 @@ def _mse(z: FloatArray, y: Array, dz: FloatArray) -> float:
 
 
 def _binary_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
-    t = _targets(z, y)
+    t = dense_targets_of(z, y)
     # softplus(z) - t z per entry; its derivative sigmoid(z) - t: the activations' kernels.
     ACTIVATIONS["softplus"].value_kernel(z, dz)
     dz -= t * z
@@ -162,7 +151,7 @@ def _binary_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
 
 
 def _softmax_binary_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> float:
-    t = _targets(z, y)
+    t = dense_targets_of(z, y)
     s = softmax(z)
     info = np.finfo(z.dtype)
     p = np.clip(s, info.tiny, 1 - info.epsneg)
@@ -172,148 +161,18 @@ def _softmax_binary_cross_entropy(z: FloatArray, y: Array, dz: FloatArray) -> fl
     return value
 
 
-@dataclass(frozen=True)
-class Loss:
-    """A loss by name: ``value_and_grad(z, y) -> (mean loss, dloss/dz)``, pure.
-
-    ``target_kind`` says what float targets must look like (see
-    :func:`funcnn.core.validation.check_targets`). ``value_and_grad_into(z, y, dz)`` is
-    an in-place kernel (it writes dL/dz into ``dz`` and may overwrite ``z``); the engine
-    runs ``kernel``, which copies the pure function's result when none is given. Neither
-    validates: call them only with outputs and targets that passed ``check_targets``.
-
-    What the verification package needs to check the loss, declared with it:
-
-    - ``sample_loss(z, t)`` (optional): each sample's loss for dense float targets,
-      batched over any leading axes; the gradient checks evaluate it at millions of
-      perturbed rows. Without it they call ``value_and_grad`` one row at a time (the
-      same numbers, much slower). The built-in losses leave it out: the checks run
-      independent formulas for those (``verification.engine.common.reference``).
-    - ``kinks``: the values of ``kink_coordinate(z, t)`` (by default the residual
-      ``z - t``, entry by entry) where the loss's gradient is not differentiable, e.g.
-      ``(-delta, delta)`` for Huber. Finite differences across a kink are then flagged
-      and resolved instead of trusted. Empty: the loss is smooth in ``z``.
-
-    For example, a built-in one (see :func:`from_sample` to define a new one):
-
-        >>> import numpy as np
-        >>> import funcnn as fn
-        >>> loss = fn.get_loss("softmax_cross_entropy")
-        >>> value, dz = loss.value_and_grad(np.zeros((1, 2)), np.array([0]))
-        >>> round(value, 4), dz, loss.target_kind
-        (0.6931, array([[-0.5,  0.5]]), 'distribution')
-    """
-
-    name: str
-    value_and_grad: LossValueAndGrad
-    target_kind: str
-    value_and_grad_into: LossInto | None = field(default=None, repr=False, compare=False)
-    shifts_logits: bool = field(default=False, repr=False, compare=False)
-    """Whether ``kernel`` leaves ``z`` shifted by its row maxima, so that an entry is its
-    row's largest exactly when it reads 0 (the training loop counts hits from that)."""
-    sample_loss: SampleLoss | None = field(default=None, repr=False, compare=False)
-    kinks: tuple[float, ...] = ()
-    kink_coordinate: KinkCoordinate | None = field(default=None, repr=False, compare=False)
-    # The kernel the engine runs: the one given, else a copy of the pure result.
-    kernel: LossInto = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        _check_declarations(self)
-        pure = self.value_and_grad
-
-        def copy(z: FloatArray, y: Array, dz: FloatArray) -> float:
-            value, grad = pure(z, y)
-            np.copyto(dz, grad)
-            return value
-
-        object.__setattr__(self, "kernel", self.value_and_grad_into or copy)
-
-    def kink_coordinates(self, z: FloatArray, t: FloatArray) -> FloatArray:
-        """``kink_coordinate(z, t)``, by default the residual ``z - t`` (same shape)."""
-        if self.kink_coordinate is None:
-            out: FloatArray = z - t
-            return out
-        return self.kink_coordinate(z, t)
-
-
-_TARGET_KINDS = ("distribution", "probability", "real")
-
-
-def _check_declarations(loss: Loss) -> None:
-    """Construction-time checks of a :class:`Loss`'s fields (never in a hot loop)."""
-    if not isinstance(loss.name, str) or not loss.name:
-        raise ArgumentTypeError(f"name: expected a non-empty str, got {loss.name!r}")
-    if loss.target_kind not in _TARGET_KINDS:
-        raise InvalidArgumentError(
-            f"target_kind: expected one of {list(_TARGET_KINDS)}, got {loss.target_kind!r}"
-        )
-    for arg in ("value_and_grad", "value_and_grad_into", "sample_loss", "kink_coordinate"):
-        fn = getattr(loss, arg)
-        if fn is not None and not callable(fn):
-            raise ArgumentTypeError(f"{arg}: expected a callable, got {type(fn).__name__}")
-    kinks = loss.kinks
-    if not isinstance(kinks, tuple) or not all(
-        isinstance(k, int | float) and not isinstance(k, bool) and math.isfinite(k)
-        for k in kinks
-    ):
-        raise ArgumentTypeError(f"kinks: expected a tuple of finite numbers, got {kinks!r}")
-
-
-def from_kernel(
-    name: str, into: LossInto, target_kind: str, *, shifts_logits: bool = False
-) -> Loss:
-    """A :class:`Loss` defined by its in-place kernel; the pure form runs it on a copy of
-    ``z`` and a fresh gradient, so both paths compute the same bits."""
-
-    def value_and_grad(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
-        dz = np.empty_like(z)
-        return into(z.copy(), y, dz), dz
-
-    return Loss(name, value_and_grad, target_kind, into, shifts_logits)
-
-
-def from_sample(
-    name: str,
-    sample_loss: SampleLoss,
-    sample_grad: SampleGrad,
-    target_kind: str,
-    *,
-    kinks: tuple[float, ...] = (),
-    kink_coordinate: KinkCoordinate | None = None,
-) -> Loss:
-    """A :class:`Loss` from each sample's loss and its gradient, written side by side.
-
-    ``sample_loss(z, t)`` and ``sample_grad(z, t)`` take logits ``z`` (..., C) and dense
-    targets ``t`` (integer labels one-hot, or the 0/1 label itself for one output) in
-    ``z``'s dtype; the loss is the mean of ``sample_loss`` over the batch and its
-    gradient ``sample_grad / B``. ``kinks`` and ``kink_coordinate`` as in :class:`Loss`.
-    """
-    for arg, fn in (("sample_loss", sample_loss), ("sample_grad", sample_grad)):
-        if not callable(fn):
-            raise ArgumentTypeError(f"{arg}: expected a callable, got {type(fn).__name__}")
-
-    def value_and_grad(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
-        t = _targets(z, y).astype(z.dtype, copy=False)
-        batch = z.shape[0]
-        value = float(np.sum(sample_loss(z, t))) / batch
-        grad: FloatArray = np.asarray(sample_grad(z, t), dtype=z.dtype) / z.dtype.type(batch)
-        return value, grad
-
-    value_and_grad.__name__ = name if isinstance(name, str) else "loss"
-    return Loss(name, value_and_grad, target_kind, sample_loss=sample_loss, kinks=kinks,
-                kink_coordinate=kink_coordinate)
-
-
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
-        from_kernel(
-            "softmax_cross_entropy", _softmax_cross_entropy, "distribution", shifts_logits=True
-        ),
-        from_kernel("softmax_then_cross_entropy", _softmax_then_cross_entropy, "distribution"),
+        # The three softmax losses need two outputs: a softmax over one is constant.
+        from_kernel("softmax_cross_entropy", _softmax_cross_entropy, "distribution",
+                    shifts_logits=True, min_outputs=2),
+        from_kernel("softmax_then_cross_entropy", _softmax_then_cross_entropy, "distribution",
+                    min_outputs=2),
         from_kernel("mse", _mse, "real"),
         from_kernel("binary_cross_entropy", _binary_cross_entropy, "probability"),
-        from_kernel("softmax_binary_cross_entropy", _softmax_binary_cross_entropy, "probability"),
+        from_kernel("softmax_binary_cross_entropy", _softmax_binary_cross_entropy, "probability",
+                    min_outputs=2),
     )
 }
 """Every loss funcnn knows, by name.

@@ -137,13 +137,14 @@ def network_case(
 ) -> tuple[MLP, Params, FloatArray, Array, str]:
     """The fixed-seed problem of one network check: ``(spec, params, x, y, source)``.
 
-    ``y`` are integer labels for the softmax cross-entropies, one-hot float targets of
-    ``dtype`` for the other losses; ``source`` is ``"mnist"``, ``"random"`` or ``"xor"``.
+    ``y`` are integer labels for a loss whose targets are distributions (the softmax
+    cross-entropies), one-hot float targets of ``dtype`` for the other losses;
+    ``source`` is ``"mnist"``, ``"random"`` or ``"xor"``.
     """
     info = _architecture(arch)
     dtype = check_float_dtype("dtype", dtype)
     seed = check_seed(seed)
-    get_loss(loss)
+    resolved = get_loss(loss)
     rng = problem_rng(seed, f"network/{arch}/{activation}/{loss}")
     spec = MLP(info.sizes, activation)
     params = init(spec, rng, info.scheme, dtype=dtype)
@@ -151,7 +152,7 @@ def network_case(
         x, labels, source = _XOR_X.copy(), _XOR_Y.copy(), "xor"
     else:
         x, labels, source = sample_batch(spec.n_in, spec.n_out, BATCH, rng)
-    if loss in ("softmax_cross_entropy", "softmax_then_cross_entropy"):
+    if resolved.target_kind == "distribution":
         y: Array = labels if spec.n_out > 1 else np.zeros_like(labels)
     else:
         y = dense_targets(labels, len(labels), spec.n_out).astype(dtype)
@@ -215,8 +216,9 @@ def _conformance(arch: str, dtype: Any, seed: int, check: str) -> Report:
 
 
 def softmax_based(loss: str) -> bool:
-    """Whether ``loss`` takes a softmax over the outputs (degenerate on one output)."""
-    return loss.startswith("softmax")
+    """Whether ``loss`` needs more than one output, as its ``min_outputs`` declares (a
+    softmax over the outputs: constant on one output)."""
+    return get_loss(loss).min_outputs > 1
 
 
 def network_matrix() -> list[tuple[str, str, str]]:

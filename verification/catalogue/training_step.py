@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from funcnn.core.initializers import init
+from funcnn.core.losses import get_loss
 from funcnn.core.spec import MLP
 from funcnn.errors import InvalidArgumentError
 from funcnn.training.optimizers import sgd
@@ -89,7 +90,7 @@ def check_training_step(
     x = rng.standard_normal((_BATCH, spec.n_in)).astype(dtype)
     labels = rng.integers(0, spec.n_out, _BATCH)
     y: Array = labels
-    if loss not in ("softmax_cross_entropy", "softmax_then_cross_entropy"):
+    if get_loss(loss).target_kind != "distribution":
         y = dense_targets(labels, _BATCH, spec.n_out).astype(dtype)
     name = check or f"train-step/{activation}/{loss}/{np.dtype(dtype).name}/{optimizer}"
     grad_fn = applied_gradient(spec, x, y, loss, optimizer)

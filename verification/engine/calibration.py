@@ -58,8 +58,9 @@ class Case:
 def random_case(rng: np.random.Generator) -> Case:
     """A random small network, activation, loss, weight scale and batch (float32)."""
     loss = str(rng.choice(sorted(name for name in LOSSES if name in REFERENCE_LOSSES)))
+    declared = LOSSES[loss]
     activation = str(rng.choice(sorted(ACTIVATIONS)))
-    n_out = int(rng.integers(2, 6)) if loss.startswith("softmax") else int(rng.integers(1, 6))
+    n_out = int(rng.integers(declared.min_outputs, 6))
     hidden = tuple(int(w) for w in rng.integers(1, 13, size=int(rng.integers(1, 4))))
     spec = fn.MLP((int(rng.integers(1, 13)), *hidden, n_out), activation=activation)
     scale = float(np.exp(rng.uniform(np.log(0.1), np.log(8.0))))
@@ -71,9 +72,9 @@ def random_case(rng: np.random.Generator) -> Case:
     batch = int(rng.integers(1, 9))
     x = rng.standard_normal((batch, spec.n_in)).astype(np.float32)
     y: Array
-    if loss.startswith("softmax"):
-        y = rng.integers(0, n_out, size=batch)
-    elif loss == "binary_cross_entropy":
+    if declared.min_outputs > 1 or declared.target_kind == "distribution":
+        y = rng.integers(0, n_out, size=batch)  # labels: one-hot targets
+    elif declared.target_kind == "probability":
         y = rng.integers(0, 2, size=(batch, n_out)).astype(np.float32)
     else:
         y = rng.standard_normal((batch, n_out)).astype(np.float32)

@@ -20,7 +20,7 @@ import numpy as np
 
 from funcnn.core.activations import ACTIVATIONS
 from funcnn.core.initializers import init
-from funcnn.core.losses import LOSSES
+from funcnn.core.losses import LOSSES, get_loss
 from funcnn.core.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
 from verification.catalogue.data import problem_rng, sample_batch
@@ -46,9 +46,6 @@ NON_SQUARE_BATCH = 8
 
 QUICK_LARGE = ("784-32-32-10", "sigmoid", "softmax_cross_entropy")
 """The one large problem of ``--quick`` (directional mode)."""
-
-_LABEL_LOSSES = ("softmax_cross_entropy", "softmax_then_cross_entropy")
-
 
 def _rows() -> list[tuple[str, str, str]]:
     """The network matrix's rows and the non-square network's, built by the same rule:
@@ -125,6 +122,6 @@ def problem_case(arch: str, activation: str, loss: str, dtype: Any, seed: int
     spec = MLP(NON_SQUARE.sizes, activation)
     params = init(spec, rng, NON_SQUARE.scheme, dtype=dtype)
     x, labels, _ = sample_batch(spec.n_in, spec.n_out, NON_SQUARE_BATCH, rng)
-    y: Array = (labels if loss in _LABEL_LOSSES
+    y: Array = (labels if get_loss(loss).target_kind == "distribution"
                 else dense_targets(labels, len(labels), spec.n_out).astype(dtype))
     return spec, params, x.astype(dtype), y

@@ -21,14 +21,12 @@ from verification.engine.common.layout import (
     tensor_layout,
 )
 from verification.engine.common.reference import (
-    batched_sample_loss,
     dense_targets,
-    loss_kink_side,
     noise_scale,
     reference_activation,
-    sample_loss_of,
 )
 from verification.engine.common.threads import rowwise
+from verification.engine.evaluators.loss_rows import OutputRows
 from verification.engine.evaluators.sparse_moves import (
     InputColumns,
     equal_moves,
@@ -45,10 +43,10 @@ class NetworkLoss:
     """An MLP's mean loss on a fixed batch, evaluated at perturbed parameters in float64.
 
     ``params`` may be float32 or float64 (they and ``x`` are up-cast exactly); ``loss``
-    any :class:`~funcnn.Loss` (each sample's loss from
-    :func:`verification.engine.common.reference.sample_loss_of`; a point where one of the
-    loss's declared kinks was crossed at the outputs is flagged, like one where a hidden
-    activation's was). Flat coordinates follow :func:`funcnn.core.pytree.ravel` order:
+    any :class:`~funcnn.Loss` (the loss of moved output rows and their kink flags from
+    :class:`~verification.engine.evaluators.loss_rows.OutputRows`: a point where one of
+    the loss's declared kinks was crossed at the outputs is flagged, like one where a
+    hidden activation's was). Flat coordinates follow :func:`funcnn.core.pytree.ravel` order:
     ``W`` then ``b`` of each layer.
     """
 
@@ -62,10 +60,6 @@ class NetworkLoss:
         )
         self.spec = spec
         self.loss_name = resolved.name
-        self._ell = sample_loss_of(resolved)
-        self.batched_rows = batched_sample_loss(resolved)
-        """Whether the loss's rows are evaluated many per call (see ``reference``)."""
-        self._loss_side = loss_kink_side(resolved)
         self._W = [np.asarray(layer["W"], dtype=np.float64) for layer in params]
         self._b = [np.asarray(layer["b"], dtype=np.float64) for layer in params]
         self._acts = [reference_activation(name) for name in spec.hidden_activations]
@@ -86,9 +80,10 @@ class NetworkLoss:
         # Built on first use by coordinates(): per layer input, its non-zero entries by
         # column and whether its values repeat (see _sparse_inputs).
         self._sparse: dict[int, InputColumns] = {}
-        self._ell0 = self._ell(z[-1], self._t)
-        self._side0 = None if self._loss_side is None else self._loss_side(z[-1], self._t)
-        self._value = float(np.mean(self._ell0))
+        self._out = OutputRows(resolved, z[-1], self._t)
+        self.batched_rows = self._out.batched
+        """Whether the loss's rows are evaluated many per call (see ``loss_rows``)."""
+        self._value = float(np.mean(self._out.base))
         self._noise = noise_scale(resolved, z[-1], self._t)
         self.layout = tensor_layout(params)
         # Each flat tensor k belongs to layer k // 2; even k are W, odd k are b.
@@ -179,7 +174,7 @@ class NetworkLoss:
                 p_idx, b_idx, pos = moved_samples(columns, rows_i)
                 _, _, entries, value_ids = columns
                 dz = steps_k[p_idx] * entries[pos]
-                if value_ids is not None:
+                if value_ids is not None and self.batched_rows:
                     unique = equal_moves(
                         b_idx, cols[p_idx], steps_k, p_idx, value_ids[pos],
                         self._W[layer].shape[1],
@@ -207,7 +202,8 @@ class NetworkLoss:
         Pairs with ``dz == 0`` are never passed in. ``unique`` = (representatives,
         inverse) marks identical moves (see
         :func:`~verification.engine.evaluators.sparse_moves.equal_moves`),
-        evaluated once.
+        evaluated once (only for a loss with per-sample values: otherwise the rows of
+        one perturbation go to the loss together).
         """
         inverse = None
         if unique is not None:
@@ -222,7 +218,8 @@ class NetworkLoss:
         for start in range(0, b_eval.size, chunk):
             part = slice(start, start + chunk)
             d_ell[part], flip[part] = self._rows_after_column(
-                layer, b_eval[part], j_eval[part], s_eval[part]
+                layer, b_eval[part], j_eval[part], s_eval[part],
+                p_idx[part] if inverse is None else np.arange(b_eval[part].size)
             )
         if inverse is not None:
             d_ell, flip = d_ell[inverse], flip[inverse]
@@ -236,9 +233,11 @@ class NetworkLoss:
         return out
 
     def _rows_after_column(
-        self, layer: int, b: IntArray, j: IntArray, dz: FloatArray
+        self, layer: int, b: IntArray, j: IntArray, dz: FloatArray, groups: IntArray
     ) -> tuple[FloatArray, BoolArray]:
-        """Per (sample, column) pair: loss change and kink flag after ``z[b, j] += dz``."""
+        """Per (sample, column) pair: loss change and kink flag after ``z[b, j] += dz``;
+        ``groups``: the perturbation of each pair (only sums over one are meant, see
+        :meth:`~verification.engine.evaluators.loss_rows.OutputRows.changes`)."""
         last = self.spec.n_layers - 1
         width = self._z[layer].shape[1]
         at = b * width + j
@@ -247,8 +246,7 @@ class NetworkLoss:
         if layer == last:
             rows = self._z[last][b]
             rows.reshape(-1)[np.arange(b.size) * width + j] = z_new
-            ell, crossed = self._loss_rows(rows, b)
-            return ell - self._ell0[b], crossed
+            return self._out.changes(rows, b, groups), self._out.crossed(rows, b)
         flip = np.zeros(b.size, dtype=bool)
         if self._kinked[layer]:
             kinks = self._kinked[layer]
@@ -284,9 +282,8 @@ class NetworkLoss:
                 rows, changed = rowwise(
                     lambda r, bl, at_layer=nxt: self._activate(at_layer, r, bl), rows, b_live
                 )
-        ell, crossed = self._loss_rows(rows, b_live)
-        d_ell[live] = ell - self._ell0[b_live]
-        flip[live] |= crossed
+        d_ell[live] = self._out.changes(rows, b_live, groups[live])
+        flip[live] |= self._out.crossed(rows, b_live)
         return d_ell, flip
 
     def _activate(self, layer: int, rows: FloatArray, b: IntArray) -> tuple[FloatArray, ...]:
@@ -299,15 +296,6 @@ class NetworkLoss:
         else:
             changed = np.zeros(rows.shape[0], dtype=bool)
         return self._acts[layer](rows), changed
-
-    def _loss_rows(self, rows: FloatArray, b: IntArray) -> tuple[FloatArray, BoolArray]:
-        """Each output row's loss (samples ``b``), and whether it crossed a loss kink."""
-        targets = self._t[b]
-        out: FloatArray = rowwise(self._ell, rows, targets)
-        if self._loss_side is None or self._side0 is None:
-            return out, np.zeros(b.size, dtype=bool)
-        crossed = np.any(self._loss_side(rows, targets) != self._side0[b], axis=-1)
-        return out, crossed
 
     # -- directions ------------------------------------------------------------------
 
@@ -376,12 +364,10 @@ class NetworkLoss:
                 flags[order[:done]] |= np.any(moved, axis=(1, 2))
             z = self._act(layer, z) @ self._W[layer + 1] + self._b[layer + 1]
         assert z is not None
-        ell = self._ell(z, self._t[None])
-        if self._loss_side is not None and self._side0 is not None:
-            crossed = self._loss_side(z, self._t[None]) != self._side0[None]
-            flags[order] |= np.any(crossed, axis=(1, 2))
+        changes, crossed = self._out.batch_changes(z)
+        flags[order] |= crossed
         values = np.empty(k.size)
-        values[order] = np.mean(ell - self._ell0, axis=-1)
+        values[order] = changes
         return values, flags
 
 
