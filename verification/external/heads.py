@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -34,32 +35,31 @@ __all__ = ["OUTPUTS", "Head", "head", "output_activation"]
 Pair = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
 
 
+def _registered(name: str) -> Pair:
+    """``z -> (f(z), f'(z))`` of funcnn's activation ``name`` (its one definition)."""
+    act = fn.get_activation(name)
+
+    def pair(z: FloatArray) -> tuple[FloatArray, FloatArray]:
+        a = act.fn(z)
+        return a, act.derivative(z, a)
+
+    return pair
+
+
 def _softmax(z: FloatArray) -> tuple[FloatArray, FloatArray]:
     a = fn.softmax(z)
-    return a, a * (1 - a)  # the diagonal only: the VJP below uses the full Jacobian
-
-
-def _sigmoid(z: FloatArray) -> tuple[FloatArray, FloatArray]:
-    a = fn.sigmoid(z)
-    return a, a * (1 - a)
-
-
-def _tanh(z: FloatArray) -> tuple[FloatArray, FloatArray]:
-    a = np.tanh(z)
-    return a, 1 - a * a
-
-
-def _identity(z: FloatArray) -> tuple[FloatArray, FloatArray]:
-    return z, np.ones_like(z)
+    # The Jacobian's diagonal only: the head's gradient goes through the full VJP.
+    return a, np.diagonal(fn.softmax_jacobian(a), axis1=-2, axis2=-1)
 
 
 OUTPUTS: dict[str, Pair] = {
-    "identity": _identity,
-    "sigmoid": _sigmoid,
-    "tanh": _tanh,
+    "identity": _registered("identity"),
+    "sigmoid": _registered("sigmoid"),
+    "tanh": _registered("tanh"),
     "softmax": _softmax,
 }
-"""Each output activation: ``z -> (f(z), f'(z))`` (for softmax the Jacobian's diagonal)."""
+"""Each output activation: ``z -> (f(z), f'(z))`` (for softmax the Jacobian's diagonal),
+from funcnn's own definitions (:func:`funcnn.get_activation`, :func:`funcnn.softmax`)."""
 
 _FUSED = {
     "softmax_cross_entropy": "softmax",
@@ -72,9 +72,19 @@ _FUSED = {
 
 @dataclass(frozen=True)
 class Head(fn.Loss):
-    """A :class:`funcnn.Loss` that applies the output activation ``output`` to ``z``."""
+    """A :class:`funcnn.Loss` that applies the output activation ``output`` to ``z``,
+    and how :func:`head` composed it (``loss``, ``outputs``, ``half``)."""
 
     output: str = "identity"
+    loss: str = "squared"
+    outputs: str = "mean"
+    half: bool = False
+
+    def declaration(self) -> dict[str, Any]:
+        """The arguments of :func:`head` that build it again (the foreign protocol's
+        ``heads`` entry, a golden case's ``head``)."""
+        return {"output": self.output, "loss": self.loss, "outputs": self.outputs,
+                "half": self.half}
 
 
 def output_activation(loss: fn.Loss) -> str:
@@ -94,13 +104,17 @@ def _targets(z: FloatArray, y: Array) -> FloatArray:
     return np.asarray(y, dtype=z.dtype).reshape(z.shape)
 
 
-def head(output: str, loss: str, *, outputs: str = "mean", half: bool = False) -> Head:
+def head(output: str, loss: str, *, outputs: str = "mean", half: bool = False,
+         name: str | None = None) -> Head:
     """The head ``loss(output(z), y)`` as a :class:`Head`.
 
     ``output``: one of :data:`OUTPUTS`; ``loss``: ``"squared"`` (``(a - y)^2``) or
     ``"cross_entropy"`` (``-sum y log a`` for softmax, binary cross-entropy for
     sigmoid); ``outputs``: ``"mean"`` or ``"sum"`` over the outputs; ``half``: half of
-    it (``1/2 sum (a - y)^2``, the textbook's quadratic cost).
+    it (``1/2 sum (a - y)^2``, the textbook's quadratic cost); ``name``: the loss's name
+    (by default one that spells the head out). The cross-entropies are funcnn's fused
+    ``softmax_cross_entropy`` and ``binary_cross_entropy`` rescaled; a softmax head
+    declares ``min_outputs=2``.
     """
     if output not in OUTPUTS:
         raise InvalidArgumentError(f"output: expected one of {sorted(OUTPUTS)}, got {output!r}")
@@ -114,34 +128,34 @@ def head(output: str, loss: str, *, outputs: str = "mean", half: bool = False) -
         )
     if outputs not in ("mean", "sum"):
         raise InvalidArgumentError(f"outputs: expected 'mean' or 'sum', got {outputs!r}")
+    if not isinstance(half, bool):
+        raise InvalidArgumentError(f"half: expected True or False, got {half!r}")
     scale = 0.5 if half else 1.0
     what = "squares" if loss == "squared" else "cross-entropy"
-    name = f"{output} + {'1/2 ' if half else ''}{outputs} of {what}"
+    if name is None:
+        name = f"{output} + {'1/2 ' if half else ''}{outputs} of {what}"
+    activation = OUTPUTS[output]
+    # funcnn's fused cross-entropy of this output, and what it reduces over the outputs.
+    fused = {"softmax": ("softmax_cross_entropy", "sum"),
+             "sigmoid": ("binary_cross_entropy", "mean")}.get(output)
 
     def value_and_grad(z: FloatArray, y: Array) -> tuple[float, FloatArray]:
         t = _targets(z, y)
-        count = z.shape[1] if outputs == "mean" else 1
-        factor = scale / (count * z.shape[0])
-        a, derivative = OUTPUTS[output](z)
-        if loss == "cross_entropy":
-            if output == "softmax":
-                logp = z - np.max(z, axis=1, keepdims=True)
-                logp = logp - np.log(np.sum(np.exp(logp), axis=1, keepdims=True))
-                value = -np.sum(t * logp)
-                grad = a * np.sum(t, axis=1, keepdims=True) - t
-            else:
-                value = np.sum(np.logaddexp(0, z) - t * z)
-                grad = a - t
+        width = z.shape[1]
+        if loss == "cross_entropy" and fused is not None:
+            value, grad = fn.get_loss(fused[0]).value_and_grad(z, t)
+            factor = scale * ({"mean": 1.0, "sum": float(width)}[outputs] if fused[1] == "mean"
+                              else {"mean": 1.0 / width, "sum": 1.0}[outputs])
             return float(factor * value), (factor * grad).astype(z.dtype)
+        factor = scale / ((width if outputs == "mean" else 1) * z.shape[0])
+        a, derivative = activation(z)
         value = np.sum((a - t) ** 2)
         da = 2 * (a - t)
-        if output == "softmax":
-            grad = a * (da - np.sum(da * a, axis=1, keepdims=True))
-        else:
-            grad = da * derivative
+        grad = fn.softmax_vjp(a, da) if output == "softmax" else da * derivative
         return float(factor * value), (factor * grad).astype(z.dtype)
 
     kind = "distribution" if output == "softmax" and loss == "cross_entropy" else "real"
     if output == "sigmoid" and loss == "cross_entropy":
         kind = "probability"
-    return Head(name, value_and_grad, kind, output=output)
+    return Head(name, value_and_grad, kind, min_outputs=2 if output == "softmax" else 1,
+                output=output, loss=loss, outputs=outputs, half=half)

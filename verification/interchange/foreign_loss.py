@@ -23,10 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from funcnn.core.activations import get_activation
+from funcnn.core.losses import Loss, get_loss
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
 from funcnn.typing import Array, FloatArray, IntArray, Params
 from verification.engine.common.layout import Directions, tensor_layout
+from verification.engine.evaluators.loss_rows import UnitSteps
 from verification.engine.evaluators.network_loss import NetworkLoss
 from verification.interchange.foreign_protocol import ForeignProgram
 
@@ -70,18 +72,20 @@ class Progress:
                      f"{program.requests:,} messages so far, {now - self._start:.0f} s")
 
 
-class ForeignLoss:
+class ForeignLoss(UnitSteps):
     """The program's loss at ``params`` moved along coordinates or directions.
 
     Built at ``params`` (any dtype; sent in ``dtype``, the precision the program is to
     compute the loss in), on the batch ``x``, ``y`` (float64; ``y`` int labels or
     targets). ``noise_scale`` bounds one evaluation's rounding (as a float64 multiple,
     see :func:`verification.interchange.foreign.loss_precision`). ``kinks``: flag the
-    points where a kinked activation (relu) changes side, from funcnn's evaluator.
+    points where a kinked activation (relu) or a kinked loss (one that declares
+    ``kinks``, e.g. Huber) changes side, from funcnn's evaluator. ``value`` is the
+    program's answer to ``problem``.
     """
 
     def __init__(self, program: ForeignProgram, spec: MLP, params: Params, x: Array, y: Array,
-                 loss: str, dtype: str, noise_scale: float, *, kinks: bool = True,
+                 loss: str | Loss, dtype: str, noise_scale: float, *, kinks: bool = True,
                  progress: Progress | None = None) -> None:
         params64: Params = [{k: np.asarray(v, dtype=np.float64) for k, v in layer.items()}
                             for layer in params]
@@ -91,37 +95,15 @@ class ForeignLoss:
         self._noise = float(noise_scale)
         self._progress = progress
         self._value = program.set_problem(spec, params64, x, y, loss, dtype)
-        kinked = any(get_activation(a).kinks for a in spec.hidden_activations)
+        kinked = bool(get_loss(loss).kinks) or any(
+            get_activation(a).kinks for a in spec.hidden_activations)
         self._kinks: NetworkLoss | None = (
             NetworkLoss(spec, params64, x, y, loss) if kinks and kinked else None)
-
-    @property
-    def n(self) -> int:
-        """Number of scalar parameters."""
-        return self._n
-
-    @property
-    def value(self) -> float:
-        """The program's loss at the parameters (its answer to ``problem``)."""
-        return self._value
-
-    @property
-    def noise_scale(self) -> float:
-        """The ``noise_scale`` given."""
-        return self._noise
 
     @property
     def detects_kinks(self) -> bool:
         """Whether points that cross a kink are flagged."""
         return self._kinks is not None
-
-    def coordinate_scale(self) -> FloatArray:
-        """All ones: steps are in units of the parameters, as for any black box."""
-        return np.ones(self._n)
-
-    def direction_scale(self, dirs: Directions) -> FloatArray:
-        """All ones."""
-        return np.ones(len(dirs))
 
     def coordinates(self, index: IntArray, t: FloatArray) -> tuple[FloatArray, BoolArray]:
         """``L(theta + t e_index) - L(theta)`` and kink flags, elementwise: one unit
@@ -133,9 +115,8 @@ class ForeignLoss:
         rows, which = np.unique(flat_idx, return_inverse=True)
         offsets = np.arange(rows.size + 1)
         values = self._send(offsets, rows, np.ones(rows.size), which.reshape(-1), flat_t)
-        flags = (self._kinks.coordinates(flat_idx, flat_t)[1] if self._kinks is not None
-                 else np.zeros(flat_idx.size, dtype=bool))
-        return values.reshape(shape), flags.reshape(shape)
+        return values.reshape(shape), self._flags(lambda e: e.coordinates(flat_idx, flat_t)[1],
+                                                  flat_idx.size).reshape(shape)
 
     def directions(self, dirs: Directions, k: IntArray, t: FloatArray
                    ) -> tuple[FloatArray, BoolArray]:
@@ -154,9 +135,14 @@ class ForeignLoss:
             counts.append(nonzero.size)
         offsets = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
         values = self._send(offsets, _joined(index), _joined(value), which.reshape(-1), flat_t)
-        flags = (self._kinks.directions(dirs, flat_k, flat_t)[1] if self._kinks is not None
-                 else np.zeros(flat_k.size, dtype=bool))
-        return values, flags
+        return values, self._flags(lambda e: e.directions(dirs, flat_k, flat_t)[1],
+                                   flat_k.size)
+
+    def _flags(self, flagged: Callable[[NetworkLoss], BoolArray], count: int) -> BoolArray:
+        """Kink flags of the points from funcnn's evaluator, or none."""
+        if self._kinks is None:
+            return np.zeros(count, dtype=bool)
+        return flagged(self._kinks)
 
     def _send(self, offsets: IntArray, index: IntArray, value: FloatArray, which: IntArray,
               step: FloatArray) -> FloatArray:
