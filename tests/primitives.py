@@ -8,6 +8,8 @@ verification package checks a new primitive with no other edit.
 - ``sigmoid_quadratic``: a textbook's sigmoid output scored by a quadratic cost,
   ``sum_c (sigmoid(z_c) - t_c)^2 / (2B)``, declared with ``value_and_grad`` only (the
   checks then evaluate it one row at a time);
+- ``brier``: a softmax over the outputs (so constant on one output) with distribution
+  targets, which it declares, under a name that does not say so;
 - ``gelu`` (smooth, exact erf form) and ``hard_tanh`` (kinked at -1 and 1).
 
 ``wrong_*`` give the same primitive with a derivative mistake planted; ``registered``
@@ -25,6 +27,7 @@ from scipy import special
 
 import funcnn as fn
 from funcnn.core.losses import LOSSES, Loss, from_sample
+from verification.external.heads import head
 
 _SQRT2 = np.sqrt(2.0)
 
@@ -79,6 +82,27 @@ def sigmoid_quadratic(*, wrong: bool = False) -> Loss:
         return value, grad / z.dtype.type(batch)
 
     return Loss("sigmoid_quadratic", value_and_grad, "probability")
+
+
+def _brier(z: Any, t: Any) -> Any:
+    return np.sum((fn.softmax(z.reshape(-1, z.shape[-1])).reshape(z.shape) - t) ** 2, axis=-1)
+
+
+def _brier_grad(z: Any, t: Any) -> Any:
+    s = fn.softmax(z)
+    return fn.softmax_vjp(s, 2 * (s - t))
+
+
+def brier() -> Loss:
+    """The Brier score ``sum_c (softmax(z)_c - t_c)^2`` of distributions: a softmax over
+    the outputs whose name says nothing of it; it declares ``min_outputs=2`` and
+    ``target_kind="distribution"``."""
+    return from_sample("brier", _brier, _brier_grad, "distribution", min_outputs=2)
+
+
+QUADRATIC_HEAD = head("sigmoid", "squared", outputs="sum", half=True, name="sigmoid_quadratic")
+"""The same textbook head composed by :func:`verification.external.heads.head` (what
+``funcnn-verify --loss tests.primitives:QUADRATIC_HEAD`` imports)."""
 
 
 def _gelu(z: Any, out: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import verification.__main__ as cli
+from funcnn.core.losses import get_loss
 from verification.catalogue.suite import build_catalogue
 from verification.reporting.report import Report
 
@@ -148,3 +149,46 @@ def test_plot_writes_a_heat_map_of_failures(
     with pytest.raises(SystemExit) as excinfo:
         cli.main(["--plot", str(tmp_path / "x.pdf")])
     assert excinfo.value.code == 2
+
+
+FOREIGN = [sys.executable, str(Path(__file__).parent / "foreign" / "numpy_mlp.py")]
+REGISTRY_MSE = get_loss("mse")
+
+
+def test_loss_flag_imports_a_loss_for_foreign_and_golden(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = " ".join(FOREIGN)
+    only = ["--only", "2-3-1/sigmoid/sigmoid_quadratic/float64", "--quiet"]
+    assert cli.main(["--foreign", command, *only]) == 1  # not checked without it: no problem
+    assert "no problem matches" in capsys.readouterr().err
+    out = io.StringIO()
+    assert cli.main(["--foreign", command, *only, "--loss",
+                     "tests.primitives:QUADRATIC_HEAD"], out=out) == 0
+    assert cli.main(["--foreign", f"{command} --bug quadratic-delta", *only, "--loss",
+                     "tests.primitives:QUADRATIC_HEAD"], out=out) == 1
+    assert "ROOT CAUSE  output delta" in out.getvalue()
+    assert cli.main(["--export-golden", str(tmp_path), "--loss",
+                     "tests.primitives:QUADRATIC_HEAD"], out=out) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert "network/2-3-1/sigmoid/sigmoid_quadratic/float64" in {c["id"] for c in
+                                                                 manifest["cases"]}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("tests.primitives", "--loss 'tests.primitives': expected MODULE:ATTR"),
+    ("tests.no_such_module:x", "--loss 'tests.no_such_module:x': cannot import"),
+    ("tests.primitives:nothing", "--loss 'tests.primitives:nothing': 'tests.primitives' "
+                                 "has no 'nothing'"),
+    ("tests.primitives:huber", "--loss 'tests.primitives:huber': expected a funcnn.Loss, "
+                               "got function"),
+    ("tests.test_verification_cli:REGISTRY_MSE", "--loss: losses[0]: name 'mse' is taken"),
+])
+@pytest.mark.parametrize("flag", ["--foreign", "--export-golden"])
+def test_a_loss_flag_that_names_no_new_loss_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, message: str, flag: str
+) -> None:
+    target = " ".join(FOREIGN) if flag == "--foreign" else str(tmp_path / "golden")
+    assert cli.main([flag, target, "--loss", value, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

@@ -21,6 +21,7 @@ from verification.interchange import foreign_protocol
 from verification.interchange.foreign import check_foreign
 from verification.interchange.foreign_messages import (
     ForeignError,
+    check_heads,
     check_hello,
     decode_array,
     protocol_schema,
@@ -168,3 +169,24 @@ def test_a_list_array_with_an_unknown_dtype_is_refused_by_reader_and_schema() ->
     with pytest.raises(ForeignError, match=r"losses\.dtype: 'float16', expected one of"):
         decode_array(value, "losses", (2,))
     assert not _validator("answered_array").is_valid(value)
+
+
+GOOD_HEAD = {"output": "sigmoid", "loss": "squared"}
+
+
+@pytest.mark.parametrize("heads", [
+    None, {}, {"q": GOOD_HEAD}, {"q": {**GOOD_HEAD, "outputs": "sum", "half": True}},
+    {"q": {"output": "softmax", "loss": "cross_entropy"}},
+    [GOOD_HEAD], {"q": 3}, {"q": {**GOOD_HEAD, "extra": 1}}, {"q": {"loss": "squared"}},
+    {"q": {**GOOD_HEAD, "output": "relu"}}, {"q": {**GOOD_HEAD, "half": 1}},
+    {"q": {**GOOD_HEAD, "outputs": "max"}}, {" ": GOOD_HEAD},
+])
+def test_schema_and_reader_agree_on_heads(heads: Any) -> None:
+    # (The schema cannot say that cross_entropy needs a softmax or sigmoid output, nor
+    # that a head may not take a funcnn loss's name: the reader checks both.)
+    try:
+        check_heads({"heads": heads}, ["mse"])
+        accepted = True
+    except ForeignError:
+        accepted = False
+    assert _valid_answer("hello", {"heads": heads}) == accepted

@@ -214,3 +214,16 @@ def _network_args(case: dict[str, Any], arrays: dict[str, Any]) -> tuple[Any, ..
 def test_every_large_case_fails_zero_sign_flipped_and_classic_bugs(tmp_path: Path) -> None:
     export_golden(tmp_path, large=True)
     assert _survivors(tmp_path) == []
+
+
+def test_losses_beyond_the_registry_are_exported_and_verified(tmp_path: Path) -> None:
+    from tests.primitives import QUADRATIC_HEAD, log_cosh
+
+    smooth = log_cosh()
+    ids = export_golden(tmp_path, losses=[QUADRATIC_HEAD, smooth])
+    for name in ("sigmoid_quadratic", "log_cosh"):
+        assert {f"loss/{name}/real/float64", f"loss/{name}/labels/float32",
+                f"network/2-3-1/sigmoid/{name}/float64"} <= set(ids)
+    assert verify_golden(tmp_path, losses=[QUADRATIC_HEAD, smooth]).passed
+    with pytest.raises(Exception, match="unknown loss 'sigmoid_quadratic'"):
+        verify_golden(tmp_path)  # funcnn alone does not know it

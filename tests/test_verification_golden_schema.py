@@ -154,3 +154,17 @@ def test_a_good_results_file_is_accepted_by_both(golden: Path, tmp_path: Path) -
     assert isinstance(bias, np.ndarray) and np.isnan(bias[1])
     assert np.array_equal(read["grads/1/W"], np.zeros((3, 1)))
     assert np.array_equal(read["grads/1/b"], [1.0])
+
+
+def test_a_head_exported_beyond_the_registry_validates(tmp_path: Path) -> None:
+    from verification.external.heads import head
+
+    quadratic = head("sigmoid", "squared", outputs="sum", half=True, name="sigmoid_quadratic")
+    export_golden(tmp_path, networks=[("2-3-1", "sigmoid", "sigmoid_quadratic")],
+                  losses=[quadratic])
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert list(_schema("golden-manifest.schema.json").iter_errors(manifest)) == []
+    heads = {c["id"]: c["head"] for c in manifest["cases"] if "head" in c}
+    assert heads["network/2-3-1/sigmoid/sigmoid_quadratic/float32"] == quadratic.declaration()
+    assert "loss/sigmoid_quadratic/probability/float64" not in heads  # a real-target head
+    assert heads["loss/sigmoid_quadratic/real/float64"]["output"] == "sigmoid"

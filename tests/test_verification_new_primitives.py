@@ -169,6 +169,31 @@ def test_loss_declarations_are_checked_when_built() -> None:
     assert LOSSES["mse"].kinks == () and LOSSES["mse"].sample_loss is None
 
 
+def test_what_a_loss_declares_decides_its_networks_and_targets(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not the name: "brier" takes a softmax over the outputs and distribution targets.
+    from verification.catalogue.suite import network_case, network_matrix
+    from verification.catalogue.training_step import check_training_step
+    from verification.interchange.foreign_problems import foreign_problems, problem_case
+
+    loss = prim.brier()
+    prim.registered(monkeypatch, loss)
+    rows = {row for row in network_matrix() if row[2] == "brier"}
+    assert ("2-3-2", "sigmoid", "brier") in rows
+    assert not any(row[0] == "2-3-1" for row in rows)
+    assert ("784-128-10", "relu", "brier") in rows
+    assert network_case("2-3-2", "sigmoid", "brier", np.float32, 0)[3].dtype.kind == "i"
+    assert network_case("784-128-10", "relu", "mse", np.float32, 0)[3].dtype.kind == "f"
+    problems = {p[:3] for p in foreign_problems({}) if p[2] == "brier"}
+    assert ("2-3-2", "sigmoid", "brier") in problems
+    assert not any(p[0] == "2-3-1" for p in problems)
+    assert problem_case("3-5-4-3", "tanh", "brier", np.float64, 0)[3].dtype.kind == "i"
+    assert check_training_step("relu", "brier", np.float64).passed
+    report = _run(["network/2-3-2/*/brier/*", "network/784-128-10/*/brier/float32"])
+    assert report.rows and _failing(report) == []
+
+
 # -- activations ----------------------------------------------------------------------
 
 

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from funcnn.cli.args import seed
 from funcnn.cli.errors import BROKEN_PIPE_STATUS, exit_quietly_on_broken_pipe
 from verification.catalogue.suite import Check, build_catalogue, run_checks, select
+from verification.engine.common.arguments import check_extra_losses
 from verification.interchange.golden import export_golden
 from verification.reporting.report import Report
 
@@ -69,6 +71,11 @@ def build_parser(prog: str = "funcnn-verify") -> argparse.ArgumentParser:
                         help="check another program's MLP gradients: run CMD (a shell-style "
                              "command line) and talk to it over stdin/stdout (see "
                              "docs/foreign-protocol.md)")
+    parser.add_argument("--loss", metavar="MODULE:ATTR", action="append", default=[],
+                        help="with --foreign or --export-golden: also check (export) the "
+                             "funcnn.Loss MODULE.ATTR, e.g. a head built with "
+                             "verification.external.heads.head (the current directory is "
+                             "searched first; repeatable)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                         help="with --foreign: seconds to wait for each answer (default 60)")
     parser.add_argument("--max-answer-bytes", type=int, default=None, metavar="BYTES",
@@ -223,7 +230,12 @@ def _run(args: argparse.Namespace, stream: TextIO) -> int:
 def _export(args: argparse.Namespace, stream: TextIO) -> int:
     """``--export-golden DIR [--large]``: write the golden files, run nothing else."""
     try:
-        cases = export_golden(args.export_golden, seed=args.seed, large=args.large)
+        losses = [_import_loss(text) for text in args.loss]
+        cases = export_golden(args.export_golden, seed=args.seed, large=args.large,
+                              losses=losses)
+    except ValueError as exc:
+        print(f"{args.prog}: error: {_flagged(exc)}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"{args.prog}: error: --export-golden {args.export_golden}: {exc}",
               file=sys.stderr)
@@ -283,9 +295,15 @@ def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
               file=sys.stderr)
         return 2
     try:
+        losses = [_import_loss(text) for text in args.loss]
+        check_extra_losses(losses)
+    except ValueError as exc:
+        print(f"{args.prog}: error: {_flagged(exc)}", file=sys.stderr)
+        return 2
+    try:
         report = check_foreign(args.foreign, seed=args.seed, timeout=args.timeout,
                                quick=args.quick, only=args.only, max_answer_bytes=cap,
-                               progress=None if args.quiet else sys.stderr)
+                               progress=None if args.quiet else sys.stderr, losses=losses)
     except ForeignError as exc:
         print(f"{args.prog}: error: --foreign: {exc}", file=sys.stderr)
         return 1
@@ -302,6 +320,39 @@ def _foreign(args: argparse.Namespace, stream: TextIO) -> int:
         report.write_json(args.json)
         print(f"report written to {args.json}", file=stream)
     return 0 if report.passed else 1
+
+
+def _flagged(exc: ValueError) -> str:
+    """An error about ``--loss``, which names the flag (``losses[i]`` is the i-th)."""
+    text = str(exc)
+    return text if text.startswith("--loss") else f"--loss: {text}"
+
+
+def _import_loss(text: str) -> Any:
+    """The :class:`funcnn.Loss` named by ``--loss MODULE:ATTR``; a ``ValueError`` naming
+    the flag when it does not import or is not one."""
+    import importlib
+
+    from funcnn.core.losses import Loss
+
+    module, _, attr = text.partition(":")
+    if not module or not attr:
+        raise ValueError(f"--loss {text!r}: expected MODULE:ATTR (an importable module and "
+                         "the name of a funcnn.Loss in it)")
+    if os.getcwd() not in sys.path:  # a module beside the user, as `python -m` would see
+        sys.path.insert(0, os.getcwd())
+    try:
+        value = importlib.import_module(module)
+    except ImportError as exc:
+        raise ValueError(f"--loss {text!r}: cannot import {module!r} ({exc})") from None
+    for part in attr.split("."):
+        if not hasattr(value, part):
+            raise ValueError(f"--loss {text!r}: {module!r} has no {attr!r}") from None
+        value = getattr(value, part)
+    if not isinstance(value, Loss):
+        raise ValueError(f"--loss {text!r}: expected a funcnn.Loss, got "
+                         f"{type(value).__name__}")
+    return value
 
 
 def _write_plot(report: Report, path: Path, stream: TextIO) -> None:

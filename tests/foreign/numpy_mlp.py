@@ -11,7 +11,12 @@ Planted bugs (``--bug NAME``): ``grad-scale`` (every gradient 1% too large),
 index slip of flat-array code: for a square ``W`` that is ``delta @ W`` for
 ``delta @ W.T``), ``softmax-ce`` (the softmax cross-entropy gradient through the
 diagonal of the softmax Jacobian only, ``(p - 1) t / B``: right for the labelled class,
-0 instead of ``p / B`` for the others).
+0 instead of ``p / B`` for the others), ``quadratic-delta`` (the sigmoid-quadratic
+head's output delta ``s - t`` without ``s (1 - s)``: the cross-entropy delta).
+
+Besides funcnn's losses it computes ``sigmoid_quadratic``, a textbook's sigmoid output
+scored by ``sum_c (sigmoid(z_c) - t_c)^2 / 2`` per sample; ``--declare-head`` declares
+it in ``hello`` as a head (``heads``), so a checker is told what it is.
 
 ``--protocol 1`` answers as a version-1 program (no ``problem`` or ``moves``).
 """
@@ -104,6 +109,12 @@ def loss_and_delta(name: str, z: Any, y: Any) -> tuple[Any, Any]:
         value = -np.mean(t * np.log(p) + (dt(1) - t) * np.log1p(-p))
         dp = (-t / p + (dt(1) - t) / (dt(1) - p)) / dt(z.size)
         return value, s * (dp - np.sum(dp * s, axis=1, keepdims=True))
+    if name == "sigmoid_quadratic":
+        s = dt(1) / (dt(1) + np.exp(-z))
+        value = np.sum((s - t) ** 2) / dt(2 * b)
+        if BUG == "quadratic-delta":
+            return value, (s - t) / dt(b)
+        return value, (s - t) * s * (dt(1) - s) / dt(b)
     raise ValueError(f"unknown loss {name!r}")
 
 
@@ -172,8 +183,9 @@ def unflat(theta: Any) -> list[dict[str, Any]]:
 def answer(msg: dict[str, Any]) -> dict[str, Any]:
     global X, Y
     if msg["op"] == "hello":
+        heads = {"heads": {"sigmoid_quadratic": HEAD}} if DECLARE_HEAD else {}
         return {"protocol": PROTOCOL, "dtypes": [str(DTYPE)],
-                "activations": ACTIVATIONS, "losses": LOSSES}
+                "activations": ACTIVATIONS, "losses": LOSSES, **heads}
     if msg["op"] == "moves" and PROTOCOL.endswith("/2"):
         X, Y = KEPT["x"], KEPT["y"]
         return moved(msg)
@@ -203,21 +215,24 @@ KEPT: dict[str, Any] = {}
 DTYPE = np.dtype("float64")
 BUG = ""
 PROTOCOL = "funcnn-foreign/2"
+DECLARE_HEAD = False
+HEAD = {"output": "sigmoid", "loss": "squared", "outputs": "sum", "half": True}
 
 
 def main() -> None:
     # One small matrix product at a time: BLAS threads would only wait for each other
     # (13 ms a point instead of 0.7 on a busy 2-core machine).
     threadpool_limits(1)
-    global DTYPE, BUG, PROTOCOL
+    global DTYPE, BUG, PROTOCOL, DECLARE_HEAD
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     parser.add_argument("--bug", default="", choices=["", "grad-scale", "tanh-square",
                                                       "loss-extra", "bias-sum", "transposed",
-                                                      "softmax-ce"])
+                                                      "softmax-ce", "quadratic-delta"])
+    parser.add_argument("--declare-head", action="store_true")
     parser.add_argument("--protocol", choices=["1", "2"], default="2")
     args = parser.parse_args()
-    DTYPE, BUG = np.dtype(args.dtype), args.bug
+    DTYPE, BUG, DECLARE_HEAD = np.dtype(args.dtype), args.bug, args.declare_head
     PROTOCOL = f"funcnn-foreign/{args.protocol}"
     for line in sys.stdin:
         msg = json.loads(line)

@@ -10,11 +10,10 @@
 6. the gradient the training step applies (``fit``, ``make_step``), observed from one
    step, for every activation x loss x dtype (:mod:`verification.catalogue.training_step`);
 7. whole networks, every parameter tensor: every architecture the project reproduces,
-   every activation and every loss, float64 and float32, on real MNIST samples when the
-   data is present (random inputs otherwise), full mode up to 30k parameters and
-   directional mode above (no softmax-based loss on a one-output network: the XOR
-   network runs those with two outputs, 2-3-2); plus a conformance check against an
-   independent implementation. Backprop's exact invariants run first.
+   every activation and every loss (:func:`network_matrix`), float64 and float32, on
+   MNIST samples when present (random inputs otherwise), full mode up to 30k parameters,
+   directional above; a conformance check against an independent implementation.
+   Backprop's exact invariants run first.
 
 Each entry is a :class:`Check` (a name, a group, whether ``--quick`` runs it, and a
 function of the seed returning a :class:`~verification.reporting.report.Report`);
@@ -35,7 +34,7 @@ import numpy as np
 
 from funcnn.core.activations import ACTIVATIONS
 from funcnn.core.initializers import init
-from funcnn.core.losses import LOSSES, get_loss
+from funcnn.core.losses import LOSSES, Loss, get_loss
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray, Params
@@ -68,6 +67,7 @@ __all__ = [
     "check_network_case",
     "check_softmax",
     "loss_logits",
+    "loss_rows",
     "network_case",
     "network_matrix",
     "problem_rng",
@@ -133,19 +133,18 @@ class Check:
 
 
 def network_case(
-    arch: str, activation: str, loss: str, dtype: Any, seed: int
+    arch: str, activation: str, loss: str | Loss, dtype: Any, seed: int
 ) -> tuple[MLP, Params, FloatArray, Array, str]:
     """The fixed-seed problem of one network check: ``(spec, params, x, y, source)``.
 
-    ``y`` are integer labels for a loss whose targets are distributions (the softmax
-    cross-entropies), one-hot float targets of ``dtype`` for the other losses;
-    ``source`` is ``"mnist"``, ``"random"`` or ``"xor"``.
+    ``y`` are integer labels for a loss of ``"distribution"`` targets, else one-hot
+    float targets of ``dtype``; ``source`` is ``"mnist"``, ``"random"`` or ``"xor"``.
     """
     info = _architecture(arch)
     dtype = check_float_dtype("dtype", dtype)
     seed = check_seed(seed)
     resolved = get_loss(loss)
-    rng = problem_rng(seed, f"network/{arch}/{activation}/{loss}")
+    rng = problem_rng(seed, f"network/{arch}/{activation}/{resolved.name}")
     spec = MLP(info.sizes, activation)
     params = init(spec, rng, info.scheme, dtype=dtype)
     if arch in ("2-3-1", XOR_TWO_CLASS.name):
@@ -200,14 +199,14 @@ def _architecture(arch: Any) -> Architecture:
     return ARCHITECTURES[arch]
 
 
-def _invariants(arch: str, dtype: Any, seed: int, check: str) -> Report:
+def _invariants(arch: str, dtype: Any, check: str, *, seed: int) -> Report:
     info = ARCHITECTURES[arch]
     loss = "mse" if arch == "2-3-1" else "softmax_cross_entropy"
     spec, params, x, y, _ = network_case(arch, info.activation, loss, dtype, seed)
     return check_invariants(spec, params, x, y, loss, name=check)
 
 
-def _conformance(arch: str, dtype: Any, seed: int, check: str) -> Report:
+def _conformance(arch: str, dtype: Any, check: str, *, seed: int) -> Report:
     info = ARCHITECTURES[arch]
     loss = "softmax_cross_entropy"
     spec, params, x, y, _ = network_case(arch, info.activation, loss, dtype, seed)
@@ -215,46 +214,49 @@ def _conformance(arch: str, dtype: Any, seed: int, check: str) -> Report:
                              name=check, seed=seed, other_name="textbook")
 
 
-def softmax_based(loss: str) -> bool:
-    """Whether ``loss`` needs more than one output, as its ``min_outputs`` declares (a
-    softmax over the outputs: constant on one output)."""
+def softmax_based(loss: str | Loss) -> bool:
+    """Whether ``loss`` declares ``min_outputs > 1`` (a softmax over the outputs)."""
     return get_loss(loss).min_outputs > 1
 
 
 def network_matrix() -> list[tuple[str, str, str]]:
     """(arch, activation, loss): every activation with cross-entropy, and every loss with
-    the architecture's own activation, for every architecture.
-
-    A one-output network never gets a softmax-based loss (its gradient would be
-    identically zero): the XOR network runs those on :data:`XOR_TWO_CLASS` instead,
-    and its activation sweep uses binary cross-entropy.
-    """
+    the architecture's own activation (:func:`loss_rows`), for every architecture; the
+    one-output XOR network's activation sweep uses binary cross-entropy."""
     out = []
+    rows = {loss: loss_rows(loss) for loss in sorted(LOSSES)}
     for arch, info in ARCHITECTURES.items():
         one_output = info.sizes[-1] == 1
         sweep = "binary_cross_entropy" if one_output else "softmax_cross_entropy"
-        combos = [(arch, act, sweep) for act in sorted(ACTIVATIONS)]
-        combos += [(arch, info.activation, loss) for loss in sorted(LOSSES)
-                   if loss != sweep and not (one_output and softmax_based(loss))]
+        out += [(arch, act, sweep) for act in sorted(ACTIVATIONS)]
+        out += [row for loss in rows if loss != sweep for row in rows[loss] if row[0] == arch]
         if one_output:
-            combos += [(XOR_TWO_CLASS.name, act, "softmax_cross_entropy")
-                       for act in sorted(ACTIVATIONS)]
-            combos += [(XOR_TWO_CLASS.name, info.activation, loss) for loss in sorted(LOSSES)
-                       if softmax_based(loss) and loss != "softmax_cross_entropy"]
-        out += combos
+            out += [(XOR_TWO_CLASS.name, act, "softmax_cross_entropy")
+                    for act in sorted(ACTIVATIONS)]
+            out += [row for loss in rows if loss != "softmax_cross_entropy"
+                    for row in rows[loss] if row[0] == XOR_TWO_CLASS.name]
     return out
 
 
-_QUICK_NETWORKS = {
-    ("784-32-32-10", "sigmoid", "softmax_cross_entropy"),
-    ("784-128-10", "relu", "softmax_cross_entropy"),
-    ("784-100-200-10", "relu", "softmax_then_cross_entropy"),
-    ("784-500-250-100-10", "tanh", "softmax_cross_entropy"),
-}
+def loss_rows(loss: str | Loss) -> list[tuple[str, str, str]]:
+    """(arch, activation, loss name): ``loss`` with each architecture's own activation,
+    the rows :func:`network_matrix` gives it; never on fewer outputs than its
+    ``min_outputs`` (a softmax over one output: gradient 0): the XOR network's move to
+    :data:`XOR_TWO_CLASS`. Any :class:`~funcnn.Loss`, in the registry or not."""
+    resolved = get_loss(loss)
+    return [(arch if fits else XOR_TWO_CLASS.name, info.activation, resolved.name)
+            for arch, info in ARCHITECTURES.items()
+            if (fits := info.sizes[-1] >= resolved.min_outputs) or arch == "2-3-1"]
 
 
-def _activation_check(name: str, dtype: Any) -> Callable[[int], Report]:
-    return lambda seed: check_activation(name, dtype)
+_QUICK_NETWORKS = {("784-32-32-10", "sigmoid", "softmax_cross_entropy"),
+                   ("784-128-10", "relu", "softmax_cross_entropy"),
+                   ("784-100-200-10", "relu", "softmax_then_cross_entropy"),
+                   ("784-500-250-100-10", "tanh", "softmax_cross_entropy")}
+
+
+def _activation(name: str, dtype: Any, *, seed: int) -> Report:
+    return check_activation(name, dtype)
 
 
 def _seeded(fn: Callable[..., Report], *args: Any) -> Callable[[int], Report]:
@@ -282,11 +284,12 @@ def build_catalogue(quick: bool = False) -> list[Check]:
         for arch in ARCHITECTURES:
             name = f"invariants/{arch}/{dn}"
             add(name, "invariants", arch in ("2-3-1", "784-32-32-10"),
-                _invariants_check(arch, dtype, name))
+                _seeded(_invariants, arch, dtype, name))
     for dtype in DTYPES:
         dn = dtype_name(dtype)
         for act in sorted(ACTIVATIONS):
-            add(f"activation/{act}/{dn}", "activations", True, _activation_check(act, dtype))
+            add(f"activation/{act}/{dn}", "activations", True,
+                _seeded(_activation, act, dtype))
         add(f"softmax/{dn}", "softmax", True, _seeded(check_softmax, dtype))
         for kind in ("labels", "onehot"):
             add(f"cross_entropy/{kind}/{dn}", "cross_entropy", True,
@@ -305,7 +308,8 @@ def build_catalogue(quick: bool = False) -> list[Check]:
     _add_training_steps(add)
     for arch in ("784-32-32-10", "784-128-10"):
         name = f"conformance/textbook/{arch}/float64"
-        add(name, "conformance", arch == "784-32-32-10", _conformance_check(arch, name))
+        add(name, "conformance", arch == "784-32-32-10",
+            _seeded(_conformance, arch, np.float64, name))
     return [c for c in checks if c.quick] if quick else checks
 
 
@@ -321,14 +325,6 @@ def _add_training_steps(add: Callable[[str, str, bool, Callable[[int], Report]],
                     quick = act in ("relu", "sigmoid") and loss == "softmax_cross_entropy"
                     add(name, "training", quick,
                         _seeded(check_training_step, act, loss, dtype, opt))
-
-
-def _invariants_check(arch: str, dtype: Any, name: str) -> Callable[[int], Report]:
-    return lambda seed: _invariants(arch, dtype, seed, name)
-
-
-def _conformance_check(arch: str, name: str) -> Callable[[int], Report]:
-    return lambda seed: _conformance(arch, np.float64, seed, name)
 
 
 def select(checks: Sequence[Check], patterns: Iterable[str]) -> list[Check]:

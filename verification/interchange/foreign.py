@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from funcnn.core.activations import get_activation
+from funcnn.core.losses import LOSSES, Loss
 from funcnn.core.pytree import ravel
 from funcnn.core.spec import MLP
 from funcnn.errors import ArgumentTypeError, FuncnnError, InvalidArgumentError
@@ -39,17 +40,23 @@ from funcnn.typing import Array, FloatArray, Params
 from verification.engine.bounds.error_model import gradient_error_bound
 from verification.engine.bounds.settings import Settings
 from verification.engine.bounds.tolerances import EPS64, ORDER, STEP_UNIT, eps_of
-from verification.engine.common.arguments import check_nonnegative_number, check_seed
+from verification.engine.common.arguments import (
+    check_extra_losses,
+    check_nonnegative_number,
+    check_seed,
+)
 from verification.engine.common.layout import kink_side
 from verification.engine.common.reference import dense_targets, loss_kink_side
 from verification.engine.evaluators.perturbed import NetworkLoss
 from verification.engine.gradients import check_gradients
 from verification.external.conformance import check_conformance
+from verification.external.heads import head
 from verification.interchange.foreign_loss import Progress, foreign_evaluator
 from verification.interchange.foreign_messages import (
     PROTOCOL,
     PROTOCOL_V1,
     PROTOCOLS,
+    check_heads,
     check_hello,
     one_line,
     spoken_protocol,
@@ -75,7 +82,7 @@ program a forward pass, and the bisection names the worst entry all the same."""
 
 
 
-def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
+def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str | Loss
                   ) -> Callable[[Params], Array] | None:
     """Which side of its kinks every pre-activation of a kinked activation (relu, leaky
     relu) is on, and every output of a kinked loss (one that declares ``kinks``, e.g.
@@ -98,8 +105,8 @@ def _kink_pattern(spec: MLP, x: Array, y: Array, loss: str
     return pattern
 
 
-def loss_precision(spec: MLP, params: Params, x: Array, y: Array, loss: str, dtype: str
-                   ) -> tuple[float, Settings]:
+def loss_precision(spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss,
+                   dtype: str) -> tuple[float, Settings]:
     """The ``noise_scale`` and numerical settings for finite differences of a loss that
     is computed in ``dtype``.
 
@@ -116,8 +123,8 @@ def loss_precision(spec: MLP, params: Params, x: Array, y: Array, loss: str, dty
     return scale, Settings(step_unit=STEP_UNIT * ratio ** (1 / (ORDER + 1)), screen=False)
 
 
-def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, loss: str,
-               dtype: str, seed: int) -> str | None:
+def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array,
+               loss: str | Loss, dtype: str, seed: int) -> str | None:
     """The root-cause diagnosis (``verification.external.diagnosis.diagnose_mlp``) of the foreign
     backprop, as text; None where that module is not installed."""
     try:
@@ -140,12 +147,14 @@ def _diagnosis(program: ForeignProgram, spec: MLP, params: Params, x: Array, los
 
 
 def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtype: str,
-                   progress: Progress | None) -> Report:
+                   progress: Progress | None, extra: dict[str, Loss] | None = None) -> Report:
     """Conformance, then the foreign gradient against finite differences of the foreign
-    loss evaluated in ``fd_dtype`` (float64 unless the program only does float32)."""
-    arch, act, loss, dtype = problem
+    loss evaluated in ``fd_dtype`` (float64 unless the program only does float32);
+    ``extra``: the losses outside funcnn's registry, by name."""
+    arch, act, loss_name, dtype = problem
+    loss: str | Loss = (extra or {}).get(loss_name, loss_name)
     spec, params, x, y = problem_case(arch, act, loss, np.dtype(dtype), seed)
-    name = f"foreign/{arch}/{act}/{loss}/{dtype}"
+    name = f"foreign/{arch}/{act}/{loss_name}/{dtype}"
 
     def other(p: Params, xx: Array, yy: Array) -> tuple[float, Params]:
         value, grads = program.value_and_grad(spec, p, xx, yy, loss, dtype)
@@ -215,11 +224,15 @@ def check_foreign(
     encoding: str = "base64",
     max_answer_bytes: int = MAX_ANSWER_BYTES,
     progress: TextIO | None = None,
+    losses: Sequence[Loss] = (),
 ) -> Report:
     """Run ``command`` and check its MLP on every supported problem; one report.
 
     ``command``: a shell-style string (split, not run by a shell) or an argument list;
     ``only``: patterns (shell wildcards or substrings) on ``arch/activation/loss/dtype``;
+    ``losses``: losses beyond funcnn's registry (any :class:`funcnn.Loss`, e.g. a head of
+    :func:`verification.external.heads.head`), each checked on the rows a registry loss
+    gets and sent to the program by its name, as are the heads its ``hello`` declares;
     ``encoding``: how arrays are sent, ``"base64"`` or ``"list"``;
     ``max_answer_bytes``: the longest answer line read; ``progress``: a stream for
     progress lines (the command line passes stderr), ``None`` for none. Raises
@@ -236,11 +249,14 @@ def check_foreign(
         with status 3 before answering 'hello'
     """
     _check_arguments(command, timeout, encoding, max_answer_bytes)
+    given = check_extra_losses(losses)
     seed = check_seed(seed)
     with ForeignProgram(command, timeout, encoding, max_answer_bytes) as program:
         hello = program.request({"op": "hello", "protocol": PROTOCOL,
                                  "protocols": list(PROTOCOLS)})
-        problems = foreign_problems(hello, quick, only)
+        extra = {**given, **{name: head(**fields, name=name) for name, fields in
+                             check_heads(hello, [*LOSSES, *given]).items()}}
+        problems = foreign_problems(hello, quick, only, list(extra.values()))
         declared = check_hello(hello)
         program.protocol = spoken_protocol(hello)
         if not problems:
@@ -249,7 +265,7 @@ def check_foreign(
             raise ForeignError(f"no problem matches what {program.name!r} supports "
                                f"({shown}) and --only {list(only)}")
         fd_dtype = "float64" if "float64" in (declared["dtypes"] or ["float64"]) else "float32"
-        reports = _check_problems(program, problems, seed, fd_dtype, Progress(progress))
+        reports = _check_problems(program, problems, seed, fd_dtype, Progress(progress), extra)
         diagnoses = {k: v for r in reports for k, v in r.meta.get("diagnosis", {}).items()}
         return Report.combine(reports, {"foreign": program.name, "problems": len(problems),
                                         "protocol": program.protocol,
@@ -260,7 +276,7 @@ def check_foreign(
 
 
 def _check_problems(program: ForeignProgram, problems: Sequence[Problem], seed: int,
-                    fd_dtype: str, progress: Progress) -> list[Report]:
+                    fd_dtype: str, progress: Progress, extra: dict[str, Loss]) -> list[Report]:
     """Every problem in turn, with a progress line as each one starts and ends."""
     if program.protocol == PROTOCOL_V1:
         progress.say(f"{program.name!r} speaks {PROTOCOL_V1}: every perturbed point is sent "
@@ -272,7 +288,7 @@ def _check_problems(program: ForeignProgram, problems: Sequence[Problem], seed: 
         progress.begin(name)
         progress.say(f"[{number}/{len(problems)}] {name} ...")
         start, asked, sent = time.perf_counter(), program.evaluations, program.requests
-        report = _check_problem(program, problem, seed, fd_dtype, progress)
+        report = _check_problem(program, problem, seed, fd_dtype, progress, extra)
         reports.append(report)
         progress.say(f"[{number}/{len(problems)}] {name}: "
                      f"{'pass' if report.passed else 'FAIL'}, "

@@ -162,7 +162,8 @@ class ForeignLoss(UnitSteps):
         return out - self._value
 
 
-def foreign_evaluator(program: ForeignProgram, spec: MLP, x: Array, y: Array, loss: str,
+def foreign_evaluator(program: ForeignProgram, spec: MLP, x: Array, y: Array,
+                      loss: str | Loss,
                       dtype: str, noise_scale: float, progress: Progress | None
                       ) -> Callable[[Params, bool], ForeignLoss]:
     """``evaluator(params, kinks)`` for

@@ -19,6 +19,7 @@ import numpy as np
 
 from funcnn.errors import FuncnnError
 from funcnn.typing import Array, FloatArray
+from verification.external.heads import OUTPUTS
 
 __all__ = [
     "PROTOCOL",
@@ -26,6 +27,7 @@ __all__ = [
     "PROTOCOL_V1",
     "SHOWN_CHARS",
     "ForeignError",
+    "check_heads",
     "check_hello",
     "check_losses",
     "check_problem",
@@ -158,6 +160,63 @@ def check_hello(answer: dict[str, Any]) -> dict[str, list[str] | None]:
                                    f"(a string), got {shown_type(name)}")
         out[key] = list(value)
     return out
+
+
+HEAD_FIELDS = {"output": None, "loss": None, "outputs": "mean", "half": False}
+"""The fields of a ``heads`` entry of a ``hello`` answer, with their defaults (None:
+required): the arguments of :func:`verification.external.heads.head`."""
+
+
+def check_heads(answer: dict[str, Any], known: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The heads a ``hello`` answer declares (``heads``: an object from a loss name to
+    ``{"output", "loss", "outputs", "half"}``, as :func:`~verification.external.heads.head`
+    takes them), each field checked and the defaults filled in; ``known``: the loss
+    names a head may not take (funcnn's own). Missing or null: none."""
+    heads = answer.get("heads")
+    if heads is None:
+        return {}
+    what = "answer to 'hello': heads"
+    if not isinstance(heads, dict):
+        raise ForeignError(f"{what}: expected an object from loss names to heads, got "
+                           f"{shown_type(heads)}")
+    out = {}
+    for name, entry in heads.items():
+        at = f"{what}[{one_line(repr(name), 60)}]"
+        if not name.strip() or name in known:
+            raise ForeignError(f"{at}: expected a new loss name (not empty, not one of "
+                               f"funcnn's: {sorted(known)})")
+        if not isinstance(entry, dict):
+            raise ForeignError(f"{at}: expected an object with output and loss, got "
+                               f"{shown_type(entry)}")
+        unknown = sorted(set(entry) - set(HEAD_FIELDS))
+        if unknown:
+            raise ForeignError(f"{at}: unknown field {one_line(repr(unknown[0]), 60)}, "
+                               f"expected {list(HEAD_FIELDS)}")
+        fields = {}
+        for key, default in HEAD_FIELDS.items():
+            value = entry.get(key, default)
+            if value is None:
+                raise ForeignError(f"{at}.{key}: missing")
+            allowed = _HEAD_VALUES[key]
+            if value not in allowed or type(value) is not type(allowed[0]):
+                shown = repr(one_line(value, 40)) if isinstance(value, str) else (
+                    json.dumps(value) if isinstance(value, bool) else shown_type(value))
+                raise ForeignError(f"{at}.{key}: {shown}, expected one of "
+                                   f"{json.dumps(list(allowed))}")
+            fields[key] = value
+        if fields["loss"] == "cross_entropy" and fields["output"] not in ("softmax", "sigmoid"):
+            raise ForeignError(f"{at}.loss: cross_entropy needs output softmax or sigmoid, "
+                               f"got output {fields['output']!r}")
+        out[str(name)] = fields
+    return out
+
+
+_HEAD_VALUES: dict[str, tuple[Any, ...]] = {
+    "output": tuple(sorted(OUTPUTS)),
+    "loss": ("squared", "cross_entropy"),
+    "outputs": ("mean", "sum"),
+    "half": (False, True),
+}
 
 
 def finite_number(value: Any, what: str) -> float:

@@ -13,20 +13,21 @@ Python.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from funcnn.core.activations import ACTIVATIONS
 from funcnn.core.initializers import init
-from funcnn.core.losses import LOSSES, get_loss
+from funcnn.core.losses import LOSSES, Loss, get_loss
 from funcnn.core.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
 from verification.catalogue.data import problem_rng, sample_batch
 from verification.catalogue.suite import (
     DTYPES,
     Architecture,
+    loss_rows,
     network_case,
     network_matrix,
 )
@@ -47,13 +48,16 @@ NON_SQUARE_BATCH = 8
 QUICK_LARGE = ("784-32-32-10", "sigmoid", "softmax_cross_entropy")
 """The one large problem of ``--quick`` (directional mode)."""
 
-def _rows() -> list[tuple[str, str, str]]:
+def _rows(extra: Sequence[Loss] = ()) -> list[tuple[str, str, str]]:
     """The network matrix's rows and the non-square network's, built by the same rule:
-    every activation with cross-entropy, every loss with its own activation."""
+    every activation with cross-entropy, every loss with its own activation; then the
+    same rows for each loss of ``extra`` (losses outside the registry)."""
     own = [(NON_SQUARE.name, act, "softmax_cross_entropy") for act in sorted(ACTIVATIONS)]
     own += [(NON_SQUARE.name, NON_SQUARE.activation, loss) for loss in sorted(LOSSES)
             if loss != "softmax_cross_entropy"]
-    return network_matrix() + own
+    added = [row for loss in extra for row in
+             [*loss_rows(loss), (NON_SQUARE.name, NON_SQUARE.activation, loss.name)]]
+    return network_matrix() + own + added
 
 
 def _small(row: tuple[str, str, str]) -> bool:
@@ -77,7 +81,8 @@ def _quick(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
 
 
 def foreign_problems(
-    supported: dict[str, Any], quick: bool = False, only: Iterable[str] = ()
+    supported: dict[str, Any], quick: bool = False, only: Iterable[str] = (),
+    extra: Sequence[Loss] = (),
 ) -> list[Problem]:
     """(arch, activation, loss, dtype) the program declared it supports: every row of
     the network matrix and of :data:`NON_SQUARE` (``quick``: see the module docstring).
@@ -86,13 +91,15 @@ def foreign_problems(
     ``losses``, each a list of names (missing or null: all; names funcnn does not know
     are ignored). A list of another type raises
     :class:`~verification.interchange.foreign_messages.ForeignError` naming it.
+    ``extra``: losses outside funcnn's registry (the caller's, and the heads the
+    ``hello`` answer declares), each given the rows a registry loss gets.
     """
     declared = check_hello(supported)
     acts = set(_or_all(declared["activations"], sorted(ACTIVATIONS)))
-    losses = set(_or_all(declared["losses"], sorted(LOSSES)))
+    losses = set(_or_all(declared["losses"], sorted(LOSSES))) | {loss.name for loss in extra}
     dtypes = [str(np.dtype(d)) for d in DTYPES if str(np.dtype(d)) in
               set(_or_all(declared["dtypes"], ["float64", "float32"]))]
-    rows = [r for r in _rows() if r[1] in acts and r[2] in losses]
+    rows = [r for r in _rows(extra) if r[1] in acts and r[2] in losses]
     if not quick:
         chosen = [(*r, d) for d in dtypes for r in rows]
     else:
@@ -109,7 +116,7 @@ def _or_all(names: list[str] | None, every: list[str]) -> list[str]:
     return every if names is None else names
 
 
-def problem_case(arch: str, activation: str, loss: str, dtype: Any, seed: int
+def problem_case(arch: str, activation: str, loss: str | Loss, dtype: Any, seed: int
                  ) -> tuple[MLP, Params, FloatArray, Array]:
     """``(spec, params, x, y)`` of a problem: the catalogue's
     (:func:`~verification.catalogue.suite.network_case`), or the non-square network's,
@@ -118,7 +125,7 @@ def problem_case(arch: str, activation: str, loss: str, dtype: Any, seed: int
     if arch != NON_SQUARE.name:
         case = network_case(arch, activation, loss, dtype, seed)
         return case[0], case[1], case[2], case[3]
-    rng = problem_rng(seed, f"foreign/{arch}/{activation}/{loss}")
+    rng = problem_rng(seed, f"foreign/{arch}/{activation}/{get_loss(loss).name}")
     spec = MLP(NON_SQUARE.sizes, activation)
     params = init(spec, rng, NON_SQUARE.scheme, dtype=dtype)
     x, labels, _ = sample_batch(spec.n_in, spec.n_out, NON_SQUARE_BATCH, rng)

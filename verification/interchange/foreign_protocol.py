@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from funcnn.core.losses import Loss
 from funcnn.core.spec import MLP
 from funcnn.typing import Array, Params
 from verification.interchange.foreign_messages import (
@@ -198,9 +199,10 @@ class ForeignProgram:
         except (OSError, ValueError):
             pass  # it exited: the reader sees the end of its output and says so
 
-    def _problem(self, spec: MLP, x: Array, y: Array, loss: str, dtype: str) -> dict[str, Any]:
+    def _problem(self, spec: MLP, x: Array, y: Array, loss: str | Loss, dtype: str
+                 ) -> dict[str, Any]:
         return {"spec": {"sizes": list(spec.sizes), "activations": list(spec.hidden_activations),
-                         "loss": loss},
+                         "loss": loss if isinstance(loss, str) else loss.name},
                 "dtype": dtype, "x": encode_array(np.asarray(x, dtype=dtype), self.encoding),
                 "y": encode_array(np.asarray(y) if np.asarray(y).dtype.kind in "iu"
                                   else np.asarray(y, dtype=dtype), self.encoding)}
@@ -209,7 +211,7 @@ class ForeignProgram:
         return [{k: encode_array(np.asarray(layer[k], dtype=dtype), self.encoding)
                  for k in ("W", "b")} for layer in params]
 
-    def value_and_grad(self, spec: MLP, params: Params, x: Array, y: Array, loss: str,
+    def value_and_grad(self, spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss,
                        dtype: str) -> tuple[float, Params]:
         """The program's mean loss and gradient (float64 arrays, shapes checked)."""
         answer = self.request({"op": "value_and_grad", **self._problem(spec, x, y, loss, dtype),
@@ -218,7 +220,7 @@ class ForeignProgram:
         value, grads = check_value_and_grad(answer, shapes)
         return value, list(grads)
 
-    def losses(self, spec: MLP, params_list: Sequence[Params], x: Array, y: Array, loss: str,
+    def losses(self, spec: MLP, params_list: Sequence[Params], x: Array, y: Array, loss: str | Loss,
                dtype: str) -> Array:
         """The program's mean loss at each params of ``params_list``, in one message."""
         self.evaluations += len(params_list)
@@ -226,7 +228,7 @@ class ForeignProgram:
                                "params_list": [self._params(p, dtype) for p in params_list]})
         return check_losses(answer, len(params_list))
 
-    def set_problem(self, spec: MLP, params: Params, x: Array, y: Array, loss: str,
+    def set_problem(self, spec: MLP, params: Params, x: Array, y: Array, loss: str | Loss,
                     dtype: str) -> float:
         """Version 2: the program keeps ``spec``, ``x``, ``y`` and ``params`` (in
         ``dtype``) for the ``moves`` that follow, and answers its loss at ``params``."""

@@ -35,14 +35,21 @@ from typing import Any
 import numpy as np
 
 from funcnn.core.activations import get_activation
+from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import value_and_grad
 from funcnn.core.spec import MLP
 from funcnn.typing import Array, FloatArray, Params
-from verification.catalogue.suite import ARCHITECTURES, DTYPES, network_case, network_matrix
+from verification.catalogue.suite import (
+    ARCHITECTURES,
+    DTYPES,
+    loss_rows,
+    network_case,
+    network_matrix,
+)
 from verification.engine.bounds.error_model import gradient_error_bound
 from verification.engine.bounds.tolerances import MODEL_SAFETY, eps_of, rtol_for
-from verification.engine.common.arguments import check_callable, check_seed
-from verification.interchange.golden_cases import elementwise_cases, output_scale
+from verification.engine.common.arguments import check_callable, check_extra_losses, check_seed
+from verification.interchange.golden_cases import elementwise_cases, loss_fields, output_scale
 from verification.interchange.golden_format import FORMAT, GoldenFiles, read_golden, write_golden
 from verification.reporting.report import CheckRow, Report
 
@@ -130,18 +137,21 @@ _HEADER = {
 }
 
 
-def golden_networks(large: bool = False) -> list[tuple[str, str, str]]:
-    """(arch, activation, loss) of the golden network cases (see the module docstring)."""
-    xor = [case for case in network_matrix() if case[0].startswith("2-3-")]
+def golden_networks(large: bool = False, losses: Sequence[Loss] = ()
+                    ) -> list[tuple[str, str, str]]:
+    """(arch, activation, loss) of the golden network cases (see the module docstring);
+    ``losses`` beyond the registry get the rows of a registry loss."""
+    matrix = network_matrix() + [row for loss in losses for row in loss_rows(loss)]
+    xor = [case for case in matrix if case[0].startswith("2-3-")]
     if not large:
         return [*xor, ("784-32-32-10", "sigmoid", "softmax_cross_entropy")]
-    mid = [case for case in network_matrix() if case[0] == "784-32-32-10"]
+    mid = [case for case in matrix if case[0] == "784-32-32-10"]
     big = [(arch, info.activation, "softmax_cross_entropy") for arch, info in
            ARCHITECTURES.items() if arch not in ("2-3-1", "784-32-32-10")]
     return [*xor, *mid, *big]
 
 
-def _network_case(arch: str, act: str, loss: str, dtype: Any, seed: int
+def _network_case(arch: str, act: str, loss: str | Loss, dtype: Any, seed: int
                   ) -> tuple[dict[str, Any], dict[str, Array]]:
     spec, params, x, y, source = network_case(arch, act, loss, dtype, seed)
     value, grads = value_and_grad(spec, params, x, y, loss)
@@ -149,9 +159,10 @@ def _network_case(arch: str, act: str, loss: str, dtype: Any, seed: int
     dn = str(np.dtype(dtype))
     labels = np.asarray(y).dtype.kind in "iu"
     fields = {
-        "id": f"network/{arch}/{act}/{loss}/{dn}", "kind": "network", "dtype": dn,
-        "sizes": list(spec.sizes), "activations": list(spec.hidden_activations),
-        "loss": loss, "reduction": "mean", "labels": "int32" if labels else "dense",
+        "id": f"network/{arch}/{act}/{get_loss(loss).name}/{dn}", "kind": "network",
+        "dtype": dn, "sizes": list(spec.sizes), "activations": list(spec.hidden_activations),
+        **loss_fields(get_loss(loss)), "reduction": "mean",
+        "labels": "int32" if labels else "dense",
         "data": source, "value": float(value), "n_layers": spec.n_layers,
         "inputs": ["x", "y", "params/*"], "outputs": ["value", "grads/*"],
     }
@@ -169,8 +180,14 @@ def export_golden(
     seed: int = 0,
     large: bool = False,
     networks: Sequence[tuple[str, str, str]] | None = None,
+    losses: Sequence[Loss] = (),
 ) -> list[str]:
     """Write the golden cases to ``directory``; return their ids. Runs no check.
+
+    ``losses``: losses beyond funcnn's registry (any :class:`funcnn.Loss`, e.g. a head
+    of :func:`verification.external.heads.head`), each exported like a registry loss:
+    its loss cases, and its network rows among the default ``networks`` (``networks``
+    may name it too). A head's cases carry its declaration (``head``).
 
     For example:
 
@@ -183,10 +200,12 @@ def export_golden(
         (True, ['data.bin', 'index.txt', 'manifest.json'])
     """
     seed = check_seed(seed)
-    chosen = golden_networks(large) if networks is None else list(networks)
-    cases = elementwise_cases(seed)
+    extra = check_extra_losses(losses)
+    chosen = golden_networks(large, list(extra.values())) if networks is None else list(networks)
+    cases = elementwise_cases(seed, list(extra.values()))
     for dtype in DTYPES:
-        cases += [_network_case(*combo, dtype, seed) for combo in chosen]
+        cases += [_network_case(arch, act, extra.get(loss, loss), dtype, seed)
+                  for arch, act, loss in chosen]
     write_golden(directory, {"seed": seed, **_HEADER, "comparison": _rules()}, cases)
     return [fields["id"] for fields, _ in cases]
 
@@ -283,12 +302,14 @@ def verify_golden(
     value_and_grad_fn: OtherNetwork | None = None,
     activation_fn: OtherActivation | None = None,
     cases: Iterable[str] | None = None,
+    losses: Sequence[Loss] = (),
 ) -> Report:
     """Recompute the network and activation cases of a golden directory and compare
     them by :func:`compare_case`, one row per case.
 
     ``value_and_grad_fn(spec, params, x, y, loss)`` defaults to funcnn's (``y`` int64
-    labels or float targets), ``activation_fn(name, z) -> (f(z), f'(z))`` to funcnn's
+    labels or float targets; ``losses``: the losses beyond the registry it was exported
+    with, found by name), ``activation_fn(name, z) -> (f(z), f'(z))`` to funcnn's
     activations.
 
         >>> import tempfile
@@ -299,7 +320,13 @@ def verify_golden(
         >>> report.passed, {row.verdict for row in report.rows}
         (True, {'pass'})
     """
-    fn = check_callable("value_and_grad_fn", value_and_grad_fn, optional=True) or value_and_grad
+    extra = check_extra_losses(losses)
+
+    def funcnn_network(spec: MLP, params: Params, x: Array, y: Array, loss: str
+                       ) -> tuple[float, Params]:
+        return value_and_grad(spec, params, x, y, extra.get(loss, loss))
+
+    fn = check_callable("value_and_grad_fn", value_and_grad_fn, optional=True) or funcnn_network
     act_fn = check_callable("activation_fn", activation_fn, optional=True) or _funcnn_activation
     golden = load_golden(path)
     wanted = list(golden.cases) if cases is None else list(cases)

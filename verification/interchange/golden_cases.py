@@ -10,6 +10,7 @@ float32 reference can be far less accurate than ``eps`` where ``1 - p`` cancels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from funcnn.core import losses as funcnn_losses
 from funcnn.core.activations import ACTIVATIONS
 from funcnn.core.dense import dense, dense_vjp
+from funcnn.core.losses import Loss
 from funcnn.core.softmax import softmax, softmax_jacobian, softmax_vjp
 from funcnn.typing import Array, FloatArray
 from verification.catalogue.suite import (
@@ -28,8 +30,9 @@ from verification.catalogue.suite import (
 )
 from verification.engine.bounds.error_model import activation_bounds, loss_gradient_error
 from verification.engine.common.reference import dense_targets
+from verification.external.heads import Head
 
-__all__ = ["elementwise_cases", "output_scale"]
+__all__ = ["elementwise_cases", "loss_fields", "output_scale"]
 
 Case = tuple[dict[str, Any], dict[str, Array]]
 
@@ -55,7 +58,7 @@ def _scaled(fields: dict[str, Any], tensors: dict[str, Array]) -> Case:
     return {**fields, "scale": scale}, tensors
 
 
-def _loss_tolerance(name: str, z: FloatArray, y: Array, grad: FloatArray) -> FloatArray:
+def _loss_tolerance(name: Loss, z: FloatArray, y: Array, grad: FloatArray) -> FloatArray:
     """Rounding bound of ``name``'s gradient ``grad`` computed in ``z``'s dtype at exact
     ``z``; below float64 capped like a network's
     (:func:`~verification.engine.bounds.error_model.cap_by_measurement`): at most
@@ -101,7 +104,15 @@ def _softmax(dn: str, dtype: Any, seed: int) -> Case:
                             "vjp": softmax_vjp(s, g)})
 
 
-def _losses(dn: str, dtype: Any, seed: int) -> list[Case]:
+def loss_fields(loss: Loss) -> dict[str, Any]:
+    """What a golden case says about its loss: the name, and a head's declaration (the
+    arguments of :func:`verification.external.heads.head`) so another program can build
+    it."""
+    return {"loss": loss.name,
+            **({"head": loss.declaration()} if isinstance(loss, Head) else {})}
+
+
+def _losses(dn: str, dtype: Any, seed: int, extra: Sequence[Loss] = ()) -> list[Case]:
     rng = problem_rng(seed, f"loss/{dn}")
     z = loss_logits(rng, dtype)
     batch, width = z.shape
@@ -113,15 +124,16 @@ def _losses(dn: str, dtype: Any, seed: int) -> list[Case]:
         "probability": rng.random(z.shape).astype(dtype),
     }
     out = []
-    for name in sorted(funcnn_losses.LOSSES):
-        for tname in _TARGETS[funcnn_losses.LOSSES[name].target_kind]:
+    every = [funcnn_losses.LOSSES[name] for name in sorted(funcnn_losses.LOSSES)]
+    for loss in [*every, *extra]:
+        for tname in _TARGETS[loss.target_kind]:
             y = targets[tname]
-            value, grad = funcnn_losses.checked_value_and_grad(name, z, y)
-            fields = {"id": f"loss/{name}/{tname}/{dn}", "kind": "loss", "dtype": dn,
-                      "loss": name, "reduction": "mean", "targets": tname, "value": value,
-                      "inputs": ["z", "y"], "outputs": ["value", "grad"]}
+            value, grad = funcnn_losses.checked_value_and_grad(loss, z, y)
+            fields = {"id": f"loss/{loss.name}/{tname}/{dn}", "kind": "loss", "dtype": dn,
+                      **loss_fields(loss), "reduction": "mean", "targets": tname,
+                      "value": value, "inputs": ["z", "y"], "outputs": ["value", "grad"]}
             out.append(_scaled(fields, {"z": z, "y": y, "grad": grad,
-                                        "tolerance/grad": _loss_tolerance(name, z, y, grad)}))
+                                        "tolerance/grad": _loss_tolerance(loss, z, y, grad)}))
     return out
 
 
@@ -140,11 +152,12 @@ def _dense(dn: str, dtype: Any, seed: int) -> Case:
                             "dx": dx})
 
 
-def elementwise_cases(seed: int) -> list[Case]:
-    """Every non-network case, float64 then float32."""
+def elementwise_cases(seed: int, extra: Sequence[Loss] = ()) -> list[Case]:
+    """Every non-network case, float64 then float32; ``extra``: losses beyond the
+    registry, each with the cases of a registry loss."""
     out: list[Case] = []
     for dtype in DTYPES:
         dn = str(np.dtype(dtype))
         out += [*_activations(dn, dtype), _softmax(dn, dtype, seed),
-                *_losses(dn, dtype, seed), _dense(dn, dtype, seed)]
+                *_losses(dn, dtype, seed, extra), _dense(dn, dtype, seed)]
     return out

@@ -11,17 +11,20 @@ checks of :mod:`funcnn.core.validation` that the library itself uses.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from funcnn.core.losses import LOSSES, Loss
 from funcnn.core.spec import MLP
 from funcnn.core.validation import check_float_dtype
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
 
 __all__ = [
     "check_callable",
+    "check_extra_losses",
     "check_float_dtype",
     "check_loss_value",
     "check_nonnegative_number",
@@ -103,3 +106,29 @@ def require_finite(what: str, compute: Callable[[], Any], check: Callable[[Any],
     if not check(result):
         raise NonFiniteError(f"{what}")
     return result
+
+
+_LOSS_NAME = re.compile("[a-z0-9_]+")
+
+
+def check_extra_losses(losses: Any) -> dict[str, Loss]:
+    """``losses`` (a sequence of :class:`funcnn.Loss` outside the registry) by name;
+    anything else, or a name taken twice or by a registry loss, names ``losses[i]``."""
+    if isinstance(losses, str | bytes | Loss) or not isinstance(losses, Sequence):
+        raise ArgumentTypeError(f"losses: expected a sequence of funcnn.Loss, got "
+                                f"{type(losses).__name__}")
+    out: dict[str, Loss] = {}
+    for index, loss in enumerate(losses):
+        if not isinstance(loss, Loss):
+            raise ArgumentTypeError(f"losses[{index}]: expected a funcnn.Loss, got "
+                                    f"{type(loss).__name__}")
+        if loss.name in LOSSES or loss.name in out:
+            raise InvalidArgumentError(
+                f"losses[{index}]: name {loss.name!r} is taken (by funcnn's registry or an "
+                "earlier entry); expected a new name")
+        if not _LOSS_NAME.fullmatch(loss.name):
+            raise InvalidArgumentError(
+                f"losses[{index}]: name {loss.name!r}: expected lowercase letters, digits and "
+                "_ (it names problems, golden cases and the loss on the wire)")
+        out[loss.name] = loss
+    return out
