@@ -114,8 +114,9 @@ _HEADER = {
     "conventions": {
         "reduction": "every loss is the mean over the batch (and over the outputs for mse, "
                      "binary_cross_entropy and softmax_binary_cross_entropy)",
-        "labels": "int32 class indices for softmax_cross_entropy and "
-                  "softmax_then_cross_entropy; otherwise float targets of shape "
+        "labels": "int32 class indices for softmax_cross_entropy, "
+                  "softmax_then_cross_entropy and any loss of distribution targets; "
+                  "otherwise float targets of shape "
                   "(batch, n_out) in the case's dtype (one-hot for classification data; "
                   "for one output the 0/1 target)",
         "activations": "relu'(0) = 0 and leaky_relu'(0) = 0.01 (slope 0.01); softplus' = "

@@ -11,8 +11,10 @@ once, so they need each sample's loss, not only the batch mean that
   reference: they are a deliberate second implementation, an oracle;
 - for any other :class:`~funcnn.core.losses.Loss` (a new registry entry, a user's own
   loss), the loss's own definition: its ``sample_loss`` when it declares one, else its
-  ``value_and_grad`` called one row at a time (the same numbers, slower). Its gradient
-  is then checked against finite differences of its own value.
+  ``value_and_grad`` called one row at a time (the same numbers, slower; the
+  evaluators avoid it for moved rows, see
+  :mod:`verification.engine.evaluators.loss_rows`). Its gradient is then checked
+  against finite differences of its own value.
 
 Either way the batch mean is compared with the loss's own value (the "loss value" rows)
 before any check trusts it. :func:`loss_kink_side` is where the perturbed evaluators
