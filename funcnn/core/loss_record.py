@@ -66,8 +66,9 @@ class Loss:
       batched over any leading axes; the gradient checks evaluate it at millions of
       perturbed rows. Without it they call ``value_and_grad`` on the rows each
       perturbation moves, one call per perturbation (the same numbers, slower: 4.1 s
-      instead of 3.5 s for Huber's 36 catalogue checks). The built-in losses leave it out: the checks run
-      independent formulas for those (``verification.engine.common.reference``).
+      instead of 3.5 s for Huber's 36 catalogue checks). The built-in losses leave it
+      out: the checks run independent formulas for those
+      (``verification.engine.common.reference``).
     - ``kinks``: the values of ``kink_coordinate(z, t)`` (by default the residual
       ``z - t``, entry by entry) where the loss's gradient is not differentiable, e.g.
       ``(-delta, delta)`` for Huber. Finite differences across a kink are then flagged

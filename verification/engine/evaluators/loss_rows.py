@@ -1,6 +1,7 @@
 """What the perturbed evaluators share: the loss of moved output rows and the kink flags
 of a kinked loss (:class:`OutputRows`), and the properties of an evaluator that sits at
-one point and steps in the units of its coordinates (:class:`UnitSteps`).
+one point (:class:`AtOnePoint`), stepping in the units of its coordinates
+(:class:`UnitSteps`).
 
 :class:`OutputRows` is built once per evaluator from the loss and the unperturbed
 logits. For a loss with per-sample values (a built-in's formula or a declared
@@ -28,7 +29,7 @@ from verification.engine.common.reference import (
 )
 from verification.engine.common.threads import rowwise
 
-__all__ = ["OutputRows", "UnitSteps"]
+__all__ = ["AtOnePoint", "OutputRows", "UnitSteps"]
 
 BoolArray = NDArray[np.bool_]
 
@@ -102,9 +103,8 @@ class OutputRows:
         return values, flags
 
 
-class UnitSteps:
-    """``n``, ``value``, ``noise_scale`` and unit scales of an evaluator that sits at one
-    point and steps in units of its coordinates (a black box, or logits); its
+class AtOnePoint:
+    """``n``, ``value`` and ``noise_scale`` of an evaluator that sits at one point; its
     ``__init__`` sets ``_n``, ``_value`` and ``_noise``."""
 
     _n: int
@@ -123,8 +123,13 @@ class UnitSteps:
 
     @property
     def noise_scale(self) -> float:
-        """What one evaluation's rounding scales with (given when built)."""
+        """What one evaluation's rounding scales with (see ``reference.noise_scale``)."""
         return self._noise
+
+
+class UnitSteps(AtOnePoint):
+    """An evaluator at one point that steps in units of its coordinates (a black box,
+    or logits)."""
 
     def coordinate_scale(self) -> FloatArray:
         """All ones: a unit step moves a coordinate by one."""

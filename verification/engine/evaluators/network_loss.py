@@ -26,7 +26,7 @@ from verification.engine.common.reference import (
     reference_activation,
 )
 from verification.engine.common.threads import rowwise
-from verification.engine.evaluators.loss_rows import OutputRows
+from verification.engine.evaluators.loss_rows import AtOnePoint, OutputRows
 from verification.engine.evaluators.sparse_moves import (
     InputColumns,
     equal_moves,
@@ -39,7 +39,7 @@ __all__ = ["NetworkLoss"]
 BoolArray = NDArray[np.bool_]
 
 
-class NetworkLoss:
+class NetworkLoss(AtOnePoint):
     """An MLP's mean loss on a fixed batch, evaluated at perturbed parameters in float64.
 
     ``params`` may be float32 or float64 (they and ``x`` are up-cast exactly); ``loss``
@@ -85,6 +85,7 @@ class NetworkLoss:
         """Whether the loss's rows are evaluated many per call (see ``loss_rows``)."""
         self._value = float(np.mean(self._out.base))
         self._noise = noise_scale(resolved, z[-1], self._t)
+        self._n = self.n_total()
         self.layout = tensor_layout(params)
         # Each flat tensor k belongs to layer k // 2; even k are W, odd k are b.
         self._offsets = np.array([info.offset for info in self.layout] + [self.n_total()])
@@ -92,21 +93,6 @@ class NetworkLoss:
     def n_total(self) -> int:
         """Number of parameters."""
         return int(sum(W.size + b.size for W, b in zip(self._W, self._b, strict=True)))
-
-    @property
-    def n(self) -> int:
-        """Number of scalar parameters."""
-        return self.n_total()
-
-    @property
-    def value(self) -> float:
-        """Mean loss at the unperturbed parameters (float64)."""
-        return self._value
-
-    @property
-    def noise_scale(self) -> float:
-        """What one evaluation's rounding scales with (see ``reference.noise_scale``)."""
-        return self._noise
 
     @property
     def detects_kinks(self) -> bool:
