@@ -37,6 +37,36 @@ def test_each_head_gradient_matches_finite_differences(
     assert output_activation(h) == output
 
 
+def _by_hand(output: str, loss: str, outputs: str, half: bool, z: np.ndarray,
+             t: np.ndarray) -> float:
+    """The head's value written out here, not from funcnn: output, loss, reductions."""
+    if output == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        a = e / e.sum(axis=1, keepdims=True)
+    else:
+        a = {"identity": z, "sigmoid": 1 / (1 + np.exp(-z)), "tanh": np.tanh(z)}[output]
+    if loss == "squared":
+        entries = (a - t) ** 2
+    elif output == "softmax":
+        entries = -t * np.log(a)  # summed over the outputs: the cross-entropy
+    else:
+        entries = -(t * np.log(a) + (1 - t) * np.log(1 - a))
+    per_sample = entries.sum(axis=1) if outputs == "sum" else entries.mean(axis=1)
+    return float((0.5 if half else 1.0) * per_sample.mean())
+
+
+@pytest.mark.parametrize(("output", "loss", "outputs", "half"), CASES)
+def test_each_head_value_is_its_formula(output: str, loss: str, outputs: str, half: bool
+                                        ) -> None:
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(5, 3))
+    t = rng.uniform(0, 1, (5, 3))
+    if output == "softmax" and loss == "cross_entropy":
+        t = t / t.sum(axis=1, keepdims=True)
+    value = head(output, loss, outputs=outputs, half=half).value_and_grad(z, t)[0]
+    assert value == pytest.approx(_by_hand(output, loss, outputs, half, z, t), rel=1e-12)
+
+
 def test_the_textbook_quadratic_cost_by_hand() -> None:
     z = np.array([[0.3, -1.0]])
     y = np.array([[1.0, 0.0]])
