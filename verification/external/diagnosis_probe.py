@@ -31,13 +31,6 @@ __all__ = [
     "without_bias_penalty",
 ]
 
-_LABEL_LOSSES = (
-    "softmax_cross_entropy",
-    "softmax_then_cross_entropy",
-    "softmax_binary_cross_entropy",
-)
-
-
 @dataclass(frozen=True)
 class Probe:
     """One input batch through funcnn's forward pass, with the implementation's answer.
@@ -119,10 +112,11 @@ def _forward(
 def craft_inputs(
     spec: fn.MLP, params: Params, x: FloatArray, loss: fn.Loss, rng: np.random.Generator
 ) -> Array:
-    """Targets for ``x``: labels other than the prediction where the loss takes labels,
-    else random targets of the loss's kind."""
+    """Targets for ``x``: labels other than the prediction for a loss over a softmax of
+    the outputs (one that declares ``min_outputs=2``), else random targets of the loss's
+    kind."""
     logits = fn.apply(spec, params, x)
-    if loss.name in _LABEL_LOSSES and spec.n_out > 1:
+    if loss.min_outputs > 1 and spec.n_out > 1:
         labels: Array = (np.argmax(logits, axis=1) + 1) % spec.n_out
         return labels
     if loss.name == "binary_cross_entropy" and spec.n_out == 1:
