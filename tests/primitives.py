@@ -7,7 +7,7 @@ verification package checks a new primitive with no other edit.
 - ``log_cosh``: smooth, declared with a per-sample value;
 - ``sigmoid_quadratic``: a textbook's sigmoid output scored by a quadratic cost,
   ``sum_c (sigmoid(z_c) - t_c)^2 / (2B)``, declared with ``value_and_grad`` only (the
-  checks then evaluate it one row at a time);
+  checks then call it once per perturbation);
 - ``brier``: a softmax over the outputs (so constant on one output) with distribution
   targets, which it declares, under a name that does not say so;
 - ``gelu`` (smooth, exact erf form) and ``hard_tanh`` (kinked at -1 and 1).

@@ -269,3 +269,26 @@ def test_the_foreign_check_sees_a_loss_kink(monkeypatch: pytest.MonkeyPatch) -> 
     assert pattern is not None
     assert pattern(params).tolist() == [1, 2]
     assert _kink_pattern(spec, x, y, "mse") is None
+
+
+def test_auto_mode_counts_a_loss_without_sample_loss_as_dearer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 2-4-3 has 27 parameters: within a limit of 60 as it is, past it at 3 x 27 = 81.
+    from verification.engine import network_check
+    from verification.engine.modes import dispatch
+
+    monkeypatch.setattr(dispatch, "FULL_MODE_LIMIT", 60)
+    assert network_check.ROW_BY_ROW_COST * 27 > 60
+    spec = fn.MLP((2, 4, 3), "tanh")
+    rng = np.random.default_rng(0)
+    params = fn.init(spec, rng)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(5, 3))
+    with_rows = prim.log_cosh()
+    without = fn.Loss("log_cosh_vg", with_rows.value_and_grad, "real")
+    modes = {}
+    for loss in (with_rows, without):
+        report = check_network(spec, params, x, y, loss, mode="auto")
+        assert report.passed, report
+        modes[loss.name] = {row.mode for row in report.rows[1:]}
+    assert modes == {"log_cosh": {"full"}, "log_cosh_vg": {"directional"}}
