@@ -28,8 +28,10 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from funcnn.core.spec import MLP
+from funcnn.core.validation import check_count
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.training.history import BatchEnd, Callback, EpochEnd, Event, History, StopTraining
+from funcnn.training.leaves import check_non_negative
 from funcnn.training.optimizers import Optimizer, OptState
 from funcnn.typing import Params
 
@@ -149,9 +151,11 @@ class Progress:
 
 
 class _Monitor:
-    """Which value to watch, which way is better, and by how much it must improve."""
+    """One monitored value: which way is better, by how much it must improve, and the
+    best epoch so far (its value, number and, if ``keep``, parameters and optimizer
+    state). It starts over when an epoch is not after the last one it saw (a new run)."""
 
-    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+    def __init__(self, monitor: str, mode: str, min_delta: float, *, keep: bool) -> None:
         if not isinstance(monitor, str):
             raise ArgumentTypeError(f"monitor: expected one of {sorted(MONITORS)}, got "
                                     f"{type(monitor).__name__}")
@@ -160,14 +164,14 @@ class _Monitor:
                                        f"got {monitor!r}")
         if mode not in ("auto", "min", "max"):
             raise InvalidArgumentError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, int | float):
-            raise ArgumentTypeError(f"min_delta: expected a finite number >= 0, got "
-                                    f"{type(min_delta).__name__}")
-        if not math.isfinite(min_delta) or min_delta < 0:
-            raise InvalidArgumentError(
-                f"min_delta: expected a finite number >= 0, got {min_delta!r}")
-        self.name, self.min_delta = monitor, float(min_delta)
+        self.min_delta = check_non_negative("min_delta", min_delta)
+        self.name, self.keep = monitor, keep
         self.mode = ("max" if monitor.endswith("accuracy") else "min") if mode == "auto" else mode
+        self.best: float | None = None
+        self.epoch: int | None = None
+        self.params: Params | None = None
+        self.opt_state: OptState | None = None
+        self.last_seen = 0
 
     def value(self, history: History) -> float:
         series = getattr(history, MONITORS[self.name])
@@ -177,43 +181,47 @@ class _Monitor:
             raise InvalidArgumentError(f"monitor: {self.name!r} is not recorded{hint}")
         return float(series[-1])
 
-    def improves(self, value: float, best: float | None) -> bool:
-        """Whether ``value`` beats ``best`` by more than ``min_delta`` (NaN never does)."""
+    def improves(self, value: float) -> bool:
+        """Whether ``value`` beats the best by more than ``min_delta`` (NaN never does)."""
         if math.isnan(value):
             return False
-        if best is None:
+        if self.best is None:
             return True
         if self.mode == "min":
-            return value < best - self.min_delta
-        return value > best + self.min_delta
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
 
-
-class _Best:
-    """The best epoch seen so far by one monitor; starts over when a new run begins."""
-
-    def __init__(self, monitor: _Monitor) -> None:
-        self.monitor = monitor
-        self.value: float | None = None
-        self.epoch: int | None = None
-        self.params: Params | None = None
-        self.opt_state: OptState | None = None
-        self.last_seen = 0
-
-    def update(self, event: EpochEnd, keep: bool) -> bool:
+    def update(self, event: EpochEnd) -> bool:
         """Record the epoch; returns whether it is the new best."""
         if event.epoch <= self.last_seen:  # a fresh run: forget the previous one
-            self.value = self.epoch = self.params = self.opt_state = None
+            self.best = self.epoch = self.params = self.opt_state = None
         self.last_seen = event.epoch
-        value = self.monitor.value(event.history)
-        if not self.monitor.improves(value, self.value):
+        value = self.value(event.history)
+        if not self.improves(value):
             return False
-        self.value, self.epoch = value, event.epoch
-        if keep:  # the event's arrays are fresh copies: no copy needed
+        self.best, self.epoch = value, event.epoch
+        if self.keep:  # the event's arrays are fresh copies: no copy needed
             self.params, self.opt_state = event.params, event.opt_state
         return True
 
 
-class EarlyStopping:
+class _Monitored:
+    """What :class:`EarlyStopping` and :class:`KeepBest` share: one :class:`_Monitor`."""
+
+    _monitor: _Monitor
+
+    @property
+    def best(self) -> float | None:
+        """The best monitored value so far."""
+        return self._monitor.best
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch with the best value so far."""
+        return self._monitor.epoch
+
+
+class EarlyStopping(_Monitored):
     """Stop ``fit`` when ``monitor`` has not improved for ``patience`` epochs.
 
     An epoch improves on the best so far when its value is lower (``mode="min"``) or
@@ -243,55 +251,39 @@ class EarlyStopping:
 
     def __init__(self, monitor: str = "test_loss", *, patience: int = 5,
                  min_delta: float = 0.0, mode: str = "auto", restore_best: bool = False) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int):
-            raise ArgumentTypeError(f"patience: expected an int >= 0, got "
-                                    f"{type(patience).__name__}")
-        if patience < 0:
-            raise InvalidArgumentError(f"patience: expected an int >= 0, got {patience!r}")
+        patience = check_count("patience", patience)
         if not isinstance(restore_best, bool):
             raise ArgumentTypeError(f"restore_best: expected a bool, got {restore_best!r}")
-        self._best = _Best(_Monitor(monitor, mode, min_delta))
+        self._monitor = _Monitor(monitor, mode, min_delta, keep=restore_best)
         self.patience, self.restore_best = patience, restore_best
         self.wait = 0
         self.stopped_epoch: int | None = None
 
-    @property
-    def best(self) -> float | None:
-        """The best monitored value so far."""
-        return self._best.value
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The epoch with the best value so far."""
-        return self._best.epoch
-
     def __call__(self, event: Event) -> StopTraining | None:
         if isinstance(event, BatchEnd):
             return None
-        if event.epoch <= self._best.last_seen:
+        best = self._monitor
+        if event.epoch <= best.last_seen:
             self.wait, self.stopped_epoch = 0, None
-        if self._best.update(event, keep=self.restore_best):
-            self.wait = 0
-        else:
-            self.wait += 1
-        restore = self.restore_best and self._best.epoch not in (None, event.epoch)
+        self.wait = 0 if best.update(event) else self.wait + 1
+        restore = self.restore_best and best.epoch not in (None, event.epoch)
         if self.wait > 0 and self.wait >= self.patience:
             self.stopped_epoch = event.epoch
             return self._stop(
-                f"early stopping: {self._best.monitor.name} did not improve by more than "
-                f"{self._best.monitor.min_delta:g} for {self.wait} epochs (best "
-                f"{self._best.value} at epoch {self._best.epoch})", restore)
+                f"early stopping: {best.name} did not improve by more than "
+                f"{best.min_delta:g} for {self.wait} epochs (best "
+                f"{best.best} at epoch {best.epoch})", restore)
         if restore and event.epoch == event.last_epoch:
-            return self._stop(f"restoring the best epoch ({self._best.epoch})", restore)
+            return self._stop(f"restoring the best epoch ({best.epoch})", restore)
         return None
 
     def _stop(self, reason: str, restore: bool) -> StopTraining:
         if not restore:
             return StopTraining(reason)
-        return StopTraining(reason, self._best.params, self._best.opt_state)
+        return StopTraining(reason, self._monitor.params, self._monitor.opt_state)
 
 
-class KeepBest:
+class KeepBest(_Monitored):
     """Keep the parameters and optimizer state of the best epoch by ``monitor``.
 
     ``monitor``, ``mode`` and ``min_delta`` as for :class:`EarlyStopping`. After ``fit``
@@ -326,7 +318,7 @@ class KeepBest:
                  min_delta: float = 0.0, path: str | os.PathLike[str] | None = None,
                  spec: MLP | None = None, optimizer: Optimizer | None = None,
                  rng: Any = None, metadata: dict[str, Any] | None = None) -> None:
-        self._best = _Best(_Monitor(monitor, mode, min_delta))
+        self._monitor = _Monitor(monitor, mode, min_delta, keep=True)
         if path is not None and not isinstance(spec, MLP):
             raise ArgumentTypeError(f"spec: writing a checkpoint (path=) needs the network's "
                                     f"MLP spec, got {type(spec).__name__}")
@@ -337,34 +329,24 @@ class KeepBest:
         self.metadata = dict(metadata or {})
 
     @property
-    def best(self) -> float | None:
-        """The best monitored value so far."""
-        return self._best.value
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The epoch with the best value so far."""
-        return self._best.epoch
-
-    @property
     def params(self) -> Params | None:
         """The best epoch's parameters (a copy made for this callback)."""
-        return self._best.params
+        return self._monitor.params
 
     @property
     def opt_state(self) -> OptState | None:
         """The best epoch's optimizer state."""
-        return self._best.opt_state
+        return self._monitor.opt_state
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, BatchEnd) or not self._best.update(event, keep=True):
+        if isinstance(event, BatchEnd) or not self._monitor.update(event):
             return
         if self.path is None or self.spec is None:
             return
         from funcnn.training.checkpoint import save_checkpoint
 
         meta = {**self.metadata, "best_epoch": event.epoch,
-                "monitor": self._best.monitor.name, "best": self._best.value}
+                "monitor": self._monitor.name, "best": self._monitor.best}
         save_checkpoint(self.path, spec=self.spec, params=event.params,
                         optimizer=self.optimizer,
                         opt_state=event.opt_state if self.optimizer is not None else None,
