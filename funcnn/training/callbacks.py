@@ -42,6 +42,7 @@ __all__ = [
     "Progress",
     "combine_callbacks",
     "epoch_line",
+    "format_loss",
 ]
 
 MONITORS: dict[str, str] = {
@@ -53,7 +54,8 @@ MONITORS: dict[str, str] = {
 """The values a callback can monitor, and the :class:`History` field each one reads."""
 
 
-def _format_loss(value: float) -> str:
+def format_loss(value: float) -> str:
+    """Four decimals, or scientific notation when that would print a wall of digits."""
     if not math.isfinite(value):
         return f"{value}"
     return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.3g}"
@@ -69,11 +71,11 @@ def epoch_line(history: History, last_epoch: int) -> str:
     """
     e = history.epochs - 1
     parts = [f"epoch {e + 1}/{last_epoch}",
-             f"train loss {_format_loss(history.epoch_train_loss[e])}"]
+             f"train loss {format_loss(history.epoch_train_loss[e])}"]
     if history.epoch_train_accuracy:
         parts.append(f"acc {history.epoch_train_accuracy[e]:.2%}")
     if history.epoch_test_loss:
-        parts.append(f"test loss {_format_loss(history.epoch_test_loss[e])}")
+        parts.append(f"test loss {format_loss(history.epoch_test_loss[e])}")
     if history.epoch_test_accuracy:
         parts.append(f"acc {history.epoch_test_accuracy[e]:.2%}")
     parts.append(f"{history.epoch_time[e]:.2f}s")
@@ -141,7 +143,7 @@ class Progress:
                                    unit="batch", leave=False, file=self.stream,
                                    dynamic_ncols=True)
         self._bar.update(event.batch - self._bar.n)
-        self._bar.set_postfix_str(f"loss {_format_loss(event.loss)}", refresh=False)
+        self._bar.set_postfix_str(f"loss {format_loss(event.loss)}", refresh=False)
 
     def close(self) -> None:
         """Close the current bar, if any (done after every epoch)."""
@@ -360,10 +362,7 @@ def combine_callbacks(callback: Any, verbose: Any = 0) -> Callback | None:
     Every callback sees every event; the first :class:`StopTraining` that restores
     parameters wins, else the first one returned. ``None`` when there is nothing to call.
     """
-    if verbose is True:
-        verbose = 1
-    if verbose is False:
-        verbose = 0
+    verbose = int(verbose) if isinstance(verbose, bool) else verbose
     if not isinstance(verbose, int) or verbose not in (0, 1, 2):
         raise InvalidArgumentError(f"verbose: expected 0 (silent), 1 (progress bar and a line "
                                    f"per epoch) or 2 (a line per epoch), got {verbose!r}")
