@@ -12,12 +12,13 @@ from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import check_inputs, check_params
 from funcnn.core.spec import MLP
 from funcnn.core.validation import check_finite, check_positive_int, check_targets, ensure_array
+from funcnn.data.prepare import train_validation_split
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.training.chain import check_optimizer
 from funcnn.training.history import Callback, History
 from funcnn.typing import Array, FloatArray
 
-__all__ = ["FitPlan", "check_dataset", "plan_fit"]
+__all__ = ["FitPlan", "check_dataset", "hold_out", "plan_fit"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +129,38 @@ def plan_fit(
         dtype, resolved, x, y, xt, yt, n_epochs, batch,
         n // batch if drop_last else -(-n // batch), use_order, past, interval, callback, every,
     )
+
+
+def hold_out(
+    data: tuple[Any, Any, Any, Any], fraction: Any, rng: Any, history: Any
+) -> tuple[Any, Any, Any, Any]:
+    """``fit``'s training data split into training and validation data by ``rng``."""
+    x_train, y_train, x_test, y_test = data
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+        raise ArgumentTypeError(f"validation_split: expected a fraction between 0 and 1, "
+                                f"got {type(fraction).__name__}")
+    if not 0 < fraction < 1:
+        raise InvalidArgumentError(
+            f"validation_split: expected a fraction between 0 and 1, got {fraction!r}")
+    if x_test is not None or y_test is not None:
+        raise InvalidArgumentError("validation_split: pass it or x_test/y_test, not both")
+    if isinstance(history, History) and history.epochs:
+        raise InvalidArgumentError(
+            "validation_split: a resumed run (history=) would hold out other samples; split "
+            "once with funcnn.train_validation_split and pass x_test/y_test instead")
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(
+            "rng: validation_split draws the held-out samples from a numpy.random.Generator "
+            f"(np.random.default_rng(seed)), got {type(rng).__name__}")
+    x, y = np.asarray(x_train), np.asarray(y_train)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise InvalidArgumentError(f"x_train, y_train: expected the same number of samples, "
+                                   f"got shapes {x.shape} and {y.shape}")
+    n = x.shape[0]
+    k = round(fraction * n)
+    if not 0 < k < n:
+        raise InvalidArgumentError(
+            f"validation_split: {fraction} of {n} samples leaves "
+            f"{'no validation' if k == 0 else 'no training'} samples")
+    (xt, yt), (xv, yv) = train_validation_split(x, y, rng, n_validation=k)
+    return xt, yt, xv, yv
