@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn.training.callbacks import combine_callbacks, epoch_line
+from funcnn.training.callbacks import epoch_line
+from funcnn.training.plan import combine_callbacks
 
 SPEC = fn.MLP((4, 12, 3), activation="tanh")
 

@@ -24,13 +24,12 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 from funcnn.core.spec import MLP
 from funcnn.core.validation import check_count
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.training.history import BatchEnd, Callback, EpochEnd, Event, History, StopTraining
+from funcnn.training.history import BatchEnd, EpochEnd, Event, History, StopTraining
 from funcnn.training.leaves import check_non_negative
 from funcnn.training.optimizers import Optimizer, OptState
 from funcnn.typing import Params
@@ -40,7 +39,6 @@ __all__ = [
     "EarlyStopping",
     "KeepBest",
     "Progress",
-    "combine_callbacks",
     "epoch_line",
     "format_loss",
 ]
@@ -353,48 +351,3 @@ class KeepBest(_Monitored):
                         optimizer=self.optimizer,
                         opt_state=event.opt_state if self.optimizer is not None else None,
                         rng=self.rng, history=event.history, metadata=meta)
-
-
-def combine_callbacks(callback: Any, verbose: Any = 0) -> Callback | None:
-    """One callback calling ``callback`` (a callable, a sequence of them, or ``None``) in
-    order, after a :class:`Progress` when ``verbose`` is 1 or 2 (0 or ``False``: none).
-
-    Every callback sees every event; the first :class:`StopTraining` that restores
-    parameters wins, else the first one returned. ``None`` when there is nothing to call.
-    """
-    verbose = int(verbose) if isinstance(verbose, bool) else verbose
-    if not isinstance(verbose, int) or verbose not in (0, 1, 2):
-        raise InvalidArgumentError(f"verbose: expected 0 (silent), 1 (progress bar and a line "
-                                   f"per epoch) or 2 (a line per epoch), got {verbose!r}")
-    if callback is None:
-        given: list[Callback] = []
-    elif callable(callback):
-        given = [callback]
-    elif isinstance(callback, Sequence) and not isinstance(callback, str):
-        given = list(callback)
-        for i, item in enumerate(given):
-            if not callable(item):
-                raise ArgumentTypeError(
-                    f"callback[{i}]: expected a callable, got {type(item).__name__}")
-    else:
-        raise ArgumentTypeError(f"callback: expected a callable or a sequence of callables, "
-                                f"got {type(callback).__name__}")
-    everyone = ([Progress(verbose)] if verbose else []) + given
-    if len(everyone) <= 1:
-        return everyone[0] if everyone else None
-    return _Combined(tuple(everyone))
-
-
-class _Combined:
-    def __init__(self, callbacks: tuple[Callback, ...]) -> None:
-        self.callbacks = callbacks
-
-    def __call__(self, event: Event) -> StopTraining | None:
-        stop: StopTraining | None = None
-        for callback in self.callbacks:
-            result = callback(event)
-            if isinstance(result, StopTraining) and (
-                    stop is None or (stop.params is None and result.params is not None)):
-                stop = result
-        return stop
-

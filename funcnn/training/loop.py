@@ -26,7 +26,6 @@ from numpy.typing import ArrayLike
 
 from funcnn.core.losses import Loss
 from funcnn.core.spec import MLP
-from funcnn.training.callbacks import combine_callbacks
 from funcnn.training.chain import Optimizer, OptState
 from funcnn.training.evaluation import evaluate
 from funcnn.training.history import (
@@ -38,7 +37,7 @@ from funcnn.training.history import (
     StopTraining,
     TrainingDivergedError,
 )
-from funcnn.training.plan import hold_out, plan_fit
+from funcnn.training.plan import combine_callbacks, hold_out, plan_fit
 from funcnn.training.run import Run
 from funcnn.typing import Params
 
