@@ -131,13 +131,13 @@ if TYPE_CHECKING:
     )
     from funcnn.training.callbacks import EarlyStopping, KeepBest, Progress
     from funcnn.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from funcnn.training.evaluation import evaluate
     from funcnn.training.loop import (
         BatchEnd,
         EpochEnd,
         History,
         StopTraining,
         TrainingDivergedError,
-        evaluate,
         fit,
     )
     from funcnn.training.optimizers import (
@@ -199,13 +199,13 @@ _LAZY: dict[str, tuple[str, ...]] = {
     ),
     "funcnn.training.callbacks": ("EarlyStopping", "KeepBest", "Progress"),
     "funcnn.training.checkpoint": ("Checkpoint", "load_checkpoint", "save_checkpoint"),
+    "funcnn.training.evaluation": ("evaluate",),
     "funcnn.training.loop": (
         "BatchEnd",
         "EpochEnd",
         "History",
         "StopTraining",
         "TrainingDivergedError",
-        "evaluate",
         "fit",
     ),
     "funcnn.training.optimizers": (

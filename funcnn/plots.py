@@ -1,27 +1,13 @@
 """``import funcnn.plots``: the PNG plots of :mod:`funcnn.reporting.plots`, by a short name.
 
-The same functions as ``from funcnn import plots`` gives; matplotlib (``funcnn[plot]``)
-is imported only when a plot is drawn.
+The same functions as ``from funcnn import plots`` gives: every name in that module's
+``__all__``, re-exported (a star import, which type checkers follow), so a plot is
+listed once, there. matplotlib (``funcnn[plot]``) is imported only when a plot is drawn.
 """
 
 from __future__ import annotations
 
-from funcnn.reporting.plots import (
-    PLOT_FILES,
-    PlotDependencyError,
-    plot_accuracy_curves,
-    plot_confusion_matrix,
-    plot_first_layer_weights,
-    plot_loss_curves,
-    plot_sample_grid,
-)
+from funcnn.reporting import plots as _plots
+from funcnn.reporting.plots import *  # noqa: F403
 
-__all__ = [
-    "PLOT_FILES",
-    "PlotDependencyError",
-    "plot_accuracy_curves",
-    "plot_confusion_matrix",
-    "plot_first_layer_weights",
-    "plot_loss_curves",
-    "plot_sample_grid",
-]
+__all__ = list(_plots.__all__)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import funcnn as fn
-from funcnn.training.callbacks import combine_callbacks, epoch_line
+from funcnn.training.callbacks import epoch_line
+from funcnn.training.plan import combine_callbacks
 
 SPEC = fn.MLP((4, 12, 3), activation="tanh")
 
@@ -289,6 +290,12 @@ def test_import_funcnn_plots_is_the_plots_module() -> None:
 
     assert plots is funcnn.plots and fn.plots is funcnn.plots
     assert plots.plot_loss_curves is funcnn.reporting.plots.plot_loss_curves
+    # Every name of funcnn.reporting.plots, and nothing else, is funcnn.plots's too.
+    namespace: dict[str, Any] = {}
+    exec("from funcnn.plots import *", namespace)
+    namespace.pop("__builtins__")
+    assert sorted(namespace) == sorted(funcnn.reporting.plots.__all__)
+    assert all(namespace[n] is getattr(funcnn.reporting.plots, n) for n in namespace)
 
 
 def test_history_plot_draws_what_the_unpacked_fields_draw(tmp_path: Any) -> None:

@@ -223,7 +223,7 @@ def _train(
 
     def callback(event: BatchEnd | EpochEnd) -> None:
         if isinstance(event, BatchEnd):
-            progress.batch(event, last_epoch)
+            progress.batch(event)
             return
         progress.epoch(event.history, last_epoch)
         # history.json first: whenever a checkpoint exists, its history file does too.

@@ -4,30 +4,25 @@ Each validates its arguments once, then runs the backprop engine
 (:mod:`funcnn.core.engine`) on fresh buffers, so results are new arrays and inputs are
 never modified. ``forward`` / ``backward`` expose the two passes separately (the
 verification suite holds them to backprop's invariants); the ``*_unchecked`` variants
-skip validation for callers that validated once up front.
+skip validation for callers that validated once up front. The checks themselves
+(``check_params``, ``check_inputs``) are in :mod:`funcnn.core.arguments`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from funcnn.core import engine
+from funcnn.core.arguments import check_inputs, check_params, checked_batch
 from funcnn.core.blocks import packed_like
-from funcnn.core.losses import Loss, get_loss
+from funcnn.core.losses import Loss
 from funcnn.core.spec import MLP
-from funcnn.core.validation import (
-    all_finite,
-    check_finite,
-    check_targets,
-    ensure_array,
-    overflow_error,
-)
-from funcnn.errors import ArgumentTypeError, InvalidArgumentError, NonFiniteError
+from funcnn.core.validation import all_finite, overflow_error
+from funcnn.errors import NonFiniteError
 from funcnn.typing import Array, FloatArray, Params
 
 __all__ = [
@@ -61,111 +56,6 @@ class Trace:
     def logits(self) -> FloatArray:
         """The network's output, shape ``(B, n_out)``."""
         return self.pre[-1]
-
-
-def check_params(
-    spec: MLP, params: Any, name: str = "params", *, finite: bool = True
-) -> np.dtype[Any]:
-    """Check ``params`` matches ``spec`` in structure, shapes and dtype; return the dtype.
-
-    Every array must be float32 or float64, all of one dtype, and (with ``finite``)
-    finite.
-    """
-    if not isinstance(spec, MLP):
-        raise ArgumentTypeError(f"spec: expected an MLP, got {type(spec).__name__}")
-    if not finite:
-        conforming = _conforming_dtype(spec, params)
-        if conforming is not None:
-            return conforming
-    if not isinstance(params, list):
-        raise ArgumentTypeError(
-            f"{name}: expected a list of {{'W', 'b'}} dicts, got {type(params).__name__}"
-        )
-    if len(params) != spec.n_layers:
-        raise InvalidArgumentError(
-            f"{name}: spec {spec.sizes} has {spec.n_layers} layers, params has {len(params)}"
-        )
-    dtype: np.dtype[Any] | None = None
-    for index, (layer, (n_in, n_out)) in enumerate(zip(params, spec.layer_shapes, strict=True)):
-        if not isinstance(layer, dict) or set(layer) != {"W", "b"}:
-            keys = sorted(layer, key=repr) if isinstance(layer, dict) else type(layer).__name__
-            raise InvalidArgumentError(
-                f"{name}[{index}]: expected a dict with keys 'W' and 'b', got {keys}"
-            )
-        for key, shape in (("W", (n_in, n_out)), ("b", (n_out,))):
-            where = f"{name}[{index}][{key!r}]"
-            arr = layer[key]
-            if not isinstance(arr, np.ndarray):
-                raise ArgumentTypeError(
-                    f"{where}: expected a numpy array, got {type(arr).__name__}"
-                )
-            if arr.dtype not in (np.float32, np.float64):
-                raise ArgumentTypeError(f"{where}: expected float32 or float64, got {arr.dtype}")
-            if dtype is None:
-                dtype = arr.dtype
-            elif arr.dtype != dtype:
-                raise ArgumentTypeError(
-                    f"{where}: dtype {arr.dtype} differs from the first parameter's {dtype}; "
-                    "all params must share one dtype"
-                )
-            if arr.shape != shape:
-                raise InvalidArgumentError(
-                    f"{where}: expected shape {shape} for spec {spec.sizes}, got {arr.shape}"
-                )
-            if finite:
-                check_finite(where, arr)
-    assert dtype is not None
-    return dtype
-
-
-def _conforming_dtype(spec: MLP, params: Any) -> np.dtype[Any] | None:
-    """The params' dtype if they are plainly right (plain arrays, one float dtype, the
-    spec's shapes), checked in one quick pass; None sends :func:`check_params` through
-    the pass that names what is wrong."""
-    if type(params) is not list or len(params) != spec.n_layers:
-        return None
-    dtype = None
-    for layer, (n_in, n_out) in zip(params, spec.layer_shapes, strict=True):
-        if type(layer) is not dict or len(layer) != 2:
-            return None
-        W, b = layer.get("W"), layer.get("b")
-        if type(W) is not np.ndarray or type(b) is not np.ndarray:
-            return None
-        if dtype is None:
-            dtype = W.dtype
-        if W.dtype != dtype or b.dtype != dtype or W.shape != (n_in, n_out) or b.shape != (n_out,):
-            return None
-    return dtype if dtype in (np.float32, np.float64) else None
-
-
-def check_inputs(
-    spec: MLP, x: Any, dtype: np.dtype[Any], name: str = "x", *, finite: bool = True
-) -> FloatArray:
-    """``x`` as a ``(B, n_in)`` array of ``dtype``; one ``(n_in,)`` sample becomes
-    ``(1, n_in)``; with ``finite``, NaN and inf are rejected."""
-    arr = ensure_array(name, x)
-    if arr.dtype.kind != "f":
-        raise ArgumentTypeError(
-            f"{name}: expected a floating array of dtype {dtype} (params' dtype), got "
-            f"{arr.dtype}; convert it first, e.g. x.astype(np.{dtype}) / 255"
-        )
-    if arr.dtype != dtype:
-        raise ArgumentTypeError(
-            f"{name}: dtype {arr.dtype} does not match params' dtype {dtype}; "
-            f"cast one of them (no silent up- or down-cast)"
-        )
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != spec.n_in:
-        raise InvalidArgumentError(
-            f"{name}: expected shape (B, {spec.n_in}) or ({spec.n_in},), got {np.shape(x)}"
-        )
-    if arr.shape[0] == 0:
-        raise InvalidArgumentError(f"{name}: empty batch, expected at least one sample")
-    if finite:
-        check_finite(name, arr)
-    result: FloatArray = arr
-    return result
 
 
 def _split(params: Params) -> tuple[list[FloatArray], list[FloatArray]]:
@@ -304,21 +194,6 @@ def _non_finite(what: str, spec: MLP, params: Params, x: FloatArray) -> NonFinit
     return overflow_error(what, x.dtype)
 
 
-def _checked_batch(
-    spec: MLP, params: Any, x: Any, y: Any, loss: str | Loss
-) -> tuple[FloatArray, Array, Loss]:
-    dtype = check_params(spec, params, finite=False)
-    batch = check_inputs(spec, x, dtype, finite=False)
-    resolved = get_loss(loss)
-    y_arr = ensure_array("y", y)
-    single_target = y_arr.ndim == 0 or (y_arr.ndim == 1 and y_arr.dtype.kind == "f")
-    if np.ndim(x) == 1 and single_target:
-        # One sample: its label is a scalar, its targets a vector; give both a batch axis.
-        y_arr = y_arr[None, ...]
-    targets = check_targets(y_arr, batch.shape[0], spec.n_out, dtype, resolved.target_kind)
-    return batch, targets, resolved
-
-
 def loss(
     spec: MLP,
     params: Params,
@@ -342,7 +217,7 @@ def loss(
         >>> fn.loss(spec, zeros, x, np.eye(3)[y], "mse") > 0         # float targets
         True
     """
-    batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
+    batch, targets, resolved = checked_batch(spec, params, x, y, loss)
     with np.errstate(all="ignore"):
         logits, buf = _fresh_forward(spec, params, batch)
         if buf.pre_activations_finite():
@@ -382,7 +257,7 @@ def value_and_grad(
         >>> bool(np.isclose((fn.loss(spec, moved, x, y) - value) / h, grads[1]["b"][0], rtol=1e-4))
         True
     """
-    batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
+    batch, targets, resolved = checked_batch(spec, params, x, y, loss)
     value, grads, _ = _value_and_grad_finite(
         "value_and_grad", spec, params, batch, targets, resolved
     )
@@ -432,7 +307,7 @@ def input_grad(
         >>> fn.input_grad(spec, params, x, y).shape
         (5, 4)
     """
-    batch, targets, resolved = _checked_batch(spec, params, x, y, loss)
+    batch, targets, resolved = checked_batch(spec, params, x, y, loss)
     _, _, dx = _value_and_grad_finite(
         "input_grad", spec, params, batch, targets, resolved, input_grad=True
     )

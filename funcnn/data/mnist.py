@@ -39,11 +39,11 @@ from funcnn.data.download import (
     DownloadError,
     MnistFile,
     ProgressCallback,
-    _file_in,
     _optional_path,
     download_mnist,
     mnist_cache_dir,
 )
+from funcnn.data.files import file_in
 from funcnn.data.idx import decode_idx, gunzip, idx_header, read_idx
 from funcnn.data.prepare import (
     MNIST_MEAN,
@@ -102,12 +102,12 @@ class MnistNotFoundError(FuncnnError, FileNotFoundError):
 
 
 def _files_in(directory: Path) -> list[Path] | None:
-    found = [_file_in(directory, f) for f in MNIST_FILES]
+    found = [file_in(directory, f) for f in MNIST_FILES]
     return None if any(p is None for p in found) else cast(list[Path], found)
 
 
 def _missing(directory: Path) -> list[str]:
-    return [f.name for f in MNIST_FILES if _file_in(directory, f) is None]
+    return [f.name for f in MNIST_FILES if file_in(directory, f) is None]
 
 
 def _search_path(cache_dir: Path | None) -> list[Path]:
@@ -238,7 +238,7 @@ def _verify_content(path: Path, array: NDArray[Any], gz_digest: str | None, f: M
 def _read_mnist_dir(directory: Path, verify: bool) -> tuple[Split, Split]:
     paths = _files_in(directory)
     if paths is None:
-        missing = [f.name for f in MNIST_FILES if _file_in(directory, f) is None]
+        missing = [f.name for f in MNIST_FILES if file_in(directory, f) is None]
         raise FileNotFoundError(
             f"{directory}: no MNIST data here: missing {', '.join(missing)} "
             "(each may also be stored uncompressed, without .gz)"

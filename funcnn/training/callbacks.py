@@ -24,12 +24,13 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Sequence
 from typing import Any, TextIO
 
 from funcnn.core.spec import MLP
+from funcnn.core.validation import check_count
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
-from funcnn.training.history import BatchEnd, Callback, EpochEnd, Event, History, StopTraining
+from funcnn.training.history import BatchEnd, EpochEnd, Event, History, StopTraining
+from funcnn.training.leaves import check_non_negative
 from funcnn.training.optimizers import Optimizer, OptState
 from funcnn.typing import Params
 
@@ -38,8 +39,8 @@ __all__ = [
     "EarlyStopping",
     "KeepBest",
     "Progress",
-    "combine_callbacks",
     "epoch_line",
+    "format_loss",
 ]
 
 MONITORS: dict[str, str] = {
@@ -51,7 +52,8 @@ MONITORS: dict[str, str] = {
 """The values a callback can monitor, and the :class:`History` field each one reads."""
 
 
-def _format_loss(value: float) -> str:
+def format_loss(value: float) -> str:
+    """Four decimals, or scientific notation when that would print a wall of digits."""
     if not math.isfinite(value):
         return f"{value}"
     return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.3g}"
@@ -67,11 +69,11 @@ def epoch_line(history: History, last_epoch: int) -> str:
     """
     e = history.epochs - 1
     parts = [f"epoch {e + 1}/{last_epoch}",
-             f"train loss {_format_loss(history.epoch_train_loss[e])}"]
+             f"train loss {format_loss(history.epoch_train_loss[e])}"]
     if history.epoch_train_accuracy:
         parts.append(f"acc {history.epoch_train_accuracy[e]:.2%}")
     if history.epoch_test_loss:
-        parts.append(f"test loss {_format_loss(history.epoch_test_loss[e])}")
+        parts.append(f"test loss {format_loss(history.epoch_test_loss[e])}")
     if history.epoch_test_accuracy:
         parts.append(f"acc {history.epoch_test_accuracy[e]:.2%}")
     parts.append(f"{history.epoch_time[e]:.2f}s")
@@ -139,7 +141,7 @@ class Progress:
                                    unit="batch", leave=False, file=self.stream,
                                    dynamic_ncols=True)
         self._bar.update(event.batch - self._bar.n)
-        self._bar.set_postfix_str(f"loss {_format_loss(event.loss)}", refresh=False)
+        self._bar.set_postfix_str(f"loss {format_loss(event.loss)}", refresh=False)
 
     def close(self) -> None:
         """Close the current bar, if any (done after every epoch)."""
@@ -149,9 +151,11 @@ class Progress:
 
 
 class _Monitor:
-    """Which value to watch, which way is better, and by how much it must improve."""
+    """One monitored value: which way is better, by how much it must improve, and the
+    best epoch so far (its value, number and, if ``keep``, parameters and optimizer
+    state). It starts over when an epoch is not after the last one it saw (a new run)."""
 
-    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+    def __init__(self, monitor: str, mode: str, min_delta: float, *, keep: bool) -> None:
         if not isinstance(monitor, str):
             raise ArgumentTypeError(f"monitor: expected one of {sorted(MONITORS)}, got "
                                     f"{type(monitor).__name__}")
@@ -160,14 +164,14 @@ class _Monitor:
                                        f"got {monitor!r}")
         if mode not in ("auto", "min", "max"):
             raise InvalidArgumentError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, int | float):
-            raise ArgumentTypeError(f"min_delta: expected a finite number >= 0, got "
-                                    f"{type(min_delta).__name__}")
-        if not math.isfinite(min_delta) or min_delta < 0:
-            raise InvalidArgumentError(
-                f"min_delta: expected a finite number >= 0, got {min_delta!r}")
-        self.name, self.min_delta = monitor, float(min_delta)
+        self.min_delta = check_non_negative("min_delta", min_delta)
+        self.name, self.keep = monitor, keep
         self.mode = ("max" if monitor.endswith("accuracy") else "min") if mode == "auto" else mode
+        self.best: float | None = None
+        self.epoch: int | None = None
+        self.params: Params | None = None
+        self.opt_state: OptState | None = None
+        self.last_seen = 0
 
     def value(self, history: History) -> float:
         series = getattr(history, MONITORS[self.name])
@@ -177,43 +181,47 @@ class _Monitor:
             raise InvalidArgumentError(f"monitor: {self.name!r} is not recorded{hint}")
         return float(series[-1])
 
-    def improves(self, value: float, best: float | None) -> bool:
-        """Whether ``value`` beats ``best`` by more than ``min_delta`` (NaN never does)."""
+    def improves(self, value: float) -> bool:
+        """Whether ``value`` beats the best by more than ``min_delta`` (NaN never does)."""
         if math.isnan(value):
             return False
-        if best is None:
+        if self.best is None:
             return True
         if self.mode == "min":
-            return value < best - self.min_delta
-        return value > best + self.min_delta
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
 
-
-class _Best:
-    """The best epoch seen so far by one monitor; starts over when a new run begins."""
-
-    def __init__(self, monitor: _Monitor) -> None:
-        self.monitor = monitor
-        self.value: float | None = None
-        self.epoch: int | None = None
-        self.params: Params | None = None
-        self.opt_state: OptState | None = None
-        self.last_seen = 0
-
-    def update(self, event: EpochEnd, keep: bool) -> bool:
+    def update(self, event: EpochEnd) -> bool:
         """Record the epoch; returns whether it is the new best."""
         if event.epoch <= self.last_seen:  # a fresh run: forget the previous one
-            self.value = self.epoch = self.params = self.opt_state = None
+            self.best = self.epoch = self.params = self.opt_state = None
         self.last_seen = event.epoch
-        value = self.monitor.value(event.history)
-        if not self.monitor.improves(value, self.value):
+        value = self.value(event.history)
+        if not self.improves(value):
             return False
-        self.value, self.epoch = value, event.epoch
-        if keep:  # the event's arrays are fresh copies: no copy needed
+        self.best, self.epoch = value, event.epoch
+        if self.keep:  # the event's arrays are fresh copies: no copy needed
             self.params, self.opt_state = event.params, event.opt_state
         return True
 
 
-class EarlyStopping:
+class _Monitored:
+    """What :class:`EarlyStopping` and :class:`KeepBest` share: one :class:`_Monitor`."""
+
+    _monitor: _Monitor
+
+    @property
+    def best(self) -> float | None:
+        """The best monitored value so far."""
+        return self._monitor.best
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch with the best value so far."""
+        return self._monitor.epoch
+
+
+class EarlyStopping(_Monitored):
     """Stop ``fit`` when ``monitor`` has not improved for ``patience`` epochs.
 
     An epoch improves on the best so far when its value is lower (``mode="min"``) or
@@ -243,55 +251,39 @@ class EarlyStopping:
 
     def __init__(self, monitor: str = "test_loss", *, patience: int = 5,
                  min_delta: float = 0.0, mode: str = "auto", restore_best: bool = False) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int):
-            raise ArgumentTypeError(f"patience: expected an int >= 0, got "
-                                    f"{type(patience).__name__}")
-        if patience < 0:
-            raise InvalidArgumentError(f"patience: expected an int >= 0, got {patience!r}")
+        patience = check_count("patience", patience)
         if not isinstance(restore_best, bool):
             raise ArgumentTypeError(f"restore_best: expected a bool, got {restore_best!r}")
-        self._best = _Best(_Monitor(monitor, mode, min_delta))
+        self._monitor = _Monitor(monitor, mode, min_delta, keep=restore_best)
         self.patience, self.restore_best = patience, restore_best
         self.wait = 0
         self.stopped_epoch: int | None = None
 
-    @property
-    def best(self) -> float | None:
-        """The best monitored value so far."""
-        return self._best.value
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The epoch with the best value so far."""
-        return self._best.epoch
-
     def __call__(self, event: Event) -> StopTraining | None:
         if isinstance(event, BatchEnd):
             return None
-        if event.epoch <= self._best.last_seen:
+        best = self._monitor
+        if event.epoch <= best.last_seen:
             self.wait, self.stopped_epoch = 0, None
-        if self._best.update(event, keep=self.restore_best):
-            self.wait = 0
-        else:
-            self.wait += 1
-        restore = self.restore_best and self._best.epoch not in (None, event.epoch)
+        self.wait = 0 if best.update(event) else self.wait + 1
+        restore = self.restore_best and best.epoch not in (None, event.epoch)
         if self.wait > 0 and self.wait >= self.patience:
             self.stopped_epoch = event.epoch
             return self._stop(
-                f"early stopping: {self._best.monitor.name} did not improve by more than "
-                f"{self._best.monitor.min_delta:g} for {self.wait} epochs (best "
-                f"{self._best.value} at epoch {self._best.epoch})", restore)
+                f"early stopping: {best.name} did not improve by more than "
+                f"{best.min_delta:g} for {self.wait} epochs (best "
+                f"{best.best} at epoch {best.epoch})", restore)
         if restore and event.epoch == event.last_epoch:
-            return self._stop(f"restoring the best epoch ({self._best.epoch})", restore)
+            return self._stop(f"restoring the best epoch ({best.epoch})", restore)
         return None
 
     def _stop(self, reason: str, restore: bool) -> StopTraining:
         if not restore:
             return StopTraining(reason)
-        return StopTraining(reason, self._best.params, self._best.opt_state)
+        return StopTraining(reason, self._monitor.params, self._monitor.opt_state)
 
 
-class KeepBest:
+class KeepBest(_Monitored):
     """Keep the parameters and optimizer state of the best epoch by ``monitor``.
 
     ``monitor``, ``mode`` and ``min_delta`` as for :class:`EarlyStopping`. After ``fit``
@@ -326,7 +318,7 @@ class KeepBest:
                  min_delta: float = 0.0, path: str | os.PathLike[str] | None = None,
                  spec: MLP | None = None, optimizer: Optimizer | None = None,
                  rng: Any = None, metadata: dict[str, Any] | None = None) -> None:
-        self._best = _Best(_Monitor(monitor, mode, min_delta))
+        self._monitor = _Monitor(monitor, mode, min_delta, keep=True)
         if path is not None and not isinstance(spec, MLP):
             raise ArgumentTypeError(f"spec: writing a checkpoint (path=) needs the network's "
                                     f"MLP spec, got {type(spec).__name__}")
@@ -337,83 +329,25 @@ class KeepBest:
         self.metadata = dict(metadata or {})
 
     @property
-    def best(self) -> float | None:
-        """The best monitored value so far."""
-        return self._best.value
-
-    @property
-    def best_epoch(self) -> int | None:
-        """The epoch with the best value so far."""
-        return self._best.epoch
-
-    @property
     def params(self) -> Params | None:
         """The best epoch's parameters (a copy made for this callback)."""
-        return self._best.params
+        return self._monitor.params
 
     @property
     def opt_state(self) -> OptState | None:
         """The best epoch's optimizer state."""
-        return self._best.opt_state
+        return self._monitor.opt_state
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, BatchEnd) or not self._best.update(event, keep=True):
+        if isinstance(event, BatchEnd) or not self._monitor.update(event):
             return
         if self.path is None or self.spec is None:
             return
         from funcnn.training.checkpoint import save_checkpoint
 
         meta = {**self.metadata, "best_epoch": event.epoch,
-                "monitor": self._best.monitor.name, "best": self._best.value}
+                "monitor": self._monitor.name, "best": self._monitor.best}
         save_checkpoint(self.path, spec=self.spec, params=event.params,
                         optimizer=self.optimizer,
                         opt_state=event.opt_state if self.optimizer is not None else None,
                         rng=self.rng, history=event.history, metadata=meta)
-
-
-def combine_callbacks(callback: Any, verbose: Any = 0) -> Callback | None:
-    """One callback calling ``callback`` (a callable, a sequence of them, or ``None``) in
-    order, after a :class:`Progress` when ``verbose`` is 1 or 2 (0 or ``False``: none).
-
-    Every callback sees every event; the first :class:`StopTraining` that restores
-    parameters wins, else the first one returned. ``None`` when there is nothing to call.
-    """
-    if verbose is True:
-        verbose = 1
-    if verbose is False:
-        verbose = 0
-    if not isinstance(verbose, int) or verbose not in (0, 1, 2):
-        raise InvalidArgumentError(f"verbose: expected 0 (silent), 1 (progress bar and a line "
-                                   f"per epoch) or 2 (a line per epoch), got {verbose!r}")
-    if callback is None:
-        given: list[Callback] = []
-    elif callable(callback):
-        given = [callback]
-    elif isinstance(callback, Sequence) and not isinstance(callback, str):
-        given = list(callback)
-        for i, item in enumerate(given):
-            if not callable(item):
-                raise ArgumentTypeError(
-                    f"callback[{i}]: expected a callable, got {type(item).__name__}")
-    else:
-        raise ArgumentTypeError(f"callback: expected a callable or a sequence of callables, "
-                                f"got {type(callback).__name__}")
-    everyone = ([Progress(verbose)] if verbose else []) + given
-    if len(everyone) <= 1:
-        return everyone[0] if everyone else None
-    return _Combined(tuple(everyone))
-
-
-class _Combined:
-    def __init__(self, callbacks: tuple[Callback, ...]) -> None:
-        self.callbacks = callbacks
-
-    def __call__(self, event: Event) -> StopTraining | None:
-        stop: StopTraining | None = None
-        for callback in self.callbacks:
-            result = callback(event)
-            if isinstance(result, StopTraining) and (
-                    stop is None or (stop.params is None and result.params is not None)):
-                stop = result
-        return stop
-

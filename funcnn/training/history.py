@@ -289,8 +289,10 @@ class TrainingDivergedError(NonFiniteError):
     """Training produced a NaN or infinite loss, parameters or optimizer state.
 
     ``epoch`` and ``batch`` (1-based) say where; ``params`` and ``opt_state`` hold the
-    last good parameters and optimizer state, a consistent pair (see :func:`fit`), and
-    ``history`` the completed epochs.
+    last good parameters and optimizer state, a consistent pair, and ``history`` the
+    completed epochs. From :func:`fit`, the last good pair is the one the failing batch
+    was evaluated with (nothing was updated by it) when it is all finite, otherwise the
+    one at the start of the failing epoch (the initial one in the first epoch).
 
         >>> import numpy as np
         >>> import funcnn as fn

@@ -1,8 +1,11 @@
 """Everything :func:`funcnn.fit` checks before training, done once: its arguments become a
-:class:`FitPlan` (validated data, batch layout, logging and callback settings)."""
+:class:`FitPlan` (validated data, batch layout, logging and callback settings), its
+``validation_split`` a held-out part of the data (:func:`hold_out`), and its ``callback``
+and ``verbose`` one callback (:func:`combine_callbacks`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,12 +15,14 @@ from funcnn.core.losses import Loss, get_loss
 from funcnn.core.network import check_inputs, check_params
 from funcnn.core.spec import MLP
 from funcnn.core.validation import check_finite, check_positive_int, check_targets, ensure_array
+from funcnn.data.prepare import train_validation_split
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
+from funcnn.training.callbacks import Progress
 from funcnn.training.chain import check_optimizer
-from funcnn.training.history import Callback, History
+from funcnn.training.history import Callback, Event, History, StopTraining
 from funcnn.typing import Array, FloatArray
 
-__all__ = ["FitPlan", "check_dataset", "plan_fit"]
+__all__ = ["FitPlan", "check_dataset", "combine_callbacks", "hold_out", "plan_fit"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +133,82 @@ def plan_fit(
         dtype, resolved, x, y, xt, yt, n_epochs, batch,
         n // batch if drop_last else -(-n // batch), use_order, past, interval, callback, every,
     )
+
+
+def hold_out(
+    data: tuple[Any, Any, Any, Any], fraction: Any, rng: Any, history: Any
+) -> tuple[Any, Any, Any, Any]:
+    """``fit``'s training data split into training and validation data by ``rng``."""
+    x_train, y_train, x_test, y_test = data
+    if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+        raise ArgumentTypeError(f"validation_split: expected a fraction between 0 and 1, "
+                                f"got {type(fraction).__name__}")
+    if not 0 < fraction < 1:
+        raise InvalidArgumentError(
+            f"validation_split: expected a fraction between 0 and 1, got {fraction!r}")
+    if x_test is not None or y_test is not None:
+        raise InvalidArgumentError("validation_split: pass it or x_test/y_test, not both")
+    if isinstance(history, History) and history.epochs:
+        raise InvalidArgumentError(
+            "validation_split: a resumed run (history=) would hold out other samples; split "
+            "once with funcnn.train_validation_split and pass x_test/y_test instead")
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentTypeError(
+            "rng: validation_split draws the held-out samples from a numpy.random.Generator "
+            f"(np.random.default_rng(seed)), got {type(rng).__name__}")
+    x, y = np.asarray(x_train), np.asarray(y_train)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise InvalidArgumentError(f"x_train, y_train: expected the same number of samples, "
+                                   f"got shapes {x.shape} and {y.shape}")
+    n = x.shape[0]
+    k = round(fraction * n)
+    if not 0 < k < n:
+        raise InvalidArgumentError(
+            f"validation_split: {fraction} of {n} samples leaves "
+            f"{'no validation' if k == 0 else 'no training'} samples")
+    (xt, yt), (xv, yv) = train_validation_split(x, y, rng, n_validation=k)
+    return xt, yt, xv, yv
+
+
+def combine_callbacks(callback: Any, verbose: Any = 0) -> Callback | None:
+    """One callback calling ``callback`` (a callable, a sequence of them, or ``None``) in
+    order, after a :class:`Progress` when ``verbose`` is 1 or 2 (0 or ``False``: none).
+
+    Every callback sees every event; the first :class:`StopTraining` that restores
+    parameters wins, else the first one returned. ``None`` when there is nothing to call.
+    """
+    verbose = int(verbose) if isinstance(verbose, bool) else verbose
+    if not isinstance(verbose, int) or verbose not in (0, 1, 2):
+        raise InvalidArgumentError(f"verbose: expected 0 (silent), 1 (progress bar and a line "
+                                   f"per epoch) or 2 (a line per epoch), got {verbose!r}")
+    if callback is None:
+        given: list[Callback] = []
+    elif callable(callback):
+        given = [callback]
+    elif isinstance(callback, Sequence) and not isinstance(callback, str):
+        given = list(callback)
+        for i, item in enumerate(given):
+            if not callable(item):
+                raise ArgumentTypeError(
+                    f"callback[{i}]: expected a callable, got {type(item).__name__}")
+    else:
+        raise ArgumentTypeError(f"callback: expected a callable or a sequence of callables, "
+                                f"got {type(callback).__name__}")
+    everyone = ([Progress(verbose)] if verbose else []) + given
+    if len(everyone) <= 1:
+        return everyone[0] if everyone else None
+    return _Combined(tuple(everyone))
+
+
+class _Combined:
+    def __init__(self, callbacks: tuple[Callback, ...]) -> None:
+        self.callbacks = callbacks
+
+    def __call__(self, event: Event) -> StopTraining | None:
+        stop: StopTraining | None = None
+        for callback in self.callbacks:
+            result = callback(event)
+            if isinstance(result, StopTraining) and (
+                    stop is None or (stop.params is None and result.params is not None)):
+                stop = result
+        return stop

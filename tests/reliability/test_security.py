@@ -32,7 +32,7 @@ import pytest
 
 import funcnn as fn
 from funcnn.cli import main
-from funcnn.data import download, idx, mnist
+from funcnn.data import files, idx, mnist
 from funcnn.data.mnist import MNIST_FILES, DownloadError, download_mnist
 from funcnn.reporting import plots
 from funcnn.training.checkpoint import _seal, load_checkpoint, save_checkpoint
@@ -226,7 +226,7 @@ def test_a_bad_download_is_rejected_before_parsing_or_writing(
         sizes.append(kwargs.get("max_size"))
         return real_gunzip(data, **kwargs)
 
-    monkeypatch.setattr(download, "gunzip", gunzip_spy)
+    monkeypatch.setattr(files, "gunzip", gunzip_spy)  # what the verification decompresses with
     cache = _cache_missing_labels(tmp_path / "cache")
     before = sorted(p.name for p in cache.iterdir())
     started = time.perf_counter()

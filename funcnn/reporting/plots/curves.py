@@ -149,9 +149,33 @@ def plot_loss_curves(
         "epoch_train_loss": epoch_train_loss, "epoch_test_loss": epoch_test_loss,
         "batch_losses": batch_losses, "batch_interval": batch_interval,
         "epoch_steps": epoch_steps})
-    epoch_train_loss, epoch_test_loss = series["epoch_train_loss"], series["epoch_test_loss"]
-    batch_losses, batch_interval = series["batch_losses"], series["batch_interval"]
-    epoch_steps = series["epoch_steps"]
+    train, test, batches, interval, ends = _loss_series(**series)
+    title_text = _check_title(title)
+    test_name = _check_label("test_label", test_label)
+
+    epoch_exp = _display_scale(train, test)
+    batch_exp = _display_scale(batches, train, test) if ends.size else _display_scale(batches)
+
+    fig = _new_figure(12.0 if interval else 8.0, 5.0, res)
+    ax, ax_batch = fig.subplots(1, 2) if interval else (fig.subplots(), None)
+    _epoch_curves(ax, _scaled(train, epoch_exp), _scaled(test, epoch_exp), test_name,
+                  fraction=False)
+    ax.set_ylabel(_scaled_label("loss", epoch_exp))
+    ax.set_title("loss per epoch")
+    ax.legend()
+    if ax_batch is not None and interval:
+        _batch_panel(ax_batch, batches, interval, batch_exp, ends, (train, test), test_name)
+    _finish(fig, title_text)
+    return _save(fig, target)
+
+
+def _loss_series(
+    epoch_train_loss: Any, epoch_test_loss: Any, batch_losses: Any, batch_interval: Any,
+    epoch_steps: Any,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], int | None,
+           NDArray[np.float64]]:
+    """``plot_loss_curves``'s series, checked: the epoch losses (train, test), the batch
+    losses and their interval (``None`` without them), and where each epoch ended."""
     if epoch_train_loss is None:
         raise InvalidArgumentError("epoch_train_loss: required (or pass a History)")
     train, test = _epoch_series(
@@ -166,33 +190,24 @@ def plot_loss_curves(
                 "two recorded losses)"
             )
         interval = check_positive_int("batch_interval", batch_interval)
-    ends = _epoch_ends(epoch_steps, train.size)
-    title_text = _check_title(title)
-    test_name = _check_label("test_label", test_label)
+    return train, test, batches, interval, _epoch_ends(epoch_steps, train.size)
 
-    epoch_exp = _display_scale(train, test)
-    batch_exp = _display_scale(batches, train, test) if ends.size else _display_scale(batches)
 
-    fig = _new_figure(12.0 if interval else 8.0, 5.0, res)
-    if interval:
-        ax, ax_batch = fig.subplots(1, 2)
-    else:
-        ax = fig.subplots()
+def _epoch_curves(
+    ax: Axes, train: NDArray[np.float64], test: NDArray[np.float64], test_name: str,
+    *, fraction: bool,
+) -> None:
+    """Train's and (when given) test's values per epoch, on the per-epoch axes; fractions
+    (accuracies) are labelled with their final value."""
     epochs = np.arange(1, train.size + 1)
     marker = _marker(train.size)
-    curves = [(_scaled(train, epoch_exp), _TRAIN_COLOR)]
-    ax.plot(epochs, curves[0][0], color=_TRAIN_COLOR, marker=marker, label="train")
+    drawn = [(train, _TRAIN_COLOR, "train")]
     if test.size:
-        curves.append((_scaled(test, epoch_exp), _TEST_COLOR))
-        ax.plot(epochs, curves[1][0], color=_TEST_COLOR, marker=marker, label=test_name)
-    ax.set_ylabel(_scaled_label("loss", epoch_exp))
-    ax.set_title("loss per epoch")
-    _epoch_axes(ax, curves, fraction=False)
-    ax.legend()
-    if interval:
-        _batch_panel(ax_batch, batches, interval, batch_exp, ends, (train, test), test_name)
-    _finish(fig, title_text)
-    return _save(fig, target)
+        drawn.append((test, _TEST_COLOR, test_name))
+    for values, color, name in drawn:
+        label = f"{name} ({values[-1]:.2%} final)" if fraction else name
+        ax.plot(epochs, values, color=color, marker=marker, label=label)
+    _epoch_axes(ax, [(values, color) for values, color, _ in drawn], fraction=fraction)
 
 
 def _batch_panel(
@@ -312,24 +327,10 @@ def plot_accuracy_curves(
     from matplotlib.ticker import PercentFormatter  # after _new_figure checked it exists
 
     ax = fig.subplots()
-    epochs = np.arange(1, train.size + 1)
-    marker = _marker(train.size)
-    ax.plot(
-        epochs, train, color=_TRAIN_COLOR, marker=marker, label=f"train ({train[-1]:.2%} final)"
-    )
-    if test.size:
-        ax.plot(
-            epochs,
-            test,
-            color=_TEST_COLOR,
-            marker=marker,
-            label=f"{test_name} ({test[-1]:.2%} final)",
-        )
+    _epoch_curves(ax, train, test, test_name, fraction=True)
     ax.set_ylabel("accuracy")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.set_title("accuracy per epoch")
-    curves = [(train, _TRAIN_COLOR)] + ([(test, _TEST_COLOR)] if test.size else [])
-    _epoch_axes(ax, curves, fraction=True)
     ax.legend(loc="lower right")
     _finish(fig, title_text)
     return _save(fig, target)

@@ -208,6 +208,30 @@ def plot_sample_grid(
     """
     target = _check_path(path)
     res = _check_dpi(dpi)
+    arr, t, p = _sample_inputs(images, y_true, y_pred)
+    shown = min(check_positive_int("n", n), arr.shape[0])
+    heading = _sample_heading(
+        _check_title(title), _check_caption(caption), shown, t[:shown] != p[:shown]
+    )
+
+    rows, cols = _grid(shown)
+    top = 0.15 + _HEADER_LINE * len(heading)
+    width, height = max(4.0, (_TILE + _GAP) * cols), top + (_TILE + _CAPTION) * rows
+    # Laid out by hand: constrained layout is slow for dozens of Axes and gains nothing on
+    # a regular grid.
+    fig = _new_figure(width, height, res, constrained=False)
+    raw = arr[:shown].astype(np.float64)
+    # One shared grey scale: dividing every image by the same power of ten changes nothing
+    # but keeps matplotlib's normalisation (high - low) from overflowing.
+    _draw_tiles(fig, _scaled(raw, _display_scale(raw)), t, p, cols, (width, height, top))
+    fig.text(0.5, 1 - 0.08 / height, "\n".join(heading), ha="center", va="top", fontsize=10)
+    return _save(fig, target)
+
+
+def _sample_inputs(
+    images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """``plot_sample_grid``'s images and true and predicted labels, one of each per image."""
     arr = _check_images(images)
     count = arr.shape[0]
     t = _check_labels("y_true", y_true)
@@ -217,25 +241,20 @@ def plot_sample_grid(
             raise InvalidArgumentError(
                 f"{name}: expected {count} labels (one per image), got {labels.shape[0]}"
             )
-    shown = min(check_positive_int("n", n), count)
-    heading = _sample_heading(
-        _check_title(title), _check_caption(caption), shown, t[:shown] != p[:shown]
-    )
+    return arr, t, p
 
-    rows, cols = _grid(shown)
+
+def _draw_tiles(
+    fig: Any, pixels: NDArray[np.float64], t: NDArray[Any], p: NDArray[Any], cols: int,
+    page: tuple[float, float, float],
+) -> None:
+    """Each image in its cell of the grid (row by row, ``cols`` a row), framed and
+    captioned by :func:`_frame`; ``page`` is the figure's width, height and heading height."""
+    width, height, top = page
     cell_w, cell_h = _TILE + _GAP, _TILE + _CAPTION
-    top = 0.15 + _HEADER_LINE * len(heading)
-    width, height = max(4.0, cell_w * cols), top + cell_h * rows
-    # Laid out by hand: constrained layout is slow for dozens of Axes and gains nothing on
-    # a regular grid.
-    fig = _new_figure(width, height, res, constrained=False)
-    raw = arr[:shown].astype(np.float64)
-    # One shared grey scale: dividing every image by the same power of ten changes nothing
-    # but keeps matplotlib's normalisation (high - low) from overflowing.
-    pixels = _scaled(raw, _display_scale(raw))
     low, high = float(pixels.min()), float(pixels.max())
     x0 = (width - cell_w * cols) / 2 + _GAP / 2
-    for index in range(shown):
+    for index in range(pixels.shape[0]):
         r, c = divmod(index, cols)
         bottom = height - top - (r + 1) * cell_h
         ax = fig.add_axes(
@@ -254,8 +273,6 @@ def plot_sample_grid(
             interpolation="nearest",
         )
         _frame(ax, f"true {t[index]}, pred {p[index]}", bool(t[index] != p[index]))
-    fig.text(0.5, 1 - 0.08 / height, "\n".join(heading), ha="center", va="top", fontsize=10)
-    return _save(fig, target)
 
 
 def _frame(ax: Any, label: str, wrong: bool) -> None:
