@@ -304,31 +304,15 @@ def diagnose_mlp(
     if params is None:
         params = _default_params(spec, rng)
     dtype = check_params(spec, params)
-    # An adapter for a network without biases: funcnn's b are zero, and its deltas are
-    # read off the weight gradients.
     biases = not (isinstance(value_and_grad, Adapted) and not value_and_grad.layout.biases)
-    if not biases:
-        params = [{"W": layer["W"], "b": np.zeros_like(layer["b"])} for layer in params]
-    if x is None:
-        x = rng.normal(size=(_BATCH, spec.n_in)).astype(dtype)
-    xs = check_inputs(spec, x, dtype)[:_BATCH]
-    y = craft_inputs(spec, params, xs, resolved, rng)
-    singles = [
-        probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], resolved, name)
-        for i in range(len(xs))
-    ]
-    batch = probe(spec, value_and_grad, params, xs, y, resolved, name)
+    params, xs, singles, batch = _probes(
+        spec, value_and_grad, params, dtype, x, resolved, rng, name, biases
+    )
     rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
     values = [abs(p.got_value) for p in [*singles, batch] if np.isfinite(p.got_value)]
     tol = 64 * float(np.finfo(dtype).eps) * max([1.0, *values]) + rtol * 1e-3
     penalty, source = read_penalty(l2, spec, value_and_grad, params, singles, batch, tol, name)
-    if penalty.biases:
-        singles = [without_bias_penalty(p, params, penalty.coefficient(1)) for p in singles]
-        batch = without_bias_penalty(batch, params, penalty.coefficient(len(xs)))
-    if not biases:
-        singles = [
-            deltas_from_weights(p, penalty.coefficient(1), params, rtol) for p in singles
-        ]
+    singles, batch = _penalty_removed(singles, batch, params, penalty, biases, rtol)
     keys = ("W", "b") if biases else ("W",)
     findings = _chain(singles, spec, params, resolved, penalty.coefficient(1), rtol)
     findings.insert(0, loss_value(singles, params, resolved, penalty, rtol, findings[0].ok))
@@ -339,11 +323,50 @@ def diagnose_mlp(
     verdicts = _tensor_verdicts(
         findings, singles, batch, spec, params, resolved, penalty, rtol, keys
     )
-    meta = {
-        "name": name,
-        "spec": f"sizes {spec.sizes}, {spec.activation}",
-        "loss": resolved.name,
-        "l2": penalty.l2,
-        "penalty": penalty.words() + (f" (read off the {source})" if source else ""),
-    }
+    penalty_words = penalty.words() + (f" (read off the {source})" if source else "")
+    meta = {"name": name, "spec": f"sizes {spec.sizes}, {spec.activation}",
+            "loss": resolved.name, "l2": penalty.l2, "penalty": penalty_words}
     return Diagnosis(tuple(findings), verdicts, meta)
+
+
+def _probes(
+    spec: fn.MLP,
+    value_and_grad: ValueAndGrad,
+    params: Params,
+    dtype: np.dtype[Any],
+    x: Array | None,
+    loss: fn.Loss,
+    rng: np.random.Generator,
+    name: str,
+    biases: bool,
+) -> tuple[Params, FloatArray, list[Probe], Probe]:
+    """The params probed, the inputs, and the implementation on each single sample and
+    on the batch. Without biases (an adapter that says so) funcnn's ``b`` are zero, and
+    the deltas are read off the weight gradients later."""
+    if not biases:
+        params = [{"W": layer["W"], "b": np.zeros_like(layer["b"])} for layer in params]
+    if x is None:
+        x = rng.normal(size=(_BATCH, spec.n_in)).astype(dtype)
+    xs = check_inputs(spec, x, dtype)[:_BATCH]
+    y = craft_inputs(spec, params, xs, loss, rng)
+    singles = [
+        probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], loss, name)
+        for i in range(len(xs))
+    ]
+    return params, xs, singles, probe(spec, value_and_grad, params, xs, y, loss, name)
+
+
+def _penalty_removed(
+    singles: list[Probe], batch: Probe, params: Params, penalty: Penalty, biases: bool,
+    rtol: float,
+) -> tuple[list[Probe], Probe]:
+    """The probes with a bias penalty taken out of their gradients, and a network
+    without biases given the deltas its weight gradients imply."""
+    if penalty.biases:
+        singles = [without_bias_penalty(p, params, penalty.coefficient(1)) for p in singles]
+        batch = without_bias_penalty(batch, params, penalty.coefficient(len(batch.inputs[0])))
+    if not biases:
+        singles = [
+            deltas_from_weights(p, penalty.coefficient(1), params, rtol) for p in singles
+        ]
+    return singles, batch
