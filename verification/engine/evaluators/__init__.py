@@ -6,7 +6,9 @@
 - ``network_loss``: an MLP, each perturbation evaluated from the one column of
   pre-activations it changes;
 - ``logits_loss``: a loss as a function of the logits, one row per perturbation;
-- ``sparse_moves``: work shared between coordinate moves of one weight matrix.
+- ``sparse_moves``: work shared between coordinate moves of one weight matrix;
+- ``parallel``: a ``generic_loss``'s points evaluated on joblib workers (processes, a
+  Dask cluster), the serial numbers bit for bit.
 
 May import: verification.engine.common.
 """
