@@ -13,8 +13,9 @@ about 0.6 ms each here.
   3.2 million calls (half an hour serially here), so G checks a fixed subset: every
   coordinate of each tensor up to ``SUBSET`` per tensor (seed 0, the same for all three;
   ``mode="subset"`` runs full mode's code on those coordinates). Rows: the three times,
-  the speed-ups serial/loky and serial/dask, and the check that the three reports are
-  equal (every field but the timings, noted on the rows); the section raises if not.
+  the speed-ups serial/loky and serial/dask, the size of what is sent per batch, and the
+  check that the three reports are equal (every field but the timings, noted on the
+  rows); the section raises if not.
 - **Gfull** (``--only Gfull``, not in ``--quick``): the whole full mode, once, with
   ``n_jobs=-1`` (every core) on loky: its time, verdict and the number of coordinates.
 
@@ -36,6 +37,8 @@ import numpy as np
 
 import funcnn as fn
 from benchmarks.harness import Row, interleaved_times, median, progress, ratio_row
+from verification.engine.evaluators.generic_loss import GenericLoss
+from verification.engine.evaluators.parallel import ParallelLoss
 from verification.engine.gradients import check_gradients
 from verification.reporting.report import Report
 
@@ -127,6 +130,9 @@ def run_distributed(reps: int, quick: bool, sizes: tuple[int, ...] = SIZES) -> l
     note += f"; reports equal to the serial one: {', '.join(reports)}"
     rows = [Row("G", f"G.{name}", f"black-box subset, {name}", median(t), "s", note=note,
                 samples=tuple(t)) for name, t in times.items()]
+    shipped = ParallelLoss(GenericLoss(loss_fn, params), 2).shipped_bytes / 1e6
+    rows.append(Row("G", "G.shipped", "evaluator sent per batch of points (pickled)", shipped,
+                    "MB", note="params as float64 plus loss_fn and what it closes over"))
     for name in ("loky", "dask"):
         rows.append(ratio_row("G", f"G.speedup.{name}", f"speed-up, serial / {name} (2 workers)",
                               times["serial"], times.get(name),
