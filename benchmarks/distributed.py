@@ -10,12 +10,14 @@ about 0.6 ms each here.
   ``--reps``: serial; ``n_jobs=2`` on joblib's default backend (loky processes); and
   ``joblib.parallel_config(backend="dask")`` on a ``distributed.LocalCluster`` of 2
   worker processes (one thread each). The full mode of all 1,068,810 coordinates is about
-  3.2 million calls (half an hour serially here), so G checks a fixed subset: every
-  coordinate of each tensor up to ``SUBSET`` per tensor (seed 0, the same for all three;
-  ``mode="subset"`` runs full mode's code on those coordinates). Rows: the three times,
-  the speed-ups serial/loky and serial/dask, the size of what is sent per batch, and the
-  check that the three reports are equal (every field but the timings, noted on the
-  rows); the section raises if not.
+  3.2 million calls (half an hour serially here), so G checks a fixed random subset:
+  ``SUBSET`` coordinates of each tensor, all of a smaller one (seed 0, the same for all
+  three; ``mode="subset"`` runs full mode's code on them). Rows: the three times,
+  the speed-ups serial/loky and serial/dask, the ceiling (how much faster two processes
+  make plain ``loss_fn`` calls than one, both busy at once: at one sample per call the
+  forward pass streams 8.5 MB of weights, and two cores share the memory bandwidth),
+  the size of what is sent per batch, and the check that the three reports are equal
+  (every field but the timings, noted on the rows); the section raises if not.
 - **Gfull** (``--only Gfull``, not in ``--quick``): the whole full mode, once, with
   ``n_jobs=-1`` (every core) on loky: its time, verdict and the number of coordinates.
 
@@ -37,6 +39,7 @@ import numpy as np
 
 import funcnn as fn
 from benchmarks.harness import Row, interleaved_times, median, progress, ratio_row
+from verification.engine.common.threads import single_threaded_blas
 from verification.engine.evaluators.generic_loss import GenericLoss
 from verification.engine.evaluators.parallel import ParallelLoss
 from verification.engine.gradients import check_gradients
@@ -46,7 +49,10 @@ __all__ = ["SIZES", "SUBSET", "problem", "run_distributed", "run_whole"]
 
 SIZES = (784, 1024, 256, 10)
 SUBSET = 4096
-"""Coordinates per tensor in section G (all of a smaller tensor): 12,554 in all."""
+"""Coordinates per tensor in section G (all of a smaller tensor): 12,042 in all."""
+
+CEILING_CALLS = 2000
+"""Loss calls per process when measuring how the loss itself scales to 2 processes."""
 
 
 def problem(
@@ -71,6 +77,30 @@ def problem(
 def _same(a: Report, b: Report) -> bool:
     """Equal reports, timings aside."""
     return [replace(r, seconds=0.0) for r in a.rows] == [replace(r, seconds=0.0) for r in b.rows]
+
+
+def _calls(loss_fn: Callable[[Any], float], params: Any, count: int) -> float:
+    """Seconds for ``count`` calls of ``loss_fn(params)``, BLAS on one thread."""
+    with single_threaded_blas():
+        start = time.perf_counter()
+        for _ in range(count):
+            loss_fn(params)
+        return time.perf_counter() - start
+
+
+def _ceiling(loss_fn: Callable[[Any], float], params: Any, reps: int) -> Row:
+    """How much faster 2 processes make loss calls than 1 (both busy at once): the most
+    any engine can gain on this machine, memory bandwidth and other load included."""
+    import joblib
+
+    one, two = [], []
+    run = joblib.delayed(_calls)
+    for _ in range(reps):
+        one.append(_calls(loss_fn, params, CEILING_CALLS) / CEILING_CALLS)
+        both = joblib.Parallel(n_jobs=2)(run(loss_fn, params, CEILING_CALLS) for _ in range(2))
+        two.append(max(both) / (2 * CEILING_CALLS))
+    return ratio_row("G", "G.ceiling", "ceiling: loss calls/s, 2 processes / 1", one, two,
+                     note=f"{CEILING_CALLS} calls per process per repetition, loky")
 
 
 def _load() -> str:
@@ -130,6 +160,7 @@ def run_distributed(reps: int, quick: bool, sizes: tuple[int, ...] = SIZES) -> l
     note += f"; reports equal to the serial one: {', '.join(reports)}"
     rows = [Row("G", f"G.{name}", f"black-box subset, {name}", median(t), "s", note=note,
                 samples=tuple(t)) for name, t in times.items()]
+    rows.append(_ceiling(loss_fn, params, reps))
     shipped = ParallelLoss(GenericLoss(loss_fn, params), 2).shipped_bytes / 1e6
     rows.append(Row("G", "G.shipped", "evaluator sent per batch of points (pickled)", shipped,
                     "MB", note="params as float64 plus loss_fn and what it closes over"))

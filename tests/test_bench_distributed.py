@@ -39,6 +39,7 @@ def test_section_g_runs_every_way_and_reports_speedups() -> None:
         assert row.value is not None and row.value > 0 and row.unit == "s"
         assert f"reports equal to the serial one: {', '.join(ways)}" in row.note
         assert "nproc" in row.note
+    assert keys["G.ceiling"].unit == "ratio" and keys["G.ceiling"].value > 0
     for way in ways[1:]:
         speedup = keys[f"G.speedup.{way}"]
         assert speedup.unit == "ratio"

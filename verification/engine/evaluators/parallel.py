@@ -5,7 +5,8 @@ Full mode over a large network asks
 points, each one whole ``loss_fn`` call. Those calls are independent, so
 :class:`ParallelLoss` cuts every batch of points into chunks and hands each chunk to
 ``GenericLoss`` itself in a joblib worker: the same object (pickled, with ``loss_fn``
-and the parameters), the same code, only in another process or on another machine. Which engine runs the chunks is joblib's business, chosen the usual way:
+and the parameters), the same code, only in another process or on another machine.
+Which engine runs the chunks is joblib's business, chosen the usual way:
 
 - ``n_jobs=N`` alone: joblib's default backend (loky: N local processes, kept between
   batches; the parameter vector goes to them as a memory-mapped file, not a copy);
