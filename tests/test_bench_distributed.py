@@ -39,11 +39,13 @@ def test_section_g_runs_every_way_and_reports_speedups() -> None:
         assert row.value is not None and row.value > 0 and row.unit == "s"
         assert f"reports equal to the serial one: {', '.join(ways)}" in row.note
         assert "nproc" in row.note
-    assert keys["G.ceiling"].unit == "ratio" and keys["G.ceiling"].value > 0
+    ceiling = keys["G.ceiling"].value
+    assert keys["G.ceiling"].unit == "ratio" and ceiling is not None and ceiling > 0
+    serial = keys["G.serial"].value
     for way in ways[1:]:
-        speedup = keys[f"G.speedup.{way}"]
-        assert speedup.unit == "ratio"
-        assert speedup.value == keys["G.serial"].value / keys[f"G.{way}"].value
+        speedup, spread = keys[f"G.speedup.{way}"], keys[f"G.{way}"].value
+        assert speedup.unit == "ratio" and serial is not None and spread is not None
+        assert speedup.value == serial / spread
 
 
 def test_gfull_is_left_out_of_quick_runs() -> None:
