@@ -15,9 +15,12 @@ Sections (``--only``, comma-separated, case-insensitive): ``load`` (MNIST load t
 verification suite against ``torch.autograd`` and JAX, :mod:`benchmarks.bench_verification`),
 ``E`` (peak RSS of a training run, see :mod:`benchmarks.memory`), ``F`` (funcnn's
 scikit-learn ``MLPClassifier`` against scikit-learn's own on MNIST, time and test accuracy,
-see :mod:`benchmarks.estimator`). Every measured time is the median of ``--reps``
-repetitions (at least 5) and every target a ratio from the same run, except the absolute
-bounds on ``load`` and ``import`` (which also has its ratios).
+see :mod:`benchmarks.estimator`), ``G`` and ``Gfull`` (black-box full mode on a
+1M-parameter network, serial against loky processes and a local Dask cluster, and the
+whole full mode once on every core; see :mod:`benchmarks.distributed`). Every measured
+time is the median of ``--reps`` repetitions (at least 5) and every target a ratio from
+the same run, except the absolute bounds on ``load`` and ``import`` (which also has its
+ratios).
 
 By default (``--openblas both``) the suite runs twice, each time in a fresh process:
 first with ``OPENBLAS_CORETYPE`` as this machine sets it (``Haswell``, AVX2 kernels; set

@@ -1,9 +1,9 @@
 """The benchmark suite's sections run in this process: their rows and the foreign load.
 
 :func:`run_suite` runs the chosen sections (``load``, ``import``, ``alloc``, ``blas``,
-``A``-``C``, ``D``, ``E``, ``F``; see :mod:`benchmarks.run`) one after the other and notes,
-per section, the share of the CPUs other processes used meanwhile. A failing verification
-benchmark (scenario D) becomes a row instead of stopping the suite.
+``A``-``C``, ``D``, ``E``, ``F``, ``G``, ``Gfull``; see :mod:`benchmarks.run`) one after the
+other and notes, per section, the share of the CPUs other processes used meanwhile. A
+failing verification benchmark (scenario D) becomes a row instead of stopping the suite.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from benchmarks.harness import (
 
 __all__ = ["MIN_REPS", "SECTIONS", "run_suite"]
 
-SECTIONS = ("load", "import", "alloc", "blas", "A", "B", "C", "D", "E", "F")
+SECTIONS = ("load", "import", "alloc", "blas", "A", "B", "C", "D", "E", "F", "G", "Gfull")
 MIN_REPS = 5
 
 
@@ -154,6 +154,14 @@ def run_suite(
             from benchmarks.estimator import run_estimators
 
             rows += run_estimators(reps, quick, quiet)
+        elif section == "G":
+            from benchmarks.distributed import run_distributed
+
+            rows += run_distributed(reps, quick)
+        elif section == "Gfull":
+            from benchmarks.distributed import run_whole
+
+            rows += run_whole(quick)
         entry: dict[str, Any] = {"whole_section": meter.fraction()}
         if quiet is not None:
             calls = quiet.log[logged:]

@@ -104,11 +104,27 @@ def test_the_scanner_finds_what_it_looks_for() -> None:
     assert pickle_violations("import numpy as np\nnp.load(f, allow_pickle=False)\n") == []
 
 
+# Modules that import joblib to run the user's own functions on the user's own workers
+# (check_gradients(n_jobs=...)): they send a pickled loss to processes the user started
+# and read back arrays, and never load a file; every other rule still applies to them.
+SENDS_TO_WORKERS = {
+    "verification/engine/evaluators/parallel.py": {"joblib", "cloudpickle", "joblib.externals"},
+    "benchmarks/distributed.py": {"joblib"},
+}
+
+
 def test_no_pickle_anywhere_in_the_sources() -> None:
     files = [p for root in SOURCES if root.is_dir() for p in sorted(root.rglob("*.py"))]
     assert len(files) > 20
-    violations = [v for p in files for v in pickle_violations(p.read_text(), str(p))]
+    violations = []
+    for path in files:
+        allowed = SENDS_TO_WORKERS.get(path.relative_to(ROOT).as_posix(), set())
+        violations += [v for v in pickle_violations(path.read_text(), str(path))
+                       if v.rpartition(": imports ")[2] not in allowed]
     assert violations == []
+    for name, modules in SENDS_TO_WORKERS.items():  # no stale exception
+        found = pickle_violations((ROOT / name).read_text())
+        assert {v.rpartition(": imports ")[2] for v in found} == modules, name
 
 
 class _Trap:

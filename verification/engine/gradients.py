@@ -53,6 +53,7 @@ from verification.engine.common.arguments import (
 from verification.engine.common.layout import tensor_layout
 from verification.engine.common.threads import single_threaded_blas
 from verification.engine.evaluators.generic_loss import GenericLoss
+from verification.engine.evaluators.parallel import ParallelLoss, check_n_jobs, workers
 from verification.engine.evaluators.perturbed import PerturbedLoss
 from verification.engine.modes.context import CheckContext
 from verification.engine.modes.dispatch import flat_analytic, resolve_mode, run_mode
@@ -82,6 +83,7 @@ class _Request:
     settings: Settings
     evaluator: Callable[[Any, bool], PerturbedLoss] | None = None
     kinks: bool = True
+    n_jobs: int | None = None
 
 
 def check_gradients(
@@ -100,6 +102,7 @@ def check_gradients(
     noise_scale: float | None = None,
     settings: Settings | None = None,
     evaluator: Callable[[Any, bool], PerturbedLoss] | None = None,
+    n_jobs: int | None = None,
 ) -> Report:
     """Check ``grad_fn`` against finite differences of ``loss_fn`` at ``params``.
 
@@ -116,7 +119,11 @@ def check_gradients(
     is then :data:`~verification.engine.bounds.tolerances.MODEL_SAFETY` times it); without one,
     ``atol`` is ``sqrt(eps) * max |analytic|`` per tensor. ``noise_scale`` is the
     magnitude whose float64 rounding bounds one evaluation of ``loss_fn`` (default its
-    value); give it when the loss is computed from much larger terms.
+    value); give it when the loss is computed from much larger terms. ``n_jobs``
+    spreads the ``loss_fn`` calls over joblib workers (``-1``: every core; ``None``:
+    joblib's active ``parallel_config``, else serial), on the active joblib backend
+    (Dask's for a cluster); the report is the serial one, bit for bit
+    (:mod:`verification.engine.evaluators.parallel`).
 
     Returns a :class:`~verification.reporting.report.Report` with one row per tensor;
     ``report.passed`` is the verdict.
@@ -141,8 +148,15 @@ def check_gradients(
     if not isinstance(name, str):
         raise ArgumentTypeError(f"name: expected a str, got {type(name).__name__}")
     settings = check_settings(settings)
+    n_jobs = check_n_jobs(n_jobs)
+    if n_jobs is not None and evaluator is not None:
+        raise InvalidArgumentError(
+            "n_jobs: spreads the calls of loss_fn over workers; it cannot be combined "
+            "with a custom evaluator"
+        )
     request = _Request(loss_fn, grad_fn, mode, probes, subset, seed, name, batched_loss,
-                       pattern_fn, error_bound, noise_scale, settings, evaluator)
+                       pattern_fn, error_bound, noise_scale, settings, evaluator,
+                       n_jobs=n_jobs)
     with single_threaded_blas():
         return _check_gradients(request, params)
 
@@ -156,6 +170,8 @@ def _check_gradients(request: _Request, params: Any) -> Report:
         GenericLoss(request.loss_fn, params, batched_loss=request.batched_loss,
                     pattern_fn=request.pattern_fn, noise_scale=request.noise_scale)
         if request.evaluator is None else request.evaluator(params, request.kinks))
+    if isinstance(evaluator, GenericLoss) and workers(request.n_jobs) > 1:
+        evaluator = ParallelLoss(evaluator, request.n_jobs)
     analytic = flat_analytic(grads, params, "grad_fn")
     leaves = tree_flatten(grads)[0]
     dtype = np.result_type(*[np.asarray(g).dtype for g in leaves]) if leaves else np.float64

@@ -9,7 +9,9 @@
 - ``loss_rows``: what they share: the loss of moved output rows (one
   ``value_and_grad`` call per perturbation for a loss without ``sample_loss``), a
   kinked loss's kink flags, the properties of an evaluator stepping in unit scales;
-- ``sparse_moves``: work shared between coordinate moves of one weight matrix.
+- ``sparse_moves``: work shared between coordinate moves of one weight matrix;
+- ``parallel``: a ``generic_loss``'s points evaluated on joblib workers (processes, a
+  Dask cluster), the serial numbers bit for bit.
 
 May import: verification.engine.common.
 """

@@ -92,6 +92,21 @@ class GenericLoss:
         """True when a ``pattern_fn`` was given."""
         return self._pattern_fn is not None
 
+    @property
+    def points_per_call(self) -> int:
+        """Points evaluated together: the rows of one ``batched_loss`` call (1 without
+        one). Splitting a batch of points on these boundaries gives the same numbers."""
+        if self._batched is None:
+            return 1
+        return max(1, ROWS_PER_CHUNK // max(self.n, 1))
+
+    def callables(self) -> dict[str, Callable[..., Any]]:
+        """The user's functions by argument name (``loss_fn``, and ``batched_loss`` and
+        ``pattern_fn`` when given)."""
+        named = {"loss_fn": self._loss_fn, "batched_loss": self._batched,
+                 "pattern_fn": self._pattern_fn}
+        return {name: fn for name, fn in named.items() if fn is not None}
+
     def coordinate_scale(self) -> FloatArray:
         """All ones: a generic function gives no hint about per-coordinate scales."""
         return np.ones(self.n)
@@ -122,7 +137,7 @@ class GenericLoss:
     ]:
         values = np.empty(count)
         flags = np.zeros(count, dtype=bool)
-        step = max(1, ROWS_PER_CHUNK // max(self.n, 1))
+        step = self.points_per_call
         for start in range(0, count, step):
             stop = min(count, start + step)
             values[start:stop], flags[start:stop] = self._eval_points(make(start, stop))
