@@ -422,7 +422,12 @@ def test_fit_and_evaluate(spec: fn.MLP, data: st.DataObject) -> None:
     dtype = data.draw(st.sampled_from(FLOATS))
     n = data.draw(st.integers(1, 24))
     loss = data.draw(st.sampled_from(sorted(fn.LOSSES)))
+    # Rows of norm <= 1 keep each step tame by construction: SGD at lr 0.05 with batches
+    # of one diverges on a linear 2-2-1 network under MSE once |x|^2 passes about 20, which
+    # normal inputs of scale 2 reach (a stored example did), and that is the optimizer's
+    # documented failure, not a bug.
     x = _values(rng, (n, spec.n_in), dtype, 2.0)
+    x = (x / np.maximum(1.0, np.linalg.norm(x, axis=1, keepdims=True))).astype(dtype)
     y = _targets(rng, KINDS[loss], n, spec.n_out, dtype, data.draw(st.booleans()))
     batch = data.draw(st.one_of(st.none(), st.integers(0, n + 2)))
     epochs = data.draw(st.integers(1, 2))
