@@ -101,7 +101,9 @@ BUGS: dict[str, Bug] = {
 """Every planted bug: the net it is planted in and the root cause the diagnosis names."""
 
 
-def _output_delta(bugs: Collection[str], loss: str, z: Array, y: Array) -> tuple[float, Array]:
+def _output_delta(
+    bugs: Collection[str], loss: str | fn.Loss, z: Array, y: Array
+) -> tuple[float, Array]:
     value, delta = fn.get_loss(loss).value_and_grad(z, y)
     batch = len(z)
     p = fn.softmax(z)
@@ -137,7 +139,9 @@ def _derivative(
     return act.derivative(z[layer], a[layer + 1])
 
 
-def buggy(spec: fn.MLP, loss: str, bugs: Collection[str] = (), l2: float = 0.0) -> ValueAndGrad:
+def buggy(
+    spec: fn.MLP, loss: str | fn.Loss, bugs: Collection[str] = (), l2: float = 0.0
+) -> ValueAndGrad:
     """A textbook ``value_and_grad`` for ``spec`` with the named bugs planted."""
     unknown = set(bugs) - set(BUGS)
     if unknown:

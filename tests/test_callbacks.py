@@ -280,6 +280,40 @@ def test_predict_proba_matches_predict_and_the_losses() -> None:
         fn.predict_proba(SPEC, params, x, loss="mse")
 
 
+def _custom(output: str) -> fn.Loss:
+    """A loss of another name that scores the softmax or sigmoid of ``z`` by squares."""
+    base = fn.get_loss("mse")
+    return fn.Loss("my_loss", base.value_and_grad, "real", output=output)
+
+
+def test_predict_proba_reads_the_output_a_custom_loss_declares() -> None:
+    # The probabilities follow the declaration, not the loss's name: a registry-free
+    # loss declaring a softmax (or sigmoid) output gets the same rows as the built-ins.
+    x, _ = data(20)
+    params = fn.init(SPEC, np.random.default_rng(4))
+    logits = fn.apply(SPEC, params, x)
+    soft = fn.predict_proba(SPEC, params, x, loss=_custom("softmax"))
+    assert np.array_equal(soft, fn.predict_proba(SPEC, params, x))
+    assert np.allclose(soft, fn.softmax(logits))
+    sig = fn.predict_proba(SPEC, params, x, loss=_custom("sigmoid"))
+    assert np.array_equal(sig, fn.predict_proba(SPEC, params, x, loss="binary_cross_entropy"))
+    for output, said in (("", "not declared"), ("tanh", "'tanh'"), ("identity", "'identity'")):
+        with pytest.raises(fn.InvalidArgumentError, match=f"output activation is {said}"):
+            fn.predict_proba(SPEC, params, x, loss=_custom(output))
+
+
+def test_the_builtin_losses_declare_their_output_activation() -> None:
+    known = {"softmax_cross_entropy": "softmax", "softmax_then_cross_entropy": "softmax",
+             "softmax_binary_cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
+             "mse": "identity"}
+    for name, output in known.items():
+        assert fn.LOSSES[name].output == output, name
+    # A registry entry leaves nothing undeclared.
+    assert all(loss.output for loss in fn.LOSSES.values())
+    with pytest.raises(fn.InvalidArgumentError, match=r"output: expected one of \['', 'identity'"):
+        fn.Loss("bad", fn.get_loss("mse").value_and_grad, "real", output="relu")
+
+
 # --------------------------------------------------------------------------- plots
 
 

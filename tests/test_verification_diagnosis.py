@@ -3,12 +3,14 @@ follows from it as inherited, and finds nothing wrong in correct implementations
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import funcnn as fn
 from funcnn.typing import Array, Params
-from tests.diagnosis_bugs import BUGS, L2, buggy
+from tests.diagnosis_bugs import BUGS, L2, ValueAndGrad, buggy
 from verification import check_conformance, diagnose_mlp, textbook_value_and_grad
 
 
@@ -255,3 +257,69 @@ def test_a_printed_loss_that_is_not_the_gradients_loss_is_named() -> None:
         "the gradient is that of softmax_cross_entropy: the loss is not the one the gradient "
         "belongs to"
     )
+
+
+def _renamed(loss: str, output: str | None = None) -> fn.Loss:
+    """funcnn's ``loss`` under a name no table could know (its output kept or replaced)."""
+    base = fn.get_loss(loss)
+    return dataclasses.replace(base, name="my_loss",
+                               output=base.output if output is None else output)
+
+
+@pytest.mark.parametrize("bug", ["ce-eps", "softmax-jacobian", "prediction-one-hot"])
+def test_a_loss_under_another_name_gets_the_same_diagnosis(bug: str) -> None:
+    # The mistakes are recognised from the declared output and the loss's own values,
+    # not from funcnn's loss names.
+    case = BUGS[bug]
+    spec = fn.MLP(case.sizes, case.activation)
+    loss = _renamed(case.loss)
+    root = diagnose_mlp(spec, buggy(spec, loss, {bug}), loss).root_cause
+    assert root is not None and (root.kind, root.step) == (case.kind, case.step)
+
+
+def _sigmoid_again(spec: fn.MLP) -> ValueAndGrad:
+    """One hidden layer, binary cross-entropy, its delta p - y multiplied by p (1 - p)."""
+
+    def value_and_grad(params: Params, x: Array, y: Array) -> tuple[float, Params]:
+        (w1, b1), (w2, b2) = ((p["W"], p["b"]) for p in params)
+        a1 = np.tanh(x @ w1 + b1)
+        z = a1 @ w2 + b2
+        p = fn.sigmoid(z)
+        t = np.asarray(y, dtype=z.dtype).reshape(z.shape)
+        value = float(np.mean(np.logaddexp(0, z) - t * z))
+        delta = (p - t) / z.size * p * (1 - p)
+        d1 = delta @ w2.T * (1 - a1**2)
+        return value, [{"W": x.T @ d1, "b": d1.sum(axis=0)},
+                       {"W": a1.T @ delta, "b": delta.sum(axis=0)}]
+
+    return value_and_grad
+
+
+@pytest.mark.parametrize(
+    ("output", "kind"),
+    [("sigmoid", "output-derivative-again"), ("", "output-delta-other")],
+)
+def test_the_derivative_applied_again_is_named_from_the_declared_output(
+    output: str, kind: str
+) -> None:
+    # Declared, the sigmoid output's derivative is recognised and, the loss's gradient
+    # being p - y, named as the cross-entropy mistake; undeclared, nothing is guessed.
+    spec = fn.MLP((3, 4, 1), "tanh")
+    loss = _renamed("binary_cross_entropy", output)
+    root = diagnose_mlp(spec, _sigmoid_again(spec), loss).root_cause
+    assert root is not None and (root.kind, root.step) == (kind, "output delta"), root
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "my_loss"])
+def test_one_sigmoid_output_is_probed_with_the_label_it_does_not_predict(name: str) -> None:
+    # A cross-entropy of one sigmoid output, by any name: 0/1 labels, each the class the
+    # network does not predict (so every probe carries a large, informative gradient).
+    from verification.external.diagnosis_probe import craft_inputs
+
+    spec = fn.MLP((3, 4, 1), "tanh")
+    params = fn.init(spec, np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(16, 3))
+    loss = dataclasses.replace(fn.get_loss("binary_cross_entropy"), name=name)
+    labels = craft_inputs(spec, params, x, loss, np.random.default_rng(2))
+    assert labels.dtype.kind == "i"
+    assert np.array_equal(labels, (fn.apply(spec, params, x)[:, 0] <= 0).astype(int))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from funcnn.core.loss_record import LOSS_OUTPUTS
 from funcnn.errors import InvalidArgumentError
 from verification import check_gradients
-from verification.external.heads import OUTPUTS, head, output_activation
+from verification.external.heads import OUTPUTS, head
 
 CASES = [
     (output, loss, outputs, half)
@@ -34,7 +35,7 @@ def test_each_head_gradient_matches_finite_differences(
     wrong = check_gradients(lambda p: h.value_and_grad(p["z"], y)[0],
                             lambda p: {"z": 1.5 * h.value_and_grad(p["z"], y)[1]}, {"z": z})
     assert not wrong.passed
-    assert output_activation(h) == output
+    assert h.output == output and h.declaration()["output"] == output
 
 
 def _by_hand(output: str, loss: str, outputs: str, half: bool, z: np.ndarray,
@@ -83,3 +84,8 @@ def test_bad_heads_are_refused_naming_the_argument() -> None:
         head("tanh", "cross_entropy")
     with pytest.raises(InvalidArgumentError, match="outputs: expected 'mean' or 'sum'"):
         head("sigmoid", "squared", outputs="max")
+
+
+def test_every_head_output_is_one_a_loss_may_declare() -> None:
+    # A Head is a Loss: its output activation is the field every loss declares.
+    assert set(OUTPUTS) <= set(LOSS_OUTPUTS) - {""}

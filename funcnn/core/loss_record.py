@@ -5,7 +5,8 @@ A loss is the **mean over the batch** of a per-sample loss of outputs ``z`` (B, 
 labels or targets ``y`` (see :mod:`funcnn.core.losses`, which holds the built-in ones and
 the registry, and re-exports everything here). Besides its value and gradient a
 :class:`Loss` declares what the verification package needs to check it: its per-sample
-values, its kinks, and the fewest outputs on which it is not constant.
+values, its kinks, the fewest outputs on which it is not constant, and the output
+activation it applies.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import numpy as np
 from funcnn.errors import ArgumentTypeError, InvalidArgumentError
 from funcnn.typing import Array, FloatArray
 
-__all__ = ["KinkCoordinate", "Loss", "LossInto", "LossValueAndGrad", "SampleGrad", "SampleLoss",
-           "dense_targets_of", "from_kernel", "from_sample", "one_hot_of"]
+__all__ = ["LOSS_OUTPUTS", "KinkCoordinate", "Loss", "LossInto", "LossValueAndGrad", "SampleGrad",
+           "SampleLoss", "dense_targets_of", "from_kernel", "from_sample", "one_hot_of"]
 
 LossValueAndGrad = Callable[[FloatArray, Array], tuple[float, FloatArray]]
 SampleLoss = Callable[[FloatArray, FloatArray], FloatArray]
@@ -78,6 +79,13 @@ class Loss:
       else 1, the default. The catalogue and the foreign checks never pair a loss with a
       network of fewer outputs (a check whose exact gradient is 0 cannot fail); a loss
       that leaves it at 1 but is constant there is still reported, as inconclusive.
+    - ``output``: the output activation the loss applies to ``z`` before scoring it:
+      ``"softmax"`` (the softmax losses), ``"sigmoid"`` (binary
+      cross-entropy), ``"tanh"``, ``"identity"`` (the loss scores ``z`` itself, e.g.
+      ``mse``), or ``""``, the default: not declared. :func:`funcnn.predict_proba` reads
+      class probabilities off a ``"softmax"`` or ``"sigmoid"`` output, and the diagnosis
+      of other people's code names output-layer mistakes (a derivative applied twice, the
+      softmax derivative written elementwise) only for a declared output.
 
     Targets in the checks' problems follow ``target_kind``: integer labels for a
     ``"distribution"`` loss, one-hot float targets otherwise.
@@ -103,6 +111,7 @@ class Loss:
     kinks: tuple[float, ...] = ()
     kink_coordinate: KinkCoordinate | None = field(default=None, repr=False, compare=False)
     min_outputs: int = 1
+    output: str = ""
     # The kernel the engine runs: the one given, else a copy of the pure result.
     kernel: LossInto = field(init=False, repr=False, compare=False)
 
@@ -126,6 +135,8 @@ class Loss:
 
 
 _TARGET_KINDS = ("distribution", "probability", "real")
+LOSS_OUTPUTS = ("", "identity", "sigmoid", "softmax", "tanh")
+"""The values :attr:`Loss.output` may take (``""``: not declared)."""
 
 
 def _check_declarations(loss: Loss) -> None:
@@ -151,11 +162,15 @@ def _check_declarations(loss: Loss) -> None:
         raise ArgumentTypeError(f"min_outputs: expected an int, got {type(least).__name__}")
     if least < 1:
         raise InvalidArgumentError(f"min_outputs: expected an int >= 1, got {least}")
+    if not isinstance(loss.output, str) or loss.output not in LOSS_OUTPUTS:
+        raise InvalidArgumentError(
+            f"output: expected one of {list(LOSS_OUTPUTS)}, got {loss.output!r}"
+        )
 
 
 def from_kernel(
     name: str, into: LossInto, target_kind: str, *, shifts_logits: bool = False,
-    min_outputs: int = 1,
+    min_outputs: int = 1, output: str = "",
 ) -> Loss:
     """A :class:`Loss` defined by its in-place kernel; the pure form runs it on a copy of
     ``z`` and a fresh gradient, so both paths compute the same bits."""
@@ -165,7 +180,7 @@ def from_kernel(
         return into(z.copy(), y, dz), dz
 
     return Loss(name, value_and_grad, target_kind, into, shifts_logits,
-                min_outputs=min_outputs)
+                min_outputs=min_outputs, output=output)
 
 
 def from_sample(
@@ -177,14 +192,15 @@ def from_sample(
     kinks: tuple[float, ...] = (),
     kink_coordinate: KinkCoordinate | None = None,
     min_outputs: int = 1,
+    output: str = "",
 ) -> Loss:
     """A :class:`Loss` from each sample's loss and its gradient, written side by side.
 
     ``sample_loss(z, t)`` and ``sample_grad(z, t)`` take logits ``z`` (..., C) and dense
     targets ``t`` (integer labels one-hot, or the 0/1 label itself for one output) in
     ``z``'s dtype; the loss is the mean of ``sample_loss`` over the batch and its
-    gradient ``sample_grad / B``. ``kinks``, ``kink_coordinate`` and ``min_outputs`` as in
-    :class:`Loss`.
+    gradient ``sample_grad / B``. ``kinks``, ``kink_coordinate``, ``min_outputs`` and
+    ``output`` as in :class:`Loss`.
     """
     for arg, fn in (("sample_loss", sample_loss), ("sample_grad", sample_grad)):
         if not callable(fn):
@@ -199,6 +215,6 @@ def from_sample(
 
     value_and_grad.__name__ = name if isinstance(name, str) else "loss"
     return Loss(name, value_and_grad, target_kind, sample_loss=sample_loss, kinks=kinks,
-                kink_coordinate=kink_coordinate, min_outputs=min_outputs)
+                kink_coordinate=kink_coordinate, min_outputs=min_outputs, output=output)
 
 

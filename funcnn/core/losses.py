@@ -166,13 +166,14 @@ LOSSES: dict[str, Loss] = {
     for loss in (
         # The three softmax losses need two outputs: a softmax over one is constant.
         from_kernel("softmax_cross_entropy", _softmax_cross_entropy, "distribution",
-                    shifts_logits=True, min_outputs=2),
+                    shifts_logits=True, min_outputs=2, output="softmax"),
         from_kernel("softmax_then_cross_entropy", _softmax_then_cross_entropy, "distribution",
-                    min_outputs=2),
-        from_kernel("mse", _mse, "real"),
-        from_kernel("binary_cross_entropy", _binary_cross_entropy, "probability"),
+                    min_outputs=2, output="softmax"),
+        from_kernel("mse", _mse, "real", output="identity"),
+        from_kernel("binary_cross_entropy", _binary_cross_entropy, "probability",
+                    output="sigmoid"),
         from_kernel("softmax_binary_cross_entropy", _softmax_binary_cross_entropy, "probability",
-                    min_outputs=2),
+                    min_outputs=2, output="softmax"),
     )
 }
 """Every loss funcnn knows, by name.

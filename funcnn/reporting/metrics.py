@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from funcnn.core.activations import ACTIVATIONS
-from funcnn.core.losses import Loss, get_loss
+from funcnn.core.losses import LOSSES, Loss, get_loss
 from funcnn.core.network import apply_unchecked, check_inputs, check_params
 from funcnn.core.softmax import softmax
 from funcnn.core.spec import MLP
@@ -263,11 +263,6 @@ def predict(spec: MLP, params: Params, x: ArrayLike, batch_size: int = 1024) -> 
     return out
 
 
-# The losses whose outputs read as class probabilities through a softmax of the logits.
-_SOFTMAX_LOSSES = ("softmax_cross_entropy", "softmax_then_cross_entropy",
-                   "softmax_binary_cross_entropy")
-
-
 def predict_proba(
     spec: MLP,
     params: Params,
@@ -277,10 +272,12 @@ def predict_proba(
 ) -> NDArray[Any]:
     """Class probabilities the network assigns to ``x``, in the params' dtype.
 
-    The probabilities are those the training ``loss`` reads off the logits: the softmax
-    for the softmax losses (rows summing to 1, ``(N, n_out)``) and the sigmoid of each
-    logit for ``binary_cross_entropy`` (independent labels, ``(N, n_out)``). A single
-    output unit (``n_out == 1``) is a binary classifier with ``P(class 1) = sigmoid(z)``
+    The probabilities are those the training ``loss`` reads off the logits, by the output
+    activation it declares (:class:`funcnn.Loss`'s ``output``): the softmax for a
+    ``"softmax"`` output such as the softmax losses' (rows summing to 1,
+    ``(N, n_out)``), the sigmoid of each logit for a ``"sigmoid"`` one such as
+    ``binary_cross_entropy``'s (independent labels, ``(N, n_out)``). A single output
+    unit (``n_out == 1``) is a binary classifier with ``P(class 1) = sigmoid(z)``
     whatever the loss, returned as ``(N, 2)`` columns ``[1 - p, p]``. Either way the
     largest entry of a row is :func:`predict`'s class. ``mse`` and other losses do not
     define probabilities (an ``InvalidArgumentError``). Computed ``batch_size`` rows at
@@ -297,10 +294,14 @@ def predict_proba(
     size = check_positive_int("batch_size", batch_size)
     resolved = get_loss(loss)
     binary = spec.n_out == 1
-    if not binary and resolved.name not in (*_SOFTMAX_LOSSES, "binary_cross_entropy"):
+    if not binary and resolved.output not in ("softmax", "sigmoid"):
+        known = sorted(name for name, other in LOSSES.items()
+                       if other.output in ("softmax", "sigmoid"))
+        declared = repr(resolved.output) if resolved.output else "not declared"
         raise InvalidArgumentError(
-            f"loss: {resolved.name!r} does not define class probabilities (expected one of "
-            f"{sorted((*_SOFTMAX_LOSSES, 'binary_cross_entropy'))})"
+            f"loss: {resolved.name!r} does not define class probabilities: its output "
+            f"activation is {declared}, expected a loss declaring output 'softmax' or "
+            f"'sigmoid' (one of {known}, or a Loss(..., output=...))"
         )
     sigmoid = ACTIVATIONS["sigmoid"].value_kernel
     n = batch.shape[0]
@@ -311,7 +312,7 @@ def predict_proba(
         if binary:
             sigmoid(logits, rows[:, 1:])
             np.subtract(1, rows[:, 1], out=rows[:, 0])
-        elif resolved.name == "binary_cross_entropy":
+        elif resolved.output == "sigmoid":
             sigmoid(logits, rows)
         else:
             rows[...] = softmax(logits)

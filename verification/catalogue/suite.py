@@ -73,7 +73,6 @@ __all__ = [
     "problem_rng",
     "run_checks",
     "select",
-    "softmax_based",
     "softmax_logits",
 ]
 
@@ -212,11 +211,6 @@ def _conformance(arch: str, dtype: Any, check: str, *, seed: int) -> Report:
     spec, params, x, y, _ = network_case(arch, info.activation, loss, dtype, seed)
     return check_conformance(textbook_value_and_grad(spec, loss), spec, params, x, y, loss,
                              name=check, seed=seed, other_name="textbook")
-
-
-def softmax_based(loss: str | Loss) -> bool:
-    """Whether ``loss`` declares ``min_outputs > 1`` (a softmax over the outputs)."""
-    return get_loss(loss).min_outputs > 1
 
 
 def network_matrix() -> list[tuple[str, str, str]]:

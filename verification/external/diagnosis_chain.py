@@ -28,7 +28,6 @@ from verification.external.diagnosis_mistakes import (
     weight_candidates,
 )
 from verification.external.diagnosis_probe import Probe
-from verification.external.heads import output_activation
 
 __all__ = ["Finding", "hidden_delta", "output_delta", "tensor_name", "weight_gradient"]
 
@@ -167,7 +166,7 @@ def hidden_delta(
     if close(got, want, rtol) or _weights_carry(singles, params, layer, want, l2, rtol):
         return Finding(step, "ok", feeds=feeds), got, want
     name = act.name
-    candidates = derivative_candidates(singles, acts, layer, back, output_activation(loss))
+    candidates = derivative_candidates(singles, acts, layer, back, loss.output)
     candidates += propagation_candidates(
         singles, spec, params, layer, next_deltas, deriv, want, loss
     )

@@ -12,12 +12,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 import funcnn as fn
+from funcnn.core.loss_record import dense_targets_of
 from funcnn.typing import FloatArray, Params
 from verification.external.diagnosis_match import Candidate, ratio
 from verification.external.diagnosis_probe import Probe
-from verification.external.heads import OUTPUTS, output_activation
+from verification.external.heads import OUTPUTS
 
 __all__ = [
+    "cancels",
     "derivative_candidates",
     "output_candidates",
     "propagation_candidates",
@@ -53,7 +55,7 @@ def output_candidates(
             )
         )
     candidates += _derivative_again(singles, loss, want)
-    if "softmax" in loss.name:
+    if loss.output == "softmax":
         # diag(s) g differs from the full Jacobian product (diag(s) - s s^T) g by a
         # multiple of s: fit that multiple per sample.
         fitted = []
@@ -70,7 +72,23 @@ def output_candidates(
     return candidates
 
 
-_CROSS_ENTROPY = ("softmax_cross_entropy", "binary_cross_entropy", "softmax_then_cross_entropy")
+def cancels(singles: Sequence[Probe], output: str, want: Sequence[FloatArray]) -> bool:
+    """Whether ``dL/dz`` is ``f(z) - t`` times one positive factor on every probe, ``f``
+    the declared ``output``: the output's derivative cancels, as with cross-entropy on a
+    softmax or sigmoid output. Read off the loss's own gradient, not its name."""
+    if output not in OUTPUTS:
+        return False
+    diffs = [OUTPUTS[output](p.pre[-1])[0] - dense_targets_of(p.pre[-1], np.asarray(p.y))
+             for p in singles]
+    norm = sum(float(np.vdot(d, d)) for d in diffs)
+    if norm == 0:
+        return False
+    factor = sum(float(np.vdot(w, d)) for w, d in zip(want, diffs, strict=True)) / norm
+    rtol = 64 * float(np.finfo(singles[0].pre[-1].dtype).eps)
+    return factor > 0 and all(
+        np.allclose(w, factor * d, rtol=rtol, atol=rtol * float(np.max(np.abs(w))))
+        for w, d in zip(want, diffs, strict=True)
+    )
 
 
 def _derivative_again(
@@ -78,11 +96,11 @@ def _derivative_again(
 ) -> list[Candidate]:
     """The output activation's derivative multiplied into a dL/dz that already has it
     (or, for cross-entropy, where it cancels)."""
-    output = output_activation(loss)
+    output = loss.output
     if output not in OUTPUTS or output == "identity":
         return []
     derivative = [OUTPUTS[output](p.pre[-1])[1] for p in singles]
-    cross_entropy = loss.name in _CROSS_ENTROPY or "cross-entropy" in loss.name
+    cross_entropy = cancels(singles, output, want)
     if output == "softmax":
         kind = "output-softmax-derivative"
         text = (

@@ -113,13 +113,14 @@ def craft_inputs(
     spec: fn.MLP, params: Params, x: FloatArray, loss: fn.Loss, rng: np.random.Generator
 ) -> Array:
     """Targets for ``x``: labels other than the prediction for a loss over a softmax of
-    the outputs (one that declares ``min_outputs=2``), else random targets of the loss's
-    kind."""
+    the outputs (one that declares ``min_outputs=2``), the 0/1 label other than the
+    prediction for a cross-entropy of one sigmoid output, else random targets of the
+    loss's kind."""
     logits = fn.apply(spec, params, x)
     if loss.min_outputs > 1 and spec.n_out > 1:
         labels: Array = (np.argmax(logits, axis=1) + 1) % spec.n_out
         return labels
-    if loss.name == "binary_cross_entropy" and spec.n_out == 1:
+    if loss.output == "sigmoid" and loss.target_kind == "probability" and spec.n_out == 1:
         return (logits[:, 0] <= 0).astype(np.int64)
     if loss.target_kind == "real":
         return rng.normal(size=logits.shape).astype(logits.dtype)

@@ -24,12 +24,22 @@ from verification.external.diagnosis_probe import Probe, call_checked
 
 __all__ = ["batch_reduction", "batch_step", "l2_value", "loss_value", "updated_per_sample"]
 
-_CROSS_ENTROPY = ("softmax_cross_entropy", "softmax_then_cross_entropy")
-
-
 def l2_value(params: Params, l2: float) -> float:
     """The regularisation term ``l2/2 sum W^2`` over every weight matrix (not biases)."""
     return Penalty(l2).value(params, 1)
+
+
+def _label_probabilities(singles: Sequence[Probe], loss: fn.Loss) -> list[float]:
+    """Each probe's softmax probability of its label, when the loss is the cross-entropy
+    ``-log p_y`` of a declared softmax output (read off the loss's values, not its
+    name); else none."""
+    if loss.output != "softmax" or not all(np.asarray(p.y).dtype.kind in "iu" for p in singles):
+        return []
+    probs = [float(fn.softmax(p.pre[-1])[0, int(p.y[0])]) for p in singles]
+    if not all(q > 0 and close([np.array(p.value)], [np.array(-np.log(q))], 1e-3)
+               for p, q in zip(singles, probs, strict=True)):
+        return []
+    return probs
 
 
 def loss_value(
@@ -51,9 +61,9 @@ def loss_value(
     if close(got, want, rtol):
         return Finding(step, "ok", feeds=("loss",))
     candidates = []
-    if loss.name in _CROSS_ENTROPY and all(np.asarray(p.y).dtype.kind in "iu" for p in singles):
+    probs = _label_probabilities(singles, loss)
+    if probs:
         # -log(p + eps) = L solves to eps = exp(-L) - p: one eps for every sample is this bug.
-        probs = [float(fn.softmax(p.pre[-1])[0, int(p.y[0])]) for p in singles]
         eps = [float(np.exp(-(float(g) - reg))) - q for g, q in zip(got, probs, strict=True)]
         if all(e > 0 for e in eps) and np.ptp(eps) <= 1e-3 * max(eps) and max(eps) < 0.01:
             value = float(np.mean(eps))

@@ -30,7 +30,7 @@ import funcnn as fn
 from funcnn.errors import InvalidArgumentError
 from funcnn.typing import Array, FloatArray
 
-__all__ = ["OUTPUTS", "Head", "head", "output_activation"]
+__all__ = ["OUTPUTS", "Head", "head"]
 
 Pair = Callable[[FloatArray], tuple[FloatArray, FloatArray]]
 
@@ -61,21 +61,12 @@ OUTPUTS: dict[str, Pair] = {
 """Each output activation: ``z -> (f(z), f'(z))`` (for softmax the Jacobian's diagonal),
 from funcnn's own definitions (:func:`funcnn.get_activation`, :func:`funcnn.softmax`)."""
 
-_FUSED = {
-    "softmax_cross_entropy": "softmax",
-    "softmax_then_cross_entropy": "softmax",
-    "softmax_binary_cross_entropy": "softmax",
-    "binary_cross_entropy": "sigmoid",
-    "mse": "identity",
-}
-
-
 @dataclass(frozen=True)
 class Head(fn.Loss):
-    """A :class:`funcnn.Loss` that applies the output activation ``output`` to ``z``,
-    and how :func:`head` composed it (``loss``, ``outputs``, ``half``)."""
+    """A :class:`funcnn.Loss` that applies the output activation ``output`` (the field
+    every loss declares) to ``z``, and how :func:`head` composed it (``loss``,
+    ``outputs``, ``half``)."""
 
-    output: str = "identity"
     loss: str = "squared"
     outputs: str = "mean"
     half: bool = False
@@ -85,14 +76,6 @@ class Head(fn.Loss):
         ``heads`` entry, a golden case's ``head``)."""
         return {"output": self.output, "loss": self.loss, "outputs": self.outputs,
                 "half": self.half}
-
-
-def output_activation(loss: fn.Loss) -> str:
-    """The output activation a loss applies to ``z``: a :class:`Head`'s own, the one
-    fused into a funcnn loss, ``""`` when unknown."""
-    if isinstance(loss, Head):
-        return loss.output
-    return _FUSED.get(loss.name, "")
 
 
 def _targets(z: FloatArray, y: Array) -> FloatArray:
