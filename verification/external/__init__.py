@@ -14,7 +14,8 @@
   chain one step at a time), ``diagnosis_mistakes`` (the classic mistakes as
   candidates), ``diagnosis_match`` (matching a signal to a candidate) and
   ``diagnosis_totals`` (the loss value and the batch reduction); ``diagnosis_l2`` is
-  the L2 term in each convention, read off an implementation's loss.
+  the L2 term in each convention and ``diagnosis_scale`` the loss's scale (a sum over
+  the batch, a multiple of funcnn's loss), each read off an implementation's loss.
 
 May import: verification.engine, verification.reporting.
 """

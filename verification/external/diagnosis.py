@@ -26,14 +26,13 @@ the batch step recognise an update inside the per-sample loop).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import funcnn as fn
-from funcnn.core.network import check_inputs, check_params
+from funcnn.core.network import check_params
 from funcnn.typing import Array, FloatArray, Params
 from verification.engine.common.arguments import (
     check_callable,
@@ -53,18 +52,15 @@ from verification.external.diagnosis_l2 import Penalty, read_penalty
 from verification.external.diagnosis_match import close, rtol_of
 from verification.external.diagnosis_probe import (
     Probe,
-    craft_inputs,
     deltas_from_weights,
-    probe,
     without_bias_penalty,
 )
+from verification.external.diagnosis_scale import ValueAndGrad, scaled_probes
 from verification.external.diagnosis_totals import batch_step, loss_value
 
 __all__ = ["Diagnosis", "Finding", "Penalty", "TensorVerdict", "diagnose_mlp"]
 
-ValueAndGrad = Callable[[Params, Array, Array], tuple[float | None, Params]]
 
-_BATCH = 5
 """Probe samples; 5 so that a factor B is not mistaken for a width of the test nets."""
 
 
@@ -117,6 +113,7 @@ class Diagnosis:
         root = self.root_cause
         meta = self.meta
         loss = str(meta.get("loss")) + (f", {meta['penalty']}" if meta.get("l2") else "")
+        loss += f"; {meta['scale']}" if meta.get("scale") else ""
         head = f"diagnosis of {meta.get('name')} ({meta.get('spec')}, {loss})"
         unchecked = [f"NOT CHECKED {f.step}: {f.message}" for f in self.findings
                      if f.kind == "not-checked"]
@@ -279,6 +276,10 @@ def diagnose_mlp(
     (``l2/2 sum W^2`` on the weights when the loss does not tell); a
     :class:`~verification.external.diagnosis_l2.Penalty` declares both (for code that
     returns no loss).
+    The loss's scale is read off it too: a loss summed over the batch, or a multiple of
+    funcnn's per sample (summed over the outputs, halved), with the gradient of that
+    same loss, is a convention, said in the first line and checked as such
+    (:mod:`verification.external.diagnosis_scale`).
     ``rtol``: how close to a tensor's largest entry "equal" is (default 4096 eps of the
     params' dtype; raise it for an implementation that computes in a lower precision
     than its parameters, e.g. 1e-4 for float32 arithmetic on float64 parameters).
@@ -305,10 +306,10 @@ def diagnose_mlp(
         params = _default_params(spec, rng)
     dtype = check_params(spec, params)
     biases = not (isinstance(value_and_grad, Adapted) and not value_and_grad.layout.biases)
-    params, xs, singles, batch = _probes(
-        spec, value_and_grad, params, dtype, x, resolved, rng, name, biases
-    )
     rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
+    value_and_grad, scale, (params, xs, singles, batch) = scaled_probes(
+        spec, value_and_grad, params, dtype, x, resolved, rng, name, biases, rtol
+    )
     values = [abs(p.got_value) for p in [*singles, batch] if np.isfinite(p.got_value)]
     tol = 64 * float(np.finfo(dtype).eps) * max([1.0, *values]) + rtol * 1e-3
     penalty, source = read_penalty(l2, spec, value_and_grad, params, singles, batch, tol, name)
@@ -325,35 +326,9 @@ def diagnose_mlp(
     )
     penalty_words = penalty.words() + (f" (read off the {source})" if source else "")
     meta = {"name": name, "spec": f"sizes {spec.sizes}, {spec.activation}",
-            "loss": resolved.name, "l2": penalty.l2, "penalty": penalty_words}
+            "loss": resolved.name, "l2": penalty.l2, "penalty": penalty_words,
+            "scale": "" if scale is None else scale.words(resolved.name, spec.n_out)}
     return Diagnosis(tuple(findings), verdicts, meta)
-
-
-def _probes(
-    spec: fn.MLP,
-    value_and_grad: ValueAndGrad,
-    params: Params,
-    dtype: np.dtype[Any],
-    x: Array | None,
-    loss: fn.Loss,
-    rng: np.random.Generator,
-    name: str,
-    biases: bool,
-) -> tuple[Params, FloatArray, list[Probe], Probe]:
-    """The params probed, the inputs, and the implementation on each single sample and
-    on the batch. Without biases (an adapter that says so) funcnn's ``b`` are zero, and
-    the deltas are read off the weight gradients later."""
-    if not biases:
-        params = [{"W": layer["W"], "b": np.zeros_like(layer["b"])} for layer in params]
-    if x is None:
-        x = rng.normal(size=(_BATCH, spec.n_in)).astype(dtype)
-    xs = check_inputs(spec, x, dtype)[:_BATCH]
-    y = craft_inputs(spec, params, xs, loss, rng)
-    singles = [
-        probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], loss, name)
-        for i in range(len(xs))
-    ]
-    return params, xs, singles, probe(spec, value_and_grad, params, xs, y, loss, name)
 
 
 def _penalty_removed(
