@@ -55,7 +55,7 @@ from verification.external.diagnosis_probe import (
     deltas_from_weights,
     without_bias_penalty,
 )
-from verification.external.diagnosis_scale import ValueAndGrad, scaled_probes
+from verification.external.diagnosis_scale import Setup, ValueAndGrad, scaled_probes
 from verification.external.diagnosis_totals import batch_step, loss_value
 
 __all__ = ["Diagnosis", "Finding", "Penalty", "TensorVerdict", "diagnose_mlp"]
@@ -260,26 +260,21 @@ def diagnose_mlp(
     """Find the first wrong step of ``value_and_grad``'s backprop for ``spec``.
 
     ``value_and_grad(params, x, y) -> (mean loss, grads)`` in funcnn's layout (use
-    :mod:`verification.external.adapters` for others). It is called on copies of ``params``
-    (default: a Glorot-initialised network with random biases) with 5 single samples
-    of ``x`` (default: standard normal rows) and with the 5 together; ``y`` are
-    crafted labels (different from the prediction) or random targets. ``loss`` is one
-    of funcnn's losses by name, or a :class:`funcnn.Loss` of your own (its
-    ``value_and_grad`` is then the definition of the loss derivative; see
-    :func:`verification.external.heads.head` for an output activation and a loss).
+    :mod:`verification.external.adapters` for others), called on copies of ``params``
+    (default: Glorot weights, random biases) with 5 single samples of ``x`` (default:
+    standard normal rows) and with the 5 together; ``y`` are crafted labels (not the
+    prediction) or random targets. ``loss``: a funcnn loss's name or any
+    :class:`funcnn.Loss` (e.g. :func:`verification.external.heads.head`).
 
-    ``l2``: the L2 term of the loss. ``None`` (default) reads it off the
-    implementation's loss values: its coefficient and convention (``l2/2`` or ``l2``
-    sum W^2, divided by the batch size or not, biases included or not; see
-    :mod:`verification.external.diagnosis_l2`); the diagnosis says which it follows. A
-    number is the coefficient (``0.0``: no L2 term), its convention read off the loss
-    (``l2/2 sum W^2`` on the weights when the loss does not tell); a
+    ``l2``: the L2 term. ``None`` (default) reads it off the implementation's loss
+    values: coefficient and convention (``l2/2`` or ``l2`` sum W^2, divided by the batch
+    size or not, biases or not; :mod:`verification.external.diagnosis_l2`). A number is
+    the coefficient (``0.0``: none), its convention read off the loss; a
     :class:`~verification.external.diagnosis_l2.Penalty` declares both (for code that
-    returns no loss).
-    The loss's scale is read off it too: a loss summed over the batch, or a multiple of
-    funcnn's per sample (summed over the outputs, halved), with the gradient of that
-    same loss, is a convention, said in the first line and checked as such
-    (:mod:`verification.external.diagnosis_scale`).
+    returns no loss). The loss's scale is read off it too: a sum over the batch, or a
+    multiple of funcnn's loss per sample (a sum over the outputs, a half), with the
+    gradient of that same loss, is a convention, said in the first line and checked as
+    such (:mod:`verification.external.diagnosis_scale`).
     ``rtol``: how close to a tensor's largest entry "equal" is (default 4096 eps of the
     params' dtype; raise it for an implementation that computes in a lower precision
     than its parameters, e.g. 1e-4 for float32 arithmetic on float64 parameters).
@@ -308,7 +303,7 @@ def diagnose_mlp(
     biases = not (isinstance(value_and_grad, Adapted) and not value_and_grad.layout.biases)
     rtol = rtol_of(dtype) if rtol is None else check_nonnegative_number("rtol", rtol)
     value_and_grad, scale, (params, xs, singles, batch) = scaled_probes(
-        spec, value_and_grad, params, dtype, x, resolved, rng, name, biases, rtol
+        Setup(spec, params, dtype, x, resolved, name, biases), value_and_grad, rng, rtol
     )
     values = [abs(p.got_value) for p in [*singles, batch] if np.isfinite(p.got_value)]
     tol = 64 * float(np.finfo(dtype).eps) * max([1.0, *values]) + rtol * 1e-3

@@ -28,7 +28,7 @@ from funcnn.core.network import check_inputs
 from funcnn.typing import Array, FloatArray, Params
 from verification.external.diagnosis_probe import Probe, craft_inputs, probe
 
-__all__ = ["Rescaled", "Scale", "probes", "read_scale", "scaled_probes"]
+__all__ = ["Rescaled", "Scale", "Setup", "probes", "read_scale", "scaled_probes"]
 
 ValueAndGrad = Callable[[Params, Array, Array], tuple[float | None, Params]]
 BATCH = 5
@@ -130,25 +130,32 @@ def read_scale(
     return scale
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What the probes run: ``spec`` and its ``params`` in ``dtype``, the inputs ``x``
+    (None: standard normal rows), the ``loss``, the implementation's ``name``, and
+    whether it has biases."""
+
+    spec: fn.MLP
+    params: Params
+    dtype: np.dtype[Any]
+    x: Array | None
+    loss: fn.Loss
+    name: str
+    biases: bool
+
+
 def probes(
-    spec: fn.MLP,
-    value_and_grad: ValueAndGrad,
-    params: Params,
-    dtype: np.dtype[Any],
-    x: Array | None,
-    loss: fn.Loss,
-    rng: np.random.Generator,
-    name: str,
-    biases: bool,
+    at: Setup, value_and_grad: ValueAndGrad, rng: np.random.Generator
 ) -> tuple[Params, FloatArray, list[Probe], Probe]:
     """The params probed, the inputs, and the implementation on each single sample and
     on the batch. Without biases (an adapter that says so) funcnn's ``b`` are zero, and
     the deltas are read off the weight gradients later."""
-    if not biases:
+    spec, params, loss, name = at.spec, at.params, at.loss, at.name
+    if not at.biases:
         params = [{"W": layer["W"], "b": np.zeros_like(layer["b"])} for layer in params]
-    if x is None:
-        x = rng.normal(size=(BATCH, spec.n_in)).astype(dtype)
-    xs = check_inputs(spec, x, dtype)[:BATCH]
+    x = rng.normal(size=(BATCH, spec.n_in)).astype(at.dtype) if at.x is None else at.x
+    xs = check_inputs(spec, x, at.dtype)[:BATCH]
     y = craft_inputs(spec, params, xs, loss, rng)
     singles = [
         probe(spec, value_and_grad, params, xs[i : i + 1], y[i : i + 1], loss, name)
@@ -158,24 +165,15 @@ def probes(
 
 
 def scaled_probes(
-    spec: fn.MLP,
-    value_and_grad: ValueAndGrad,
-    params: Params,
-    dtype: np.dtype[Any],
-    x: Array | None,
-    loss: fn.Loss,
-    rng: np.random.Generator,
-    name: str,
-    biases: bool,
-    rtol: float,
+    at: Setup, value_and_grad: ValueAndGrad, rng: np.random.Generator, rtol: float
 ) -> tuple[ValueAndGrad, Scale | None, tuple[Params, FloatArray, list[Probe], Probe]]:
     """:func:`probes` of the code, divided by the scale its own loss follows (a sum over
     the batch, a multiple of funcnn's loss) when it follows one, on the same samples."""
     state = rng.bit_generator.state
-    probed = probes(spec, value_and_grad, params, dtype, x, loss, rng, name, biases)
+    probed = probes(at, value_and_grad, rng)
     scale = read_scale(probed[2], probed[3], probed[0], rtol)
     if scale is not None:
         value_and_grad = Rescaled(value_and_grad, scale)
         rng.bit_generator.state = state
-        probed = probes(spec, value_and_grad, params, dtype, x, loss, rng, name, biases)
+        probed = probes(at, value_and_grad, rng)
     return value_and_grad, scale, probed
