@@ -11,7 +11,9 @@ previous command's exit status, so ``$ echo $?`` shows it. The repository's
 A block that cannot run in CI is marked on the line before it with
 ``<!-- console: not run: REASON -->``; the reason is required. A block that needs another
 program is marked ``<!-- console: needs: node -->`` (names separated by commas): it runs
-wherever they are installed and is skipped, saying which is missing, elsewhere.
+wherever they are installed and is skipped, saying which is missing, elsewhere; under
+CI (``CI=true`` or ``FUNCNN_REQUIRE_TOOLCHAINS``, as for the example programs' tests)
+a missing program fails the block instead.
 """
 
 from __future__ import annotations
@@ -112,7 +114,10 @@ def run_console(example: Example) -> str | None:
     tools, source = example.parsed
     missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"console block needs {', '.join(missing)}, not installed here")
+        text = f"console block needs {', '.join(missing)}, not installed here"
+        if os.environ.get("CI") == "true" or os.environ.get("FUNCNN_REQUIRE_TOOLCHAINS"):
+            pytest.fail(text + " (CI requires it)")
+        pytest.skip(text)
     if not Path("examples").exists():
         Path("examples").symlink_to(ROOT / "examples", target_is_directory=True)
     status = 0

@@ -51,8 +51,14 @@ def test_a_block_needing_a_missing_program_is_skipped_naming_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("FUNCNN_REQUIRE_TOOLCHAINS", raising=False)
     example: Any = SimpleNamespace(parsed=(("no-such-program-xyz",), "$ echo a\nb\n"))
     with pytest.raises(pytest.skip.Exception, match="needs no-such-program-xyz"):
+        run_console(example)
+    # Under CI the program is required: its absence fails the block.
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="needs no-such-program-xyz.*CI requires"):
         run_console(example)
 
 
