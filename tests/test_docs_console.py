@@ -61,7 +61,7 @@ def test_a_block_needing_a_missing_program_is_skipped_naming_it(
     caught: BaseException | None = None
     try:  # a skip raised here must fail the test, not skip it
         run_console(example)
-    except BaseException as error:  # noqa: BLE001
+    except BaseException as error:
         caught = error
     assert isinstance(caught, pytest.fail.Exception), repr(caught)
     assert "needs no-such-program-xyz" in str(caught) and "CI requires" in str(caught)
