@@ -44,7 +44,8 @@ class Scale:
     batch_sum: bool = False
 
     def words(self, loss: str, width: int) -> str:
-        """The convention in words, e.g. ``sum over the batch of 3 x mse (= C, ...)``."""
+        """The convention in words, e.g. ``the loss is summed over the batch, 3 x mse per
+        sample (= C, ...); checked as such``."""
         parts = []
         if self.batch_sum:
             parts.append("summed over the batch")
@@ -118,7 +119,7 @@ def read_scale(
     if not (summed or np.isclose(kb, k, rtol=1e-4)):
         return None
     # The batch's loss must be that multiple of funcnn's too, up to its L2 term (read
-    # off the singles as the constant c: the same, or divided by the batch size).
+    # off the singles as the constant c: once, divided by the batch size, or per sample).
     rest = batch.got_value - kb * batch.value
     c = float(loss_fit[1])
     tol = loose * max(abs(batch.got_value), abs(c), 1.0)
