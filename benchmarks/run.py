@@ -17,7 +17,8 @@ verification suite against ``torch.autograd`` and JAX, :mod:`benchmarks.bench_ve
 scikit-learn ``MLPClassifier`` against scikit-learn's own on MNIST, time and test accuracy,
 see :mod:`benchmarks.estimator`), ``G`` and ``Gfull`` (black-box full mode on a
 1M-parameter network, serial against loky processes and a local Dask cluster, and the
-whole full mode once on every core; see :mod:`benchmarks.distributed`). Every measured
+whole full mode once on every core; see :mod:`benchmarks.distributed`), ``H`` (a failing
+foreign-protocol check against a passing one, see :mod:`benchmarks.foreign`). Every measured
 time is the median of ``--reps`` repetitions (at least 5) and every target a ratio from
 the same run, except the absolute bounds on ``load`` and ``import`` (which also has its
 ratios).

@@ -1,8 +1,8 @@
 """The benchmark suite's sections run in this process: their rows and the foreign load.
 
 :func:`run_suite` runs the chosen sections (``load``, ``import``, ``alloc``, ``blas``,
-``A``-``C``, ``D``, ``E``, ``F``, ``G``, ``Gfull``; see :mod:`benchmarks.run`) one after the
-other and notes, per section, the share of the CPUs other processes used meanwhile. A
+``A``-``C``, ``D``, ``E``, ``F``, ``G``, ``Gfull``, ``H``; see :mod:`benchmarks.run`) one
+after the other and notes, per section, the share of the CPUs other processes used meanwhile. A
 failing verification benchmark (scenario D) becomes a row instead of stopping the suite.
 """
 
@@ -23,7 +23,7 @@ from benchmarks.harness import (
 
 __all__ = ["MIN_REPS", "SECTIONS", "run_suite"]
 
-SECTIONS = ("load", "import", "alloc", "blas", "A", "B", "C", "D", "E", "F", "G", "Gfull")
+SECTIONS = ("load", "import", "alloc", "blas", "A", "B", "C", "D", "E", "F", "G", "Gfull", "H")
 MIN_REPS = 5
 
 
@@ -162,6 +162,10 @@ def run_suite(
             from benchmarks.distributed import run_whole
 
             rows += run_whole(quick)
+        elif section == "H":
+            from benchmarks.foreign import run_foreign
+
+            rows += run_foreign(reps, quick, quiet)
         entry: dict[str, Any] = {"whole_section": meter.fraction()}
         if quiet is not None:
             calls = quiet.log[logged:]

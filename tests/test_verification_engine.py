@@ -139,6 +139,14 @@ def test_directional_mode_localises_a_wrong_entry_in_a_large_tensor() -> None:
     assert bad.tensor == "params[0]['W']" and bad.mode == "directional"
     assert bad.worst_index == planted
     assert "bisected" in bad.note and bad.probes == 3
+    # Without localisation the failing probe is the row: still a failure, no bisection.
+    quick = check_network(spec, params, x, y, grad_fn=grad_fn, mode="directional",
+                          settings=Settings(localise=False))
+    (probe,) = quick.failures
+    assert probe.tensor == "params[0]['W']" and probe.verdict == "fail"
+    assert "not localised" in probe.note and "bisected" not in probe.note
+    with pytest.raises(fn.ArgumentTypeError, match="settings.localise: expected True or False"):
+        check_network(spec, params, x, y, settings=Settings(localise=1))  # type: ignore[arg-type]
 
 
 def test_subset_mode_sees_only_the_selected_entries() -> None:

@@ -65,7 +65,9 @@ class Settings:
     through scipy's refinement. ``recheck_limit`` and ``bisect_leaf``: a tensor whose
     directional probe fails is re-checked in full when it has at most ``recheck_limit``
     entries, else bisected down to ``bisect_leaf`` entries first (smaller for a loss
-    that costs a whole forward pass per point).
+    that costs a whole forward pass per point). ``localise=False`` skips that step: the
+    failing probe is the row (the foreign check does so for its second look at a
+    gradient whose failing tensors its conformance rows have already localised).
 
         >>> from verification import Settings
         >>> Settings().order, Settings(screen=False).screen      # frozen: replace, never mutate
@@ -79,6 +81,7 @@ class Settings:
     screen: bool = True
     recheck_limit: int = RECHECK_FULL_LIMIT
     bisect_leaf: int = BISECT_LEAF
+    localise: bool = True
 
 
 def check_settings(settings: Any) -> Settings:
@@ -110,10 +113,11 @@ def check_settings(settings: Any) -> Settings:
             raise InvalidArgumentError(
                 f"settings.{field_name}: expected a finite number > {above:g}, got {value!r}"
             )
-    if not isinstance(settings.screen, bool):
-        raise ArgumentTypeError(
-            f"settings.screen: expected True or False, got {settings.screen!r}"
-        )
+    for flag in ("screen", "localise"):
+        if not isinstance(getattr(settings, flag), bool):
+            raise ArgumentTypeError(
+                f"settings.{flag}: expected True or False, got {getattr(settings, flag)!r}"
+            )
     return settings
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -127,9 +128,11 @@ def check_directional(
         row = make_row(check, info, "directional", dtype, np.arange(members.size), proj[members],
                    numeric, cmp, members, shared, probes=int(members.size),
                    note="worst_index is the probe number")
-        if row.verdict == "fail":
+        if row.verdict == "fail" and ctx.settings.localise:
             worst_probe = members[worst_entry(cmp)]
             row = _localise(ctx, index, dirs.values[worst_probe], row)
+        elif row.verdict == "fail":
+            row = replace(row, note=row.note + "; not localised (settings.localise=False)")
         rows.append(row)
     return rows
 
