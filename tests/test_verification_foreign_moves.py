@@ -135,3 +135,12 @@ def test_progress_goes_where_it_is_asked(capsys: pytest.CaptureFixture[str]) -> 
     assert "loss evaluations" not in out.getvalue()
     assert cli.main(["--foreign", command, "--only", only[0], "--quiet"], out=out) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_wrong_loss_with_a_right_gradient_is_localised_against_that_loss() -> None:
+    # Conformance finds the gradient right (nothing localised there), so the second
+    # look, against the program's own loss, bisects its failing tensors itself.
+    bad = check_foreign([*PROGRAM, "--bug", "loss-extra"], only=[MID], timeout=60)
+    own = [r for r in bad.failures if r.check.endswith("foreign grads vs foreign loss")]
+    assert own and all("re-check" in r.note and r.worst_index is not None for r in own)
+    assert not any(r.check.endswith("foreign vs numeric") for r in bad.failures)

@@ -175,11 +175,13 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
         return losses
 
     noise, settings = loss_precision(spec, unravel(flat64), x64, y64, loss, fd_dtype)
-    # Where conformance failed, its rows (the foreign gradient against funcnn's finite
-    # differences) have localised the failing tensors, in-process: bisecting them again
-    # here would cost the program a forward pass per point for the same entries.
+    # Where the foreign gradient failed against funcnn's finite differences, those
+    # conformance rows have localised its failing tensors, in-process: bisecting them
+    # again here would cost the program a forward pass per point for the same entries.
+    # (A wrong loss with a right gradient fails only here, and is localised here.)
+    localised = any(r.check.endswith(": foreign vs numeric") for r in conformance.failures)
     settings = replace(settings, recheck_limit=BLACK_BOX_LEAF, bisect_leaf=BLACK_BOX_LEAF,
-                       localise=conformance.passed)
+                       localise=not localised)
     v2 = program.protocol == PROTOCOL
     own = check_gradients(
         lambda p: float(program.losses(spec, [p], x64, y64, loss, fd_dtype)[0]),
