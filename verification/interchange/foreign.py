@@ -175,13 +175,12 @@ def _check_problem(program: ForeignProgram, problem: Problem, seed: int, fd_dtyp
         return losses
 
     noise, settings = loss_precision(spec, unravel(flat64), x64, y64, loss, fd_dtype)
-    # Where the foreign gradient failed against funcnn's finite differences, those
-    # conformance rows have localised its failing tensors, in-process: bisecting them
-    # again here would cost the program a forward pass per point for the same entries.
-    # (A wrong loss with a right gradient fails only here, and is localised here.)
-    localised = any(r.check.endswith(": foreign vs numeric") for r in conformance.failures)
+    # Where conformance failed, its rows have already located the fault, in-process:
+    # the foreign gradient's failing tensors bisected against funcnn's finite
+    # differences, or the loss value that differs from funcnn's. Bisecting this second
+    # look would cost the program a forward pass per point and add nothing.
     settings = replace(settings, recheck_limit=BLACK_BOX_LEAF, bisect_leaf=BLACK_BOX_LEAF,
-                       localise=not localised)
+                       localise=conformance.passed)
     v2 = program.protocol == PROTOCOL
     own = check_gradients(
         lambda p: float(program.losses(spec, [p], x64, y64, loss, fd_dtype)[0]),
