@@ -80,9 +80,9 @@ class Loss:
       network of fewer outputs (a check whose exact gradient is 0 cannot fail); a loss
       that leaves it at 1 but is constant there is still reported, as inconclusive.
     - ``output``: the output activation the loss applies to ``z`` before scoring it:
-      ``"softmax"`` (the softmax losses), ``"sigmoid"`` (binary
-      cross-entropy), ``"tanh"``, ``"identity"`` (the loss scores ``z`` itself, e.g.
-      ``mse``), or ``""``, the default: not declared. :func:`funcnn.predict_proba` reads
+      ``"softmax"`` (the softmax losses), ``"sigmoid"`` (binary cross-entropy),
+      ``"tanh"``, ``"identity"`` (the loss scores ``z`` itself, e.g. ``mse``), or
+      ``""``, the default: not declared. :func:`funcnn.predict_proba` reads
       class probabilities off a ``"softmax"`` or ``"sigmoid"`` output, and the diagnosis
       of other people's code names output-layer mistakes (a derivative applied twice, the
       softmax derivative written elementwise) only for a declared output.

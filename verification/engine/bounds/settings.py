@@ -66,8 +66,8 @@ class Settings:
     directional probe fails is re-checked in full when it has at most ``recheck_limit``
     entries, else bisected down to ``bisect_leaf`` entries first (smaller for a loss
     that costs a whole forward pass per point). ``localise=False`` skips that step: the
-    failing probe is the row (the foreign check does so for its second look at a
-    gradient whose failing tensors its conformance rows have already localised).
+    failing probe is the row (the foreign check does so for its second look, against
+    the program's own loss, once its conformance rows have located the fault).
 
         >>> from verification import Settings
         >>> Settings().order, Settings(screen=False).screen      # frozen: replace, never mutate
